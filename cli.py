@@ -1,0 +1,122 @@
+"""The ``assure`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from contextlib import suppress
+
+import typer
+from pydantic import ValidationError
+
+from logs import configure_logging
+from settings import STATE_DIR, Settings, get_settings
+
+app = typer.Typer(help="Assure: safeguarding action-plan assurance on Temporal.", no_args_is_help=True)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            typer.echo(f"configuration error: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _exit(status: int) -> None:
+    # A process that used a Temporal client can abort at interpreter shutdown (sdk-python
+    # issue 300): flush and leave with the exact status instead.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker against the configured server."""
+    from worker import main
+
+    main()
+
+
+@app.command()
+def dev(
+    ui_port: int = typer.Option(8233, help="Port of the Temporal Web UI"),
+) -> None:
+    """Run everything on this machine: the Temporal dev server (state in .assure/) and the worker."""
+    from temporal_client import dev_server_path
+    from worker import run_worker
+
+    settings = _settings()
+    configure_logging(fmt=settings.log_format)
+    host, _, port = settings.temporal_address.rpartition(":")
+    STATE_DIR.mkdir(exist_ok=True)
+    server = subprocess.Popen(
+        [
+            dev_server_path(), "server", "start-dev",
+            "--ip", host if host not in {"localhost", ""} else "127.0.0.1",
+            "--port", port,
+            "--ui-port", str(ui_port),
+            "--namespace", settings.temporal_namespace,
+            "--db-filename", str(STATE_DIR / "temporal.db"),
+            "--log-level", "warn",
+        ]
+    )
+    typer.echo(f"Temporal dev server on {settings.temporal_address}, Web UI on http://127.0.0.1:{ui_port}")
+
+    async def wait_then_work() -> None:
+        from temporal_client import connect
+
+        for _ in range(150):  # the dev server takes a few seconds to open its port
+            with suppress(Exception):
+                await connect(settings)
+                break
+            if server.poll() is not None:
+                raise RuntimeError("the Temporal dev server exited; is the port already taken?")
+            await asyncio.sleep(0.2)
+        await run_worker(settings)
+
+    try:
+        asyncio.run(wait_then_work())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.terminate()
+        with suppress(subprocess.TimeoutExpired):
+            server.wait(timeout=10)
+
+
+@app.command()
+def show(ref: str, as_json: bool = typer.Option(False, "--json", help="Print the status query's JSON")) -> None:
+    """Ask a recommendation's workflow where it stands."""
+    from temporalio.service import RPCError
+
+    from temporal_client import connect, workflow_id_for
+
+    settings = _settings()
+
+    async def query() -> dict:
+        client = await connect(settings)
+        status = await client.get_workflow_handle(workflow_id_for(ref)).query("status")
+        return status if isinstance(status, dict) else status.model_dump(mode="json")
+
+    try:
+        status = asyncio.run(query())
+    except RPCError as exc:
+        typer.echo(f"{ref}: {exc.message}", err=True)
+        _exit(4)
+    if as_json:
+        typer.echo(json.dumps(status, indent=2))
+    else:
+        typer.echo(f"{status['ref']}  stage={status['stage']}  escalation={status['escalation_level']}  overdue={status['overdue']}")
+        for action in status["actions"]:
+            typer.echo(f"  {action['action_id']}: {action['status']}, due {action['due']} ({action['escalation_level']})")
+    _exit(0)
+
+
+if __name__ == "__main__":
+    app()

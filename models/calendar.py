@@ -1,0 +1,128 @@
+"""Working-day arithmetic for England and Wales, and ISO-8601 durations applied to dates.
+
+Escalation policies say things like "P7D after the due date, in working days". A working day is
+Monday to Friday and not an England and Wales bank holiday (England and Wales share one list).
+Durations are date-level only (years, months, weeks, days): a deadline is a day, not an hour.
+
+Counting rule, when ``working_days`` is on: days count working days (a week is seven of them,
+as ISO-8601 defines P1W = P7D), and months or years move the calendar date and then roll
+forward to the next working day.
+Every date produced in working-day mode is itself a working day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+
+import holidays
+import isodate
+
+
+class DurationError(ValueError):
+    """An ISO-8601 duration that Assure cannot use for a deadline."""
+
+
+@dataclass(frozen=True)
+class DateDuration:
+    """A parsed date-level ISO-8601 duration such as P1M or P2W3D."""
+
+    years: int = 0
+    months: int = 0
+    days: int = 0
+
+    @property
+    def is_zero(self) -> bool:
+        return not (self.years or self.months or self.days)
+
+
+@lru_cache(maxsize=256)
+def parse_duration(text: str) -> DateDuration:
+    """Parse ``P1Y2M3W4D``-style text; time parts (``PT4H``) and negative values are refused."""
+    if not isinstance(text, str) or not text.strip():
+        raise DurationError("a duration is required, e.g. P7D")
+    try:
+        parsed = isodate.parse_duration(text.strip().upper())
+    except (isodate.ISO8601Error, ValueError) as exc:
+        raise DurationError(f"{text!r} is not an ISO-8601 duration such as P7D, P2W or P1M") from exc
+    if isinstance(parsed, timedelta):
+        years, months, delta = 0, 0, parsed
+    else:
+        years, months, delta = int(parsed.years), int(parsed.months), parsed.tdelta
+    if delta.seconds or delta.microseconds:
+        raise DurationError(f"{text!r} has a time part; deadlines are whole days (use P..D)")
+    if years < 0 or months < 0 or delta.days < 0:
+        raise DurationError(f"{text!r} is negative")
+    return DateDuration(years=years, months=months, days=delta.days)
+
+
+@lru_cache(maxsize=64)
+def _bank_holidays(year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year).keys())
+
+
+def is_working_day(day: date) -> bool:
+    """Monday to Friday and not an England and Wales bank holiday."""
+    return day.weekday() < 5 and day not in _bank_holidays(day.year)
+
+
+def roll_forward(day: date) -> date:
+    """The day itself if it is a working day, else the next working day."""
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def add_working_days(start: date, count: int) -> date:
+    """The date ``count`` working days after ``start`` (before it when negative).
+
+    Counting starts from the day after ``start``, so ``start`` itself need not be a working day;
+    zero returns ``start`` rolled forward to a working day.
+    """
+    if count == 0:
+        return roll_forward(start)
+    step = 1 if count > 0 else -1
+    day, remaining = start, abs(count)
+    while remaining:
+        day += timedelta(days=step)
+        if is_working_day(day):
+            remaining -= 1
+    return day
+
+
+def _add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    # The 31st plus one month is the last day of a shorter month, as people count it.
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable: every month has 28 days")
+
+
+def add_duration(start: date, duration: str, *, working_days: bool) -> date:
+    """``start`` moved forward by an ISO-8601 duration, in working or calendar days."""
+    parsed = parse_duration(duration)
+    moved = _add_months(start, parsed.years * 12 + parsed.months)
+    if not working_days:
+        return moved + timedelta(days=parsed.days)
+    if parsed.days:
+        return add_working_days(moved, parsed.days)
+    return roll_forward(moved)
+
+
+def subtract_duration(end: date, duration: str, *, working_days: bool) -> date:
+    """``end`` moved back by an ISO-8601 duration (used for reminders before a due date)."""
+    parsed = parse_duration(duration)
+    moved = _add_months(end, -(parsed.years * 12 + parsed.months))
+    if not working_days:
+        return moved - timedelta(days=parsed.days)
+    if parsed.days:
+        return add_working_days(moved, -parsed.days)
+    # Rolling back keeps a reminder before the date it warns about.
+    while not is_working_day(moved):
+        moved -= timedelta(days=1)
+    return moved

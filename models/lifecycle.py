@@ -1,0 +1,690 @@
+"""The recommendation lifecycle as a plain state machine over ``RecommendationState``.
+
+The Temporal workflow is a thin shell around this: it passes ``workflow.now()`` in, turns
+``DecisionRefused`` into an ``ApplicationError`` in its update validators, sleeps until
+``next_deadline()``, and flushes ``state.outbox`` and new timeline events to the store through an
+activity. Keeping the rules here makes them deterministic by construction and testable without a
+Temporal server.
+
+Each decision has a ``check_<name>`` (read-only; raises ``DecisionRefused`` with the reason) and
+an ``apply_<name>`` (mutates; only ever called after its check passed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from models.calendar import add_duration, subtract_duration
+from models.payloads import (
+    ACTION_STAGES,
+    CLOSED_STAGES,
+    AcknowledgeInput,
+    ActionSpec,
+    ActionState,
+    ActionStatus,
+    ActionView,
+    AgreeActionsInput,
+    AuditOutcome,
+    AuditRecord,
+    CompleteActionInput,
+    Deadline,
+    DecideExtensionInput,
+    DeclineInput,
+    Escalation,
+    EscalationLevel,
+    ExtensionRequest,
+    Notification,
+    ProgressNote,
+    RecommendationInput,
+    RecommendationState,
+    RecommendationStatus,
+    ReassignOwnerInput,
+    RecordAuditInput,
+    ReportProgressInput,
+    RequestExtensionInput,
+    SignOffInput,
+    SignOffRecord,
+    SourceView,
+    Stage,
+    SubmitPlansInput,
+    TimelineEvent,
+    WithdrawInput,
+)
+from models.rules import LADDER, deadline_at, highest, level_reached, next_ladder_step, sign_off_gaps
+
+L = EscalationLevel
+# The acknowledgement ladder stops at the sponsoring board: by then the due-date ladder runs.
+ACK_LADDER = (L.owner, L.agency_lead, L.sponsoring_board)
+# Stage deadlines without an agency skip the agency-lead rung.
+BOARD_LADDER = (L.owner, L.sponsoring_board, L.assurance_board)
+
+# The notification kind for a rung above ``owner``, whatever the ladder is about.
+ESCALATION_KIND = {
+    L.agency_lead: "agency_lead_copy",
+    L.sponsoring_board: "board_escalation",
+    L.assurance_board: "assurance_escalation",
+}
+# The notification kind for the ``owner`` rung of each ladder.
+OWNER_RUNG_KIND = {
+    "acknowledge": "acknowledge_reminder",
+    "overdue": "overdue_notice",
+    "agree_actions": "agree_actions_reminder",
+    "plans": "plans_reminder",
+    "audit": "audit_due",
+    "re_audit": "re_audit_due",
+}
+STAGE_DEADLINE_KIND = {
+    Stage.review: "agree_actions",
+    Stage.dissemination_plan: "plans",
+    Stage.audit: "audit",
+    Stage.re_audit: "re_audit",
+}
+SYSTEM_ACTOR = "assure"
+
+
+class DecisionRefused(Exception):
+    """A decision the rules do not allow; ``type`` is stable for callers, ``gaps`` lists reasons."""
+
+    def __init__(self, message: str, *, type: str = "DecisionRefused", gaps: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.type = type
+        self.gaps = list(gaps)
+
+
+def _refuse_unless(condition: bool, message: str, type: str = "InvalidDecision") -> None:
+    if not condition:
+        raise DecisionRefused(message, type=type)
+
+
+@dataclass(frozen=True)
+class _Ladder:
+    """One running ladder: what it is about, its anchor day, its rungs and the rungs fired."""
+
+    subject: str  # "acknowledge", "overdue", or a stage deadline kind
+    anchor: date
+    levels: Sequence[EscalationLevel]
+    fired: list[EscalationLevel]
+    action: ActionState | None
+
+
+class Lifecycle:
+    """Rules and transitions for one recommendation; mutates the state it wraps."""
+
+    def __init__(self, state: RecommendationState, *, workflow_id: str) -> None:
+        self.state = state
+        self.workflow_id = workflow_id
+
+    # --- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def begin(cls, start: RecommendationInput, *, workflow_id: str, now: datetime) -> Lifecycle:
+        """A new recommendation: in ``action`` when it arrives with actions, else in ``review``."""
+        if start.state is not None:
+            return cls(start.state, workflow_id=workflow_id)
+        state = RecommendationState(
+            recommendation=start.recommendation,
+            policy=start.policy,
+            parties=start.parties,
+            stage=Stage.review,
+            stage_entered_at=now,
+            created_at=now,
+        )
+        life = cls(state, workflow_id=workflow_id)
+        life._event(now, "received", SYSTEM_ACTOR, f"from {start.recommendation.source_kind.value}")
+        if start.actions:
+            life._add_actions(start.actions, now, round_=0, actor=SYSTEM_ACTOR)
+            life._enter(Stage.action, now, SYSTEM_ACTOR)
+        else:
+            life._notify(now, "actions_needed", state.parties.board_sponsors)
+        return life
+
+    # --- small helpers --------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self.state.stage in CLOSED_STAGES
+
+    def _event(self, now: datetime, kind: str, actor: str, detail: str = "") -> None:
+        self.state.seq += 1
+        self.state.version += 1
+        self.state.timeline.append(TimelineEvent(seq=self.state.seq, at=now, kind=kind, actor=actor, detail=detail))
+
+    def _notify(
+        self,
+        now: datetime,
+        kind: str,
+        recipients: Sequence[str],
+        *,
+        action: ActionState | None = None,
+        level: EscalationLevel | None = None,
+        **context: Any,
+    ) -> None:
+        """Queue one message; its key is unique per (workflow, event, kind, action)."""
+        unique = sorted({r for r in recipients if r})
+        if not unique:
+            return
+        action_id = action.action_id if action else None
+        key = f"{self.workflow_id}/{self.state.created_at.isoformat()}/{self.state.seq}/{kind}/{action_id or '-'}"
+        if action is not None:
+            context = {"due": action.due.isoformat(), "owner_epoch": action.owner_epoch, **context}
+        self.state.outbox.append(
+            Notification(
+                key=key,
+                kind=kind,
+                recipients=unique,
+                action_id=action_id,
+                level=level,
+                context={"ref": self.state.recommendation.ref, "stage": self.state.stage.value, **context},
+                created_at=now,
+            )
+        )
+
+    def _enter(self, stage: Stage, now: datetime, actor: str, detail: str = "") -> None:
+        self.state.stage = stage
+        self.state.stage_entered_at = now
+        self.state.stage_ladder = []
+        self._event(now, f"stage:{stage.value}", actor, detail)
+
+    def _sponsors(self) -> list[str]:
+        parties = self.state.parties
+        return [*parties.board_sponsors, *([parties.board_chair] if parties.board_chair else [])]
+
+    def _auditors(self) -> list[str]:
+        named = self.state.audit_plan.auditor.lower() if self.state.audit_plan else ""
+        return [*self.state.parties.auditors, *([named] if "@" in named else [])]
+
+    def _lead_owner(self) -> str:
+        return self.state.actions[0].owner if self.state.actions else self.state.parties.board_sponsors[0]
+
+    def _open_actions(self) -> list[ActionState]:
+        return [a for a in self.state.actions if a.is_open]
+
+    def _add_actions(self, specs: Sequence[ActionSpec], now: datetime, *, round_: int, actor: str) -> None:
+        for spec in specs:
+            action = ActionState(**spec.model_dump(), round=round_, assigned_on=now.date())
+            self.state.actions.append(action)
+            self._event(now, "action_assigned", actor, f"{action.action_id} to {action.owner}, due {action.due}")
+            self._notify(now, "task_assigned", [action.owner], action=action)
+
+    def _require_action(self, action_id: str) -> ActionState:
+        action = self.state.action(action_id)
+        if action is None:
+            raise DecisionRefused(f"there is no action {action_id!r} on {self.state.recommendation.ref}")
+        return action
+
+    def _require_stage(self, allowed: Sequence[Stage], what: str) -> None:
+        if self.state.stage not in allowed:
+            names = ", ".join(s.value for s in allowed)
+            raise DecisionRefused(
+                f"cannot {what} while the recommendation is at stage '{self.state.stage.value}' (only at {names})",
+                type="WrongStage",
+            )
+
+    def _require_person(self, by: str, allowed: Sequence[str], role: str) -> None:
+        if by.lower() not in {p.lower() for p in allowed}:
+            raise DecisionRefused(f"{by} is not {role} for {self.state.recommendation.ref}", type="WrongPerson")
+
+    def _require_owner_of_open_action(self, by: str, action_id: str, what: str) -> ActionState:
+        self._require_stage(sorted(ACTION_STAGES), what)
+        action = self._require_action(action_id)
+        self._require_person(by, [action.owner], f"the owner of action {action_id}")
+        _refuse_unless(action.is_open, f"action {action_id} is already complete")
+        return action
+
+    # --- decisions: checks (read-only) and applications -----------------------------------
+
+    def check(self, name: str, decision: BaseModel, now: datetime) -> None:
+        """Refuse ``decision`` with a reason, or return if it may be applied."""
+        _refuse_unless(not self.closed, f"{self.state.recommendation.ref} is closed ({self.state.stage.value})", "WrongStage")
+        getattr(self, f"check_{name}")(decision, now)
+
+    def apply(self, name: str, decision: BaseModel, now: datetime) -> None:
+        """Apply a checked decision, then move the stage on if it is now complete."""
+        getattr(self, f"apply_{name}")(decision, now)
+        self._advance(now, decision.by)  # type: ignore[attr-defined]
+
+    def check_agree_actions(self, d: AgreeActionsInput, now: datetime) -> None:
+        self._require_stage([Stage.review], "agree actions")
+        self._require_person(d.by, self._sponsors(), "a sponsor or the chair of the sponsoring board")
+        _check_action_specs(d.actions, existing=self.state.actions, today=now.date())
+
+    def apply_agree_actions(self, d: AgreeActionsInput, now: datetime) -> None:
+        self._event(now, "actions_agreed", d.by, f"{len(d.actions)} action(s)")
+        self._add_actions(d.actions, now, round_=0, actor=d.by)
+        self._enter(Stage.action, now, d.by)
+
+    def check_acknowledge(self, d: AcknowledgeInput, now: datetime) -> None:
+        action = self._require_owner_of_open_action(d.by, d.action_id, "acknowledge")
+        _refuse_unless(action.status is ActionStatus.assigned, f"action {d.action_id} is already acknowledged")
+
+    def apply_acknowledge(self, d: AcknowledgeInput, now: datetime) -> None:
+        self._acknowledge(self._require_action(d.action_id), now, d.by)
+
+    def _acknowledge(self, action: ActionState, now: datetime, by: str) -> None:
+        if action.status is ActionStatus.assigned:
+            action.status = ActionStatus.acknowledged
+            action.acknowledged_at = now
+            self._event(now, "acknowledged", by, action.action_id)
+
+    def check_report_progress(self, d: ReportProgressInput, now: datetime) -> None:
+        self._require_owner_of_open_action(d.by, d.action_id, "report progress")
+
+    def apply_report_progress(self, d: ReportProgressInput, now: datetime) -> None:
+        action = self._require_action(d.action_id)
+        self._acknowledge(action, now, d.by)  # reporting progress shows the owner has the task
+        action.progress.append(ProgressNote(at=now, by=d.by, note=d.note))
+        self._event(now, "progress_reported", d.by, action.action_id)
+
+    def check_request_extension(self, d: RequestExtensionInput, now: datetime) -> None:
+        action = self._require_owner_of_open_action(d.by, d.action_id, "ask for an extension")
+        _refuse_unless(action.extension is None, f"action {d.action_id} already has an extension request waiting")
+        _refuse_unless(d.new_due > action.due, f"the new due date must be after the current one ({action.due})")
+        _refuse_unless(d.new_due > now.date(), "the new due date must be in the future")
+
+    def apply_request_extension(self, d: RequestExtensionInput, now: datetime) -> None:
+        action = self._require_action(d.action_id)
+        action.extension = ExtensionRequest(requested_at=now, by=d.by, new_due=d.new_due, reason=d.reason)
+        self._event(now, "extension_requested", d.by, f"{action.action_id} to {d.new_due}")
+        self._notify(now, "extension_requested", self._sponsors(), action=action, new_due=d.new_due.isoformat())
+
+    def check_decide_extension(self, d: DecideExtensionInput, now: datetime) -> None:
+        self._require_stage(sorted(ACTION_STAGES), "decide an extension")
+        self._require_person(d.by, self._sponsors(), "a sponsor or the chair of the sponsoring board")
+        action = self._require_action(d.action_id)
+        _refuse_unless(action.extension is not None, f"action {d.action_id} has no extension request waiting")
+
+    def apply_decide_extension(self, d: DecideExtensionInput, now: datetime) -> None:
+        action = self._require_action(d.action_id)
+        request = action.extension
+        assert request is not None  # checked
+        action.extension = None
+        if d.approve:
+            old_due, action.due = action.due, request.new_due
+            action.extensions_granted += 1
+            # A new due date starts the ladder again: nothing has been missed yet.
+            action.due_ladder = []
+            action.due_reminder_sent = False
+            self._event(now, "extension_approved", d.by, f"{action.action_id} from {old_due} to {action.due}")
+        else:
+            self._event(now, "extension_declined", d.by, action.action_id)
+        self._notify(now, "extension_decided", [action.owner], action=action, approved=d.approve, note=d.note)
+
+    def check_complete_action(self, d: CompleteActionInput, now: datetime) -> None:
+        self._require_owner_of_open_action(d.by, d.action_id, "complete an action")
+
+    def apply_complete_action(self, d: CompleteActionInput, now: datetime) -> None:
+        action = self._require_action(d.action_id)
+        self._acknowledge(action, now, d.by)
+        action.status = ActionStatus.complete
+        action.completed_at = now
+        action.evidence = d.evidence
+        action.extension = None
+        self._event(now, "action_completed", d.by, action.action_id)
+
+    def check_reassign_owner(self, d: ReassignOwnerInput, now: datetime) -> None:
+        self._require_stage(sorted(ACTION_STAGES), "reassign an owner")
+        self._require_person(d.by, self._sponsors(), "a sponsor or the chair of the sponsoring board")
+        action = self._require_action(d.action_id)
+        _refuse_unless(action.is_open, f"action {d.action_id} is already complete")
+        _refuse_unless(d.new_owner != action.owner, f"{d.new_owner} already owns action {d.action_id}")
+
+    def apply_reassign_owner(self, d: ReassignOwnerInput, now: datetime) -> None:
+        action = self._require_action(d.action_id)
+        previous = action.owner
+        action.owner = d.new_owner
+        action.owner_epoch += 1
+        action.status = ActionStatus.assigned
+        action.acknowledged_at = None
+        action.assigned_on = now.date()
+        action.ack_ladder = []
+        action.extension = None
+        self._event(now, "owner_reassigned", d.by, f"{action.action_id} from {previous} to {d.new_owner}")
+        self._notify(now, "task_reassigned", [previous], action=action, reason=d.reason)
+        self._notify(now, "task_assigned", [d.new_owner], action=action)
+
+    def check_submit_plans(self, d: SubmitPlansInput, now: datetime) -> None:
+        self._require_stage([Stage.dissemination_plan, Stage.sign_off], "submit plans")
+        owners = [a.owner for a in self.state.actions]
+        self._require_person(d.by, [*owners, *self._sponsors()], "an action owner or a board sponsor")
+
+    def apply_submit_plans(self, d: SubmitPlansInput, now: datetime) -> None:
+        self.state.dissemination = d.dissemination
+        self.state.audit_plan = d.audit
+        self.state.plans_submitted_by = d.by
+        gaps = sign_off_gaps(d.dissemination, d.audit)
+        self._event(now, "plans_submitted", d.by, f"{len(gaps)} gap(s)" if gaps else "credible")
+        if self.state.stage is not Stage.sign_off:
+            self._enter(Stage.sign_off, now, d.by)
+        self._notify(now, "sign_off_requested", self.state.parties.assurance_members, gaps=gaps)
+
+    def check_sign_off(self, d: SignOffInput, now: datetime) -> None:
+        self._require_stage([Stage.dissemination_plan, Stage.sign_off], "sign off")
+        self._require_person(d.by, self.state.parties.assurance_members, "an Assurance Board member")
+        gaps = sign_off_gaps(self.state.dissemination, self.state.audit_plan)
+        if gaps:
+            raise DecisionRefused(
+                "sign-off refused: " + "; ".join(gaps), type="SignOffRefused", gaps=gaps
+            )
+        audit_on = self.state.audit_plan.audit_on if self.state.audit_plan else None
+        _refuse_unless(
+            audit_on is not None and audit_on > now.date(),
+            f"sign-off refused: the audit date ({audit_on}) has passed; submit plans with a future audit date",
+            "SignOffRefused",
+        )
+
+    def apply_sign_off(self, d: SignOffInput, now: datetime) -> None:
+        assert self.state.dissemination is not None and self.state.audit_plan is not None  # checked
+        self.state.sign_off = SignOffRecord(
+            by=d.by,
+            at=now,
+            note=d.note,
+            dissemination=self.state.dissemination.model_copy(deep=True),
+            audit=self.state.audit_plan.model_copy(deep=True),
+        )
+        self._event(now, "signed_off", d.by)
+        self._enter(Stage.audit, now, d.by, f"audit on {self.state.audit_plan.audit_on}")
+        recipients = [*{a.owner for a in self.state.actions}, *self._sponsors(), *self._auditors()]
+        self._notify(now, "signed_off", recipients, audit_on=str(self.state.audit_plan.audit_on))
+
+    def check_record_audit(self, d: RecordAuditInput, now: datetime) -> None:
+        self._require_stage([Stage.audit, Stage.re_audit], "record an audit")
+        self._require_person(d.by, self._auditors(), "an auditor")
+        if d.outcome is AuditOutcome.embedded:
+            _refuse_unless(not d.remedial_actions, "an embedded change needs no remedial actions")
+            return
+        _refuse_unless(bool(d.remedial_actions), "a change that is not fully embedded needs remedial actions")
+        _refuse_unless(d.re_audit_on is not None, "a change that is not fully embedded needs a re-audit date")
+        assert d.re_audit_on is not None
+        _refuse_unless(d.re_audit_on > now.date(), "the re-audit date must be in the future")
+        _check_action_specs(d.remedial_actions, existing=self.state.actions, today=now.date())
+        late = [a.action_id for a in d.remedial_actions if a.due > d.re_audit_on]
+        _refuse_unless(not late, f"remedial action(s) {', '.join(late)} are due after the re-audit date")
+
+    def apply_record_audit(self, d: RecordAuditInput, now: datetime) -> None:
+        round_ = len(self.state.audits) + 1
+        self.state.audits.append(
+            AuditRecord(
+                by=d.by,
+                at=now,
+                outcome=d.outcome,
+                findings=d.findings,
+                remedial_action_ids=[a.action_id for a in d.remedial_actions],
+                re_audit_on=d.re_audit_on,
+            )
+        )
+        self._event(now, f"audit_{d.outcome.value}", d.by, f"audit {round_}")
+        if d.outcome is AuditOutcome.embedded:
+            self.state.consecutive_failed_audits = 0
+            self.state.closed_reason = "embedded and evidenced by audit"
+            self._enter(Stage.assured, now, d.by)
+            self._notify(now, "assured", [*{a.owner for a in self.state.actions}, *self._sponsors()])
+            return
+        self.state.consecutive_failed_audits += 1
+        self._enter(Stage.re_audit, now, d.by, f"re-audit on {d.re_audit_on}")
+        self._notify(now, "audit_failed", self._sponsors(), outcome=d.outcome.value, re_audit_on=str(d.re_audit_on))
+        self._add_actions(d.remedial_actions, now, round_=round_, actor=d.by)
+        if self.state.consecutive_failed_audits >= 2:
+            recipients = self.state.parties.assurance_members
+            self._record_escalation(now, L.assurance_board, recipients, "stage:re_audit", "repeated_audit_failure")
+            self._notify(
+                now, "repeated_audit_failure", recipients, level=L.assurance_board,
+                failed_audits=self.state.consecutive_failed_audits,
+            )
+
+    def check_decline(self, d: DeclineInput, now: datetime) -> None:
+        self._require_stage(
+            [Stage.review, Stage.action, Stage.in_progress, Stage.dissemination_plan], "decline the recommendation"
+        )
+        self._require_person(d.by, self._sponsors(), "a sponsor or the chair of the sponsoring board")
+
+    def apply_decline(self, d: DeclineInput, now: datetime) -> None:
+        self.state.closed_reason = d.reason
+        self._enter(Stage.declined, now, d.by, "declined by the sponsoring board")
+        self._notify(now, "declined", [*{a.owner for a in self._open_actions()}, *self.state.parties.assurance_members])
+
+    def check_withdraw(self, d: WithdrawInput, now: datetime) -> None:
+        allowed = [*self._sponsors(), *self.state.parties.assurance_members]
+        self._require_person(d.by, allowed, "a board sponsor, the board chair or an Assurance Board member")
+
+    def apply_withdraw(self, d: WithdrawInput, now: datetime) -> None:
+        self.state.closed_reason = d.reason
+        self._enter(Stage.withdrawn, now, d.by, "withdrawn")
+        self._notify(now, "withdrawn", [*{a.owner for a in self._open_actions()}, *self._sponsors()])
+
+    def _advance(self, now: datetime, actor: str) -> None:
+        """Move from ``action`` to ``in_progress`` to ``dissemination_plan`` as actions settle."""
+        stage = self.state.stage
+        if stage not in (Stage.action, Stage.in_progress) or not self.state.actions:
+            return
+        if not self._open_actions():
+            self._enter(Stage.dissemination_plan, now, actor)
+            self._notify(now, "plans_requested", [self._lead_owner()])
+        elif stage is Stage.action and all(a.status is not ActionStatus.assigned for a in self.state.actions):
+            self._enter(Stage.in_progress, now, actor)
+
+    # --- timers ---------------------------------------------------------------------------
+
+    def _ladders(self) -> list[_Ladder]:
+        """Every ladder running now: per open action, and for the stage's own deadline."""
+        state, policy = self.state, self.state.policy
+        ladders: list[_Ladder] = []
+        if state.stage in ACTION_STAGES:
+            for a in self._open_actions():
+                if a.status is ActionStatus.assigned and not a.due_ladder:
+                    anchor = add_duration(a.assigned_on, policy.acknowledge_within, working_days=policy.working_days)
+                    ladders.append(_Ladder("acknowledge", anchor, ACK_LADDER, a.ack_ladder, a))
+                ladders.append(_Ladder("overdue", a.due, LADDER, a.due_ladder, a))
+        anchor = self._stage_anchor()
+        if anchor is not None:
+            subject = STAGE_DEADLINE_KIND[state.stage]
+            levels = LADDER if state.stage is Stage.dissemination_plan else BOARD_LADDER
+            ladders.append(_Ladder(subject, anchor, levels, state.stage_ladder, None))
+        return ladders
+
+    def _stage_anchor(self) -> date | None:
+        state, policy = self.state, self.state.policy
+        entered = state.stage_entered_at.date()
+        if state.stage is Stage.review:
+            return add_duration(entered, policy.agree_within, working_days=policy.working_days)
+        if state.stage is Stage.dissemination_plan:
+            return add_duration(entered, policy.plans_within, working_days=policy.working_days)
+        if state.stage is Stage.audit and state.audit_plan and state.audit_plan.audit_on:
+            return state.audit_plan.audit_on
+        if state.stage is Stage.re_audit and state.audits and state.audits[-1].re_audit_on:
+            return state.audits[-1].re_audit_on
+        return None
+
+    def _reminders(self) -> list[tuple[date, str, ActionState]]:
+        """Reminders before a due date and monthly progress requests for open actions."""
+        policy, out = self.state.policy, []
+        if self.state.stage not in ACTION_STAGES:
+            return out
+        for a in self._open_actions():
+            if not a.due_reminder_sent:
+                day = subtract_duration(a.due, policy.remind_before_due, working_days=policy.working_days)
+                if day > a.assigned_on:
+                    out.append((day, "due_reminder", a))
+            if a.status is ActionStatus.acknowledged and a.acknowledged_at is not None:
+                last = max(
+                    [a.acknowledged_at.date(), *(p.at.date() for p in a.progress)]
+                    + ([a.last_progress_request_on] if a.last_progress_request_on else [])
+                )
+                day = add_duration(last, policy.progress_every, working_days=policy.working_days)
+                if day < a.due:
+                    out.append((day, "progress_request", a))
+        return out
+
+    def pending_deadlines(self) -> list[Deadline]:
+        """Everything still to fire, soonest first; empty once the recommendation is closed."""
+        if self.closed:
+            return []
+        deadlines = []
+        for ladder in self._ladders():
+            step = next_ladder_step(self.state.policy, ladder.anchor, ladder.fired, ladder.levels)
+            if step is not None:
+                level, day = step
+                action_id = ladder.action.action_id if ladder.action else None
+                deadlines.append(Deadline(at=deadline_at(day), kind=ladder.subject, action_id=action_id, level=level))
+        for day, kind, action in self._reminders():
+            deadlines.append(Deadline(at=deadline_at(day), kind=kind, action_id=action.action_id))
+        return sorted(deadlines, key=lambda d: (d.at, d.kind, d.action_id or ""))
+
+    def next_deadline(self) -> datetime | None:
+        """When the workflow must next wake up by itself."""
+        pending = self.pending_deadlines()
+        return pending[0].at if pending else None
+
+    def fire_due(self, now: datetime) -> int:
+        """Send every reminder and escalation whose time has come; returns how many fired.
+
+        A ladder that has passed several rungs at once (a worker that was down, an import of an
+        overdue action) fires once, at the highest rung reached, with everyone up to it told.
+        """
+        fired = 0
+        for _ in range(1000):  # each pass fires at least one deadline; the bound guards the loop
+            due = [d for d in self.pending_deadlines() if d.at <= now]
+            if not due:
+                break
+            for deadline in due:
+                self._fire(deadline, now)
+                fired += 1
+        return fired
+
+    def _fire(self, deadline: Deadline, now: datetime) -> None:
+        action = self.state.action(deadline.action_id) if deadline.action_id else None
+        if deadline.kind == "due_reminder" and action is not None:
+            action.due_reminder_sent = True
+            self._event(now, "due_reminder", SYSTEM_ACTOR, action.action_id)
+            self._notify(now, "due_reminder", [action.owner], action=action)
+            return
+        if deadline.kind == "progress_request" and action is not None:
+            action.last_progress_request_on = now.date()
+            self._event(now, "progress_requested", SYSTEM_ACTOR, action.action_id)
+            self._notify(now, "progress_request", [action.owner], action=action)
+            return
+        ladder = next(
+            (lad for lad in self._ladders() if lad.subject == deadline.kind and lad.action is action), None
+        )
+        if ladder is None:
+            return
+        reached = level_reached(self.state.policy, ladder.anchor, now.date(), ladder.levels)
+        passed = [lvl for lvl in ladder.levels if lvl.rank <= reached.rank and lvl not in ladder.fired]
+        ladder.fired.extend(passed)
+        recipients: list[str] = []
+        for level in passed:
+            recipients += self._ladder_recipients(level, action)
+        subject = f"action:{action.action_id}" if action else f"stage:{self.state.stage.value}"
+        self._record_escalation(now, reached, recipients, subject, deadline.kind)
+        kind = OWNER_RUNG_KIND[deadline.kind] if reached is L.owner else ESCALATION_KIND[reached]
+        self._notify(
+            now, kind, recipients, action=action, level=reached, about=deadline.kind,
+            skipped_levels=[lvl.value for lvl in passed[:-1]],
+        )
+
+    def _ladder_recipients(self, level: EscalationLevel, action: ActionState | None) -> list[str]:
+        parties = self.state.parties
+        if level is L.owner:
+            if action is not None:
+                return [action.owner]
+            if self.state.stage is Stage.review:
+                return list(parties.board_sponsors)
+            if self.state.stage in (Stage.audit, Stage.re_audit):
+                return self._auditors() or list(parties.board_sponsors)
+            return [self._lead_owner()]
+        if level is L.agency_lead:
+            owner = action.owner if action else self._lead_owner()
+            agency = action.agency if action else self.state.actions[0].agency if self.state.actions else ""
+            lead = parties.agency_leads.get(agency)
+            # With no agency lead on record the sponsor hears instead, so nobody is skipped silently.
+            return [owner, lead] if lead else [owner, *parties.board_sponsors]
+        if level is L.sponsoring_board:
+            return self._sponsors()
+        return list(parties.assurance_members)
+
+    def _record_escalation(
+        self, now: datetime, level: EscalationLevel, recipients: Sequence[str], subject: str, kind: str
+    ) -> None:
+        unique = sorted(set(recipients))
+        self.state.escalations.append(Escalation(level=level, at=now, recipients=unique, subject=subject, kind=kind))
+        self._event(now, f"escalation:{level.value}", SYSTEM_ACTOR, f"{subject} ({kind})")
+
+    # --- the status query -----------------------------------------------------------------
+
+    def action_level(self, action: ActionState) -> EscalationLevel:
+        return highest([*action.ack_ladder, *action.due_ladder]) if action.is_open else L.none
+
+    def status(self, now: datetime) -> RecommendationStatus:
+        """The whole state as the Assurance Board sees it, with overdue and next deadline worked out."""
+        state, today = self.state, now.date()
+        open_stage = not self.closed
+        views = [
+            ActionView(
+                action_id=a.action_id,
+                description=a.description,
+                agency=a.agency,
+                owner=a.owner,
+                due=a.due,
+                success_measure=a.success_measure,
+                status=a.status,
+                round=a.round,
+                acknowledged_at=a.acknowledged_at,
+                completed_at=a.completed_at,
+                evidence=a.evidence,
+                overdue=open_stage and a.is_open and today > a.due,
+                escalation_level=self.action_level(a) if open_stage else L.none,
+                extension_requested=a.extension,
+                progress=a.progress,
+                owner_epoch=a.owner_epoch,
+            )
+            for a in state.actions
+        ]
+        anchor = self._stage_anchor() if open_stage else None
+        stage_overdue = anchor is not None and today > anchor
+        level = highest([*(v.escalation_level for v in views), *state.stage_ladder]) if open_stage else L.none
+        pending = self.pending_deadlines()
+        rec = state.recommendation
+        return RecommendationStatus(
+            ref=rec.ref,
+            title=rec.title,
+            source=SourceView(kind=rec.source_kind, title=rec.source_title, date=rec.source_date),
+            board=rec.board,
+            priority=rec.priority,
+            stage=state.stage,
+            stage_entered_at=state.stage_entered_at,
+            actions=views,
+            next_deadline=pending[0] if pending else None,
+            overdue=stage_overdue or any(v.overdue for v in views),
+            escalation_level=level,
+            escalations=state.escalations,
+            dissemination=state.dissemination,
+            audit_plan=state.audit_plan,
+            sign_off=state.sign_off,
+            audits=state.audits,
+            timeline=state.timeline,
+            closed_reason=state.closed_reason,
+            version=state.version,
+            as_of=now,
+        )
+
+
+def _check_action_specs(specs: Sequence[ActionSpec], *, existing: Sequence[ActionState], today: date) -> None:
+    """New action ids unused on the recommendation; due dates not in the past."""
+    taken = {a.action_id for a in existing}
+    for spec in specs:
+        _refuse_unless(spec.action_id not in taken, f"action id {spec.action_id!r} is already used on this recommendation")
+        _refuse_unless(spec.due >= today, f"action {spec.action_id}: due date {spec.due} is in the past")
+
+
+def decision_names() -> list[str]:
+    """Every decision the lifecycle knows, in the order of the lifecycle."""
+    return [
+        "agree_actions", "acknowledge", "report_progress", "request_extension", "decide_extension",
+        "complete_action", "reassign_owner", "submit_plans", "sign_off", "record_audit", "decline", "withdraw",
+    ]
+

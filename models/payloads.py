@@ -1,0 +1,494 @@
+"""Payload types: the workflow's input, its update payloads, its state and its status query.
+
+Plain pydantic, no SQLAlchemy: these cross the Temporal boundary and are imported inside the
+workflow sandbox. The update payloads are the public contract that the web pages, the CLI and
+the JSON API reuse, so their field names are fixed (dates ISO ``YYYY-MM-DD``; ``by`` is the
+acting person's email).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from models.calendar import DurationError, add_duration, parse_duration
+
+# --- vocabularies -------------------------------------------------------------------------
+
+
+class Stage(StrEnum):
+    """Where a recommendation stands in its lifecycle (DESIGN.md)."""
+
+    review = "review"
+    action = "action"
+    in_progress = "in_progress"
+    dissemination_plan = "dissemination_plan"
+    sign_off = "sign_off"
+    audit = "audit"
+    re_audit = "re_audit"
+    assured = "assured"
+    declined = "declined"
+    withdrawn = "withdrawn"
+
+
+CLOSED_STAGES = frozenset({Stage.assured, Stage.declined, Stage.withdrawn})
+# Stages in which owners work on actions (remedial actions run inside re_audit).
+ACTION_STAGES = frozenset({Stage.action, Stage.in_progress, Stage.re_audit})
+
+
+class SourceKind(StrEnum):
+    """The kind of review, audit or inspection a recommendation comes from."""
+
+    cspr = "cspr"  # Child Safeguarding Practice Review
+    sar = "sar"  # Safeguarding Adult Review
+    dhr = "dhr"  # Domestic Homicide Review
+    rapid_review = "rapid_review"
+    learning_review = "learning_review"
+    audit = "audit"
+    inspection = "inspection"
+    scrutiny = "scrutiny"
+
+
+class Priority(StrEnum):
+    high = "high"
+    medium = "medium"
+    low = "low"
+
+
+class ActionStatus(StrEnum):
+    assigned = "assigned"
+    acknowledged = "acknowledged"
+    complete = "complete"
+
+
+class EscalationLevel(StrEnum):
+    """The overdue ladder's rungs, in order."""
+
+    none = "none"
+    owner = "owner"
+    agency_lead = "agency_lead"
+    sponsoring_board = "sponsoring_board"
+    assurance_board = "assurance_board"
+
+    @property
+    def rank(self) -> int:
+        return list(EscalationLevel).index(self)
+
+
+class AuditOutcome(StrEnum):
+    embedded = "embedded"
+    partially_embedded = "partially_embedded"
+    not_embedded = "not_embedded"
+
+
+# --- constrained scalars ------------------------------------------------------------------
+
+_EMAIL = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"']+$")
+
+
+def _email(value: str) -> str:
+    value = value.strip().lower()
+    if not _EMAIL.match(value) or len(value) > 254:
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+def _iso_duration(value: str) -> str:
+    try:
+        parse_duration(value)
+    except DurationError as exc:
+        raise ValueError(str(exc)) from exc
+    return value.strip().upper()
+
+
+Email = Annotated[str, AfterValidator(_email)]
+Duration = Annotated[str, AfterValidator(_iso_duration)]
+Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20000)]
+RequiredText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+
+
+class Payload(BaseModel):
+    """Base for every payload: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- registry snapshots -------------------------------------------------------------------
+
+
+class EscalationPolicy(Payload):
+    """A sponsoring board's deadlines, as ISO-8601 durations.
+
+    The overdue ladder is measured from the due date: on it the owner is told; ``agency_lead_after``
+    later the agency lead is copied; ``board_after`` later the sponsoring board; ``assurance_after``
+    later the Assurance Board. ``agree_within`` and ``plans_within`` give the board sponsor and the
+    lead owner their time to agree actions and to submit plans.
+    """
+
+    acknowledge_within: Duration = "P5D"
+    remind_before_due: Duration = "P7D"
+    agency_lead_after: Duration = "P7D"
+    board_after: Duration = "P14D"
+    assurance_after: Duration = "P42D"
+    progress_every: Duration = "P1M"
+    agree_within: Duration = "P1M"
+    plans_within: Duration = "P1M"
+    working_days: bool = False
+
+    @model_validator(mode="after")
+    def _ladder_in_order(self) -> EscalationPolicy:
+        probe = date(2024, 1, 1)  # any fixed day: only the order of the rungs matters
+
+        rungs = [
+            ("agency_lead_after", self.agency_lead_after),
+            ("board_after", self.board_after),
+            ("assurance_after", self.assurance_after),
+        ]
+        dates = [add_duration(probe, value, working_days=False) for _, value in rungs]
+        for (name_a, _), (name_b, _), a, b in zip(rungs, rungs[1:], dates, dates[1:]):
+            if not a < b:
+                raise ValueError(f"{name_a} must be shorter than {name_b}")
+        if parse_duration(self.progress_every).is_zero or parse_duration(self.acknowledge_within).is_zero:
+            raise ValueError("progress_every and acknowledge_within must be longer than zero")
+        return self
+
+
+class Parties(Payload):
+    """Who may decide what for this recommendation, resolved from the registry at start."""
+
+    board_sponsors: list[Email] = Field(min_length=1)
+    board_chair: Email | None = None
+    assurance_members: list[Email] = Field(min_length=1)
+    auditors: list[Email] = Field(default_factory=list)
+    agency_leads: dict[str, Email] = Field(default_factory=dict)
+
+
+class Recommendation(Payload):
+    """A recommendation from a review, audit or inspection, sponsored by one board."""
+
+    ref: Ref
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    source_kind: SourceKind
+    source_title: ShortText
+    source_date: date
+    board: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    priority: Priority = Priority.medium
+
+
+class ActionSpec(Payload):
+    """A SMART action as agreed by the board: what, which agency, who, by when, how measured."""
+
+    action_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")]
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    agency: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    owner: Email
+    due: date
+    success_measure: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class DisseminationPlan(Payload):
+    """How the learning reaches practice. Fields may be empty: the gaps are reported, not hidden."""
+
+    audiences: list[ShortText] = Field(default_factory=list, max_length=50)
+    channels: list[ShortText] = Field(default_factory=list, max_length=50)
+    socialisation: Text = ""
+    owner: ShortText = ""
+    starts: date | None = None
+    ends: date | None = None
+
+
+class AuditPlan(Payload):
+    """How and when the partnership will test that the change is embedded."""
+
+    method: Text = ""
+    auditor: ShortText = ""
+    audit_on: date | None = None
+    success_measures: list[ShortText] = Field(default_factory=list, max_length=50)
+
+
+# --- update payloads ----------------------------------------------------------------------
+
+
+def _unique_action_ids(specs: list[ActionSpec]) -> list[ActionSpec]:
+    ids = [spec.action_id for spec in specs]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"action id(s) used more than once: {', '.join(repeated)}")
+    return specs
+
+
+ActionSpecs = Annotated[list[ActionSpec], AfterValidator(_unique_action_ids)]
+
+
+class Decision(Payload):
+    by: Email
+
+
+class AgreeActionsInput(Decision):
+    actions: ActionSpecs = Field(min_length=1, max_length=100)
+
+
+class AcknowledgeInput(Decision):
+    action_id: str
+
+
+class ReportProgressInput(Decision):
+    action_id: str
+    note: RequiredText
+
+
+class RequestExtensionInput(Decision):
+    action_id: str
+    new_due: date
+    reason: RequiredText
+
+
+class DecideExtensionInput(Decision):
+    action_id: str
+    approve: bool
+    note: Text = ""
+
+
+class CompleteActionInput(Decision):
+    action_id: str
+    evidence: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
+
+
+class ReassignOwnerInput(Decision):
+    action_id: str
+    new_owner: Email
+    reason: RequiredText
+
+
+class SubmitPlansInput(Decision):
+    dissemination: DisseminationPlan
+    audit: AuditPlan
+
+
+class SignOffInput(Decision):
+    note: Text = ""
+
+
+class RecordAuditInput(Decision):
+    outcome: AuditOutcome
+    findings: LongText = ""
+    remedial_actions: ActionSpecs = Field(default_factory=list, max_length=100)
+    re_audit_on: date | None = None
+
+
+class DeclineInput(Decision):
+    reason: RequiredText
+
+
+class WithdrawInput(Decision):
+    reason: RequiredText
+
+
+# --- state --------------------------------------------------------------------------------
+
+
+class ProgressNote(Payload):
+    at: datetime
+    by: str
+    note: str
+
+
+class ExtensionRequest(Payload):
+    requested_at: datetime
+    by: str
+    new_due: date
+    reason: str
+
+
+class ActionState(ActionSpec):
+    """One action as it runs: who holds it, where it is, and which reminders have gone."""
+
+    status: ActionStatus = ActionStatus.assigned
+    round: int = 0  # 0 for the agreed actions, n for remedial actions after the n-th audit
+    assigned_on: date
+    acknowledged_at: datetime | None = None
+    completed_at: datetime | None = None
+    evidence: str = ""
+    progress: list[ProgressNote] = Field(default_factory=list)
+    extension: ExtensionRequest | None = None
+    extensions_granted: int = 0
+    owner_epoch: int = 0  # bumped on reassignment; links minted for an older epoch stop working
+    # Reminders and rungs already sent, so a wake-up never sends one twice.
+    ack_ladder: list[EscalationLevel] = Field(default_factory=list)
+    due_ladder: list[EscalationLevel] = Field(default_factory=list)
+    due_reminder_sent: bool = False
+    last_progress_request_on: date | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not ActionStatus.complete
+
+
+class Escalation(Payload):
+    """One reminder or escalation that was sent: level, time, recipients and what it was about."""
+
+    level: EscalationLevel
+    at: datetime
+    recipients: list[str]
+    subject: str  # "action:<id>" or "stage:<stage>"
+    kind: str
+
+
+class TimelineEvent(Payload):
+    seq: int
+    at: datetime
+    kind: str
+    actor: str  # an email, or "assure" for timers
+    detail: str = ""
+
+
+class Notification(Payload):
+    """A message for the outbox. ``key`` is deterministic per (workflow, event, kind)."""
+
+    key: str
+    kind: str
+    recipients: list[str]
+    action_id: str | None = None
+    level: EscalationLevel | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+
+
+class SignOffRecord(Payload):
+    by: str
+    at: datetime
+    note: str
+    dissemination: DisseminationPlan
+    audit: AuditPlan
+
+
+class AuditRecord(Payload):
+    by: str
+    at: datetime
+    outcome: AuditOutcome
+    findings: str
+    remedial_action_ids: list[str] = Field(default_factory=list)
+    re_audit_on: date | None = None
+
+
+class RecommendationState(Payload):
+    """The whole long-lived state: handed unchanged to continue-as-new."""
+
+    recommendation: Recommendation
+    policy: EscalationPolicy
+    parties: Parties
+    stage: Stage
+    stage_entered_at: datetime
+    created_at: datetime
+    actions: list[ActionState] = Field(default_factory=list)
+    dissemination: DisseminationPlan | None = None
+    audit_plan: AuditPlan | None = None
+    plans_submitted_by: str | None = None
+    sign_off: SignOffRecord | None = None
+    audits: list[AuditRecord] = Field(default_factory=list)
+    consecutive_failed_audits: int = 0
+    escalations: list[Escalation] = Field(default_factory=list)
+    stage_ladder: list[EscalationLevel] = Field(default_factory=list)
+    timeline: list[TimelineEvent] = Field(default_factory=list)
+    closed_reason: str = ""
+    seq: int = 0  # last timeline sequence number; also makes notification keys unique
+    version: int = 0  # bumped at every transition; the read model keeps only the newest
+    # What the read model and the outbox have already received.
+    projected_seq: int = 0
+    outbox: list[Notification] = Field(default_factory=list)
+
+    def action(self, action_id: str) -> ActionState | None:
+        return next((a for a in self.actions if a.action_id == action_id), None)
+
+
+class RecommendationInput(Payload):
+    """Start a recommendation (``state`` is None) or continue one (``state`` carried over)."""
+
+    recommendation: Recommendation
+    policy: EscalationPolicy = Field(default_factory=EscalationPolicy)
+    parties: Parties
+    actions: ActionSpecs = Field(default_factory=list, max_length=100)
+    state: RecommendationState | None = None
+    # Continue as new once history passes this many events (Temporal also suggests it).
+    continue_as_new_after: int = Field(default=10_000, ge=50)
+
+
+# --- query and results --------------------------------------------------------------------
+
+
+class Deadline(Payload):
+    at: datetime
+    kind: str
+    action_id: str | None = None
+    level: EscalationLevel | None = None
+
+
+class ActionView(Payload):
+    action_id: str
+    description: str
+    agency: str
+    owner: str
+    due: date
+    success_measure: str
+    status: ActionStatus
+    round: int
+    acknowledged_at: datetime | None
+    completed_at: datetime | None
+    evidence: str
+    overdue: bool
+    escalation_level: EscalationLevel
+    extension_requested: ExtensionRequest | None
+    progress: list[ProgressNote]
+    owner_epoch: int
+
+
+class SourceView(Payload):
+    kind: SourceKind
+    title: str
+    date: date
+
+
+class RecommendationStatus(Payload):
+    """The ``status`` query's answer: the whole state, with what is due next worked out."""
+
+    ref: str
+    title: str
+    source: SourceView
+    board: str
+    priority: Priority
+    stage: Stage
+    stage_entered_at: datetime
+    actions: list[ActionView]
+    next_deadline: Deadline | None
+    overdue: bool
+    escalation_level: EscalationLevel
+    escalations: list[Escalation]
+    dissemination: DisseminationPlan | None
+    audit_plan: AuditPlan | None
+    sign_off: SignOffRecord | None
+    audits: list[AuditRecord]
+    timeline: list[TimelineEvent]
+    closed_reason: str
+    version: int
+    as_of: datetime
+
+
+class ProjectionInput(Payload):
+    """What one transition sends to the store: the status, new timeline events, new mail."""
+
+    workflow_id: str
+    status: RecommendationStatus
+    new_events: list[TimelineEvent]
+    notifications: list[Notification]
+
+
+# The activity the workflow calls by name (workflow code never imports activities/, which
+# pulls in SQLAlchemy).
+RECORD_TRANSITION = "record_transition"

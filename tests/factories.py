@@ -1,0 +1,96 @@
+"""Test data: a recommendation of the example partnership, its board's policy and parties."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from models.payloads import (
+    ActionSpec,
+    AuditPlan,
+    DisseminationPlan,
+    EscalationPolicy,
+    Parties,
+    RecommendationInput,
+    Recommendation,
+)
+
+SPONSOR = "review.sponsor@mk.example"
+CHAIR = "review.chair@mk.example"
+ASSURANCE = "scrutineer@mk.example"
+AUDITOR = "audit.lead@mk.example"
+OWNER = "named.nurse@icb.example"
+OWNER_2 = "di.lead@police.example"
+NEW_OWNER = "deputy.nurse@icb.example"
+ICB_LEAD = "safeguarding.lead@icb.example"
+POLICE_LEAD = "safeguarding.lead@police.example"
+STRANGER = "someone@elsewhere.example"
+
+ICB = "BLMK Integrated Care Board"
+POLICE = "Thames Valley Police"
+
+
+def parties() -> Parties:
+    return Parties(
+        board_sponsors=[SPONSOR],
+        board_chair=CHAIR,
+        assurance_members=[ASSURANCE],
+        auditors=[AUDITOR],
+        agency_leads={ICB: ICB_LEAD, POLICE: POLICE_LEAD},
+    )
+
+
+def action(action_id: str, due: date, *, owner: str = OWNER, agency: str = ICB) -> ActionSpec:
+    return ActionSpec(
+        action_id=action_id,
+        description="Refresh the professionals' meeting guidance and brief every team",
+        agency=agency,
+        owner=owner,
+        due=due,
+        success_measure="90% of sampled cases show a professionals' meeting where thresholds were met",
+    )
+
+
+def recommendation(ref: str = "CSPR-2023-01") -> Recommendation:
+    return Recommendation(
+        ref=ref,
+        title="Professionals' meetings are held whenever concerns escalate",
+        source_kind="cspr",
+        source_title="Child Safeguarding Practice Review: Child T",
+        source_date=date(2023, 3, 14),
+        board="Review Board",
+        priority="high",
+    )
+
+
+def start(
+    ref: str = "CSPR-2023-01",
+    *,
+    actions: list[ActionSpec] | None = None,
+    policy: EscalationPolicy | None = None,
+    continue_as_new_after: int = 10_000,
+) -> RecommendationInput:
+    return RecommendationInput(
+        recommendation=recommendation(ref),
+        policy=policy or EscalationPolicy(),
+        parties=parties(),
+        actions=actions or [],
+        continue_as_new_after=continue_as_new_after,
+    )
+
+
+def credible_plans(today: date) -> tuple[DisseminationPlan, AuditPlan]:
+    dissemination = DisseminationPlan(
+        audiences=["health visitors", "school nurses", "police safeguarding teams"],
+        channels=["7-minute briefing", "team meetings", "partnership newsletter"],
+        socialisation="Supervisors check the guidance in monthly case supervision for six months",
+        owner=OWNER,
+        starts=today + timedelta(days=7),
+        ends=today + timedelta(days=90),
+    )
+    audit = AuditPlan(
+        method="Multi-agency case file audit of 20 cases, with practitioner interviews",
+        auditor=AUDITOR,
+        audit_on=today + timedelta(days=180),
+        success_measures=["professionals' meeting held in 90% of qualifying cases"],
+    )
+    return dissemination, audit

@@ -1,0 +1,61 @@
+"""The Temporal worker: runs RecommendationWorkflow and its activities.
+
+Run it with ``python worker.py`` or ``assure worker``; settings come from ``ASSURE_*``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.projection import ProjectionActivities
+from logs import configure_logging
+from models.db import init_db
+from settings import Settings, get_settings
+from temporal_client import connect
+from workflows.recommendation import RecommendationWorkflow
+
+log = structlog.get_logger(__name__)
+
+
+def build_worker(client: Client, *, task_queue: str, database_url: str, executor: ThreadPoolExecutor) -> Worker:
+    """A worker for every workflow and activity of Assure on one task queue."""
+    projection = ProjectionActivities(database_url)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[RecommendationWorkflow],
+        activities=[projection.record_transition],
+        # The store activities are synchronous (SQLAlchemy), so they run on threads.
+        activity_executor=executor,
+    )
+
+
+async def run_worker(settings: Settings | None = None) -> None:
+    """Connect, make sure the store exists, and work until cancelled."""
+    settings = settings or get_settings()
+    init_db(settings.database_url)
+    client = await connect(settings)
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as executor:
+        worker = build_worker(
+            client, task_queue=settings.task_queue, database_url=settings.database_url, executor=executor
+        )
+        log.info("worker_started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)
+        await worker.run()
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(fmt=settings.log_format)
+    try:
+        asyncio.run(run_worker(settings))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""RecommendationWorkflow: one durable workflow per recommendation, for its whole lifecycle.
+
+The rules live in ``models.lifecycle.Lifecycle``; this class gives them Temporal's guarantees:
+every human decision is an Update whose validator refuses bad decisions before they reach
+history, one loop sleeps until the next deadline (or a decision) and fires what is due, and each
+transition is flushed to the store and the outbox by one idempotent activity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
+    from models.lifecycle import DecisionRefused, Lifecycle
+    from models.payloads import (
+        RECORD_TRANSITION,
+        AcknowledgeInput,
+        AgreeActionsInput,
+        CompleteActionInput,
+        DecideExtensionInput,
+        DeclineInput,
+        ProjectionInput,
+        RecommendationInput,
+        RecommendationStatus,
+        ReassignOwnerInput,
+        RecordAuditInput,
+        ReportProgressInput,
+        RequestExtensionInput,
+        SignOffInput,
+        SubmitPlansInput,
+        WithdrawInput,
+    )
+
+# The store may be down for a while (a database restart): keep trying, but not too hard.
+STORE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+
+@workflow.defn
+class RecommendationWorkflow:
+    """Runs one recommendation from review to assured, declined or withdrawn."""
+
+    @workflow.init
+    def __init__(self, start: RecommendationInput) -> None:
+        # Built in init so that updates and queries arriving before run() see the state.
+        self._life = Lifecycle.begin(start, workflow_id=workflow.info().workflow_id, now=workflow.now())
+        self._continue_as_new_after = start.continue_as_new_after
+        self._woken = False
+        # One flush at a time: the main loop and update handlers both flush.
+        self._flush_lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, start: RecommendationInput) -> RecommendationStatus:
+        while True:
+            self._life.fire_due(workflow.now())
+            await self._flush()
+            if self._life.closed:
+                break
+            if self._should_continue_as_new():
+                # Handlers flush their own transitions, so waiting for them cannot deadlock.
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._flush()
+                workflow.continue_as_new(
+                    start.model_copy(update={"state": self._life.state, "actions": []}),
+                )
+            await self._sleep_until_next_deadline()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._flush()
+        return self._life.status(workflow.now())
+
+    async def _sleep_until_next_deadline(self) -> None:
+        """Wait for the next timer or the next decision, whichever comes first."""
+        self._woken = False
+        next_at = self._life.next_deadline()
+        timeout = None if next_at is None else max(next_at - workflow.now(), timedelta(seconds=1))
+        try:
+            await workflow.wait_condition(lambda: self._woken, timeout=timeout)
+        except asyncio.TimeoutError:
+            pass
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > self._continue_as_new_after
+
+    async def _flush(self) -> None:
+        """Send new timeline events and queued notifications to the store, exactly once."""
+        async with self._flush_lock:
+            await self._flush_pending()
+
+    async def _flush_pending(self) -> None:
+        state = self._life.state
+        new_events = [e for e in state.timeline if e.seq > state.projected_seq]
+        if not new_events and not state.outbox:
+            return
+        notifications = list(state.outbox)
+        status = self._life.status(workflow.now()).model_copy(update={"timeline": []})
+        await workflow.execute_activity(
+            RECORD_TRANSITION,
+            ProjectionInput(
+                workflow_id=workflow.info().workflow_id,
+                status=status,
+                new_events=new_events,
+                notifications=notifications,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+        )
+        # Decisions taken while the activity ran stay queued for the next flush.
+        state.projected_seq = max(state.projected_seq, new_events[-1].seq if new_events else 0)
+        del state.outbox[: len(notifications)]
+
+    # --- decisions --------------------------------------------------------------------------
+
+    def _check(self, name: str, decision: BaseModel) -> None:
+        try:
+            self._life.check(name, decision, workflow.now())
+        except DecisionRefused as refused:
+            raise ApplicationError(
+                refused.message, {"gaps": refused.gaps}, type=refused.type, non_retryable=True
+            ) from None
+
+    async def _apply(self, name: str, decision: BaseModel) -> RecommendationStatus:
+        # Applied before the first await, so no other handler interleaves with the change.
+        self._life.apply(name, decision, workflow.now())
+        self._woken = True
+        # Return only once the store has the change: the caller's next page reads it.
+        await self._flush()
+        return self._life.status(workflow.now())
+
+    @workflow.update
+    async def agree_actions(self, decision: AgreeActionsInput) -> RecommendationStatus:
+        return await self._apply("agree_actions", decision)
+
+    @agree_actions.validator
+    def _check_agree_actions(self, decision: AgreeActionsInput) -> None:
+        self._check("agree_actions", decision)
+
+    @workflow.update
+    async def acknowledge(self, decision: AcknowledgeInput) -> RecommendationStatus:
+        return await self._apply("acknowledge", decision)
+
+    @acknowledge.validator
+    def _check_acknowledge(self, decision: AcknowledgeInput) -> None:
+        self._check("acknowledge", decision)
+
+    @workflow.update
+    async def report_progress(self, decision: ReportProgressInput) -> RecommendationStatus:
+        return await self._apply("report_progress", decision)
+
+    @report_progress.validator
+    def _check_report_progress(self, decision: ReportProgressInput) -> None:
+        self._check("report_progress", decision)
+
+    @workflow.update
+    async def request_extension(self, decision: RequestExtensionInput) -> RecommendationStatus:
+        return await self._apply("request_extension", decision)
+
+    @request_extension.validator
+    def _check_request_extension(self, decision: RequestExtensionInput) -> None:
+        self._check("request_extension", decision)
+
+    @workflow.update
+    async def decide_extension(self, decision: DecideExtensionInput) -> RecommendationStatus:
+        return await self._apply("decide_extension", decision)
+
+    @decide_extension.validator
+    def _check_decide_extension(self, decision: DecideExtensionInput) -> None:
+        self._check("decide_extension", decision)
+
+    @workflow.update
+    async def complete_action(self, decision: CompleteActionInput) -> RecommendationStatus:
+        return await self._apply("complete_action", decision)
+
+    @complete_action.validator
+    def _check_complete_action(self, decision: CompleteActionInput) -> None:
+        self._check("complete_action", decision)
+
+    @workflow.update
+    async def reassign_owner(self, decision: ReassignOwnerInput) -> RecommendationStatus:
+        return await self._apply("reassign_owner", decision)
+
+    @reassign_owner.validator
+    def _check_reassign_owner(self, decision: ReassignOwnerInput) -> None:
+        self._check("reassign_owner", decision)
+
+    @workflow.update
+    async def submit_plans(self, decision: SubmitPlansInput) -> RecommendationStatus:
+        return await self._apply("submit_plans", decision)
+
+    @submit_plans.validator
+    def _check_submit_plans(self, decision: SubmitPlansInput) -> None:
+        self._check("submit_plans", decision)
+
+    @workflow.update
+    async def sign_off(self, decision: SignOffInput) -> RecommendationStatus:
+        return await self._apply("sign_off", decision)
+
+    @sign_off.validator
+    def _check_sign_off(self, decision: SignOffInput) -> None:
+        self._check("sign_off", decision)
+
+    @workflow.update
+    async def record_audit(self, decision: RecordAuditInput) -> RecommendationStatus:
+        return await self._apply("record_audit", decision)
+
+    @record_audit.validator
+    def _check_record_audit(self, decision: RecordAuditInput) -> None:
+        self._check("record_audit", decision)
+
+    @workflow.update
+    async def decline(self, decision: DeclineInput) -> RecommendationStatus:
+        return await self._apply("decline", decision)
+
+    @decline.validator
+    def _check_decline(self, decision: DeclineInput) -> None:
+        self._check("decline", decision)
+
+    @workflow.update
+    async def withdraw(self, decision: WithdrawInput) -> RecommendationStatus:
+        return await self._apply("withdraw", decision)
+
+    @withdraw.validator
+    def _check_withdraw(self, decision: WithdrawInput) -> None:
+        self._check("withdraw", decision)
+
+    # --- query ------------------------------------------------------------------------------
+
+    @workflow.query
+    def status(self) -> RecommendationStatus:
+        """Where this recommendation stands, any time, even after it has closed."""
+        return self._life.status(workflow.now())

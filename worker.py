@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.projection import ProjectionActivities
 from logs import configure_logging
@@ -21,6 +22,18 @@ from workflows.recommendation import RecommendationWorkflow
 
 log = structlog.get_logger(__name__)
 
+# Pure libraries the workflow's rules use. Passed through, they load once per worker rather than
+# on every workflow run, and holidays' lazy imports (dateutil reads the local time when it loads)
+# happen outside the sandbox. Their answers are fixed for fixed inputs.
+WORKFLOW_PASSTHROUGH = ("holidays", "dateutil", "isodate", "pydantic", "models")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox with Assure's pure domain libraries passed through."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*WORKFLOW_PASSTHROUGH)
+    )
+
 
 def build_worker(client: Client, *, task_queue: str, database_url: str, executor: ThreadPoolExecutor) -> Worker:
     """A worker for every workflow and activity of Assure on one task queue."""
@@ -29,6 +42,7 @@ def build_worker(client: Client, *, task_queue: str, database_url: str, executor
         client,
         task_queue=task_queue,
         workflows=[RecommendationWorkflow],
+        workflow_runner=workflow_runner(),
         activities=[projection.record_transition],
         # The store activities are synchronous (SQLAlchemy), so they run on threads.
         activity_executor=executor,

@@ -42,13 +42,18 @@ def parse_duration(text: str) -> DateDuration:
     """Parse ``P1Y2M3W4D``-style text; time parts (``PT4H``) and negative values are refused."""
     if not isinstance(text, str) or not text.strip():
         raise DurationError("a duration is required, e.g. P7D")
+    cleaned = text.strip().upper()
+    if "T" in cleaned:
+        raise DurationError(f"{text!r} has a time part; deadlines are whole days (use P..D)")
     try:
-        parsed = isodate.parse_duration(text.strip().upper())
+        parsed = isodate.parse_duration(cleaned)
     except (isodate.ISO8601Error, ValueError) as exc:
         raise DurationError(f"{text!r} is not an ISO-8601 duration such as P7D, P2W or P1M") from exc
     if isinstance(parsed, timedelta):
         years, months, delta = 0, 0, parsed
     else:
+        if parsed.years != int(parsed.years) or parsed.months != int(parsed.months):
+            raise DurationError(f"{text!r} has a fraction of a month or year; use whole months or days")
         years, months, delta = int(parsed.years), int(parsed.months), parsed.tdelta
     if delta.seconds or delta.microseconds:
         raise DurationError(f"{text!r} has a time part; deadlines are whole days (use P..D)")
@@ -57,14 +62,20 @@ def parse_duration(text: str) -> DateDuration:
     return DateDuration(years=years, months=months, days=delta.days)
 
 
-@lru_cache(maxsize=64)
-def _bank_holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year).keys())
+# Computed once when this module loads, outside any workflow: the holidays package reads locale
+# settings and translation files on each call, which the workflow sandbox rightly refuses.
+# 0.1 s and about a thousand dates cover every deadline Assure will ever set.
+CALENDAR_YEARS = range(1990, 2101)
+_BANK_HOLIDAYS: frozenset[date] = frozenset(
+    holidays.country_holidays("GB", subdiv="ENG", years=CALENDAR_YEARS, language="en_GB").keys()
+)
 
 
 def is_working_day(day: date) -> bool:
-    """Monday to Friday and not an England and Wales bank holiday."""
-    return day.weekday() < 5 and day not in _bank_holidays(day.year)
+    """Monday to Friday and not an England and Wales bank holiday (1990 to 2100)."""
+    if day.year not in CALENDAR_YEARS:
+        raise ValueError(f"{day} is outside the working-day calendar ({CALENDAR_YEARS.start}-{CALENDAR_YEARS.stop - 1})")
+    return day.weekday() < 5 and day not in _BANK_HOLIDAYS
 
 
 def roll_forward(day: date) -> date:

@@ -88,12 +88,16 @@ def ladder_dates(
         EscalationLevel.sponsoring_board: policy.board_after,
         EscalationLevel.assurance_board: policy.assurance_after,
     }
-    dates = {}
+    dates: dict[EscalationLevel, date] = {}
+    previous = anchor
     for level in levels:
         if level is EscalationLevel.owner:
-            dates[level] = roll_forward(anchor) if policy.working_days else anchor
+            day = roll_forward(anchor) if policy.working_days else anchor
         else:
-            dates[level] = add_duration(anchor, offsets[level], working_days=policy.working_days)
+            day = add_duration(anchor, offsets[level], working_days=policy.working_days)
+        # Months and days mixed (P30D then P1M) can cross over for some anchors; a rung never
+        # comes before the one below it, so nobody on the ladder is skipped.
+        previous = dates[level] = max(day, previous)
     return dates
 
 

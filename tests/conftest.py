@@ -9,17 +9,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 import pytest
 import pytest_asyncio
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from models.db import init_db
-from temporal_client import test_server_path
+from models.payloads import RecommendationInput, WithdrawInput
+from temporal_client import start_recommendation, test_server_path
 from worker import build_worker
+from workflows.recommendation import RecommendationWorkflow
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -62,3 +66,35 @@ def worker_factory(env, task_queue, database_url, executor):
             yield w
 
     return make
+
+
+@pytest_asyncio.fixture
+async def worker(worker_factory) -> AsyncIterator[Worker]:
+    """A worker running for the whole test (and for the clean-up of its workflows)."""
+    async with worker_factory() as running:
+        yield running
+
+
+@pytest_asyncio.fixture
+async def start(env, task_queue, worker):
+    """Start a recommendation on this test's queue; any still open at the end are withdrawn.
+
+    The time-skipping server will not move its clock while any workflow has work in flight, and
+    terminating a workflow mid-task can leave that lock held, so each test closes its workflows
+    cleanly (a withdrawal, then the result) while its worker still runs.
+    """
+    handles = []
+
+    async def start_one(payload: RecommendationInput):
+        handle = await start_recommendation(env.client, payload, task_queue=task_queue)
+        handles.append((handle, payload.parties.board_sponsors[0]))
+        return handle
+
+    yield start_one
+    for handle, sponsor in handles:
+        with suppress(WorkflowUpdateFailedError, RPCError):
+            await handle.execute_update(
+                RecommendationWorkflow.withdraw, WithdrawInput(by=sponsor, reason="test finished")
+            )
+        with suppress(WorkflowFailureError):
+            await handle.result()

@@ -90,7 +90,7 @@ SYSTEM_ACTOR = "assure"
 class DecisionRefused(Exception):
     """A decision the rules do not allow; ``type`` is stable for callers, ``gaps`` lists reasons."""
 
-    def __init__(self, message: str, *, type: str = "DecisionRefused", gaps: Sequence[str] = ()) -> None:
+    def __init__(self, message: str, *, type: str = "InvalidDecision", gaps: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.type = type
@@ -215,7 +215,7 @@ class Lifecycle:
     def _require_action(self, action_id: str) -> ActionState:
         action = self.state.action(action_id)
         if action is None:
-            raise DecisionRefused(f"there is no action {action_id!r} on {self.state.recommendation.ref}")
+            raise DecisionRefused(f"there is no action {action_id!r} on {self.state.recommendation.ref}", type="UnknownAction")
         return action
 
     def _require_stage(self, allowed: Sequence[Stage], what: str) -> None:
@@ -620,8 +620,13 @@ class Lifecycle:
         return highest([*action.ack_ladder, *action.due_ladder]) if action.is_open else L.none
 
     def status(self, now: datetime) -> RecommendationStatus:
-        """The whole state as the Assurance Board sees it, with overdue and next deadline worked out."""
-        state, today = self.state, now.date()
+        """The whole state as the Assurance Board sees it, with overdue and next deadline worked out.
+
+        "Overdue" is read from the ladders, not from ``now``: an open action is overdue from its
+        due date's 08:00 notice on, and a stage from its deadline's first reminder. A query sees
+        the time of the workflow's last wake-up, so a flag derived from ``now`` would lag.
+        """
+        state = self.state
         open_stage = not self.closed
         views = [
             ActionView(
@@ -636,7 +641,7 @@ class Lifecycle:
                 acknowledged_at=a.acknowledged_at,
                 completed_at=a.completed_at,
                 evidence=a.evidence,
-                overdue=open_stage and a.is_open and today > a.due,
+                overdue=open_stage and a.is_open and bool(a.due_ladder),
                 escalation_level=self.action_level(a) if open_stage else L.none,
                 extension_requested=a.extension,
                 progress=a.progress,
@@ -644,8 +649,7 @@ class Lifecycle:
             )
             for a in state.actions
         ]
-        anchor = self._stage_anchor() if open_stage else None
-        stage_overdue = anchor is not None and today > anchor
+        stage_overdue = open_stage and bool(state.stage_ladder)
         level = highest([*(v.escalation_level for v in views), *state.stage_ladder]) if open_stage else L.none
         pending = self.pending_deadlines()
         rec = state.recommendation

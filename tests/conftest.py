@@ -91,7 +91,9 @@ async def start(env, task_queue, worker):
         return handle
 
     yield start_one
-    for handle, sponsor in handles:
+    for started, sponsor in handles:
+        # The latest run: a workflow that continued as new is no longer its first run.
+        handle = env.client.get_workflow_handle_for(RecommendationWorkflow.run, started.id)
         with suppress(WorkflowUpdateFailedError, RPCError):
             await handle.execute_update(
                 RecommendationWorkflow.withdraw, WithdrawInput(by=sponsor, reason="test finished")

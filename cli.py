@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 from contextlib import suppress
@@ -33,6 +34,10 @@ def _exit(status: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
+
+
+def _raise_keyboard_interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 @app.command()
@@ -80,6 +85,8 @@ def dev(
             await asyncio.sleep(0.2)
         await run_worker(settings)
 
+    # `kill` (SIGTERM) stops the dev server too, like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         asyncio.run(wait_then_work())
     except KeyboardInterrupt:

@@ -58,6 +58,8 @@ class RecommendationWorkflow:
     @workflow.run
     async def run(self, start: RecommendationInput) -> RecommendationStatus:
         while True:
+            # Reset before the flush: a decision taken while the flush runs wakes the next wait.
+            self._woken = False
             self._life.fire_due(workflow.now())
             await self._flush()
             if self._life.closed:
@@ -76,7 +78,6 @@ class RecommendationWorkflow:
 
     async def _sleep_until_next_deadline(self) -> None:
         """Wait for the next timer or the next decision, whichever comes first."""
-        self._woken = False
         next_at = self._life.next_deadline()
         timeout = None if next_at is None else max(next_at - workflow.now(), timedelta(seconds=1))
         try:

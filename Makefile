@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## the Temporal dev server (Web UI on :8233) and the worker
 	$(VENV)/bin/assure dev
 
-test: $(STAMP)  ## the whole test suite
+test: $(STAMP)  ## lint, then the whole test suite
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -62,13 +62,21 @@ def dev(
     STATE_DIR.mkdir(exist_ok=True)
     server = subprocess.Popen(
         [
-            dev_server_path(), "server", "start-dev",
-            "--ip", host if host not in {"localhost", ""} else "127.0.0.1",
-            "--port", port,
-            "--ui-port", str(ui_port),
-            "--namespace", settings.temporal_namespace,
-            "--db-filename", str(STATE_DIR / "temporal.db"),
-            "--log-level", "warn",
+            dev_server_path(),
+            "server",
+            "start-dev",
+            "--ip",
+            host if host not in {"localhost", ""} else "127.0.0.1",
+            "--port",
+            port,
+            "--ui-port",
+            str(ui_port),
+            "--namespace",
+            settings.temporal_namespace,
+            "--db-filename",
+            str(STATE_DIR / "temporal.db"),
+            "--log-level",
+            "warn",
         ]
     )
     typer.echo(f"Temporal dev server on {settings.temporal_address}, Web UI on http://127.0.0.1:{ui_port}")
@@ -119,9 +127,12 @@ def show(ref: str, as_json: bool = typer.Option(False, "--json", help="Print the
     if as_json:
         typer.echo(json.dumps(status, indent=2))
     else:
-        typer.echo(f"{status['ref']}  stage={status['stage']}  escalation={status['escalation_level']}  overdue={status['overdue']}")
+        level, overdue = status["escalation_level"], status["overdue"]
+        typer.echo(f"{status['ref']}  stage={status['stage']}  escalation={level}  overdue={overdue}")
         for action in status["actions"]:
-            typer.echo(f"  {action['action_id']}: {action['status']}, due {action['due']} ({action['escalation_level']})")
+            typer.echo(
+                f"  {action['action_id']}: {action['status']}, due {action['due']} ({action['escalation_level']})"
+            )
     _exit(0)
 
 

@@ -74,7 +74,9 @@ _BANK_HOLIDAYS: frozenset[date] = frozenset(
 def is_working_day(day: date) -> bool:
     """Monday to Friday and not an England and Wales bank holiday (1990 to 2100)."""
     if day.year not in CALENDAR_YEARS:
-        raise ValueError(f"{day} is outside the working-day calendar ({CALENDAR_YEARS.start}-{CALENDAR_YEARS.stop - 1})")
+        raise ValueError(
+            f"{day} is outside the working-day calendar ({CALENDAR_YEARS.start}-{CALENDAR_YEARS.stop - 1})"
+        )
     return day.weekday() < 5 and day not in _BANK_HOLIDAYS
 
 

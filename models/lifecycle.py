@@ -40,10 +40,10 @@ from models.payloads import (
     ExtensionRequest,
     Notification,
     ProgressNote,
+    ReassignOwnerInput,
     RecommendationInput,
     RecommendationState,
     RecommendationStatus,
-    ReassignOwnerInput,
     RecordAuditInput,
     ReportProgressInput,
     RequestExtensionInput,
@@ -215,7 +215,9 @@ class Lifecycle:
     def _require_action(self, action_id: str) -> ActionState:
         action = self.state.action(action_id)
         if action is None:
-            raise DecisionRefused(f"there is no action {action_id!r} on {self.state.recommendation.ref}", type="UnknownAction")
+            raise DecisionRefused(
+                f"there is no action {action_id!r} on {self.state.recommendation.ref}", type="UnknownAction"
+            )
         return action
 
     def _require_stage(self, allowed: Sequence[Stage], what: str) -> None:
@@ -241,7 +243,9 @@ class Lifecycle:
 
     def check(self, name: str, decision: BaseModel, now: datetime) -> None:
         """Refuse ``decision`` with a reason, or return if it may be applied."""
-        _refuse_unless(not self.closed, f"{self.state.recommendation.ref} is closed ({self.state.stage.value})", "WrongStage")
+        _refuse_unless(
+            not self.closed, f"{self.state.recommendation.ref} is closed ({self.state.stage.value})", "WrongStage"
+        )
         getattr(self, f"check_{name}")(decision, now)
 
     def apply(self, name: str, decision: BaseModel, now: datetime) -> None:
@@ -368,9 +372,7 @@ class Lifecycle:
         self._require_person(d.by, self.state.parties.assurance_members, "an Assurance Board member")
         gaps = sign_off_gaps(self.state.dissemination, self.state.audit_plan)
         if gaps:
-            raise DecisionRefused(
-                "sign-off refused: " + "; ".join(gaps), type="SignOffRefused", gaps=gaps
-            )
+            raise DecisionRefused("sign-off refused: " + "; ".join(gaps), type="SignOffRefused", gaps=gaps)
         audit_on = self.state.audit_plan.audit_on if self.state.audit_plan else None
         _refuse_unless(
             audit_on is not None and audit_on > now.date(),
@@ -433,7 +435,10 @@ class Lifecycle:
             recipients = self.state.parties.assurance_members
             self._record_escalation(now, L.assurance_board, recipients, "stage:re_audit", "repeated_audit_failure")
             self._notify(
-                now, "repeated_audit_failure", recipients, level=L.assurance_board,
+                now,
+                "repeated_audit_failure",
+                recipients,
+                level=L.assurance_board,
                 failed_audits=self.state.consecutive_failed_audits,
             )
 
@@ -568,9 +573,7 @@ class Lifecycle:
             self._event(now, "progress_requested", SYSTEM_ACTOR, action.action_id)
             self._notify(now, "progress_request", [action.owner], action=action)
             return
-        ladder = next(
-            (lad for lad in self._ladders() if lad.subject == deadline.kind and lad.action is action), None
-        )
+        ladder = next((lad for lad in self._ladders() if lad.subject == deadline.kind and lad.action is action), None)
         if ladder is None:
             return
         reached = level_reached(self.state.policy, ladder.anchor, now.date(), ladder.levels)
@@ -583,7 +586,12 @@ class Lifecycle:
         self._record_escalation(now, reached, recipients, subject, deadline.kind)
         kind = OWNER_RUNG_KIND[deadline.kind] if reached is L.owner else ESCALATION_KIND[reached]
         self._notify(
-            now, kind, recipients, action=action, level=reached, about=deadline.kind,
+            now,
+            kind,
+            recipients,
+            action=action,
+            level=reached,
+            about=deadline.kind,
             skipped_levels=[lvl.value for lvl in passed[:-1]],
         )
 
@@ -681,14 +689,25 @@ def _check_action_specs(specs: Sequence[ActionSpec], *, existing: Sequence[Actio
     """New action ids unused on the recommendation; due dates not in the past."""
     taken = {a.action_id for a in existing}
     for spec in specs:
-        _refuse_unless(spec.action_id not in taken, f"action id {spec.action_id!r} is already used on this recommendation")
+        _refuse_unless(
+            spec.action_id not in taken, f"action id {spec.action_id!r} is already used on this recommendation"
+        )
         _refuse_unless(spec.due >= today, f"action {spec.action_id}: due date {spec.due} is in the past")
 
 
 def decision_names() -> list[str]:
     """Every decision the lifecycle knows, in the order of the lifecycle."""
     return [
-        "agree_actions", "acknowledge", "report_progress", "request_extension", "decide_extension",
-        "complete_action", "reassign_owner", "submit_plans", "sign_off", "record_audit", "decline", "withdraw",
+        "agree_actions",
+        "acknowledge",
+        "report_progress",
+        "request_extension",
+        "decide_extension",
+        "complete_action",
+        "reassign_owner",
+        "submit_plans",
+        "sign_off",
+        "record_audit",
+        "decline",
+        "withdraw",
     ]
-

@@ -152,7 +152,7 @@ class EscalationPolicy(Payload):
             ("assurance_after", self.assurance_after),
         ]
         dates = [add_duration(probe, value, working_days=False) for _, value in rungs]
-        for (name_a, _), (name_b, _), a, b in zip(rungs, rungs[1:], dates, dates[1:]):
+        for (name_a, _), (name_b, _), a, b in zip(rungs, rungs[1:], dates, dates[1:], strict=False):
             if not a < b:
                 raise ValueError(f"{name_a} must be shorter than {name_b}")
         if parse_duration(self.progress_every).is_zero or parse_duration(self.acknowledge_within).is_zero:

@@ -87,7 +87,10 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
     _insert_ignoring_duplicates(
         session,
         TimelineRow,
-        [{"ref": status.ref, **e.model_dump(include={"seq", "at", "kind", "actor", "detail"})} for e in data.new_events],
+        [
+            {"ref": status.ref, **e.model_dump(include={"seq", "at", "kind", "actor", "detail"})}
+            for e in data.new_events
+        ],
     )
     _insert_ignoring_duplicates(
         session,
@@ -132,21 +135,28 @@ def board_context(*, session: Session, board_name: str) -> tuple[EscalationPolic
     def with_role(role: str) -> list[str]:
         return sorted({p.email for p in people if role in p.role_list()})
 
-    sponsors = sorted({*with_role(f"board_sponsor:{board.name}"), *([board.sponsor_email] if board.sponsor_email else [])})
+    sponsors = sorted(
+        {*with_role(f"board_sponsor:{board.name}"), *([board.sponsor_email] if board.sponsor_email else [])}
+    )
     chair = board.chair_email or next(iter(with_role(f"board_chair:{board.name}")), None)
     members = with_role("assurance_member")
     if not sponsors:
         raise RegistryError(f"board {board.name!r} has no sponsor")
     if not members:
         raise RegistryError("the registry has no Assurance Board member (role assurance_member)")
-    leads = {
-        a.name: a.safeguarding_lead_email for a in session.exec(select(Agency)) if a.safeguarding_lead_email
-    }
+    leads = {a.name: a.safeguarding_lead_email for a in session.exec(select(Agency)) if a.safeguarding_lead_email}
     policy = EscalationPolicy(
         **board.model_dump(
             include={
-                "acknowledge_within", "remind_before_due", "agency_lead_after", "board_after",
-                "assurance_after", "progress_every", "agree_within", "plans_within", "working_days",
+                "acknowledge_within",
+                "remind_before_due",
+                "agency_lead_after",
+                "board_after",
+                "assurance_after",
+                "progress_every",
+                "agree_within",
+                "plans_within",
+                "working_days",
             }
         )
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 
 import pytest
 import pytest_asyncio
@@ -22,7 +22,7 @@ from temporalio.worker import Worker
 from models.db import init_db
 from models.payloads import RecommendationInput, WithdrawInput
 from temporal_client import start_recommendation, test_server_path
-from worker import build_worker
+from tests.helpers import worker_maker
 from workflows.recommendation import RecommendationWorkflow
 
 
@@ -59,13 +59,7 @@ def executor() -> Iterator[ThreadPoolExecutor]:
 @pytest.fixture
 def worker_factory(env, task_queue, database_url, executor):
     """Make a worker on this test's queue and store; use it as ``async with worker_factory():``."""
-
-    @asynccontextmanager
-    async def make() -> AsyncIterator[Worker]:
-        async with build_worker(env.client, task_queue=task_queue, database_url=database_url, executor=executor) as w:
-            yield w
-
-    return make
+    return worker_maker(env.client, task_queue=task_queue, database_url=database_url, executor=executor)
 
 
 @pytest_asyncio.fixture

@@ -10,8 +10,8 @@ from models.payloads import (
     DisseminationPlan,
     EscalationPolicy,
     Parties,
-    RecommendationInput,
     Recommendation,
+    RecommendationInput,
 )
 
 SPONSOR = "review.sponsor@mk.example"

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from typing import TypeVar
 
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
 
 from models.db import session_scope
 from models.payloads import RecommendationStatus
-from models.store import outbox
-from models.tables import OutboxRow
+from models.store import outbox, recommendation_row
+from models.tables import OutboxRow, RecommendationRow
+from worker import build_worker
 from workflows.recommendation import RecommendationWorkflow
 
 T = TypeVar("T")
@@ -76,3 +80,23 @@ async def skip_to(env, day: date, hour: int = 9) -> None:
 
 def days(n: int) -> timedelta:
     return timedelta(days=n)
+
+
+def stored_row(database_url: str, ref: str) -> RecommendationRow | None:
+    """The read-model row of ``ref``, detached from its session."""
+    with session_scope(database_url) as session:
+        row = recommendation_row(session=session, ref=ref)
+        if row is not None:
+            session.expunge(row)
+        return row
+
+
+def worker_maker(client, *, task_queue: str, database_url: str, executor: ThreadPoolExecutor):
+    """A factory of running workers on one queue and store: ``async with make():`` runs one."""
+
+    @asynccontextmanager
+    async def make() -> AsyncIterator[Worker]:
+        async with build_worker(client, task_queue=task_queue, database_url=database_url, executor=executor) as w:
+            yield w
+
+    return make

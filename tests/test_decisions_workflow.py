@@ -26,9 +26,15 @@ from tests.helpers import days, decide, refused, sent, skip_to, status, today
 async def _in_progress(env, start, ref: str):
     """A recommendation with actions A1 (OWNER) and A2 (OWNER_2), both acknowledged."""
     now = await today(env)
-    handle = await start(f.start(ref, actions=[
-        f.action("A1", now + days(40)), f.action("A2", now + days(40), owner=f.OWNER_2, agency=f.POLICE),
-    ]))
+    handle = await start(
+        f.start(
+            ref,
+            actions=[
+                f.action("A1", now + days(40)),
+                f.action("A2", now + days(40), owner=f.OWNER_2, agency=f.POLICE),
+            ],
+        )
+    )
     await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
     await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER_2, action_id="A2"))
     return handle, now
@@ -52,13 +58,25 @@ class TestRefusals:
         dissemination, audit = f.credible_plans(now)
         cases = [
             ("agree_actions", AgreeActionsInput(by=f.OWNER, actions=[f.action("A1", now + days(9))]), "WrongPerson"),
-            ("agree_actions", AgreeActionsInput(by=f.SPONSOR, actions=[f.action("A1", now - days(1))]), "InvalidDecision"),
+            (
+                "agree_actions",
+                AgreeActionsInput(by=f.SPONSOR, actions=[f.action("A1", now - days(1))]),
+                "InvalidDecision",
+            ),
             ("acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"), "WrongStage"),
             ("report_progress", ReportProgressInput(by=f.OWNER, action_id="A1", note="x"), "WrongStage"),
-            ("request_extension", RequestExtensionInput(by=f.OWNER, action_id="A1", new_due=now + days(90), reason="x"), "WrongStage"),
+            (
+                "request_extension",
+                RequestExtensionInput(by=f.OWNER, action_id="A1", new_due=now + days(90), reason="x"),
+                "WrongStage",
+            ),
             ("decide_extension", DecideExtensionInput(by=f.SPONSOR, action_id="A1", approve=True), "WrongStage"),
             ("complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="x"), "WrongStage"),
-            ("reassign_owner", ReassignOwnerInput(by=f.SPONSOR, action_id="A1", new_owner=f.NEW_OWNER, reason="x"), "WrongStage"),
+            (
+                "reassign_owner",
+                ReassignOwnerInput(by=f.SPONSOR, action_id="A1", new_owner=f.NEW_OWNER, reason="x"),
+                "WrongStage",
+            ),
             ("submit_plans", SubmitPlansInput(by=f.SPONSOR, dissemination=dissemination, audit=audit), "WrongStage"),
             ("sign_off", SignOffInput(by=f.ASSURANCE), "WrongStage"),
             ("record_audit", RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded), "WrongStage"),
@@ -80,13 +98,33 @@ class TestRefusals:
             ("acknowledge", AcknowledgeInput(by=f.OWNER, action_id="NOPE"), "UnknownAction"),
             ("report_progress", ReportProgressInput(by=f.OWNER_2, action_id="A1", note="x"), "WrongPerson"),
             ("complete_action", CompleteActionInput(by=f.OWNER_2, action_id="A1", evidence="x"), "WrongPerson"),
-            ("request_extension", RequestExtensionInput(by=f.STRANGER, action_id="A1", new_due=now + days(90), reason="x"), "WrongPerson"),
-            ("request_extension", RequestExtensionInput(by=f.OWNER, action_id="A1", new_due=now + days(10), reason="x"), "InvalidDecision"),
+            (
+                "request_extension",
+                RequestExtensionInput(by=f.STRANGER, action_id="A1", new_due=now + days(90), reason="x"),
+                "WrongPerson",
+            ),
+            (
+                "request_extension",
+                RequestExtensionInput(by=f.OWNER, action_id="A1", new_due=now + days(10), reason="x"),
+                "InvalidDecision",
+            ),
             ("decide_extension", DecideExtensionInput(by=f.SPONSOR, action_id="A1", approve=True), "InvalidDecision"),
-            ("reassign_owner", ReassignOwnerInput(by=f.OWNER, action_id="A1", new_owner=f.NEW_OWNER, reason="x"), "WrongPerson"),
-            ("reassign_owner", ReassignOwnerInput(by=f.SPONSOR, action_id="A1", new_owner=f.OWNER, reason="x"), "InvalidDecision"),
+            (
+                "reassign_owner",
+                ReassignOwnerInput(by=f.OWNER, action_id="A1", new_owner=f.NEW_OWNER, reason="x"),
+                "WrongPerson",
+            ),
+            (
+                "reassign_owner",
+                ReassignOwnerInput(by=f.SPONSOR, action_id="A1", new_owner=f.OWNER, reason="x"),
+                "InvalidDecision",
+            ),
             ("agree_actions", AgreeActionsInput(by=f.SPONSOR, actions=[f.action("A9", now + days(9))]), "WrongStage"),
-            ("submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=f.credible_plans(now)[0], audit=f.credible_plans(now)[1]), "WrongStage"),
+            (
+                "submit_plans",
+                SubmitPlansInput(by=f.OWNER, dissemination=f.credible_plans(now)[0], audit=f.credible_plans(now)[1]),
+                "WrongStage",
+            ),
             ("sign_off", SignOffInput(by=f.ASSURANCE), "WrongStage"),
             ("record_audit", RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded), "WrongStage"),
         ]
@@ -94,10 +132,20 @@ class TestRefusals:
             error = await refused(handle, name, payload)
             assert (name, expected_type) == (name, error.type), error.message
 
-        await decide(handle, "request_extension", RequestExtensionInput(by=f.OWNER, action_id="A1", new_due=now + days(90), reason="x"))
-        error = await refused(handle, "decide_extension", DecideExtensionInput(by=f.OWNER, action_id="A1", approve=True))
+        await decide(
+            handle,
+            "request_extension",
+            RequestExtensionInput(by=f.OWNER, action_id="A1", new_due=now + days(90), reason="x"),
+        )
+        error = await refused(
+            handle, "decide_extension", DecideExtensionInput(by=f.OWNER, action_id="A1", approve=True)
+        )
         assert "WrongPerson" == error.type
-        error = await refused(handle, "request_extension", RequestExtensionInput(by=f.OWNER, action_id="A1", new_due=now + days(99), reason="y"))
+        error = await refused(
+            handle,
+            "request_extension",
+            RequestExtensionInput(by=f.OWNER, action_id="A1", new_due=now + days(99), reason="y"),
+        )
         assert "already has an extension request waiting" in error.message
 
     async def test_sign_off_and_audit_need_the_right_board_member(self, env, start):
@@ -106,11 +154,19 @@ class TestRefusals:
         assert "WrongPerson" == (await refused(handle, "sign_off", SignOffInput(by=f.SPONSOR))).type
         assert "WrongStage" == (await refused(handle, "decline", DeclineInput(by=f.SPONSOR, reason="x"))).type
         await decide(handle, "sign_off", SignOffInput(by=f.ASSURANCE))
-        assert "WrongPerson" == (await refused(handle, "record_audit", RecordAuditInput(by=f.OWNER, outcome=AuditOutcome.embedded))).type
+        assert (
+            "WrongPerson"
+            == (await refused(handle, "record_audit", RecordAuditInput(by=f.OWNER, outcome=AuditOutcome.embedded))).type
+        )
         error = await refused(handle, "record_audit", RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.not_embedded))
         assert "needs remedial actions" in error.message
-        error = await refused(handle, "record_audit", RecordAuditInput(
-            by=f.AUDITOR, outcome=AuditOutcome.partially_embedded, remedial_actions=[f.action("R1", now + days(30))]))
+        error = await refused(
+            handle,
+            "record_audit",
+            RecordAuditInput(
+                by=f.AUDITOR, outcome=AuditOutcome.partially_embedded, remedial_actions=[f.action("R1", now + days(30))]
+            ),
+        )
         assert "needs a re-audit date" in error.message
 
     async def test_a_refused_sign_off_names_every_gap_of_weak_plans(self, env, start):
@@ -118,7 +174,11 @@ class TestRefusals:
         handle, now, _ = await _at_sign_off(env, start, "REFUSE-GAPS")
         dissemination, audit = f.credible_plans(now)
         weak = dissemination.model_copy(update={"socialisation": "", "channels": []})
-        await decide(handle, "submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=weak, audit=audit.model_copy(update={"auditor": ""})))
+        await decide(
+            handle,
+            "submit_plans",
+            SubmitPlansInput(by=f.OWNER, dissemination=weak, audit=audit.model_copy(update={"auditor": ""})),
+        )
         error = await refused(handle, "sign_off", SignOffInput(by=f.ASSURANCE))
         assert "SignOffRefused" == error.type
         assert [
@@ -132,11 +192,21 @@ class TestChanges:
     async def test_reassignment_moves_the_task_and_revokes_the_old_owner(self, env, start, database_url):
         """After reassignment the new owner is tasked and acts; the old owner is told and can no longer act."""
         handle, _ = await _in_progress(env, start, "REASSIGN")
-        result = await decide(handle, "reassign_owner", ReassignOwnerInput(
-            by=f.SPONSOR, action_id="A1", new_owner=f.NEW_OWNER, reason="Named nurse on long-term leave"))
+        result = await decide(
+            handle,
+            "reassign_owner",
+            ReassignOwnerInput(
+                by=f.SPONSOR, action_id="A1", new_owner=f.NEW_OWNER, reason="Named nurse on long-term leave"
+            ),
+        )
         action = result.actions[0]
         assert (f.NEW_OWNER, "assigned", 1) == (action.owner, action.status, action.owner_epoch)
-        assert "WrongPerson" == (await refused(handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="x"))).type
+        assert (
+            "WrongPerson"
+            == (
+                await refused(handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="x"))
+            ).type
+        )
         result = await decide(handle, "acknowledge", AcknowledgeInput(by=f.NEW_OWNER, action_id="A1"))
         assert "acknowledged" == result.actions[0].status
         rows = sorted((r.kind, r.recipients) for r in sent(database_url, "REASSIGN") if r.action_id == "A1")
@@ -166,18 +236,37 @@ class TestChanges:
         handle, now, audit = await _at_sign_off(env, start, "REAUDIT")
         await decide(handle, "sign_off", SignOffInput(by=f.ASSURANCE))
         await skip_to(env, audit.audit_on)
-        first = await decide(handle, "record_audit", RecordAuditInput(
-            by=f.AUDITOR, outcome=AuditOutcome.partially_embedded, findings="Half the teams",
-            remedial_actions=[f.action("R1", audit.audit_on + days(20))], re_audit_on=audit.audit_on + days(60)))
-        assert (Stage.re_audit, []) == (first.stage, [e for e in first.escalations if e.kind == "repeated_audit_failure"])
+        first = await decide(
+            handle,
+            "record_audit",
+            RecordAuditInput(
+                by=f.AUDITOR,
+                outcome=AuditOutcome.partially_embedded,
+                findings="Half the teams",
+                remedial_actions=[f.action("R1", audit.audit_on + days(20))],
+                re_audit_on=audit.audit_on + days(60),
+            ),
+        )
+        assert (Stage.re_audit, []) == (
+            first.stage,
+            [e for e in first.escalations if e.kind == "repeated_audit_failure"],
+        )
         await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="R1"))
         await skip_to(env, audit.audit_on + days(21))
         overdue = await status(handle)
         assert (True, EscalationLevel.owner) == (overdue.overdue, overdue.escalation_level)
         await decide(handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="R1", evidence="done"))
-        second = await decide(handle, "record_audit", RecordAuditInput(
-            by=f.AUDITOR, outcome=AuditOutcome.not_embedded, findings="Still not embedded",
-            remedial_actions=[f.action("R2", audit.audit_on + days(80))], re_audit_on=audit.audit_on + days(120)))
+        second = await decide(
+            handle,
+            "record_audit",
+            RecordAuditInput(
+                by=f.AUDITOR,
+                outcome=AuditOutcome.not_embedded,
+                findings="Still not embedded",
+                remedial_actions=[f.action("R2", audit.audit_on + days(80))],
+                re_audit_on=audit.audit_on + days(120),
+            ),
+        )
         repeated = [e for e in second.escalations if e.kind == "repeated_audit_failure"]
         assert [(EscalationLevel.assurance_board, [f.ASSURANCE])] == [(e.level, e.recipients) for e in repeated]
         assert 2 == len(second.audits)

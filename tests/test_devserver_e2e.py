@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
 import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from models.db import session_scope
 from models.payloads import (
     AcknowledgeInput,
     AuditOutcome,
@@ -28,11 +25,9 @@ from models.payloads import (
     SubmitPlansInput,
     WithdrawInput,
 )
-from models.store import recommendation_row
 from temporal_client import dev_server_path, start_recommendation, workflow_id_for
 from tests import factories as f
-from tests.helpers import days, decide, refused, sent, status
-from worker import build_worker
+from tests.helpers import days, decide, refused, sent, status, stored_row, worker_maker
 from workflows.recommendation import RecommendationWorkflow
 
 pytestmark = pytest.mark.devserver
@@ -53,36 +48,26 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture
 def dev_worker(dev_env, task_queue, database_url, executor):
     """Make a new worker on this test's queue and store; use it as ``async with dev_worker():``."""
-
-    @asynccontextmanager
-    async def make() -> AsyncIterator[Worker]:
-        async with build_worker(dev_env.client, task_queue=task_queue, database_url=database_url, executor=executor) as w:
-            yield w
-
-    return make
-
-
-def stored_row(database_url: str, ref: str):
-    """The read-model row of ``ref``, detached from its session."""
-    with session_scope(database_url) as session:
-        row = recommendation_row(session=session, ref=ref)
-        if row is not None:
-            session.expunge(row)
-        return row
+    return worker_maker(dev_env.client, task_queue=task_queue, database_url=database_url, executor=executor)
 
 
 class TestDevServerLifecycle:
-    async def test_recommendation_runs_from_action_to_assured_on_the_dev_server(self, dev_env, dev_worker, database_url, task_queue):
+    async def test_recommendation_runs_from_action_to_assured_on_the_dev_server(
+        self, dev_env, dev_worker, database_url, task_queue
+    ):
         """On the real dev server a recommendation with two actions goes action → in_progress → plans → sign-off → audit → assured, refusing an early sign-off, with the store and outbox kept in step."""
         ref = "E2E-LIFE"
         today = datetime.now(UTC).date()
         async with dev_worker():
             handle = await start_recommendation(
                 dev_env.client,
-                f.start(ref, actions=[
-                    f.action("A1", today + days(60)),
-                    f.action("A2", today + days(75), owner=f.OWNER_2, agency=f.POLICE),
-                ]),
+                f.start(
+                    ref,
+                    actions=[
+                        f.action("A1", today + days(60)),
+                        f.action("A2", today + days(75), owner=f.OWNER_2, agency=f.POLICE),
+                    ],
+                ),
                 task_queue=task_queue,
             )
             assert workflow_id_for(ref) == handle.id
@@ -93,16 +78,26 @@ class TestDevServerLifecycle:
             await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER_2, action_id="A2"))
             assert Stage.in_progress == (await status(handle)).stage
 
-            await decide(handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="Guidance v2 published"))
+            await decide(
+                handle,
+                "complete_action",
+                CompleteActionInput(by=f.OWNER, action_id="A1", evidence="Guidance v2 published"),
+            )
             assert Stage.in_progress == (await status(handle)).stage
-            await decide(handle, "complete_action", CompleteActionInput(by=f.OWNER_2, action_id="A2", evidence="Briefed 40 officers"))
+            await decide(
+                handle,
+                "complete_action",
+                CompleteActionInput(by=f.OWNER_2, action_id="A2", evidence="Briefed 40 officers"),
+            )
             before_refusal = await status(handle)
             assert Stage.dissemination_plan == before_refusal.stage
 
             error = await refused(handle, "sign_off", SignOffInput(by=f.ASSURANCE))
             assert "SignOffRefused" == error.type
-            assert ["no dissemination, communication and socialisation plan has been submitted",
-                    "no review and audit plan has been submitted"] == error.details[0]["gaps"]
+            assert [
+                "no dissemination, communication and socialisation plan has been submitted",
+                "no review and audit plan has been submitted",
+            ] == error.details[0]["gaps"]
             after_refusal = await status(handle)
             assert (Stage.dissemination_plan, before_refusal.version) == (after_refusal.stage, after_refusal.version)
 
@@ -116,7 +111,11 @@ class TestDevServerLifecycle:
             assert f.ASSURANCE == signed.sign_off.by
 
             # The audit may be recorded before its planned date.
-            await decide(handle, "record_audit", RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="19 of 20"))
+            await decide(
+                handle,
+                "record_audit",
+                RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="19 of 20"),
+            )
             final_status = await status(handle)
             assert Stage.assured == final_status.stage
 
@@ -124,12 +123,22 @@ class TestDevServerLifecycle:
 
         assert Stage.assured == result.stage
         assert [
-            "received", "action_assigned", "action_assigned", "stage:action",
-            "acknowledged", "acknowledged", "stage:in_progress",
-            "action_completed", "action_completed", "stage:dissemination_plan",
-            "plans_submitted", "stage:sign_off",
-            "signed_off", "stage:audit",
-            "audit_embedded", "stage:assured",
+            "received",
+            "action_assigned",
+            "action_assigned",
+            "stage:action",
+            "acknowledged",
+            "acknowledged",
+            "stage:in_progress",
+            "action_completed",
+            "action_completed",
+            "stage:dissemination_plan",
+            "plans_submitted",
+            "stage:sign_off",
+            "signed_off",
+            "stage:audit",
+            "audit_embedded",
+            "stage:assured",
         ] == [event.kind for event in result.timeline]
 
         row = stored_row(database_url, ref)
@@ -144,17 +153,22 @@ class TestDevServerLifecycle:
 
 
 class TestWorkerHandover:
-    async def test_a_second_worker_finishes_what_a_stopped_worker_started(self, dev_env, dev_worker, database_url, task_queue):
+    async def test_a_second_worker_finishes_what_a_stopped_worker_started(
+        self, dev_env, dev_worker, database_url, task_queue
+    ):
         """A recommendation started and acknowledged under one worker is carried to its close by a new worker on the same queue and store after the first has stopped."""
         ref = "E2E-HANDOVER"
         today = datetime.now(UTC).date()
         async with dev_worker():
             handle = await start_recommendation(
                 dev_env.client,
-                f.start(ref, actions=[
-                    f.action("A1", today + days(60)),
-                    f.action("A2", today + days(60), owner=f.OWNER_2, agency=f.POLICE),
-                ]),
+                f.start(
+                    ref,
+                    actions=[
+                        f.action("A1", today + days(60)),
+                        f.action("A2", today + days(60), owner=f.OWNER_2, agency=f.POLICE),
+                    ],
+                ),
                 task_queue=task_queue,
             )
             await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
@@ -164,15 +178,28 @@ class TestWorkerHandover:
         async with dev_worker():
             handle = dev_env.client.get_workflow_handle_for(RecommendationWorkflow.run, workflow_id_for(ref))
             carried = await status(handle)
-            assert (Stage.action, "acknowledged", "assigned") == (carried.stage, *(a.status.value for a in carried.actions))
+            assert (Stage.action, "acknowledged", "assigned") == (
+                carried.stage,
+                *(a.status.value for a in carried.actions),
+            )
 
             await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER_2, action_id="A2"))
             assert Stage.in_progress == (await status(handle)).stage
-            await decide(handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="Guidance v2 published"))
-            await decide(handle, "complete_action", CompleteActionInput(by=f.OWNER_2, action_id="A2", evidence="Briefed 40 officers"))
+            await decide(
+                handle,
+                "complete_action",
+                CompleteActionInput(by=f.OWNER, action_id="A1", evidence="Guidance v2 published"),
+            )
+            await decide(
+                handle,
+                "complete_action",
+                CompleteActionInput(by=f.OWNER_2, action_id="A2", evidence="Briefed 40 officers"),
+            )
             assert Stage.dissemination_plan == (await status(handle)).stage
 
-            await decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="Superseded by the 2024 thematic review"))
+            await decide(
+                handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="Superseded by the 2024 thematic review")
+            )
             final_status = await status(handle)
             assert Stage.withdrawn == final_status.stage
 
@@ -180,12 +207,21 @@ class TestWorkerHandover:
 
         assert (Stage.withdrawn, "Superseded by the 2024 thematic review") == (result.stage, result.closed_reason)
         assert [
-            "received", "action_assigned", "action_assigned", "stage:action",
-            "acknowledged", "acknowledged", "stage:in_progress",
-            "action_completed", "action_completed", "stage:dissemination_plan",
+            "received",
+            "action_assigned",
+            "action_assigned",
+            "stage:action",
+            "acknowledged",
+            "acknowledged",
+            "stage:in_progress",
+            "action_completed",
+            "action_completed",
+            "stage:dissemination_plan",
             "stage:withdrawn",
         ] == [event.kind for event in result.timeline]
 
         row = stored_row(database_url, ref)
         assert (Stage.withdrawn.value, final_status.version) == (row.stage, row.version)
-        assert ["task_assigned", "task_assigned", "plans_requested", "withdrawn"] == [n.kind for n in sent(database_url, ref)]
+        assert ["task_assigned", "task_assigned", "plans_requested", "withdrawn"] == [
+            n.kind for n in sent(database_url, ref)
+        ]

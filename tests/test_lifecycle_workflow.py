@@ -23,27 +23,43 @@ class TestFullLifecycle:
         handle = await start(f.start("CSPR-LIFE"))
         assert Stage.review == (await status(handle)).stage
 
-        result = await decide(handle, "agree_actions", AgreeActionsInput(
-            by=f.SPONSOR, actions=[f.action("A1", now + days(60)), f.action("A2", now + days(60), owner=f.OWNER_2, agency=f.POLICE)],
-        ))
+        result = await decide(
+            handle,
+            "agree_actions",
+            AgreeActionsInput(
+                by=f.SPONSOR,
+                actions=[
+                    f.action("A1", now + days(60)),
+                    f.action("A2", now + days(60), owner=f.OWNER_2, agency=f.POLICE),
+                ],
+            ),
+        )
         assert Stage.action == result.stage
 
         await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
         result = await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER_2, action_id="A2"))
         assert Stage.in_progress == result.stage
 
-        await decide(handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="Guidance v2 published"))
-        result = await decide(handle, "complete_action", CompleteActionInput(by=f.OWNER_2, action_id="A2", evidence="Briefed 40 officers"))
+        await decide(
+            handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="Guidance v2 published")
+        )
+        result = await decide(
+            handle, "complete_action", CompleteActionInput(by=f.OWNER_2, action_id="A2", evidence="Briefed 40 officers")
+        )
         assert Stage.dissemination_plan == result.stage
 
         error = await refused(handle, "sign_off", SignOffInput(by=f.ASSURANCE))
         assert "SignOffRefused" == error.type
         gaps = error.details[0]["gaps"]
-        assert ["no dissemination, communication and socialisation plan has been submitted",
-                "no review and audit plan has been submitted"] == gaps
+        assert [
+            "no dissemination, communication and socialisation plan has been submitted",
+            "no review and audit plan has been submitted",
+        ] == gaps
 
         dissemination, audit = f.credible_plans(now)
-        result = await decide(handle, "submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=dissemination, audit=audit))
+        result = await decide(
+            handle, "submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=dissemination, audit=audit)
+        )
         assert Stage.sign_off == result.stage
         result = await decide(handle, "sign_off", SignOffInput(by=f.ASSURANCE, note="Credible plans"))
         assert Stage.audit == result.stage
@@ -51,15 +67,28 @@ class TestFullLifecycle:
         assert audit == result.sign_off.audit
 
         await skip_to(env, audit.audit_on)
-        result = await decide(handle, "record_audit", RecordAuditInput(
-            by=f.AUDITOR, outcome=AuditOutcome.not_embedded, findings="Meetings held in 12 of 20 cases",
-            remedial_actions=[f.action("R1", audit.audit_on + days(30))], re_audit_on=audit.audit_on + days(60),
-        ))
+        result = await decide(
+            handle,
+            "record_audit",
+            RecordAuditInput(
+                by=f.AUDITOR,
+                outcome=AuditOutcome.not_embedded,
+                findings="Meetings held in 12 of 20 cases",
+                remedial_actions=[f.action("R1", audit.audit_on + days(30))],
+                re_audit_on=audit.audit_on + days(60),
+            ),
+        )
         assert Stage.re_audit == result.stage
         assert "assigned" == result.actions[-1].status
 
-        await decide(handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="R1", evidence="Supervision template changed"))
-        result = await decide(handle, "record_audit", RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="19 of 20"))
+        await decide(
+            handle,
+            "complete_action",
+            CompleteActionInput(by=f.OWNER, action_id="R1", evidence="Supervision template changed"),
+        )
+        result = await decide(
+            handle, "record_audit", RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="19 of 20")
+        )
         assert Stage.assured == result.stage
         final = await handle.result()
         assert Stage.assured == final.stage

@@ -61,9 +61,17 @@ class TestSettings:
 
     def test_defaults(self, monkeypatch):
         """With nothing set, Assure talks to a local dev server and keeps its store under .assure/."""
-        for name in ("ASSURE_TEMPORAL_ADDRESS", "ASSURE_TEMPORAL_NAMESPACE", "ASSURE_TASK_QUEUE", "ASSURE_DATABASE_URL"):
+        for name in (
+            "ASSURE_TEMPORAL_ADDRESS",
+            "ASSURE_TEMPORAL_NAMESPACE",
+            "ASSURE_TASK_QUEUE",
+            "ASSURE_DATABASE_URL",
+        ):
             monkeypatch.delenv(name, raising=False)
         settings = Settings(_env_file=None)
         assert ("localhost:7233", "default", "assurance", "sqlite:///.assure/assure.db") == (
-            settings.temporal_address, settings.temporal_namespace, settings.task_queue, settings.database_url,
+            settings.temporal_address,
+            settings.temporal_namespace,
+            settings.task_queue,
+            settings.database_url,
         )

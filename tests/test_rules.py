@@ -77,9 +77,7 @@ class TestDisseminationGaps:
 
     def test_missing_plan(self):
         """No plan at all is a single gap saying none has been submitted."""
-        assert ["no dissemination, communication and socialisation plan has been submitted"] == dissemination_gaps(
-            None
-        )
+        assert ["no dissemination, communication and socialisation plan has been submitted"] == dissemination_gaps(None)
 
     def test_empty_plan_lists_every_gap(self):
         """An empty plan lists every missing field at once, in field order."""

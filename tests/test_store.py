@@ -64,8 +64,16 @@ class TestBoardContext:
     def test_policy_and_parties_come_from_the_registry(self, database_url):
         """A board's policy, sponsor, chair, Assurance Board members, auditors and agency leads are resolved."""
         with session_scope(database_url) as session:
-            session.add(Board(name="Review Board", sponsor_agency="Council", sponsor_email=f.SPONSOR,
-                              chair_email=f.CHAIR, board_after="P10D", working_days=True))
+            session.add(
+                Board(
+                    name="Review Board",
+                    sponsor_agency="Council",
+                    sponsor_email=f.SPONSOR,
+                    chair_email=f.CHAIR,
+                    board_after="P10D",
+                    working_days=True,
+                )
+            )
             session.add(Agency(name=f.ICB, short_name="ICB", safeguarding_lead_email=f.ICB_LEAD))
             session.add(Person(email=f.ASSURANCE, name="Independent Scrutineer", roles="assurance_member"))
             session.add(Person(email=f.AUDITOR, name="Audit lead", roles="auditor, owner"))
@@ -73,7 +81,11 @@ class TestBoardContext:
             policy, parties = board_context(session=session, board_name="Review Board")
         assert ("P10D", True) == (policy.board_after, policy.working_days)
         assert ([f.SPONSOR], f.CHAIR, [f.ASSURANCE], [f.AUDITOR], {f.ICB: f.ICB_LEAD}) == (
-            parties.board_sponsors, parties.board_chair, parties.assurance_members, parties.auditors, parties.agency_leads,
+            parties.board_sponsors,
+            parties.board_chair,
+            parties.assurance_members,
+            parties.auditors,
+            parties.agency_leads,
         )
 
     def test_an_unknown_board_is_named_in_the_error(self, database_url):

@@ -39,20 +39,26 @@ def _count_forward(start: date, n: int) -> date:
 
 def _next_bank_holiday_after(start: date) -> date:
     """The first weekday bank holiday at least a week after ``start``."""
-    return min(d for d in _bank_holidays(start.year) | _bank_holidays(start.year + 1)
-               if d >= start + timedelta(days=7) and d.weekday() < 5)
+    return min(
+        d
+        for d in _bank_holidays(start.year) | _bank_holidays(start.year + 1)
+        if d >= start + timedelta(days=7) and d.weekday() < 5
+    )
 
 
 WORKING_POLICY = EscalationPolicy(
-    acknowledge_within="P1D", remind_before_due="P1D", agency_lead_after="P2D",
-    board_after="P4D", assurance_after="P6D", progress_every="P1Y", working_days=True,
+    acknowledge_within="P1D",
+    remind_before_due="P1D",
+    agency_lead_after="P2D",
+    board_after="P4D",
+    assurance_after="P6D",
+    progress_every="P1Y",
+    working_days=True,
 )
 
 
 class TestOverdueLadder:
-    async def test_rungs_fire_on_the_expected_working_days_across_a_bank_holiday(
-        self, env, start, database_url
-    ):
+    async def test_rungs_fire_on_the_expected_working_days_across_a_bank_holiday(self, env, start, database_url):
         """Due the working day before a bank holiday, each rung fires on the day counted in working days."""
         holiday = _next_bank_holiday_after(await today(env))
         due = holiday - timedelta(days=1)
@@ -80,8 +86,14 @@ class TestOverdueLadder:
         assert final.overdue
 
         kinds = await eventually(lambda: _kinds_when(database_url, "LADDER", 6))
-        assert ["task_assigned", "due_reminder", "overdue_notice", "agency_lead_copy",
-                "board_escalation", "assurance_escalation"] == kinds
+        assert [
+            "task_assigned",
+            "due_reminder",
+            "overdue_notice",
+            "agency_lead_copy",
+            "board_escalation",
+            "assurance_escalation",
+        ] == kinds
 
     async def test_an_approved_extension_restarts_the_ladder(self, env, start, database_url):
         """After an approved extension the item is no longer escalated, and the ladder starts again at the new due date."""
@@ -95,9 +107,16 @@ class TestOverdueLadder:
         assert L.agency_lead == escalated.escalation_level
 
         new_due = due + days(30)
-        await decide(handle, "request_extension", RequestExtensionInput(
-            by=f.OWNER, action_id="A1", new_due=new_due, reason="Training dates moved by the provider"))
-        result = await decide(handle, "decide_extension", DecideExtensionInput(by=f.SPONSOR, action_id="A1", approve=True))
+        await decide(
+            handle,
+            "request_extension",
+            RequestExtensionInput(
+                by=f.OWNER, action_id="A1", new_due=new_due, reason="Training dates moved by the provider"
+            ),
+        )
+        result = await decide(
+            handle, "decide_extension", DecideExtensionInput(by=f.SPONSOR, action_id="A1", approve=True)
+        )
         assert new_due == result.actions[0].due
         assert L.none == result.escalation_level
         assert not result.overdue
@@ -109,9 +128,7 @@ class TestOverdueLadder:
         assert 2 == kinds.count("overdue_notice")
         assert ["extension_requested", "extension_decided"] == [k for k in kinds if k.startswith("extension")]
 
-    async def test_an_action_imported_overdue_gets_one_notice_at_the_level_reached(
-        self, env, start, database_url
-    ):
+    async def test_an_action_imported_overdue_gets_one_notice_at_the_level_reached(self, env, start, database_url):
         """An action 20 calendar days overdue at start is escalated once, to the sponsoring board, with everyone below told."""
         policy = EscalationPolicy(agency_lead_after="P7D", board_after="P14D", assurance_after="P42D")
         due = await today(env) - days(20)
@@ -136,7 +153,13 @@ class TestOverdueLadder:
         await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
         await skip_to(env, due - days(1))
         kinds = await eventually(lambda: _kinds_when(database_url, "REMIND", 5))
-        assert ["task_assigned", "acknowledge_reminder", "progress_request", "progress_request", "due_reminder"] == kinds
+        assert [
+            "task_assigned",
+            "acknowledge_reminder",
+            "progress_request",
+            "progress_request",
+            "due_reminder",
+        ] == kinds
         assert Stage.in_progress == (await status(handle)).stage
 
 

@@ -27,9 +27,9 @@ with workflow.unsafe.imports_passed_through():
         DecideExtensionInput,
         DeclineInput,
         ProjectionInput,
+        ReassignOwnerInput,
         RecommendationInput,
         RecommendationStatus,
-        ReassignOwnerInput,
         RecordAuditInput,
         ReportProgressInput,
         RequestExtensionInput,
@@ -82,7 +82,7 @@ class RecommendationWorkflow:
         timeout = None if next_at is None else max(next_at - workflow.now(), timedelta(seconds=1))
         try:
             await workflow.wait_condition(lambda: self._woken, timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def _should_continue_as_new(self) -> bool:

@@ -120,8 +120,10 @@ class Recorder:
         history = await handle.fetch_history()
         path = HISTORIES / f"{name}.json"
         path.write_text(history.to_json() + "\n")
-        print(f"wrote {path.relative_to(HISTORIES.parent.parent)}: {len(history.events)} events, "
-              f"{path.stat().st_size} bytes")
+        print(
+            f"wrote {path.relative_to(HISTORIES.parent.parent)}: {len(history.events)} events, "
+            f"{path.stat().st_size} bytes"
+        )
         return path
 
     async def finish(self, name: str, handle: WorkflowHandle, expected: Stage) -> None:
@@ -164,14 +166,22 @@ async def full_lifecycle(r: Recorder) -> None:
     """review → actions → in progress → refused sign-off → plans → sign-off → failed audit → assured."""
     now = await today(r.env)
     handle = await r.start(f.start("REPLAY-LIFE"))
-    await r.decide(handle, "agree_actions", AgreeActionsInput(
-        by=f.SPONSOR,
-        actions=[f.action("A1", now + days(60)), f.action("A2", now + days(60), owner=f.OWNER_2, agency=f.POLICE)],
-    ))
+    await r.decide(
+        handle,
+        "agree_actions",
+        AgreeActionsInput(
+            by=f.SPONSOR,
+            actions=[f.action("A1", now + days(60)), f.action("A2", now + days(60), owner=f.OWNER_2, agency=f.POLICE)],
+        ),
+    )
     await r.decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
     await r.decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER_2, action_id="A2"))
-    await r.decide(handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="Guidance v2 published"))
-    await r.decide(handle, "complete_action", CompleteActionInput(by=f.OWNER_2, action_id="A2", evidence="Briefed 40 officers"))
+    await r.decide(
+        handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="Guidance v2 published")
+    )
+    await r.decide(
+        handle, "complete_action", CompleteActionInput(by=f.OWNER_2, action_id="A2", evidence="Briefed 40 officers")
+    )
     error = await refused(handle, "sign_off", SignOffInput(by=f.ASSURANCE))
     assert "SignOffRefused" == error.type
     dissemination, audit = f.credible_plans(now)
@@ -180,12 +190,25 @@ async def full_lifecycle(r: Recorder) -> None:
     assert audit.audit_on is not None
     await skip_to(r.env, audit.audit_on)
     await r.settle(handle.id)
-    await r.decide(handle, "record_audit", RecordAuditInput(
-        by=f.AUDITOR, outcome=AuditOutcome.not_embedded, findings="Meetings held in 12 of 20 cases",
-        remedial_actions=[f.action("R1", audit.audit_on + days(30))], re_audit_on=audit.audit_on + days(60),
-    ))
-    await r.decide(handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="R1", evidence="Supervision template changed"))
-    await r.decide(handle, "record_audit", RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="19 of 20"))
+    await r.decide(
+        handle,
+        "record_audit",
+        RecordAuditInput(
+            by=f.AUDITOR,
+            outcome=AuditOutcome.not_embedded,
+            findings="Meetings held in 12 of 20 cases",
+            remedial_actions=[f.action("R1", audit.audit_on + days(30))],
+            re_audit_on=audit.audit_on + days(60),
+        ),
+    )
+    await r.decide(
+        handle,
+        "complete_action",
+        CompleteActionInput(by=f.OWNER, action_id="R1", evidence="Supervision template changed"),
+    )
+    await r.decide(
+        handle, "record_audit", RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="19 of 20")
+    )
     await r.finish("full_lifecycle", handle, Stage.assured)
 
 
@@ -198,10 +221,17 @@ async def overdue_ladder_and_extension(r: Recorder) -> None:
     # Default policy: a reminder 7 days before, then owner (due), agency lead (+7d), board (+14d).
     await skip_to(r.env, due + days(15))
     await r.wait_for(handle, lambda s: len(s.escalations) >= 3)
-    await r.decide(handle, "request_extension", RequestExtensionInput(
-        by=f.OWNER, action_id="A1", new_due=due + days(45), reason="Training dates moved by the provider"))
+    await r.decide(
+        handle,
+        "request_extension",
+        RequestExtensionInput(
+            by=f.OWNER, action_id="A1", new_due=due + days(45), reason="Training dates moved by the provider"
+        ),
+    )
     await r.decide(handle, "decide_extension", DecideExtensionInput(by=f.SPONSOR, action_id="A1", approve=True))
-    await r.decide(handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="Training delivered"))
+    await r.decide(
+        handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="Training delivered")
+    )
     await r.decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="Superseded by a thematic review"))
     await r.finish("overdue_ladder_and_extension", handle, Stage.withdrawn)
 
@@ -210,8 +240,13 @@ async def reassign_and_withdraw(r: Recorder) -> None:
     """An action is reassigned, the new owner acknowledges it, then the recommendation is withdrawn."""
     now = await today(r.env)
     handle = await r.start(f.start("REPLAY-REASSIGN", actions=[f.action("A1", now + days(60))]))
-    await r.decide(handle, "reassign_owner", ReassignOwnerInput(
-        by=f.SPONSOR, action_id="A1", new_owner=f.NEW_OWNER, reason="Named nurse on long-term leave"))
+    await r.decide(
+        handle,
+        "reassign_owner",
+        ReassignOwnerInput(
+            by=f.SPONSOR, action_id="A1", new_owner=f.NEW_OWNER, reason="Named nurse on long-term leave"
+        ),
+    )
     await r.decide(handle, "acknowledge", AcknowledgeInput(by=f.NEW_OWNER, action_id="A1"))
     await r.decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="Recommendation merged into CSPR-2023-02"))
     await r.finish("reassign_and_withdraw", handle, Stage.withdrawn)
@@ -225,14 +260,18 @@ async def continue_as_new(r: Recorder) -> None:
     assert first_run_id is not None
     await r.decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
     for n in range(1, 30):
-        await r.decide(handle, "report_progress", ReportProgressInput(by=f.OWNER, action_id="A1", note=f"Progress note {n}"))
+        await r.decide(
+            handle, "report_progress", ReportProgressInput(by=f.OWNER, action_id="A1", note=f"Progress note {n}")
+        )
         latest = await r.client.get_workflow_handle(handle.id).describe()
         if latest.run_id != first_run_id:
             break
     else:
         raise AssertionError("the workflow never continued as new")
     # A couple of decisions on the new run, then close it.
-    await r.decide(handle, "report_progress", ReportProgressInput(by=f.OWNER, action_id="A1", note="After continue-as-new"))
+    await r.decide(
+        handle, "report_progress", ReportProgressInput(by=f.OWNER, action_id="A1", note="After continue-as-new")
+    )
     await r.decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="Closed after continue-as-new"))
     final = await handle.result()  # follows the chain to the last run
     assert Stage.withdrawn == final.stage
@@ -255,7 +294,9 @@ async def main() -> None:
         ) as env:
             for scenario in SCENARIOS:
                 task_queue = f"record-{scenario.__name__}-{uuid.uuid4()}"
-                async with build_worker(env.client, task_queue=task_queue, database_url=database_url, executor=executor):
+                async with build_worker(
+                    env.client, task_queue=task_queue, database_url=database_url, executor=executor
+                ):
                     await scenario(Recorder(env, task_queue))
 
 

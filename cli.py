@@ -11,21 +11,11 @@ import sys
 from contextlib import suppress
 
 import typer
-from pydantic import ValidationError
 
 from logs import configure_logging
-from settings import STATE_DIR, Settings, get_settings
+from settings import STATE_DIR, settings_or_exit
 
 app = typer.Typer(help="Assure: safeguarding action-plan assurance on Temporal.", no_args_is_help=True)
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            typer.echo(f"configuration error: {error['msg']}", err=True)
-        raise typer.Exit(2) from None
 
 
 def _exit(status: int) -> None:
@@ -56,7 +46,7 @@ def dev(
     from temporal_client import dev_server_path
     from worker import run_worker
 
-    settings = _settings()
+    settings = settings_or_exit()
     configure_logging(fmt=settings.log_format)
     host, _, port = settings.temporal_address.rpartition(":")
     STATE_DIR.mkdir(exist_ok=True)
@@ -112,7 +102,7 @@ def show(ref: str, as_json: bool = typer.Option(False, "--json", help="Print the
 
     from temporal_client import connect, workflow_id_for
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def query() -> dict:
         client = await connect(settings)

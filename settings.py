@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STATE_DIR = Path(".assure")
@@ -42,3 +43,15 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings; tests clear the cache after changing the environment."""
     return Settings()
+
+
+def settings_or_exit() -> Settings:
+    """The settings, or a message per bad variable on stderr and exit status 2."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            variable = "ASSURE_" + "_".join(str(part) for part in error["loc"]).upper()
+            message = error["msg"].removeprefix("Value error, ")
+            sys.stderr.write(f"configuration error in {variable}: {message}\n")
+        raise SystemExit(2) from None

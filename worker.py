@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import structlog
 from temporalio.client import Client
@@ -16,7 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.projection import ProjectionActivities
 from logs import configure_logging
 from models.db import init_db
-from settings import Settings, get_settings
+from settings import Settings, get_settings, settings_or_exit
 from temporal_client import connect
 from workflows.recommendation import RecommendationWorkflow
 
@@ -35,8 +36,11 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def build_worker(client: Client, *, task_queue: str, database_url: str, executor: ThreadPoolExecutor) -> Worker:
-    """A worker for every workflow and activity of Assure on one task queue."""
+def build_worker(
+    client: Client, *, task_queue: str, database_url: str, executor: ThreadPoolExecutor, **options: Any
+) -> Worker:
+    """A worker for every workflow and activity of Assure on one task queue (``options`` go to
+    ``temporalio.worker.Worker``, e.g. ``max_cached_workflows``)."""
     projection = ProjectionActivities(database_url)
     return Worker(
         client,
@@ -46,6 +50,7 @@ def build_worker(client: Client, *, task_queue: str, database_url: str, executor
         activities=[projection.record_transition],
         # The store activities are synchronous (SQLAlchemy), so they run on threads.
         activity_executor=executor,
+        **options,
     )
 
 
@@ -63,7 +68,7 @@ async def run_worker(settings: Settings | None = None) -> None:
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = settings_or_exit()
     configure_logging(fmt=settings.log_format)
     try:
         asyncio.run(run_worker(settings))

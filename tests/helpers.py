@@ -95,8 +95,9 @@ def worker_maker(client, *, task_queue: str, database_url: str, executor: Thread
     """A factory of running workers on one queue and store: ``async with make():`` runs one."""
 
     @asynccontextmanager
-    async def make() -> AsyncIterator[Worker]:
-        async with build_worker(client, task_queue=task_queue, database_url=database_url, executor=executor) as w:
-            yield w
+    async def make(**options) -> AsyncIterator[Worker]:
+        worker = build_worker(client, task_queue=task_queue, database_url=database_url, executor=executor, **options)
+        async with worker as running:
+            yield running
 
     return make

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from models.payloads import (
     AcknowledgeInput,
     AgreeActionsInput,
@@ -19,6 +21,7 @@ from models.payloads import (
     SubmitPlansInput,
     WithdrawInput,
 )
+from temporal_client import start_recommendation
 from tests import factories as f
 from tests.helpers import days, decide, refused, sent, skip_to, status, today
 
@@ -95,6 +98,7 @@ class TestRefusals:
         handle, now = await _in_progress(env, start, "REFUSE-OWNERS")
         cases = [
             ("acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"), "InvalidDecision"),  # already acknowledged
+            ("acknowledge", AcknowledgeInput(by=f.OWNER_2, action_id="A1"), "WrongPerson"),
             ("acknowledge", AcknowledgeInput(by=f.OWNER, action_id="NOPE"), "UnknownAction"),
             ("report_progress", ReportProgressInput(by=f.OWNER_2, action_id="A1", note="x"), "WrongPerson"),
             ("complete_action", CompleteActionInput(by=f.OWNER_2, action_id="A1", evidence="x"), "WrongPerson"),
@@ -151,6 +155,9 @@ class TestRefusals:
     async def test_sign_off_and_audit_need_the_right_board_member(self, env, start):
         """Only an Assurance Board member signs off and only an auditor records an audit."""
         handle, now, audit = await _at_sign_off(env, start, "REFUSE-BOARD")
+        dissemination, _ = f.credible_plans(now)
+        resubmission = SubmitPlansInput(by=f.STRANGER, dissemination=dissemination, audit=audit)
+        assert "WrongPerson" == (await refused(handle, "submit_plans", resubmission)).type
         assert "WrongPerson" == (await refused(handle, "sign_off", SignOffInput(by=f.SPONSOR))).type
         assert "WrongStage" == (await refused(handle, "decline", DeclineInput(by=f.SPONSOR, reason="x"))).type
         await decide(handle, "sign_off", SignOffInput(by=f.ASSURANCE))
@@ -292,3 +299,38 @@ class TestContinueAsNew:
         keys = [r.key for r in sent(database_url, "CAN")]
         assert len(keys) == len(set(keys))
         assert ["task_assigned", "plans_requested"] == [r.kind for r in sent(database_url, "CAN")]
+
+
+class TestWorkerHandover:
+    async def test_a_second_worker_finishes_what_a_stopped_worker_started(self, env, worker_factory, task_queue):
+        """A recommendation whose worker stops mid-way is carried on, timers included, by a new worker."""
+        now = await today(env)
+        # Without a workflow cache the first worker holds no sticky task queue, which the
+        # time-skipping server would otherwise wait on (in frozen time) after the worker stops.
+        async with worker_factory(max_cached_workflows=0):
+            handle = await start_recommendation(
+                env.client, f.start("HANDOVER", actions=[f.action("A1", now + days(10))]), task_queue=task_queue
+            )
+            await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
+        async with worker_factory():
+            await skip_to(env, now + days(11))
+            assert EscalationLevel.owner == (await _status_once_escalated(handle)).escalation_level
+            await decide(handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="done"))
+            await decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="test finished"))
+            assert Stage.withdrawn == (await handle.result()).stage
+
+
+async def _status_once_escalated(handle):
+    """The status once a fired timer has been handled by the worker (in real time)."""
+    latest = []
+
+    async def escalated():
+        latest[:] = [await status(handle)]
+        return latest[0].escalations
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while not await escalated():
+        assert loop.time() < deadline, "no escalation recorded"
+        await asyncio.sleep(0.05)
+    return latest[0]

@@ -693,21 +693,3 @@ def _check_action_specs(specs: Sequence[ActionSpec], *, existing: Sequence[Actio
             spec.action_id not in taken, f"action id {spec.action_id!r} is already used on this recommendation"
         )
         _refuse_unless(spec.due >= today, f"action {spec.action_id}: due date {spec.due} is in the past")
-
-
-def decision_names() -> list[str]:
-    """Every decision the lifecycle knows, in the order of the lifecycle."""
-    return [
-        "agree_actions",
-        "acknowledge",
-        "report_progress",
-        "request_extension",
-        "decide_extension",
-        "complete_action",
-        "reassign_owner",
-        "submit_plans",
-        "sign_off",
-        "record_audit",
-        "decline",
-        "withdraw",
-    ]

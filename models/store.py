@@ -7,7 +7,6 @@ activity adds nothing) and versioned (a late write never overwrites a newer one)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete
@@ -168,8 +167,3 @@ def board_context(*, session: Session, board_name: str) -> tuple[EscalationPolic
         agency_leads=leads,
     )
     return policy, parties
-
-
-def now_utc() -> datetime:
-    """The wall clock, for code outside workflows."""
-    return datetime.now(UTC)

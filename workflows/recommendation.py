@@ -65,15 +65,14 @@ class RecommendationWorkflow:
             if self._life.closed:
                 break
             if self._should_continue_as_new():
-                # Handlers flush their own transitions, so waiting for them cannot deadlock.
+                # Handlers flush their own transitions before they finish, so once all have
+                # finished nothing is unsaved; nothing awaits between that and continuing.
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                await self._flush()
                 workflow.continue_as_new(
                     start.model_copy(update={"state": self._life.state, "actions": []}),
                 )
             await self._sleep_until_next_deadline()
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._flush()
         return self._life.status(workflow.now())
 
     async def _sleep_until_next_deadline(self) -> None:

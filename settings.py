@@ -6,14 +6,16 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STATE_DIR = Path(".assure")
 
 
 class Settings(BaseSettings):
-    """Where Assure finds Temporal and its SQL store."""
+    """Where Assure finds Temporal, its SQL store and its mail relay, and how it signs links."""
 
     model_config = SettingsConfigDict(env_prefix="ASSURE_", env_file=".env", extra="ignore")
 
@@ -22,6 +24,32 @@ class Settings(BaseSettings):
     task_queue: str = Field(default="assurance", min_length=1)
     database_url: str = Field(default=f"sqlite:///{STATE_DIR / 'assure.db'}")
     log_format: str = Field(default="console", description="console or json")
+
+    # Email (delivery of the outbox) and the links in it.
+    smtp_host: str = Field(default="127.0.0.1", min_length=1)
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_tls: Literal["none", "starttls", "implicit"] = "none"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = Field(default="Assure <assure@localhost>", min_length=3)
+    base_url: str = Field(default="http://127.0.0.1:8000", description="links are <base_url>/r/<token>")
+    # Signs the links in emails. Unset, a development key is made once under .assure/.
+    secret_key: SecretStr | None = None
+    link_valid_days: int = Field(default=30, ge=1, le=365)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"ASSURE_BASE_URL must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("mail_from")
+    @classmethod
+    def _no_header_injection(cls, value: str) -> str:
+        if "\r" in value or "\n" in value or "@" not in value:
+            raise ValueError("ASSURE_MAIL_FROM must be one address such as 'Assure <assure@example.org>'")
+        return value
 
     @field_validator("temporal_address")
     @classmethod

@@ -39,10 +39,30 @@ def worker() -> None:
 
 
 @app.command()
+def mailcatcher() -> None:
+    """Run the development mail catcher on ASSURE_SMTP_HOST:ASSURE_SMTP_PORT, keeping mail in the store."""
+    from mailcatcher import start_mailcatcher
+
+    settings = settings_or_exit()
+    configure_logging(fmt=settings.log_format)
+    controller = start_mailcatcher(host=settings.smtp_host, port=settings.smtp_port, database_url=settings.database_url)
+    typer.echo(f"Catching mail on {settings.smtp_host}:{settings.smtp_port}; press Ctrl-C to stop")
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+
+
+@app.command()
 def dev(
     ui_port: int = typer.Option(8233, help="Port of the Temporal Web UI"),
 ) -> None:
-    """Run everything on this machine: the Temporal dev server (state in .assure/) and the worker."""
+    """Run everything on this machine: the Temporal dev server (state in .assure/), the mail
+    catcher and the worker."""
+    from mailcatcher import start_mailcatcher
     from temporal_client import dev_server_path
     from worker import run_worker
 
@@ -70,6 +90,8 @@ def dev(
         ]
     )
     typer.echo(f"Temporal dev server on {settings.temporal_address}, Web UI on http://127.0.0.1:{ui_port}")
+    catcher = start_mailcatcher(host=settings.smtp_host, port=settings.smtp_port, database_url=settings.database_url)
+    typer.echo(f"Mail catcher on {settings.smtp_host}:{settings.smtp_port}")
 
     async def wait_then_work() -> None:
         from temporal_client import connect
@@ -90,6 +112,7 @@ def dev(
     except KeyboardInterrupt:
         pass
     finally:
+        catcher.stop()
         server.terminate()
         with suppress(subprocess.TimeoutExpired):
             server.wait(timeout=10)

@@ -27,3 +27,5 @@ def configure_logging(*, fmt: str = "console", level: int = logging.INFO) -> Non
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level, format="%(levelname)s %(name)s %(message)s")
+    # aiosmtpd logs every envelope address at INFO: people's addresses stay out of logs.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)

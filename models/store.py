@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
 from models.payloads import EscalationPolicy, Parties, ProjectionInput
-from models.tables import ActionRow, Agency, Board, OutboxRow, Person, RecommendationRow, TimelineRow
+from models.tables import ActionRow, Agency, Board, CaughtMail, OutboxRow, Person, RecommendationRow, TimelineRow
 
 
 class RegistryError(LookupError):
@@ -167,3 +167,17 @@ def board_context(*, session: Session, board_name: str) -> tuple[EscalationPolic
         agency_leads=leads,
     )
     return policy, parties
+
+
+def record_caught_mail(*, session: Session, mail: CaughtMail) -> None:
+    """Keep one message the development mail catcher received."""
+    session.add(mail)
+
+
+def caught_mail(*, session: Session, recipient: str | None = None) -> list[CaughtMail]:
+    """Caught messages, oldest first, optionally only those addressed to ``recipient``."""
+    rows = list(session.exec(select(CaughtMail).order_by(CaughtMail.id)))
+    if recipient is not None:
+        wanted = recipient.lower()
+        rows = [row for row in rows if wanted in (r.lower() for r in row.recipients)]
+    return rows

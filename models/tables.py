@@ -128,3 +128,20 @@ class OutboxRow(SQLModel, table=True):
     context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(index=True)
     sent_at: datetime | None = None
+
+
+# --- development mail catcher -------------------------------------------------------------
+
+
+class CaughtMail(SQLModel, table=True):
+    """A message received by the development mail catcher, kept whole so tests can parse it."""
+
+    __tablename__ = "caught_mail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(index=True)
+    mail_from: str = Field(max_length=254)
+    recipients: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    subject: str = ""
+    message_id: str = Field(default="", index=True, max_length=300)
+    raw: str

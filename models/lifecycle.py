@@ -170,9 +170,31 @@ class Lifecycle:
         if not unique:
             return
         action_id = action.action_id if action else None
-        key = f"{self.workflow_id}/{self.state.created_at.isoformat()}/{self.state.seq}/{kind}/{action_id or '-'}"
+        key = f"{self.thread_id}/{self.state.seq}/{kind}/{action_id or '-'}"
+        rec = self.state.recommendation
+        # Everything an email needs travels with the notification, so delivery reads no state.
+        base: dict[str, Any] = {
+            "ref": rec.ref,
+            "title": rec.title,
+            "board": rec.board,
+            "source_kind": rec.source_kind.value,
+            "source_title": rec.source_title,
+            "priority": rec.priority.value,
+            "stage": self.state.stage.value,
+            "thread": self.thread_id,
+            "roles": {r: self._role_of(r, action) for r in unique},
+        }
         if action is not None:
-            context = {"due": action.due.isoformat(), "owner_epoch": action.owner_epoch, **context}
+            base["action"] = {
+                "action_id": action.action_id,
+                "description": action.description,
+                "agency": action.agency,
+                "owner": action.owner,
+                "due": action.due.isoformat(),
+                "success_measure": action.success_measure,
+            }
+            base["due"] = action.due.isoformat()
+            base["owner_epoch"] = action.owner_epoch
         self.state.outbox.append(
             Notification(
                 key=key,
@@ -180,10 +202,34 @@ class Lifecycle:
                 recipients=unique,
                 action_id=action_id,
                 level=level,
-                context={"ref": self.state.recommendation.ref, "stage": self.state.stage.value, **context},
+                context={**base, **context},
                 created_at=now,
             )
         )
+
+    @property
+    def thread_id(self) -> str:
+        """Names this recommendation's run of the lifecycle: the root of its email thread."""
+        return f"{self.workflow_id}/{self.state.created_at.isoformat()}"
+
+    def _role_of(self, person: str, action: ActionState | None) -> str:
+        """Why ``person`` gets a message: the role the email explains to them."""
+        parties = self.state.parties
+        if action is not None and person == action.owner:
+            return "owner"
+        if person in parties.board_sponsors:
+            return "board_sponsor"
+        if person == parties.board_chair:
+            return "board_chair"
+        if person in parties.assurance_members:
+            return "assurance_member"
+        if person in self._auditors():
+            return "auditor"
+        if person in parties.agency_leads.values():
+            return "agency_lead"
+        if any(person == a.owner for a in self.state.actions):
+            return "owner"
+        return "previous_owner"
 
     def _enter(self, stage: Stage, now: datetime, actor: str, detail: str = "") -> None:
         self.state.stage = stage
@@ -365,7 +411,11 @@ class Lifecycle:
         self._event(now, "plans_submitted", d.by, f"{len(gaps)} gap(s)" if gaps else "credible")
         if self.state.stage is not Stage.sign_off:
             self._enter(Stage.sign_off, now, d.by)
-        self._notify(now, "sign_off_requested", self.state.parties.assurance_members, gaps=gaps)
+        if gaps:
+            # The Assurance Board would have to refuse: tell the submitter now, gap by gap.
+            self._notify(now, "sign_off_refused", [d.by], gaps=gaps)
+        else:
+            self._notify(now, "sign_off_requested", self.state.parties.assurance_members)
 
     def check_sign_off(self, d: SignOffInput, now: datetime) -> None:
         self._require_stage([Stage.dissemination_plan, Stage.sign_off], "sign off")
@@ -429,7 +479,18 @@ class Lifecycle:
             return
         self.state.consecutive_failed_audits += 1
         self._enter(Stage.re_audit, now, d.by, f"re-audit on {d.re_audit_on}")
-        self._notify(now, "audit_failed", self._sponsors(), outcome=d.outcome.value, re_audit_on=str(d.re_audit_on))
+        self._notify(
+            now,
+            "audit_failed",
+            [*self._sponsors(), *{a.owner for a in d.remedial_actions}],
+            outcome=d.outcome.value,
+            findings=d.findings,
+            re_audit_on=str(d.re_audit_on),
+            remedial_actions=[
+                {"action_id": a.action_id, "description": a.description, "owner": a.owner, "due": a.due.isoformat()}
+                for a in d.remedial_actions
+            ],
+        )
         self._add_actions(d.remedial_actions, now, round_=round_, actor=d.by)
         if self.state.consecutive_failed_audits >= 2:
             recipients = self.state.parties.assurance_members

@@ -14,11 +14,14 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.digest import add_to_board_digest
+from activities.mail.delivery import MailActivities
 from activities.projection import ProjectionActivities
 from logs import configure_logging
 from models.db import init_db
 from settings import Settings, get_settings, settings_or_exit
 from temporal_client import connect
+from workflows.board_digest import BoardDigestWorkflow
 from workflows.recommendation import RecommendationWorkflow
 
 log = structlog.get_logger(__name__)
@@ -36,18 +39,17 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def build_worker(
-    client: Client, *, task_queue: str, database_url: str, executor: ThreadPoolExecutor, **options: Any
-) -> Worker:
-    """A worker for every workflow and activity of Assure on one task queue (``options`` go to
-    ``temporalio.worker.Worker``, e.g. ``max_cached_workflows``)."""
-    projection = ProjectionActivities(database_url)
+def build_worker(client: Client, *, settings: Settings, executor: ThreadPoolExecutor, **options: Any) -> Worker:
+    """A worker for every workflow and activity of Assure on the settings' task queue
+    (``options`` go to ``temporalio.worker.Worker``, e.g. ``max_cached_workflows``)."""
+    projection = ProjectionActivities(settings.database_url)
+    mail = MailActivities(settings)
     return Worker(
         client,
-        task_queue=task_queue,
-        workflows=[RecommendationWorkflow],
+        task_queue=settings.task_queue,
+        workflows=[RecommendationWorkflow, BoardDigestWorkflow],
         workflow_runner=workflow_runner(),
-        activities=[projection.record_transition],
+        activities=[projection.record_transition, mail.deliver_mail, add_to_board_digest],
         # The store activities are synchronous (SQLAlchemy), so they run on threads.
         activity_executor=executor,
         **options,
@@ -60,9 +62,7 @@ async def run_worker(settings: Settings | None = None) -> None:
     init_db(settings.database_url)
     client = await connect(settings)
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as executor:
-        worker = build_worker(
-            client, task_queue=settings.task_queue, database_url=settings.database_url, executor=executor
-        )
+        worker = build_worker(client, settings=settings, executor=executor)
         log.info("worker_started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)
         await worker.run()
 

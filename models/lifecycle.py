@@ -38,6 +38,8 @@ from models.payloads import (
     Escalation,
     EscalationLevel,
     ExtensionRequest,
+    MailDelivery,
+    MailDeliveryResult,
     Notification,
     ProgressNote,
     ReassignOwnerInput,
@@ -141,7 +143,7 @@ class Lifecycle:
             life._add_actions(start.actions, now, round_=0, actor=SYSTEM_ACTOR)
             life._enter(Stage.action, now, SYSTEM_ACTOR)
         else:
-            life._notify(now, "actions_needed", state.parties.board_sponsors)
+            life._notify(now, "actions_needed", state.parties.board_sponsors, deadline=life._stage_deadline())
         return life
 
     # --- small helpers --------------------------------------------------------------------
@@ -227,7 +229,9 @@ class Lifecycle:
             return "auditor"
         if person in parties.agency_leads.values():
             return "agency_lead"
-        if any(person == a.owner for a in self.state.actions):
+        # About one action, only its current owner acts as owner: a former owner's link to it
+        # would be dead on arrival, even if they own another action.
+        if action is None and any(person == a.owner for a in self.state.actions):
             return "owner"
         return "previous_owner"
 
@@ -341,7 +345,9 @@ class Lifecycle:
         action = self._require_action(d.action_id)
         action.extension = ExtensionRequest(requested_at=now, by=d.by, new_due=d.new_due, reason=d.reason)
         self._event(now, "extension_requested", d.by, f"{action.action_id} to {d.new_due}")
-        self._notify(now, "extension_requested", self._sponsors(), action=action, new_due=d.new_due.isoformat())
+        self._notify(
+            now, "extension_requested", self._sponsors(), action=action, new_due=d.new_due.isoformat(), reason=d.reason
+        )
 
     def check_decide_extension(self, d: DecideExtensionInput, now: datetime) -> None:
         self._require_stage(sorted(ACTION_STAGES), "decide an extension")
@@ -479,6 +485,7 @@ class Lifecycle:
             return
         self.state.consecutive_failed_audits += 1
         self._enter(Stage.re_audit, now, d.by, f"re-audit on {d.re_audit_on}")
+        self._add_actions(d.remedial_actions, now, round_=round_, actor=d.by)
         self._notify(
             now,
             "audit_failed",
@@ -491,7 +498,6 @@ class Lifecycle:
                 for a in d.remedial_actions
             ],
         )
-        self._add_actions(d.remedial_actions, now, round_=round_, actor=d.by)
         if self.state.consecutive_failed_audits >= 2:
             recipients = self.state.parties.assurance_members
             self._record_escalation(now, L.assurance_board, recipients, "stage:re_audit", "repeated_audit_failure")
@@ -512,7 +518,8 @@ class Lifecycle:
     def apply_decline(self, d: DeclineInput, now: datetime) -> None:
         self.state.closed_reason = d.reason
         self._enter(Stage.declined, now, d.by, "declined by the sponsoring board")
-        self._notify(now, "declined", [*{a.owner for a in self._open_actions()}, *self.state.parties.assurance_members])
+        recipients = [*{a.owner for a in self._open_actions()}, *self.state.parties.assurance_members]
+        self._notify(now, "declined", recipients, reason=d.reason)
 
     def check_withdraw(self, d: WithdrawInput, now: datetime) -> None:
         allowed = [*self._sponsors(), *self.state.parties.assurance_members]
@@ -521,7 +528,7 @@ class Lifecycle:
     def apply_withdraw(self, d: WithdrawInput, now: datetime) -> None:
         self.state.closed_reason = d.reason
         self._enter(Stage.withdrawn, now, d.by, "withdrawn")
-        self._notify(now, "withdrawn", [*{a.owner for a in self._open_actions()}, *self._sponsors()])
+        self._notify(now, "withdrawn", [*{a.owner for a in self._open_actions()}, *self._sponsors()], reason=d.reason)
 
     def _advance(self, now: datetime, actor: str) -> None:
         """Move from ``action`` to ``in_progress`` to ``dissemination_plan`` as actions settle."""
@@ -530,9 +537,38 @@ class Lifecycle:
             return
         if not self._open_actions():
             self._enter(Stage.dissemination_plan, now, actor)
-            self._notify(now, "plans_requested", [self._lead_owner()])
+            self._notify(now, "plans_requested", [self._lead_owner()], deadline=self._stage_deadline())
         elif stage is Stage.action and all(a.status is not ActionStatus.assigned for a in self.state.actions):
             self._enter(Stage.in_progress, now, actor)
+
+    # --- delivery outcomes ----------------------------------------------------------------
+
+    def mail_bounced(self, delivery: MailDelivery, result: MailDeliveryResult, now: datetime) -> None:
+        """A message was refused for good: record it, and tell the board when an owner is unreachable.
+
+        Bounces of the board's own mail, or of an "owner unreachable" message, are recorded only:
+        escalating those would send more mail to the same dead end.
+        """
+        notification, recipient = delivery.notification, delivery.recipient
+        role = notification.context.get("roles", {}).get(recipient, "")
+        self._event(now, "mail_bounced", SYSTEM_ACTOR, f"{notification.kind} to {recipient} ({result.smtp_code})")
+        if notification.kind == "owner_unreachable" or role in {"board_sponsor", "board_chair"}:
+            return
+        action = self.state.action(notification.action_id) if notification.action_id else None
+        sponsors = self._sponsors()
+        subject = f"action:{action.action_id}" if action else f"stage:{self.state.stage.value}"
+        self._record_escalation(now, L.sponsoring_board, sponsors, subject, "owner_unreachable")
+        self._notify(
+            now,
+            "owner_unreachable",
+            sponsors,
+            action=action,
+            level=L.sponsoring_board,
+            unreachable=recipient,
+            unreachable_role=role,
+            bounced_kind=notification.kind,
+            smtp_code=result.smtp_code,
+        )
 
     # --- timers ---------------------------------------------------------------------------
 
@@ -552,6 +588,11 @@ class Lifecycle:
             levels = LADDER if state.stage is Stage.dissemination_plan else BOARD_LADDER
             ladders.append(_Ladder(subject, anchor, levels, state.stage_ladder, None))
         return ladders
+
+    def _stage_deadline(self) -> str | None:
+        """The current stage's deadline as an ISO date, for the email that asks for it."""
+        anchor = self._stage_anchor()
+        return anchor.isoformat() if anchor else None
 
     def _stage_anchor(self) -> date | None:
         state, policy = self.state, self.state.policy
@@ -646,6 +687,8 @@ class Lifecycle:
         subject = f"action:{action.action_id}" if action else f"stage:{self.state.stage.value}"
         self._record_escalation(now, reached, recipients, subject, deadline.kind)
         kind = OWNER_RUNG_KIND[deadline.kind] if reached is L.owner else ESCALATION_KIND[reached]
+        # When the next rung falls, so the email can say what happens if nothing is done.
+        following = next_ladder_step(self.state.policy, ladder.anchor, ladder.fired, ladder.levels)
         self._notify(
             now,
             kind,
@@ -654,6 +697,9 @@ class Lifecycle:
             level=reached,
             about=deadline.kind,
             skipped_levels=[lvl.value for lvl in passed[:-1]],
+            deadline=ladder.anchor.isoformat(),
+            next_step_on=following[1].isoformat() if following else None,
+            next_level=following[0].value if following else None,
         )
 
     def _ladder_recipients(self, level: EscalationLevel, action: ActionState | None) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -361,6 +361,23 @@ class Notification(Payload):
     created_at: datetime
 
 
+class MailDelivery(Payload):
+    """One message to deliver: a notification to one of its recipients."""
+
+    workflow_id: str
+    notification: Notification
+    recipient: str
+
+
+class MailDeliveryResult(Payload):
+    """What became of a delivery. A bounce is a result, not an error: the workflow acts on it."""
+
+    status: Literal["sent", "already_sent", "bounced"]
+    message_id: str
+    smtp_code: int | None = None
+    detail: str = ""
+
+
 class SignOffRecord(Payload):
     by: str
     at: datetime
@@ -403,6 +420,8 @@ class RecommendationState(Payload):
     # What the read model and the outbox have already received.
     projected_seq: int = 0
     outbox: list[Notification] = Field(default_factory=list)
+    # Stored notifications still to be emailed, one per recipient (kept across continue-as-new).
+    pending_mail: list[MailDelivery] = Field(default_factory=list)
 
     def action(self, action_id: str) -> ActionState | None:
         return next((a for a in self.actions if a.action_id == action_id), None)
@@ -492,3 +511,17 @@ class ProjectionInput(Payload):
 # The activity the workflow calls by name (workflow code never imports activities/, which
 # pulls in SQLAlchemy).
 RECORD_TRANSITION = "record_transition"
+DELIVER_MAIL = "deliver_mail"
+ADD_TO_BOARD_DIGEST = "add_to_board_digest"
+# Escalations to a sponsoring board reach each of its people as one digest per working day;
+# an owner or agency lead on the same (collapsed) notice hears at once.
+DIGEST_KINDS = frozenset({"board_escalation"})
+DIGEST_ROLES = frozenset({"board_sponsor", "board_chair"})
+
+
+class BoardDigestInput(Payload):
+    """One board member's digest of escalations for one working day."""
+
+    board: str
+    recipient: str
+    day: date

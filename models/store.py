@@ -7,14 +7,25 @@ activity adds nothing) and versioned (a late write never overwrites a newer one)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
-from models.payloads import EscalationPolicy, Parties, ProjectionInput
-from models.tables import ActionRow, Agency, Board, CaughtMail, OutboxRow, Person, RecommendationRow, TimelineRow
+from models.payloads import EscalationPolicy, Notification, Parties, ProjectionInput
+from models.tables import (
+    ActionRow,
+    Agency,
+    Board,
+    CaughtMail,
+    OutboxRow,
+    Person,
+    RecommendationRow,
+    SentMail,
+    TimelineRow,
+)
 
 
 class RegistryError(LookupError):
@@ -181,3 +192,47 @@ def caught_mail(*, session: Session, recipient: str | None = None) -> list[Caugh
         wanted = recipient.lower()
         rows = [row for row in rows if wanted in (r.lower() for r in row.recipients)]
     return rows
+
+
+def sent_mail_status(*, session: Session, message_id: str) -> str | None:
+    """``sent`` or ``bounced`` if this message was handled before, else None."""
+    row = session.get(SentMail, message_id)
+    return row.status if row else None
+
+
+def record_sent_mail(
+    *,
+    session: Session,
+    message_id: str,
+    notification: Notification,
+    recipient: str,
+    status: str,
+    smtp_code: int | None = None,
+    detail: str = "",
+) -> None:
+    """Write the sent log; a second write for the same Message-ID changes nothing."""
+    _insert_ignoring_duplicates(
+        session,
+        SentMail,
+        [
+            {
+                "message_id": message_id,
+                "notification_key": notification.key,
+                "ref": str(notification.context.get("ref", "")),
+                "kind": notification.kind,
+                "recipient": recipient,
+                "status": status,
+                "smtp_code": smtp_code,
+                "detail": detail[:500],
+                "at": datetime.now(UTC),
+            }
+        ],
+    )
+
+
+def sent_log(*, session: Session, ref: str | None = None) -> list[SentMail]:
+    """The sent log, oldest first."""
+    query = select(SentMail).order_by(SentMail.at)
+    if ref is not None:
+        query = query.where(SentMail.ref == ref)
+    return list(session.exec(query))

@@ -145,3 +145,27 @@ class CaughtMail(SQLModel, table=True):
     subject: str = ""
     message_id: str = Field(default="", index=True, max_length=300)
     raw: str
+
+
+# --- email delivery -----------------------------------------------------------------------
+
+
+class SentMail(SQLModel, table=True):
+    """The sent log: one row per message (per notification and recipient), keyed by Message-ID.
+
+    Delivery checks it before sending and writes it after, so a retried activity or a restarted
+    worker does not send a message twice (except after a crash between the two, when the same
+    Message-ID lets the reader's mail client show one).
+    """
+
+    __tablename__ = "sent_mail"
+
+    message_id: str = Field(primary_key=True, max_length=300)
+    notification_key: str = Field(index=True, max_length=300)
+    ref: str = Field(index=True, max_length=64)
+    kind: str = Field(max_length=60)
+    recipient: str = Field(index=True, max_length=254)
+    status: str = Field(max_length=20)  # sent | bounced
+    smtp_code: int | None = None
+    detail: str = Field(default="", max_length=500)
+    at: datetime

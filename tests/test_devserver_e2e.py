@@ -46,9 +46,9 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture
-def dev_worker(dev_env, task_queue, database_url, executor):
+def dev_worker(dev_env, settings, executor):
     """Make a new worker on this test's queue and store; use it as ``async with dev_worker():``."""
-    return worker_maker(dev_env.client, task_queue=task_queue, database_url=database_url, executor=executor)
+    return worker_maker(dev_env.client, settings=settings, executor=executor)
 
 
 class TestDevServerLifecycle:

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import socket
 from email.message import EmailMessage
 
 import aiosmtplib
 import pytest
 
-from mailcatcher import start_mailcatcher
 from models.db import session_scope
 from models.store import caught_mail
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
-def catcher(database_url):
-    port = _free_port()
-    controller = start_mailcatcher(host="127.0.0.1", port=port, database_url=database_url)
-    yield port
-    controller.stop()
+def catcher(mail_port):
+    return mail_port
 
 
 class TestMailCatcher:

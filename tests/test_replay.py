@@ -47,13 +47,15 @@ class TestReplay:
     def test_the_recorded_histories_are_all_there(self):
         """At least the four recorded scenarios are present, so deleting histories fails a test."""
         names = {path.stem for path in HISTORY_FILES}
-        expected = {
+        scenarios = {
             "full_lifecycle",
             "overdue_ladder_and_extension",
             "reassign_and_withdraw",
             "continue_as_new_first_run",
             "continue_as_new_final_run",
         }
+        # Before email delivery (patch deliver-email-v1 off) and after it.
+        expected = scenarios | {f"{name}.email" for name in scenarios}
         assert 4 <= len(HISTORY_FILES)
         assert set() == expected - names
 

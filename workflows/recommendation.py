@@ -20,12 +20,18 @@ with workflow.unsafe.imports_passed_through():
 
     from models.lifecycle import DecisionRefused, Lifecycle
     from models.payloads import (
+        ADD_TO_BOARD_DIGEST,
+        DELIVER_MAIL,
+        DIGEST_KINDS,
+        DIGEST_ROLES,
         RECORD_TRANSITION,
         AcknowledgeInput,
         AgreeActionsInput,
         CompleteActionInput,
         DecideExtensionInput,
         DeclineInput,
+        MailDelivery,
+        MailDeliveryResult,
         ProjectionInput,
         ReassignOwnerInput,
         RecommendationInput,
@@ -40,6 +46,12 @@ with workflow.unsafe.imports_passed_through():
 
 # The store may be down for a while (a database restart): keep trying, but not too hard.
 STORE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+# A mail relay can be down for hours: back off to one try every half hour, and never give up.
+MAIL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=10), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=30)
+)
+# Workflows started before email delivery existed keep their recorded behaviour on replay.
+DELIVER_EMAIL_PATCH = "deliver-email-v1"
 
 
 @workflow.defn
@@ -54,6 +66,8 @@ class RecommendationWorkflow:
         self._woken = False
         # One flush at a time: the main loop and update handlers both flush.
         self._flush_lock = asyncio.Lock()
+        # Deliveries running now, by (notification key, recipient); the pending list is in state.
+        self._in_flight: set[tuple[str, str]] = set()
 
     @workflow.run
     async def run(self, start: RecommendationInput) -> RecommendationStatus:
@@ -62,27 +76,64 @@ class RecommendationWorkflow:
             self._woken = False
             self._life.fire_due(workflow.now())
             await self._flush()
-            if self._life.closed:
+            self._start_deliveries()
+            if self._finished():
                 break
-            if self._should_continue_as_new():
-                # Handlers flush their own transitions before they finish, so once all have
-                # finished nothing is unsaved; nothing awaits between that and continuing.
-                await workflow.wait_condition(workflow.all_handlers_finished)
+            if not self._life.closed and self._should_continue_as_new():
+                # Handlers flush their own transitions before they finish, and deliveries still
+                # pending are carried in the state; nothing awaits between the wait and continuing.
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._in_flight)
                 workflow.continue_as_new(
                     start.model_copy(update={"state": self._life.state, "actions": []}),
                 )
             await self._sleep_until_next_deadline()
-        await workflow.wait_condition(workflow.all_handlers_finished)
         return self._life.status(workflow.now())
 
+    def _finished(self) -> bool:
+        """Closed, every message delivered (or bounced), and no decision still being handled."""
+        return self._life.closed and not self._life.state.pending_mail and workflow.all_handlers_finished()
+
     async def _sleep_until_next_deadline(self) -> None:
-        """Wait for the next timer or the next decision, whichever comes first."""
+        """Wait for the next timer, decision or finished delivery, whichever comes first."""
         next_at = self._life.next_deadline()
         timeout = None if next_at is None else max(next_at - workflow.now(), timedelta(seconds=1))
         try:
-            await workflow.wait_condition(lambda: self._woken, timeout=timeout)
+            await workflow.wait_condition(lambda: self._woken or self._finished(), timeout=timeout)
         except TimeoutError:
             pass
+
+    def _start_deliveries(self) -> None:
+        """Start a delivery activity for every pending message not already on its way."""
+        for delivery in list(self._life.state.pending_mail):
+            key = (delivery.notification.key, delivery.recipient)
+            if key not in self._in_flight:
+                self._in_flight.add(key)
+                asyncio.create_task(self._deliver(delivery, key))
+
+    async def _deliver(self, delivery: MailDelivery, key: tuple[str, str]) -> None:
+        role = delivery.notification.context.get("roles", {}).get(delivery.recipient)
+        if delivery.notification.kind in DIGEST_KINDS and role in DIGEST_ROLES:
+            # The board hears once a day: the digest workflow sends and logs it.
+            await workflow.execute_activity(
+                ADD_TO_BOARD_DIGEST,
+                delivery,
+                start_to_close_timeout=timedelta(minutes=1),
+                retry_policy=MAIL_RETRY,
+            )
+            result = None
+        else:
+            result = await workflow.execute_activity(
+                DELIVER_MAIL,
+                delivery,
+                result_type=MailDeliveryResult,
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=MAIL_RETRY,
+            )
+        self._in_flight.discard(key)
+        self._life.state.pending_mail.remove(delivery)
+        if result is not None and result.status == "bounced":
+            self._life.mail_bounced(delivery, result, workflow.now())
+        self._woken = True
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
@@ -114,6 +165,13 @@ class RecommendationWorkflow:
         # Decisions taken while the activity ran stay queued for the next flush.
         state.projected_seq = max(state.projected_seq, new_events[-1].seq if new_events else 0)
         del state.outbox[: len(notifications)]
+        if notifications and workflow.patched(DELIVER_EMAIL_PATCH):
+            workflow_id = workflow.info().workflow_id
+            state.pending_mail.extend(
+                MailDelivery(workflow_id=workflow_id, notification=n, recipient=r)
+                for n in notifications
+                for r in n.recipients
+            )
 
     # --- decisions --------------------------------------------------------------------------
 

@@ -33,11 +33,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
+from pydantic import SecretStr
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from mailcatcher import start_mailcatcher
 from models.db import init_db
 from models.payloads import (
     AcknowledgeInput,
@@ -56,13 +58,17 @@ from models.payloads import (
     SubmitPlansInput,
     WithdrawInput,
 )
+from settings import Settings
 from temporal_client import start_recommendation, test_server_path
 from tests import factories as f
-from tests.helpers import days, decide, refused, skip_to, today
+from tests.helpers import TEST_SECRET_KEY, days, decide, free_port, refused, skip_to, today
 from worker import build_worker
 from workflows.recommendation import RecommendationWorkflow
 
 HISTORIES = Path(__file__).resolve().parent
+# Each generation of histories is kept: ``<scenario>.json`` were recorded before email delivery
+# (they replay with the ``deliver-email-v1`` patch off), ``<scenario>.email.json`` after it.
+GENERATION = "email"
 
 
 class Recorder:
@@ -118,7 +124,7 @@ class Recorder:
     async def write(self, name: str, handle: WorkflowHandle) -> Path:
         """Write ``handle``'s history (its run id, or the latest run) to ``<name>.json``."""
         history = await handle.fetch_history()
-        path = HISTORIES / f"{name}.json"
+        path = HISTORIES / f"{name}.{GENERATION}.json"
         path.write_text(history.to_json() + "\n")
         print(
             f"wrote {path.relative_to(HISTORIES.parent.parent)}: {len(history.events)} events, "
@@ -288,16 +294,24 @@ async def main() -> None:
     with TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=8) as executor:
         database_url = f"sqlite:///{Path(tmp) / 'assure.db'}"
         init_db(database_url)
+        mail_port = free_port()
+        catcher = start_mailcatcher(host="127.0.0.1", port=mail_port, database_url=database_url)
         async with await WorkflowEnvironment.start_time_skipping(
             data_converter=pydantic_data_converter,
             test_server_existing_path=test_server_path(),
         ) as env:
             for scenario in SCENARIOS:
                 task_queue = f"record-{scenario.__name__}-{uuid.uuid4()}"
-                async with build_worker(
-                    env.client, task_queue=task_queue, database_url=database_url, executor=executor
-                ):
+                settings = Settings(
+                    _env_file=None,
+                    task_queue=task_queue,
+                    database_url=database_url,
+                    smtp_port=mail_port,
+                    secret_key=SecretStr(TEST_SECRET_KEY),
+                )
+                async with build_worker(env.client, settings=settings, executor=executor):
                     await scenario(Recorder(env, task_queue))
+        catcher.stop()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Email: rendering notifications, building messages, delivering them over SMTP."""

@@ -1,0 +1,161 @@
+"""The delivery activity: render, sign the reader's link, send once, log it.
+
+Exactly once from the reader's view: the Message-ID is fixed per (notification, recipient); the
+sent log is read before sending and written after. A crash between sending and logging makes one
+resend unavoidable, and it carries the same Message-ID, so the reader's mail client shows one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.mail.message import build_message, mail_domain, message_id_for, thread_id_for
+from activities.mail.render import render
+from activities.mail.smtp import PermanentSendFailure, TemporarySendFailure, send
+from models.db import session_scope
+from models.links import LinkClaims, LinkSigner, signer_from_settings
+from models.payloads import DELIVER_MAIL, MailDelivery, MailDeliveryResult, Notification
+from models.store import record_sent_mail, sent_mail_status
+from settings import Settings
+
+log = structlog.get_logger(__name__)
+
+# Roles whose readers act from a link; others (an agency lead copied in) read for information.
+LINK_ROLES = {
+    "owner": "owner",
+    "board_sponsor": "sponsor",
+    "board_chair": "sponsor",
+    "assurance_member": "assurance_member",
+    "auditor": "auditor",
+}
+
+
+def link_for(signer: LinkSigner, base_url: str, context: Mapping[str, Any], recipient: str) -> str | None:
+    """The reader's personal response link for one notification's context, or None when their
+    role acts on nothing (an agency lead copied in for information)."""
+    role = LINK_ROLES.get(context.get("roles", {}).get(recipient, ""))
+    if role is None or "ref" not in context:
+        return None
+    action = context.get("action") or {}
+    claims = LinkClaims(
+        person=recipient,
+        ref=context["ref"],
+        role=role,
+        action_id=action.get("action_id") if role == "owner" else None,
+        owner_epoch=int(context.get("owner_epoch", 0)) if role == "owner" else 0,
+    )
+    return signer.url(base_url, claims)
+
+
+def mail_context(signer: LinkSigner, base_url: str, notification: Notification, recipient: str) -> dict[str, Any]:
+    """The template context; a digest's items each get the reader's link to their recommendation."""
+    context = dict(notification.context)
+    if notification.kind == "board_digest":
+        context["items"] = [
+            {**item, "link": link_for(signer, base_url, {**item, "roles": context.get("roles", {})}, recipient)}
+            for item in context.get("items", [])
+        ]
+    return context
+
+
+def _crash_here(point: str) -> None:
+    """Fault injection for the delivery tests: die like a SIGKILL at ``point``, once.
+
+    Only when ``ASSURE_TEST_CRASH_AT`` names the point and the marker file in
+    ``ASSURE_TEST_CRASH_MARKER`` does not exist yet (it is created first, so a restarted worker
+    runs on). Unset in every real deployment.
+    """
+    if os.environ.get("ASSURE_TEST_CRASH_AT") != point:
+        return
+    marker = os.environ.get("ASSURE_TEST_CRASH_MARKER")
+    if not marker:
+        return
+    try:
+        with open(marker, "x"):
+            pass
+    except FileExistsError:
+        return
+    os._exit(137)
+
+
+class MailActivities:
+    """Holds the settings and the link signer, so the worker decides where mail goes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.signer = signer_from_settings(settings)
+
+    @activity.defn(name=DELIVER_MAIL)
+    async def deliver_mail(self, delivery: MailDelivery) -> MailDeliveryResult:
+        """Send one notification to one recipient, unless the sent log says it already went."""
+        info = activity.info()
+        notification, recipient = delivery.notification, delivery.recipient
+        domain = mail_domain(self.settings.mail_from)
+        message_id = message_id_for(notification.key, recipient, domain)
+        bound = log.bind(
+            workflow_id=info.workflow_id,
+            run_id=info.workflow_run_id,
+            ref=notification.context.get("ref"),
+            kind=notification.kind,
+            message_id=message_id,
+            attempt=info.attempt,
+        )
+        url = self.settings.database_url
+        with session_scope(url) as session:
+            earlier = sent_mail_status(session=session, message_id=message_id)
+        if earlier == "sent":
+            bound.info("mail_already_sent")
+            return MailDeliveryResult(status="already_sent", message_id=message_id)
+        base_url = self.settings.base_url
+        rendered = render(
+            notification.kind,
+            mail_context(self.signer, base_url, notification, recipient),
+            recipient=recipient,
+            link=link_for(self.signer, base_url, notification.context, recipient),
+            sent_on=notification.created_at.date(),
+        )
+        message = build_message(
+            mail_from=self.settings.mail_from,
+            recipient=recipient,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            message_id=message_id,
+            thread_root=thread_id_for(str(notification.context.get("thread", notification.key)), domain),
+            sent_at=datetime.now(UTC),
+        )
+        _crash_here("before_send")
+        try:
+            await send(self.settings, message)
+        except TemporarySendFailure as exc:
+            bound.warning("mail_deferred", reason=str(exc))
+            raise ApplicationError(str(exc), type="MailDeferred") from None
+        except PermanentSendFailure as exc:
+            bound.warning("mail_bounced", smtp_code=exc.code)
+            self._log(delivery, message_id, status="bounced", code=exc.code, detail=exc.detail)
+            return MailDeliveryResult(
+                status="bounced", message_id=message_id, smtp_code=exc.code, detail=exc.detail[:500]
+            )
+        _crash_here("after_send")
+        self._log(delivery, message_id, status="sent")
+        bound.info("mail_sent")
+        return MailDeliveryResult(status="sent", message_id=message_id)
+
+    def _log(self, delivery: MailDelivery, message_id: str, *, status: str, code: int | None = None, detail: str = ""):
+        with session_scope(self.settings.database_url) as session:
+            record_sent_mail(
+                session=session,
+                message_id=message_id,
+                notification=delivery.notification,
+                recipient=delivery.recipient,
+                status=status,
+                smtp_code=code,
+                detail=detail,
+            )

@@ -1,0 +1,662 @@
+"""Render one notification for one reader: a header-safe subject, a plain-text part and an HTML part.
+
+The words live in ``templates/email/`` (``<kind>.html`` and ``<kind>.txt`` for every kind, on a
+shared base and macros); this module holds what both parts share: the headline that also makes
+the subject, the button label, why the reader is getting the message (their role), what is late
+and what happens next if nothing is done. Everything shown comes from the notification's context:
+no state is read and nothing personal is added.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from markupsafe import Markup, escape
+
+from models.lifecycle import ACK_LADDER, BOARD_LADDER, ESCALATION_KIND, OWNER_RUNG_KIND
+from models.payloads import EscalationLevel
+from models.rules import LADDER
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
+SUBJECT_LIMIT = 150
+
+L = EscalationLevel
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """One reader's message: the subject line and the two alternative bodies."""
+
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class _Kind:
+    headline: str  # a jinja expression over the context; the subject is "[REF] headline — title"
+    tag: str  # a key of TAGS: how urgent the message looks
+    button: str  # the label of the link button
+    button_for: Mapping[str, str] | None = None  # a different label for some roles
+    tag_for: Mapping[str, str] | None = None  # a different tag for some roles
+
+
+TAGS = {
+    "action": "Action needed",
+    "reminder": "Reminder",
+    "overdue": "Overdue",
+    "escalated": "Escalated",
+    "decision": "Decision needed",
+    "info": "For information",
+    "closed": "Closed",
+}
+_RESPOND = {"owner": "Respond now", "auditor": "Respond now"}
+OPEN = "Open the recommendation"
+
+KINDS: dict[str, _Kind] = {
+    "actions_needed": _Kind("Agree actions for a new recommendation", "action", "Agree the actions"),
+    "task_assigned": _Kind(
+        "New task for you: action {{ action.action_id }}, due {{ due|ukdate }}", "action", "Acknowledge the task"
+    ),
+    "task_reassigned": _Kind("Action {{ action.action_id }} has been passed to someone else", "info", OPEN),
+    "acknowledge_reminder": _Kind(
+        "Please acknowledge action {{ action.action_id }}", "reminder", "Acknowledge the task"
+    ),
+    "due_reminder": _Kind(
+        "Action {{ action.action_id }} is due on {{ due|ukdate }}", "reminder", "Report progress or completion"
+    ),
+    "progress_request": _Kind(
+        "Progress update needed on action {{ action.action_id }}", "action", "Give a progress update"
+    ),
+    "overdue_notice": _Kind(
+        "Action {{ action.action_id }} is overdue", "overdue", "Report completion or ask for more time"
+    ),
+    "agency_lead_copy": _Kind("{{ late }}: safeguarding lead copied in", "escalated", OPEN, _RESPOND),
+    "board_escalation": _Kind(
+        "{{ late }}: escalated to {{ the_board }}", "escalated", "Decide what happens next", _RESPOND
+    ),
+    "assurance_escalation": _Kind("{{ late }}: escalated to the Assurance Board", "escalated", OPEN, _RESPOND),
+    "agree_actions_reminder": _Kind("Please agree actions for this recommendation", "reminder", "Agree the actions"),
+    "plans_reminder": _Kind("The dissemination and audit plans are due", "reminder", "Submit the plans"),
+    "extension_requested": _Kind(
+        "Extension request for action {{ action.action_id }}: new date {{ new_due|ukdate }}",
+        "decision",
+        "Decide on the extension",
+    ),
+    "extension_decided": _Kind(
+        "Extension {{ 'agreed' if approved else 'not agreed' }} for action {{ action.action_id }}",
+        "info",
+        "Open your action",
+    ),
+    "plans_requested": _Kind("All actions complete: please submit the plans", "action", "Submit the plans"),
+    "sign_off_requested": _Kind("Plans ready for Assurance Board sign-off", "decision", "Review the plans"),
+    "sign_off_refused": _Kind(
+        "Plans not ready to sign off: {{ gaps|length }} {{ 'thing' if gaps|length == 1 else 'things' }} to fix",
+        "action",
+        "Fix and resubmit the plans",
+    ),
+    "signed_off": _Kind("Signed off by the Assurance Board: audit on {{ audit_on|ukdate }}", "info", OPEN),
+    "audit_due": _Kind("The audit is due", "action", "Record the audit"),
+    "re_audit_due": _Kind("The re-audit is due", "action", "Record the re-audit"),
+    "audit_failed": _Kind(
+        "Audit found the change {{ outcome_label }}: remedial actions set",
+        "escalated",
+        OPEN,
+        tag_for={"owner": "action"},
+    ),
+    "repeated_audit_failure": _Kind("{{ failed_audits|words|capitalize }} failed audits in a row", "escalated", OPEN),
+    "assured": _Kind("Recommendation assured and closed", "closed", OPEN),
+    "declined": _Kind("Recommendation declined by {{ the_board }}", "closed", OPEN),
+    "withdrawn": _Kind("Recommendation withdrawn", "closed", OPEN),
+    "owner_unreachable": _Kind(
+        "{{ ('Email about action ' ~ action.action_id) if action is defined else 'An email' }} could not be delivered",
+        "action",
+        OPEN,
+    ),
+    "board_digest": _Kind(
+        "{{ items|length }} {{ 'escalation' if items|length == 1 else 'escalations' }} for {{ the_board }}"
+        " on {{ day|ukdate }}",
+        "escalated",
+        "Open the board's escalation list",
+    ),
+}
+
+# What each kind of message is, for a reader told that one of them bounced.
+MESSAGE_NAMES = {
+    "actions_needed": "a request to agree actions",
+    "task_assigned": "a new task",
+    "task_reassigned": "a note that an action was reassigned",
+    "acknowledge_reminder": "a reminder to acknowledge a task",
+    "due_reminder": "a reminder of a due date",
+    "progress_request": "a request for a progress update",
+    "overdue_notice": "an overdue notice",
+    "agency_lead_copy": "an escalation",
+    "board_escalation": "an escalation",
+    "assurance_escalation": "an escalation",
+    "agree_actions_reminder": "a reminder to agree actions",
+    "plans_reminder": "a reminder to submit plans",
+    "extension_requested": "an extension request",
+    "extension_decided": "an extension decision",
+    "plans_requested": "a request for plans",
+    "sign_off_requested": "a sign-off request",
+    "sign_off_refused": "the gaps in the plans",
+    "signed_off": "a sign-off notice",
+    "audit_due": "an audit reminder",
+    "re_audit_due": "a re-audit reminder",
+    "audit_failed": "an audit result",
+    "repeated_audit_failure": "an audit escalation",
+    "assured": "a closing notice",
+    "declined": "a closing notice",
+    "withdrawn": "a closing notice",
+}
+
+ROLES = ("owner", "previous_owner", "agency_lead", "board_sponsor", "board_chair", "assurance_member", "auditor")
+
+SOURCE_KINDS = {
+    "cspr": "Child Safeguarding Practice Review",
+    "sar": "Safeguarding Adult Review",
+    "dhr": "Domestic Homicide Review",
+    "rapid_review": "Rapid review",
+    "learning_review": "Local learning review",
+    "audit": "Audit",
+    "inspection": "Inspection",
+    "scrutiny": "Scrutiny",
+}
+STAGES = {
+    "review": "Agreeing actions",
+    "action": "Actions assigned",
+    "in_progress": "Actions in progress",
+    "dissemination_plan": "Plans due",
+    "sign_off": "Waiting for sign-off",
+    "audit": "Waiting for the audit",
+    "re_audit": "Remedial actions and re-audit",
+    "assured": "Assured (closed)",
+    "declined": "Declined (closed)",
+    "withdrawn": "Withdrawn (closed)",
+}
+OUTCOMES = {"embedded": "embedded", "partially_embedded": "only partly embedded", "not_embedded": "not embedded"}
+
+# The ladders, as the lifecycle climbs them, by what they are about.
+_LADDERS: dict[str, Sequence[EscalationLevel]] = {
+    "acknowledge": ACK_LADDER,
+    "overdue": LADDER,
+    "plans": LADDER,
+    "agree_actions": BOARD_LADDER,
+    "audit": BOARD_LADDER,
+    "re_audit": BOARD_LADDER,
+}
+_ABOUT_OF_OWNER_RUNG = {kind: about for about, kind in OWNER_RUNG_KIND.items()}
+_LEVEL_OF_KIND = {
+    **{kind: L.owner for kind in OWNER_RUNG_KIND.values()},
+    **{kind: level for level, kind in ESCALATION_KIND.items()},
+}
+# Kinds that set a ladder going: what it is about (its first rung is still to come).
+_LADDER_STARTS = {
+    "actions_needed": "agree_actions",
+    "task_assigned": "acknowledge",
+    "due_reminder": "overdue",
+    "plans_requested": "plans",
+    "extension_decided": "overdue",
+}
+_STILL_NOT = {
+    "acknowledge": "If the task is still not acknowledged",
+    "overdue": "If the action is still not reported complete",
+    "agree_actions": "If actions are still not agreed",
+    "plans": "If the plans are still not submitted",
+    "audit": "If the audit is still not recorded",
+    "re_audit": "If the re-audit is still not recorded",
+}
+STAYS_ON_AGENDA = "It stays on the Assurance Board's agenda, and in its monthly board pack, until it is resolved."
+
+_MONTHS = "January February March April May June July August September October November December".split()
+_WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+# Characters that could break a header or disguise text: controls (CR, LF, NEL, …), line and
+# paragraph separators, lone surrogates and the bidirectional overrides.
+_BIDI = {*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C}
+_LINK = re.compile(r"^https?://[^\s<>\"'`\\]+$")
+
+
+# --- filters and small helpers ------------------------------------------------------------
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def uk_date(value: Any) -> str:
+    """A date as a British reader writes it: ``3 May 2023`` (text that is not a date is kept)."""
+    day = _as_date(value)
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}" if day else str(value)
+
+
+def uk_day(value: Any) -> str:
+    """A deadline with its weekday: ``Wednesday 3 May 2023``."""
+    day = _as_date(value)
+    return f"{_WEEKDAYS[day.weekday()]} {uk_date(day)}" if day else str(value)
+
+
+_NUMBERS = "no one two three four five six seven eight nine ten".split()
+
+
+def words(value: Any) -> str:
+    """A small count in words, as in "two failed audits"; larger numbers as digits."""
+    return _NUMBERS[value] if isinstance(value, int) and 0 <= value < len(_NUMBERS) else str(value)
+
+
+def header_safe(value: str, limit: int = SUBJECT_LIMIT) -> str:
+    """One line for a header: every control character (CR and LF above all) becomes a space, then capped."""
+    spaced = "".join(
+        " " if unicodedata.category(ch) in {"Cc", "Cs", "Zl", "Zp"} or ord(ch) in _BIDI else ch for ch in value
+    )
+    flat = " ".join(spaced.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def multiline(value: Any) -> Markup:
+    """Escaped text whose line breaks survive in HTML."""
+    lines = str(value).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return Markup("<br>\n").join(escape(line) for line in lines)
+
+
+def _the(board: str) -> str:
+    return board if board.lower().startswith("the ") else f"the {board}"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+# --- what each part needs to know ---------------------------------------------------------
+
+
+def role_of(context: Mapping[str, Any], recipient: str) -> str | None:
+    """The reader's role, from the context's ``roles`` (or, for a digest, its items')."""
+    sources = [context, *context.get("items", ())]
+    for source in sources:
+        roles = source.get("roles") or {}
+        role = roles.get(recipient) or roles.get(recipient.lower())
+        if role:
+            return role
+    return None
+
+
+def why(
+    role: str | None,
+    context: Mapping[str, Any],
+    recipient: str,
+    *,
+    digest: bool = False,
+    remedial: Sequence[str] = (),
+) -> str:
+    """Why this reader gets this message, as one sentence."""
+    action = context.get("action") if not digest else None
+    the_board = _the(str(context.get("board", "sponsoring board")))
+    these = "these recommendations" if digest else "this recommendation"
+    if role == "owner":
+        if remedial:
+            phrase = f"you own remedial action{'s' if len(remedial) > 1 else ''} {', '.join(remedial)}"
+        elif action and str(action.get("owner", "")).lower() == recipient.lower():
+            phrase = f"you own action {action['action_id']} for {action['agency']}"
+        else:
+            phrase = "you own an action on this recommendation"
+    elif role == "previous_owner":
+        if action:
+            phrase = f"you owned action {action['action_id']} for {action['agency']} until it was reassigned"
+        else:
+            phrase = "you owned an action on this recommendation until it was reassigned"
+    elif role == "agency_lead":
+        if action:
+            phrase = f"you are the safeguarding lead for {action['agency']}, whose action this is"
+        else:
+            phrase = "you are the safeguarding lead for an agency with an action on this recommendation"
+    elif role == "board_sponsor":
+        phrase = f"you sponsor {these} for {the_board}"
+    elif role == "board_chair":
+        phrase = f"you chair {the_board}, which sponsors {these}"
+    elif role == "assurance_member":
+        phrase = "you are a member of the Assurance Board, which oversees every recommendation"
+    elif role == "auditor":
+        phrase = "you are the auditor for this recommendation"
+    else:
+        phrase = f"you are named on {these} in Assure"
+    return f"You are getting this because {phrase}."
+
+
+def _about(kind: str, context: Mapping[str, Any]) -> str | None:
+    return context.get("about") or _ABOUT_OF_OWNER_RUNG.get(kind) or _LADDER_STARTS.get(kind)
+
+
+def late(about: str | None, context: Mapping[str, Any]) -> str:
+    """What is late, in a few words, for a headline."""
+    action_id = (context.get("action") or {}).get("action_id", "")
+    return {
+        "acknowledge": f"Action {action_id} not acknowledged",
+        "overdue": f"Action {action_id} overdue",
+        "agree_actions": "Actions not yet agreed",
+        "plans": "Plans not yet submitted",
+        "audit": "Audit not yet recorded",
+        "re_audit": "Re-audit not yet recorded",
+    }.get(about or "", "Recommendation needs attention")
+
+
+def situation(about: str | None, context: Mapping[str, Any], today: date | None = None) -> str:
+    """What is late, in one plain sentence, for an escalation."""
+    action = context.get("action") or {}
+    ago = since(action.get("due"), today) if today else ""
+    due = f"{uk_date(action.get('due'))} ({ago})" if ago else uk_date(action.get("due"))
+    who = f"Action {action.get('action_id')} ({action.get('agency')}, owned by {action.get('owner')})"
+    board = _capital(_the(str(context.get("board"))))
+    return {
+        "acknowledge": f"{who} has not been acknowledged.",
+        "overdue": f"{who} was due on {due} and has not been reported complete.",
+        "agree_actions": f"{board} has not yet agreed actions for this recommendation.",
+        "plans": "Every action is complete, but the dissemination and audit plans have not been submitted.",
+        "audit": "The audit date has arrived, but the audit has not been recorded.",
+        "re_audit": "The re-audit date has arrived, but the re-audit has not been recorded.",
+    }.get(about or "", "This recommendation needs attention.")
+
+
+def next_steps(kind: str, context: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """What happens if nothing is done: a lead-in and the rest of the ladder's rungs, in order.
+
+    With no rungs left the lead-in is a whole sentence; with no ladder at all it is empty.
+    """
+    about = _about(kind, context)
+    if about not in _LADDERS:
+        return "", []
+    ladder = _LADDERS[about]
+    level = _LEVEL_OF_KIND.get(kind)
+    done = ladder.index(level) + 1 if level in ladder else 0
+    action = context.get("action")
+    steps = []
+    for rung in ladder[done:]:
+        if rung is L.owner:
+            steps.append("it becomes overdue and you'll be told" if about == "overdue" else "you'll get a reminder")
+        elif rung is L.agency_lead:
+            agency = action["agency"] if action else "the lead owner's agency"
+            steps.append(f"the safeguarding lead for {agency} will be copied in")
+        elif rung is L.sponsoring_board:
+            steps.append(f"it will go on {_the(str(context['board']))}'s escalation list, and its chair will be told")
+        else:
+            steps.append("it will be escalated to the Assurance Board")
+    if not steps:
+        if about == "acknowledge" and context.get("due"):
+            return f"From the due date, {uk_date(context['due'])}, the steps for an overdue action take over.", []
+        return STAYS_ON_AGENDA, []
+    if kind in ("due_reminder", "extension_decided"):
+        condition = f"If it is not reported complete by {uk_date(context['due'])}"
+    else:
+        condition = _STILL_NOT[about]
+        if context.get("next_step_on"):
+            condition += f" by {uk_date(context['next_step_on'])}"
+    if len(steps) == 1:
+        return f"{condition}, {steps[0]}.", []
+    return f"{condition}:", [steps[0], *(f"then {step}" for step in steps[1:-1]), f"later, {steps[-1]}"]
+
+
+def next_step(kind: str, context: Mapping[str, Any]) -> str:
+    """What happens if nothing is done, as one sentence ("" if nothing follows)."""
+    lead, steps = next_steps(kind, context)
+    if not steps:
+        return lead
+    return f"{lead[:-1]}, {', '.join(steps)}."
+
+
+def do_now(about: str | None) -> str:
+    """What the person on the ladder's first rung should do now."""
+    return {
+        "acknowledge": "Please acknowledge the task now, so the board knows you have it.",
+        "overdue": "Please report completion with your evidence now, or ask for an extension, giving a new date "
+        "and the reason.",
+        "agree_actions": "Please agree the actions now, or decline the recommendation, giving the reasons.",
+        "plans": "Please submit both plans now.",
+        "audit": "Please carry out the audit and record its outcome now.",
+        "re_audit": "Please carry out the re-audit and record its outcome now.",
+    }.get(about or "", "")
+
+
+def board_options(about: str | None, context: Mapping[str, Any]) -> list[str]:
+    """What a board sponsor or chair can do about something late."""
+    owner = (context.get("action") or {}).get("owner", "the owner")
+    if about in ("acknowledge", "overdue"):
+        return [
+            f"contact the owner, {owner}, to find out what is in the way",
+            "agree an extension if more time is reasonable: the owner asks for one through their link, and you decide",
+            "reassign the action to someone who can do it",
+        ]
+    return {
+        "agree_actions": ["agree the SMART actions for this recommendation", "or decline it, giving the reasons"],
+        "plans": ["contact the lead owner to find out what is in the way", "or submit the plans yourself"],
+        "audit": ["contact the auditor to find out when it will be done", "if they cannot do it, arrange another"],
+        "re_audit": ["contact the auditor to find out when it will be done", "if they cannot do it, arrange another"],
+    }.get(about or "", [])
+
+
+def ladder_note(context: Mapping[str, Any]) -> str:
+    """Said when one notice went out for several rungs at once (a backlog, an overdue import)."""
+    if not context.get("skipped_levels"):
+        return ""
+    return (
+        "Several deadlines passed at once, so this one notice goes to everyone up to this step together, "
+        "including the people who would have been told earlier."
+    )
+
+
+def source_label(context: Mapping[str, Any]) -> str:
+    """Where the recommendation comes from, without saying the kind twice."""
+    title = str(context.get("source_title") or "")
+    kind = SOURCE_KINDS.get(str(context.get("source_kind")), str(context.get("source_kind") or ""))
+    if not title:
+        return kind
+    return title if not kind or kind.lower() in title.lower() else f"{title} ({kind})"
+
+
+_GAP_GROUPS = {
+    "dissemination plan": "Dissemination, communication and socialisation plan",
+    "audit plan": "Review and audit plan",
+}
+_ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+def gap_groups(gaps: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """Sign-off gaps grouped by plan, each written as an instruction with UK dates."""
+    groups: dict[str, list[str]] = {}
+    for gap in gaps:
+        prefix, sep, rest = str(gap).partition(": ")
+        heading = _GAP_GROUPS.get(prefix.strip().lower()) if sep else None
+        if heading is None:
+            lowered = str(gap).lower()
+            heading = next((h for key, h in _GAP_GROUPS.items() if key.split()[0] in lowered), "Both plans")
+            rest = str(gap)
+        groups.setdefault(heading, []).append(_capital(_ISO_DATE.sub(lambda m: uk_date(m.group()), rest)))
+    return list(groups.items())
+
+
+def since(day: Any, today: date) -> str:
+    """How long ago ``day`` was, in days ("" unless it has passed)."""
+    then = _as_date(day)
+    if then is None or then >= today:
+        return ""
+    days = (today - then).days
+    return "yesterday" if days == 1 else f"{days} days ago"
+
+
+def _digest_items(context: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each escalation in a board digest, with its headline and what is late worked out."""
+    items = []
+    for item in context["items"]:
+        item_kind = str(item.get("kind", ""))
+        about = _about(item_kind, item)
+        spec = KINDS.get(item_kind)
+        facts = {"late": late(about, item), "the_board": _the(str(item.get("board", ""))), **_labels(item)}
+        headline = _template(spec.headline).render({**item, **facts}) if spec else late(about, item)
+        items.append(
+            {
+                **item,
+                "headline": header_safe(headline, 300),
+                "situation": situation(about, item, _as_date(context.get("day"))) if about else "",
+                "item_link": _checked_link(item.get("link")),
+            }
+        )
+    return items
+
+
+def _labels(context: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        "outcome_label": OUTCOMES.get(str(context.get("outcome", "")), str(context.get("outcome", ""))),
+        "stage_label": STAGES.get(str(context.get("stage", "")), str(context.get("stage", ""))),
+        "source_label": source_label(context),
+    }
+
+
+def _bounced_label(kind: Any) -> str:
+    name = MESSAGE_NAMES.get(str(kind))
+    return f"our email ({name})" if name else "our email"
+
+
+def _unreachable(context: Mapping[str, Any]) -> tuple[str, bool]:
+    """Who the bounced address belongs to (", the owner of action A1 (agency)"), and whether an owner."""
+    role = context.get("unreachable_role") or ("owner" if context.get("action") else "")
+    action = context.get("action")
+    if role == "owner" and action:
+        return f", the owner of action {action['action_id']} ({action['agency']})", True
+    if role == "owner":
+        return ", an action owner", True
+    return {
+        "previous_owner": ", a previous owner of an action on this recommendation",
+        "agency_lead": f", the safeguarding lead for {action['agency']}" if action else ", an agency safeguarding lead",
+        "auditor": ", the auditor for this recommendation",
+        "assurance_member": ", a member of the Assurance Board",
+    }.get(role, ""), False
+
+
+def _checked_link(link: Any) -> str | None:
+    if link is None:
+        return None
+    if not isinstance(link, str) or not _LINK.match(link):
+        raise ValueError("a response link must be one http(s) URL without spaces or quotes")
+    return link
+
+
+# --- the environment ----------------------------------------------------------------------
+
+
+@functools.cache
+def environment() -> Environment:
+    """The one jinja environment: HTML autoescaped, a missing key an error, tidy whitespace."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(ukdate=uk_date, ukday=uk_day, multiline=multiline, words=words)
+    return env
+
+
+@functools.cache
+def _template(source: str) -> Template:
+    return environment().from_string(source)
+
+
+def _tidy(text: str) -> str:
+    """One kind of line break, no trailing spaces, at most one blank line in a row."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+def render(kind: str, context: Mapping[str, Any], *, recipient: str, link: str | None, sent_on: date) -> RenderedEmail:
+    """Render notification ``kind`` with its ``context`` for ``recipient``, with their personal ``link``.
+
+    Raises ``KeyError`` naming an unknown kind, ``ValueError`` for a link that is not one http(s)
+    URL, and jinja's ``UndefinedError`` when the context lacks a key the kind's templates need.
+    """
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise KeyError(f"no email templates for notification kind {kind!r}")
+    link = _checked_link(link)
+    who_bounced, owner_bounced = _unreachable(context) if kind == "owner_unreachable" else ("", False)
+    digest = kind == "board_digest"
+    role = role_of(context, recipient)
+    my_remedial = [
+        str(a["action_id"])
+        for a in context.get("remedial_actions") or ()
+        if str(a.get("owner", "")).lower() == recipient.lower()
+    ]
+    if my_remedial and role not in ("board_sponsor", "board_chair"):
+        # The audit names the new owners before their remedial actions exist: they are owners.
+        role = "owner"
+    about = _about(kind, context)
+    facts: dict[str, Any] = {
+        "the_board": _the(str(context.get("board", ""))),
+        "late": late(about, context),
+        **_labels(context),
+    }
+    facts["The_board"] = _capital(facts["the_board"])
+    variables: dict[str, Any] = {**context, **facts}
+    headline = header_safe(_template(spec.headline).render(variables), 300)
+    if digest:
+        items = _digest_items(context)
+        refs = list(dict.fromkeys(str(item["ref"]) for item in items))
+        subject = f"[{', '.join(refs)}] {headline}"
+    else:
+        items, refs = [], [str(context["ref"])]
+        subject = f"[{context['ref']}] {headline} — {context['title']}"
+    tag = (spec.tag_for or {}).get(role or "", spec.tag)
+    since_due = since(context.get("due"), sent_on)
+    variables.update(
+        kind=kind,
+        recipient=recipient,
+        role=role,
+        link=link,
+        sent_on=sent_on,
+        headline=headline,
+        subject=header_safe(subject),
+        tag=tag,
+        tag_label=TAGS[tag],
+        button=(spec.button_for or {}).get(role or "", spec.button),
+        why=why(role, context, recipient, digest=digest, remedial=my_remedial),
+        my_remedial=my_remedial,
+        bounced_label=_bounced_label(context.get("bounced_kind")),
+        unreachable_who=who_bounced,
+        unreachable_owner=owner_bounced,
+        about=about,
+        situation=situation(about, context, sent_on),
+        do_now=do_now(about),
+        board_options=board_options(about, context),
+        next_step=next_step(kind, context),
+        next_steps=next_steps(kind, context),
+        ladder_note=ladder_note(context),
+        since_due=since_due,
+        gap_groups=gap_groups(context.get("gaps") or ()),
+        my_remedial_due=min(
+            (str(a["due"]) for a in context.get("remedial_actions") or () if str(a["action_id"]) in my_remedial),
+            default="",
+        ),
+        due_passed=bool(since_due),
+        deadline_text=uk_day(context["deadline"]) if context.get("deadline") else "",
+        digest_items=items,
+        refs=refs,
+    )
+    env = environment()
+    text = env.get_template(f"{kind}.txt").render(variables)
+    html = env.get_template(f"{kind}.html").render(variables)
+    return RenderedEmail(subject=variables["subject"], text=_tidy(text), html=_tidy(html))

@@ -19,6 +19,26 @@ with workflow.unsafe.imports_passed_through():
 DIGEST_TIME = time(16, 0)
 
 
+def digest_notification(
+    start: BoardDigestInput, items: list[MailDelivery], *, key: str, created_at: datetime
+) -> Notification:
+    """The one notification that stands for a day's escalations to one board member."""
+    return Notification(
+        key=key,
+        kind="board_digest",
+        recipients=[start.recipient],
+        context={
+            "board": start.board,
+            "day": start.day.isoformat(),
+            "roles": {start.recipient: items[0].notification.context.get("roles", {}).get(start.recipient, "")},
+            "thread": f"digest/{key.split('/')[0]}",
+            "items": [{"kind": i.notification.kind, **i.notification.context} for i in items],
+            "item_keys": [i.notification.key for i in items],
+        },
+        created_at=created_at,
+    )
+
+
 @workflow.defn
 class BoardDigestWorkflow:
     """Collects escalations for one person and day, then emails them as one digest."""
@@ -51,19 +71,8 @@ class BoardDigestWorkflow:
 
     async def _send(self, start: BoardDigestInput, items: list[MailDelivery], batch: int) -> None:
         info = workflow.info()
-        digest = Notification(
-            key=f"{info.workflow_id}/{info.run_id}/{batch}",
-            kind="board_digest",
-            recipients=[start.recipient],
-            context={
-                "board": start.board,
-                "day": start.day.isoformat(),
-                "roles": {start.recipient: items[0].notification.context.get("roles", {}).get(start.recipient, "")},
-                "thread": f"digest/{info.workflow_id}",
-                "items": [{"kind": i.notification.kind, **i.notification.context} for i in items],
-                "item_keys": [i.notification.key for i in items],
-            },
-            created_at=workflow.now(),
+        digest = digest_notification(
+            start, items, key=f"{info.workflow_id}/{info.run_id}/{batch}", created_at=workflow.now()
         )
         await workflow.execute_activity(
             DELIVER_MAIL,

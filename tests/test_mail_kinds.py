@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from temporalio.testing import ActivityEnvironment
@@ -68,3 +68,31 @@ class TestEveryKindArrives:
         second = await ActivityEnvironment().run(activity, delivery)
         assert ("sent", "already_sent") == (first.status, second.status)
         assert 1 == len(inbox(database_url, delivery.recipient))
+
+
+class TestHeaders:
+    def test_a_long_subject_survives_the_trip_unchanged(self):
+        """A long non-ASCII subject and a CR/LF-laden one come back exactly as one clean line."""
+        from email import message_from_bytes
+        from email.policy import default as default_policy
+
+        from activities.mail.message import build_message, header_safe
+
+        long_subject = "[CSPR-2023-01] Action A2 overdue: escalated to the Review Board — " + "Siân Ó Briain " * 8
+        for subject, expected in [
+            (long_subject, header_safe(long_subject)),
+            ("Ordinary title\r\nBcc: evil@example.com", "Ordinary title Bcc: evil@example.com"),
+        ]:
+            message = build_message(
+                mail_from="Assure <assure@mk.example>",
+                recipient="named.nurse@icb.example",
+                subject=subject,
+                text="t",
+                html="<p>h</p>",
+                message_id="<a@mk.example>",
+                thread_root="<t@mk.example>",
+                sent_at=datetime(2026, 3, 2, 9, tzinfo=UTC),
+            )
+            parsed = message_from_bytes(message.as_bytes(), policy=default_policy)
+            assert (expected, None) == (parsed["Subject"], parsed["Bcc"])
+            assert "  " not in parsed["Subject"]

@@ -7,9 +7,11 @@ import re
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+SMTP_POLICY = SMTP.clone(max_line_length=998)
 SUBJECT_LIMIT = 160
 
 
@@ -53,7 +55,9 @@ def build_message(
     """A multipart/alternative message (plain text first, then HTML) to one recipient."""
     name, address = parseaddr(mail_from)
     sender = Address(display_name=header_safe(name), addr_spec=address) if name else address
-    message = EmailMessage()
+    # Fold no header line under the SMTP limit: Python's folding of a long subject can leave a
+    # doubled space where it breaks the line.
+    message = EmailMessage(policy=SMTP_POLICY)
     message["From"] = sender
     message["To"] = Address(addr_spec=recipient)
     message["Subject"] = header_safe(subject)

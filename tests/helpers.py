@@ -130,3 +130,21 @@ def digest_ids(database_url: str) -> list[tuple[str, date]]:
         if row.context.get("roles", {}).get(recipient) in DIGEST_ROLES
     }
     return sorted(ids)
+
+
+async def status_with_escalations(handle: WorkflowHandle, count: int, *, timeout: float = 15.0) -> RecommendationStatus:
+    """The status once ``count`` escalations are recorded: after the test server's clock moves,
+    the worker handles the fired timer in real time."""
+    latest: list[RecommendationStatus] = []
+
+    async def probe() -> bool:
+        latest[:] = [await status(handle)]
+        return len(latest[0].escalations) >= count
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await probe():
+        if loop.time() > deadline:
+            raise AssertionError(f"{len(latest[0].escalations)} escalations recorded, expected {count}")
+        await asyncio.sleep(0.05)
+    return latest[0]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from models.payloads import (
     AcknowledgeInput,
     AgreeActionsInput,
@@ -23,7 +21,7 @@ from models.payloads import (
 )
 from temporal_client import start_recommendation
 from tests import factories as f
-from tests.helpers import days, decide, refused, sent, skip_to, status, today
+from tests.helpers import days, decide, refused, sent, skip_to, status, status_with_escalations, today
 
 
 async def _in_progress(env, start, ref: str):
@@ -314,23 +312,7 @@ class TestWorkerHandover:
             await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
         async with worker_factory():
             await skip_to(env, now + days(11))
-            assert EscalationLevel.owner == (await _status_once_escalated(handle)).escalation_level
+            assert EscalationLevel.owner == (await status_with_escalations(handle, 1)).escalation_level
             await decide(handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="done"))
             await decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="test finished"))
             assert Stage.withdrawn == (await handle.result()).stage
-
-
-async def _status_once_escalated(handle):
-    """The status once a fired timer has been handled by the worker (in real time)."""
-    latest = []
-
-    async def escalated():
-        latest[:] = [await status(handle)]
-        return latest[0].escalations
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 15
-    while not await escalated():
-        assert loop.time() < deadline, "no escalation recorded"
-        await asyncio.sleep(0.05)
-    return latest[0]

@@ -20,18 +20,16 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.api.workflowservice.v1 import ResetStickyTaskQueueRequest
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -40,7 +38,7 @@ from models.db import session_scope
 from models.payloads import DELIVER_MAIL, DIGEST_KINDS, Stage, WithdrawInput
 from models.store import caught_mail, sent_log
 from settings import Settings
-from temporal_client import dev_server_path, start_recommendation
+from temporal_client import start_recommendation
 from tests import factories as f
 from tests.helpers import TEST_SECRET_KEY, days, eventually, sent
 from workflows.recommendation import RecommendationWorkflow
@@ -51,18 +49,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # Every wait is bounded, so a failure is quick and says what it waited for.
 WAIT = 60.0
 CRASH_POINTS = ("before_send", "after_send")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The real Temporal dev server (in memory), shared by this module and shut down after it."""
-    environment = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=dev_server_path(),
-        data_converter=pydantic_data_converter,
-        ui=False,
-    )
-    yield environment
-    await environment.shutdown()
 
 
 def worker_environment(dev_env: WorkflowEnvironment, settings: Settings, **extra: str) -> dict[str, str]:

@@ -7,13 +7,9 @@ real here, so every due date lies in the future and no timer fires while these t
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-import pytest_asyncio
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from models.payloads import (
     AcknowledgeInput,
@@ -25,24 +21,12 @@ from models.payloads import (
     SubmitPlansInput,
     WithdrawInput,
 )
-from temporal_client import dev_server_path, start_recommendation, workflow_id_for
+from temporal_client import start_recommendation, workflow_id_for
 from tests import factories as f
 from tests.helpers import days, decide, refused, sent, status, stored_row, worker_maker
 from workflows.recommendation import RecommendationWorkflow
 
 pytestmark = pytest.mark.devserver
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The real Temporal dev server (in memory), shared by this module and shut down after it."""
-    environment = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=dev_server_path(),
-        data_converter=pydantic_data_converter,
-        ui=False,
-    )
-    yield environment
-    await environment.shutdown()
 
 
 @pytest.fixture

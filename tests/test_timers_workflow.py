@@ -15,7 +15,7 @@ from models.payloads import (
     Stage,
 )
 from tests import factories as f
-from tests.helpers import days, decide, eventually, sent, skip_to, status, today
+from tests.helpers import days, decide, eventually, sent, skip_to, status, status_with_escalations, today
 
 L = EscalationLevel
 
@@ -75,7 +75,7 @@ class TestOverdueLadder:
         assert holiday < expected[1][1]  # the ladder really counts across the holiday
         await skip_to(env, expected[-1][1] + timedelta(days=1))
 
-        final = await _status_with_escalations(handle, 4)
+        final = await status_with_escalations(handle, 4)
         assert expected == [(e.level, e.at.date()) for e in final.escalations]
         assert all(e.at.hour == 8 for e in final.escalations)
         assert [f.OWNER] == final.escalations[0].recipients
@@ -103,7 +103,7 @@ class TestOverdueLadder:
         handle = await start(f.start("EXTEND", actions=[f.action("A1", due)], policy=policy))
         await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
         await skip_to(env, due + days(8))
-        escalated = await _status_with_escalations(handle, 2)
+        escalated = await status_with_escalations(handle, 2)
         assert L.agency_lead == escalated.escalation_level
 
         new_due = due + days(30)
@@ -122,7 +122,7 @@ class TestOverdueLadder:
         assert not result.overdue
 
         await skip_to(env, new_due)
-        restarted = await _status_with_escalations(handle, 3)
+        restarted = await status_with_escalations(handle, 3)
         assert (L.owner, new_due) == (restarted.escalations[-1].level, restarted.escalations[-1].at.date())
         kinds = await eventually(lambda: _kinds_when(database_url, "EXTEND", 6))
         assert 2 == kinds.count("overdue_notice")
@@ -133,7 +133,7 @@ class TestOverdueLadder:
         policy = EscalationPolicy(agency_lead_after="P7D", board_after="P14D", assurance_after="P42D")
         due = await today(env) - days(20)
         handle = await start(f.start("IMPORTED", actions=[f.action("A1", due)], policy=policy))
-        result = await _status_with_escalations(handle, 1)
+        result = await status_with_escalations(handle, 1)
         assert [L.sponsoring_board] == [e.level for e in result.escalations]
         assert sorted([f.OWNER, f.ICB_LEAD, f.SPONSOR, f.CHAIR]) == result.escalations[0].recipients
         rows = await eventually(lambda: [r for r in sent(database_url, "IMPORTED") if r.kind == "board_escalation"])
@@ -147,7 +147,7 @@ class TestOverdueLadder:
         due = now + days(80)
         handle = await start(f.start("REMIND", actions=[f.action("A1", due)], policy=policy))
         await skip_to(env, now + days(6))
-        chased = await _status_with_escalations(handle, 1)
+        chased = await status_with_escalations(handle, 1)
         assert "acknowledge" == chased.escalations[0].kind
         assert now + days(5) == chased.escalations[0].at.date()
         await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
@@ -167,22 +167,3 @@ def _kinds_when(database_url: str, ref: str, count: int) -> list[str] | None:
     """The outbox's kinds for ``ref`` once it holds ``count`` notifications."""
     kinds = [row.kind for row in sent(database_url, ref)]
     return kinds if len(kinds) >= count else None
-
-
-async def _status_with_escalations(handle, count: int):
-    """The status once ``count`` escalations are recorded (the worker handles a fired timer in real time)."""
-    latest = None
-
-    async def probe():
-        nonlocal latest
-        latest = await status(handle)
-        return latest if len(latest.escalations) >= count else None
-
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 15
-    while await probe() is None:
-        assert loop.time() < deadline, f"only {len(latest.escalations)} escalations"
-        await asyncio.sleep(0.05)
-    return latest

@@ -127,6 +127,8 @@ class RecommendationWorkflow:
                 delivery,
                 result_type=MailDeliveryResult,
                 start_to_close_timeout=timedelta(minutes=2),
+                # A worker that dies mid-delivery is noticed in 30 s, not at the 2-minute timeout.
+                heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=MAIL_RETRY,
             )
         self._in_flight.discard(key)

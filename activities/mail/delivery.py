@@ -107,6 +107,7 @@ class MailActivities:
             message_id=message_id,
             attempt=info.attempt,
         )
+        activity.heartbeat()  # alive; the workflow's heartbeat timeout catches a dead worker
         url = self.settings.database_url
         with session_scope(url) as session:
             earlier = sent_mail_status(session=session, message_id=message_id)
@@ -131,6 +132,7 @@ class MailActivities:
             thread_root=thread_id_for(str(notification.context.get("thread", notification.key)), domain),
             sent_at=datetime.now(UTC),
         )
+        activity.heartbeat()
         _crash_here("before_send")
         try:
             await send(self.settings, message)

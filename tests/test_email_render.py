@@ -16,8 +16,10 @@ from jinja2 import UndefinedError
 from markupsafe import escape
 
 from activities.mail.render import KINDS, TEMPLATES_DIR, RenderedEmail, header_safe, render, uk_date, why
+from models import deadlines as deadlines_module
 from models import lifecycle as lifecycle_module
-from models.lifecycle import ESCALATION_KIND, OWNER_RUNG_KIND, Lifecycle
+from models.deadlines import ESCALATION_KIND, OWNER_RUNG_KIND
+from models.lifecycle import Lifecycle
 from models.payloads import (
     AcknowledgeInput,
     ActionSpec,
@@ -257,8 +259,8 @@ URL = re.compile(r"https?://[^\s\"'<>]+")
 
 
 def _lifecycle_kinds() -> set[str]:
-    """Every kind models/lifecycle.py can emit, read from its source and its ladder tables."""
-    source = Path(lifecycle_module.__file__).read_text()
+    """Every kind the lifecycle can emit, read from its sources and its ladder tables."""
+    source = "".join(Path(module.__file__).read_text() for module in (lifecycle_module, deadlines_module))
     named = set(re.findall(r'_notify\(\s*now,\s*"(\w+)"', source))
     return named | set(OWNER_RUNG_KIND.values()) | set(ESCALATION_KIND.values())
 
@@ -292,7 +294,7 @@ class TestKinds:
         assert sorted(f"{k}.{ext}" for k in KINDS for ext in ("html", "txt")) == sorted(p.name for p in pages)
 
     def test_every_kind_the_lifecycle_can_emit_has_templates(self):
-        """The kinds named in models/lifecycle.py, plus the delivery code's two, are exactly the known kinds."""
+        """The kinds the lifecycle names, plus the delivery code's two, are exactly the known kinds."""
         assert sorted(KINDS) == sorted(_lifecycle_kinds() | DELIVERY_KINDS)
 
     def test_the_driven_lifecycles_emit_every_lifecycle_kind(self):

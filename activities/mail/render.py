@@ -21,7 +21,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 from markupsafe import Markup, escape
 
-from models.lifecycle import ACK_LADDER, BOARD_LADDER, ESCALATION_KIND, OWNER_RUNG_KIND
+from models.deadlines import ACK_LADDER, BOARD_LADDER, ESCALATION_KIND, OWNER_RUNG_KIND
 from models.payloads import EscalationLevel
 from models.rules import LADDER
 

@@ -1,0 +1,218 @@
+"""Deadlines of the lifecycle: the ladders, reminders and progress requests, and firing them.
+
+``Deadlines`` is a mixin of ``Lifecycle``: it reads the state and queues notifications and
+escalations through the lifecycle's own helpers (``_notify``, ``_event``, ``_sponsors``, ...).
+Everything is a pure function of the state and the ``now`` passed in, so the workflow can sleep
+exactly until ``next_deadline()`` and replay gives the same answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from models.calendar import add_duration, subtract_duration
+from models.payloads import ACTION_STAGES, ActionState, ActionStatus, Deadline, Escalation, EscalationLevel, Stage
+from models.rules import LADDER, deadline_at, level_reached, next_ladder_step
+
+L = EscalationLevel
+# The acknowledgement ladder stops at the sponsoring board: by then the due-date ladder runs.
+ACK_LADDER = (L.owner, L.agency_lead, L.sponsoring_board)
+# Stage deadlines without an agency skip the agency-lead rung.
+BOARD_LADDER = (L.owner, L.sponsoring_board, L.assurance_board)
+
+# The notification kind for a rung above ``owner``, whatever the ladder is about.
+ESCALATION_KIND = {
+    L.agency_lead: "agency_lead_copy",
+    L.sponsoring_board: "board_escalation",
+    L.assurance_board: "assurance_escalation",
+}
+# The notification kind for the ``owner`` rung of each ladder.
+OWNER_RUNG_KIND = {
+    "acknowledge": "acknowledge_reminder",
+    "overdue": "overdue_notice",
+    "agree_actions": "agree_actions_reminder",
+    "plans": "plans_reminder",
+    "audit": "audit_due",
+    "re_audit": "re_audit_due",
+}
+STAGE_DEADLINE_KIND = {
+    Stage.review: "agree_actions",
+    Stage.dissemination_plan: "plans",
+    Stage.audit: "audit",
+    Stage.re_audit: "re_audit",
+}
+SYSTEM_ACTOR = "assure"
+
+
+@dataclass(frozen=True)
+class _Ladder:
+    """One running ladder: what it is about, its anchor day, its rungs and the rungs fired."""
+
+    subject: str  # "acknowledge", "overdue", or a stage deadline kind
+    anchor: date
+    levels: Sequence[EscalationLevel]
+    fired: list[EscalationLevel]
+    action: ActionState | None
+
+
+class Deadlines:
+    """Timers of one recommendation (mixed into ``Lifecycle``)."""
+
+    def _ladders(self) -> list[_Ladder]:
+        """Every ladder running now: per open action, and for the stage's own deadline."""
+        state, policy = self.state, self.state.policy
+        ladders: list[_Ladder] = []
+        if state.stage in ACTION_STAGES:
+            for a in self._open_actions():
+                if a.status is ActionStatus.assigned and not a.due_ladder:
+                    anchor = add_duration(a.assigned_on, policy.acknowledge_within, working_days=policy.working_days)
+                    ladders.append(_Ladder("acknowledge", anchor, ACK_LADDER, a.ack_ladder, a))
+                ladders.append(_Ladder("overdue", a.due, LADDER, a.due_ladder, a))
+        anchor = self._stage_anchor()
+        if anchor is not None:
+            subject = STAGE_DEADLINE_KIND[state.stage]
+            levels = LADDER if state.stage is Stage.dissemination_plan else BOARD_LADDER
+            ladders.append(_Ladder(subject, anchor, levels, state.stage_ladder, None))
+        return ladders
+
+    def _stage_deadline(self) -> str | None:
+        """The current stage's deadline as an ISO date, for the email that asks for it."""
+        anchor = self._stage_anchor()
+        return anchor.isoformat() if anchor else None
+
+    def _stage_anchor(self) -> date | None:
+        state, policy = self.state, self.state.policy
+        entered = state.stage_entered_at.date()
+        if state.stage is Stage.review:
+            return add_duration(entered, policy.agree_within, working_days=policy.working_days)
+        if state.stage is Stage.dissemination_plan:
+            return add_duration(entered, policy.plans_within, working_days=policy.working_days)
+        if state.stage is Stage.audit and state.audit_plan and state.audit_plan.audit_on:
+            return state.audit_plan.audit_on
+        if state.stage is Stage.re_audit and state.audits and state.audits[-1].re_audit_on:
+            return state.audits[-1].re_audit_on
+        return None
+
+    def _reminders(self) -> list[tuple[date, str, ActionState]]:
+        """Reminders before a due date and monthly progress requests for open actions."""
+        policy, out = self.state.policy, []
+        if self.state.stage not in ACTION_STAGES:
+            return out
+        for a in self._open_actions():
+            if not a.due_reminder_sent:
+                day = subtract_duration(a.due, policy.remind_before_due, working_days=policy.working_days)
+                if day > a.assigned_on:
+                    out.append((day, "due_reminder", a))
+            if a.status is ActionStatus.acknowledged and a.acknowledged_at is not None:
+                last = max(
+                    [a.acknowledged_at.date(), *(p.at.date() for p in a.progress)]
+                    + ([a.last_progress_request_on] if a.last_progress_request_on else [])
+                )
+                day = add_duration(last, policy.progress_every, working_days=policy.working_days)
+                if day < a.due:
+                    out.append((day, "progress_request", a))
+        return out
+
+    def pending_deadlines(self) -> list[Deadline]:
+        """Everything still to fire, soonest first; empty once the recommendation is closed."""
+        if self.closed:
+            return []
+        deadlines = []
+        for ladder in self._ladders():
+            step = next_ladder_step(self.state.policy, ladder.anchor, ladder.fired, ladder.levels)
+            if step is not None:
+                level, day = step
+                action_id = ladder.action.action_id if ladder.action else None
+                deadlines.append(Deadline(at=deadline_at(day), kind=ladder.subject, action_id=action_id, level=level))
+        for day, kind, action in self._reminders():
+            deadlines.append(Deadline(at=deadline_at(day), kind=kind, action_id=action.action_id))
+        return sorted(deadlines, key=lambda d: (d.at, d.kind, d.action_id or ""))
+
+    def next_deadline(self) -> datetime | None:
+        """When the workflow must next wake up by itself."""
+        pending = self.pending_deadlines()
+        return pending[0].at if pending else None
+
+    def fire_due(self, now: datetime) -> int:
+        """Send every reminder and escalation whose time has come; returns how many fired.
+
+        A ladder that has passed several rungs at once (a worker that was down, an import of an
+        overdue action) fires once, at the highest rung reached, with everyone up to it told.
+        """
+        fired = 0
+        for _ in range(1000):  # each pass fires at least one deadline; the bound guards the loop
+            due = [d for d in self.pending_deadlines() if d.at <= now]
+            if not due:
+                break
+            for deadline in due:
+                self._fire(deadline, now)
+                fired += 1
+        return fired
+
+    def _fire(self, deadline: Deadline, now: datetime) -> None:
+        action = self.state.action(deadline.action_id) if deadline.action_id else None
+        if deadline.kind == "due_reminder" and action is not None:
+            action.due_reminder_sent = True
+            self._event(now, "due_reminder", SYSTEM_ACTOR, action.action_id)
+            self._notify(now, "due_reminder", [action.owner], action=action)
+            return
+        if deadline.kind == "progress_request" and action is not None:
+            action.last_progress_request_on = now.date()
+            self._event(now, "progress_requested", SYSTEM_ACTOR, action.action_id)
+            self._notify(now, "progress_request", [action.owner], action=action)
+            return
+        ladder = next((lad for lad in self._ladders() if lad.subject == deadline.kind and lad.action is action), None)
+        if ladder is None:
+            return
+        reached = level_reached(self.state.policy, ladder.anchor, now.date(), ladder.levels)
+        passed = [lvl for lvl in ladder.levels if lvl.rank <= reached.rank and lvl not in ladder.fired]
+        ladder.fired.extend(passed)
+        recipients: list[str] = []
+        for level in passed:
+            recipients += self._ladder_recipients(level, action)
+        subject = f"action:{action.action_id}" if action else f"stage:{self.state.stage.value}"
+        self._record_escalation(now, reached, recipients, subject, deadline.kind)
+        kind = OWNER_RUNG_KIND[deadline.kind] if reached is L.owner else ESCALATION_KIND[reached]
+        # When the next rung falls, so the email can say what happens if nothing is done.
+        following = next_ladder_step(self.state.policy, ladder.anchor, ladder.fired, ladder.levels)
+        self._notify(
+            now,
+            kind,
+            recipients,
+            action=action,
+            level=reached,
+            about=deadline.kind,
+            skipped_levels=[lvl.value for lvl in passed[:-1]],
+            deadline=ladder.anchor.isoformat(),
+            next_step_on=following[1].isoformat() if following else None,
+            next_level=following[0].value if following else None,
+        )
+
+    def _ladder_recipients(self, level: EscalationLevel, action: ActionState | None) -> list[str]:
+        parties = self.state.parties
+        if level is L.owner:
+            if action is not None:
+                return [action.owner]
+            if self.state.stage is Stage.review:
+                return list(parties.board_sponsors)
+            if self.state.stage in (Stage.audit, Stage.re_audit):
+                return self._auditors() or list(parties.board_sponsors)
+            return [self._lead_owner()]
+        if level is L.agency_lead:
+            owner = action.owner if action else self._lead_owner()
+            agency = action.agency if action else self.state.actions[0].agency if self.state.actions else ""
+            lead = parties.agency_leads.get(agency)
+            # With no agency lead on record the sponsor hears instead, so nobody is skipped silently.
+            return [owner, lead] if lead else [owner, *parties.board_sponsors]
+        if level is L.sponsoring_board:
+            return self._sponsors()
+        return list(parties.assurance_members)
+
+    def _record_escalation(
+        self, now: datetime, level: EscalationLevel, recipients: Sequence[str], subject: str, kind: str
+    ) -> None:
+        unique = sorted(set(recipients))
+        self.state.escalations.append(Escalation(level=level, at=now, recipients=unique, subject=subject, kind=kind))
+        self._event(now, f"escalation:{level.value}", SYSTEM_ACTOR, f"{subject} ({kind})")

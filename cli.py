@@ -121,22 +121,22 @@ def dev(
 @app.command()
 def show(ref: str, as_json: bool = typer.Option(False, "--json", help="Print the status query's JSON")) -> None:
     """Ask a recommendation's workflow where it stands."""
-    from temporalio.service import RPCError
-
-    from temporal_client import connect, workflow_id_for
+    from temporal_client import UnknownRecommendation, connect, recommendation_status
 
     settings = settings_or_exit()
 
     async def query() -> dict:
         client = await connect(settings)
-        status = await client.get_workflow_handle(workflow_id_for(ref)).query("status")
-        return status if isinstance(status, dict) else status.model_dump(mode="json")
+        return (await recommendation_status(client, ref)).model_dump(mode="json")
 
     try:
         status = asyncio.run(query())
-    except RPCError as exc:
-        typer.echo(f"{ref}: {exc.message}", err=True)
+    except UnknownRecommendation as exc:
+        typer.echo(str(exc), err=True)
         _exit(4)
+    except RuntimeError as exc:  # the SDK's "Failed client connect"
+        typer.echo(f"cannot reach Temporal at {settings.temporal_address}: {exc}", err=True)
+        _exit(1)
     if as_json:
         typer.echo(json.dumps(status, indent=2))
     else:

@@ -1,15 +1,20 @@
-"""Connecting to Temporal, locating the bundled Temporal binaries, starting recommendations."""
+"""Connecting to Temporal, locating the bundled Temporal binaries, starting recommendations,
+and taking decisions on them: the one way the web pages, the CLI and the API talk to workflows."""
 
 from __future__ import annotations
 
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
-from models.payloads import RecommendationInput
+from models.payloads import DECISION_INPUTS, RecommendationInput, RecommendationStatus
 from settings import Settings, get_settings
 
 WORKFLOW_ID_PREFIX = "recommendation-"
@@ -61,3 +66,86 @@ async def start_recommendation(client: Client, start: RecommendationInput, *, ta
         id=workflow_id_for(start.recommendation.ref),
         task_queue=task_queue,
     )
+
+
+class UnknownRecommendation(LookupError):
+    """No workflow runs, or ever ran, for this ref."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"there is no recommendation {ref!r}")
+        self.ref = ref
+
+
+class DecisionNotTaken(Exception):
+    """A decision that was not applied, with a stable ``type``, a readable message and any gaps.
+
+    ``type`` is the workflow validator's (WrongPerson, WrongStage, UnknownAction,
+    InvalidDecision, SignOffRefused), ``UnknownDecision`` for a name that is no decision, or
+    ``InvalidInput`` when the payload itself is malformed (``fields`` then says where).
+    """
+
+    def __init__(
+        self, type: str, message: str, *, gaps: list[str] | None = None, fields: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.type = type
+        self.message = message
+        self.gaps = gaps or []
+        self.fields = fields or {}
+
+
+def parse_decision(name: str, payload: BaseModel | dict[str, Any]) -> BaseModel:
+    """The typed payload of decision ``name``, or ``DecisionNotTaken`` saying what is wrong and where."""
+    model = DECISION_INPUTS.get(name)
+    if model is None:
+        raise DecisionNotTaken(
+            "UnknownDecision", f"{name!r} is not a decision; use one of {', '.join(DECISION_INPUTS)}"
+        )
+    if isinstance(payload, model):
+        return payload
+    data = payload.model_dump() if isinstance(payload, BaseModel) else payload
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = {".".join(str(p) for p in error["loc"]) or name: error["msg"] for error in exc.errors()}
+        summary = "; ".join(f"{where}: {message}" for where, message in fields.items())
+        raise DecisionNotTaken("InvalidInput", f"{name}: {summary}", fields=fields) from None
+
+
+async def decide(client: Client, ref: str, name: str, payload: BaseModel | dict[str, Any]) -> RecommendationStatus:
+    """Take one decision on a recommendation and return its new status.
+
+    Raises ``UnknownRecommendation`` for an unknown ref and ``DecisionNotTaken`` for a refusal,
+    a closed recommendation or a malformed payload; nothing is applied in either case.
+    """
+    decision = parse_decision(name, payload)
+    handle = client.get_workflow_handle(workflow_id_for(ref))
+    try:
+        return await handle.execute_update(name, decision, result_type=RecommendationStatus)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError):
+            details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+            raise DecisionNotTaken(cause.type or "InvalidDecision", cause.message, gaps=details.get("gaps")) from None
+        raise
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+    # Servers word "closed" differently; whether the workflow exists at all tells the two apart.
+    try:
+        await handle.describe()
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise UnknownRecommendation(ref) from None
+        raise
+    raise DecisionNotTaken("WrongStage", f"{ref} is closed: no more decisions can be taken")
+
+
+async def recommendation_status(client: Client, ref: str) -> RecommendationStatus:
+    """The live status of a recommendation from its workflow's query (also after it closed)."""
+    try:
+        return await client.get_workflow_handle(workflow_id_for(ref)).query("status", result_type=RecommendationStatus)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise UnknownRecommendation(ref) from None
+        raise

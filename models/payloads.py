@@ -291,6 +291,23 @@ class WithdrawInput(Decision):
     reason: RequiredText
 
 
+# Every decision by name, with its payload type: the contract the web, CLI and API share.
+DECISION_INPUTS: dict[str, type[Decision]] = {
+    "agree_actions": AgreeActionsInput,
+    "acknowledge": AcknowledgeInput,
+    "report_progress": ReportProgressInput,
+    "request_extension": RequestExtensionInput,
+    "decide_extension": DecideExtensionInput,
+    "complete_action": CompleteActionInput,
+    "reassign_owner": ReassignOwnerInput,
+    "submit_plans": SubmitPlansInput,
+    "sign_off": SignOffInput,
+    "record_audit": RecordAuditInput,
+    "decline": DeclineInput,
+    "withdraw": WithdrawInput,
+}
+
+
 # --- state --------------------------------------------------------------------------------
 
 

@@ -50,6 +50,11 @@ def action(action_id: str, due: date, *, owner: str = OWNER, agency: str = ICB) 
     )
 
 
+def two_actions(due: date, second_due: date | None = None) -> list[ActionSpec]:
+    """A1 for the ICB's named nurse and A2 for the police, the pair most tests use."""
+    return [action("A1", due), action("A2", second_due or due, owner=OWNER_2, agency=POLICE)]
+
+
 def recommendation(ref: str = "CSPR-2023-01") -> Recommendation:
     return Recommendation(
         ref=ref,

@@ -70,7 +70,7 @@ class TestIsWorkingDay:
     )
     def test_ordinary_weekdays(self, day):
         """Monday to Friday outside a bank holiday are working days."""
-        assert True is is_working_day(day)
+        assert is_working_day(day) is True
 
     def test_early_may_bank_holiday_2023(self):
         """Monday 1 May 2023 (Early May bank holiday) is not a working day."""
@@ -78,7 +78,7 @@ class TestIsWorkingDay:
 
     def test_tuesday_after_early_may(self):
         """Tuesday 2 May 2023 is a working day."""
-        assert True is is_working_day(date(2023, 5, 2))
+        assert is_working_day(date(2023, 5, 2)) is True
 
     @pytest.mark.parametrize("day", [date(2023, 5, 6), date(2023, 5, 7), date(2024, 2, 24), date(2024, 2, 25)])
     def test_weekends(self, day):
@@ -111,7 +111,7 @@ class TestIsWorkingDay:
 
     def test_scottish_only_holiday_is_working(self):
         """2 January is a Scottish bank holiday only; in England 2 January 2024 is a working day."""
-        assert True is is_working_day(date(2024, 1, 2))
+        assert is_working_day(date(2024, 1, 2)) is True
 
 
 class TestRollForward:
@@ -399,7 +399,7 @@ class TestWorkingDayProperties:
     def test_roll_forward_is_first_working_day(self, start):
         """roll_forward gives a working day on or after start with none in between."""
         result = roll_forward(start)
-        assert True is _oracle_working(result)
+        assert _oracle_working(result) is True
         assert 0 == _working_days_between(start - timedelta(days=1), result - timedelta(days=1))
 
 
@@ -408,13 +408,13 @@ class TestDurationProperties:
     @given(start=starts, duration=durations())
     def test_working_add_lands_on_working_day(self, start, duration):
         """add_duration in working mode always lands on a working day."""
-        assert True is _oracle_working(add_duration(start, duration, working_days=True))
+        assert _oracle_working(add_duration(start, duration, working_days=True)) is True
 
     @PROPERTY_SETTINGS
     @given(start=starts, duration=durations())
     def test_working_subtract_lands_on_working_day(self, start, duration):
         """subtract_duration in working mode always lands on a working day."""
-        assert True is _oracle_working(subtract_duration(start, duration, working_days=True))
+        assert _oracle_working(subtract_duration(start, duration, working_days=True)) is True
 
     @PROPERTY_SETTINGS
     @given(start=starts, duration=durations())

@@ -30,10 +30,7 @@ async def _in_progress(env, start, ref: str):
     handle = await start(
         f.start(
             ref,
-            actions=[
-                f.action("A1", now + days(40)),
-                f.action("A2", now + days(40), owner=f.OWNER_2, agency=f.POLICE),
-            ],
+            actions=f.two_actions(now + days(40)),
         )
     )
     await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))

@@ -45,13 +45,7 @@ class TestDevServerLifecycle:
         async with dev_worker():
             handle = await start_recommendation(
                 dev_env.client,
-                f.start(
-                    ref,
-                    actions=[
-                        f.action("A1", today + days(60)),
-                        f.action("A2", today + days(75), owner=f.OWNER_2, agency=f.POLICE),
-                    ],
-                ),
+                f.start(ref, actions=f.two_actions(today + days(60), today + days(75))),
                 task_queue=task_queue,
             )
             assert workflow_id_for(ref) == handle.id
@@ -146,13 +140,7 @@ class TestWorkerHandover:
         async with dev_worker():
             handle = await start_recommendation(
                 dev_env.client,
-                f.start(
-                    ref,
-                    actions=[
-                        f.action("A1", today + days(60)),
-                        f.action("A2", today + days(60), owner=f.OWNER_2, agency=f.POLICE),
-                    ],
-                ),
+                f.start(ref, actions=f.two_actions(today + days(60))),
                 task_queue=task_queue,
             )
             await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     smtp_tls: Literal["none", "starttls", "implicit"] = "none"
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
+    # A CA bundle to trust for a relay whose certificate comes from a private authority.
+    smtp_ca_file: Path | None = None
     mail_from: str = Field(default="Assure <assure@localhost>", min_length=3)
     base_url: str = Field(default="http://127.0.0.1:8000", description="links are <base_url>/r/<token>")
     # Signs the links in emails. Unset, a development key is made once under .assure/.
@@ -42,6 +44,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"ASSURE_BASE_URL must start with http:// or https://, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("smtp_ca_file")
+    @classmethod
+    def _ca_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"ASSURE_SMTP_CA_FILE {str(value)!r} is not a readable file")
+        return value
 
     @field_validator("mail_from")
     @classmethod

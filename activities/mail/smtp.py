@@ -33,6 +33,7 @@ async def send(settings: Settings, message: EmailMessage, *, timeout: float = 30
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             use_tls=settings.smtp_tls == "implicit",
             start_tls=settings.smtp_tls == "starttls",
+            cert_bundle=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
             timeout=timeout,
         )
     except aiosmtplib.SMTPRecipientsRefused as exc:

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import hashlib
-import re
+import unicodedata
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# Characters that could break a header or disguise text.
+_UNSAFE = {"Cc", "Cs", "Zl", "Zp"}
+_BIDI = {*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C}
 SMTP_POLICY = SMTP.clone(max_line_length=998)
 SUBJECT_LIMIT = 160
 
 
 def header_safe(value: str, limit: int = SUBJECT_LIMIT) -> str:
-    """One line of text for a header: control characters (CR/LF above all) become spaces."""
-    flat = " ".join(_CONTROL.sub(" ", value).split())
+    """One line of text for a header: every control character (CR and LF above all), line or
+    paragraph separator, lone surrogate and bidirectional override becomes a space; then capped."""
+    spaced = "".join(" " if unicodedata.category(ch) in _UNSAFE or ord(ch) in _BIDI else ch for ch in value)
+    flat = " ".join(spaced.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,6 +20,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 from markupsafe import Markup, escape
 
+from activities.mail.message import header_safe as _one_header_line
 from models.deadlines import ACK_LADDER, BOARD_LADDER, ESCALATION_KIND, OWNER_RUNG_KIND
 from models.payloads import EscalationLevel
 from models.rules import LADDER
@@ -218,9 +218,6 @@ STAYS_ON_AGENDA = "It stays on the Assurance Board's agenda, and in its monthly 
 
 _MONTHS = "January February March April May June July August September October November December".split()
 _WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
-# Characters that could break a header or disguise text: controls (CR, LF, NEL, …), line and
-# paragraph separators, lone surrogates and the bidirectional overrides.
-_BIDI = {*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C}
 _LINK = re.compile(r"^https?://[^\s<>\"'`\\]+$")
 
 
@@ -261,12 +258,8 @@ def words(value: Any) -> str:
 
 
 def header_safe(value: str, limit: int = SUBJECT_LIMIT) -> str:
-    """One line for a header: every control character (CR and LF above all) becomes a space, then capped."""
-    spaced = "".join(
-        " " if unicodedata.category(ch) in {"Cc", "Cs", "Zl", "Zp"} or ord(ch) in _BIDI else ch for ch in value
-    )
-    flat = " ".join(spaced.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+    """One line for a header, capped at the renderer's subject length (the builder guards too)."""
+    return _one_header_line(value, limit)
 
 
 def multiline(value: Any) -> Markup:

@@ -4,7 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test clean
+ASSETS := web/static/build/assure.css
+
+.PHONY: run test clean assets
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Assure needs Python 3.11 or newer")'
@@ -13,13 +15,24 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-run: $(STAMP)  ## the Temporal dev server (Web UI on :8233) and the worker
+# The GOV.UK Frontend styles and scripts, from the versions pinned in package-lock.json. Without
+# npm the pages still work, unstyled.
+$(ASSETS): package.json package-lock.json web/static/src/assure.scss
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error && npm run --silent build; \
+	else \
+		echo "npm not found: the web pages will work, unstyled"; \
+	fi
+
+assets: $(ASSETS)
+
+run: $(STAMP) assets  ## the Temporal dev server (Web UI on :8233), mail catcher, worker and web
 	$(VENV)/bin/assure dev
 
-test: $(STAMP)  ## lint, then the whole test suite
+test: $(STAMP) assets  ## lint, then the whole test suite
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .assure
+	rm -rf $(VENV) .assure node_modules web/static/build

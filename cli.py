@@ -56,12 +56,44 @@ def mailcatcher() -> None:
         controller.stop()
 
 
+def _uvicorn_config(settings, host: str | None, port: int | None):
+    import uvicorn
+
+    from web.app import create_app
+
+    # uvicorn's own access log would print each /r/<token> path; the app logs requests redacted.
+    return uvicorn.Config(
+        create_app(settings),
+        host=host or settings.web_host,
+        port=port or settings.web_port,
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+        log_level="warning",
+    )
+
+
+@app.command()
+def web(
+    host: str | None = typer.Option(None, help="Address to listen on (default ASSURE_WEB_HOST)"),
+    port: int | None = typer.Option(None, help="Port to listen on (default ASSURE_WEB_PORT)"),
+) -> None:
+    """Run the web app: the response pages that links in emails open."""
+    import uvicorn
+
+    settings = settings_or_exit()
+    configure_logging(fmt=settings.log_format)
+    config = _uvicorn_config(settings, host, port)
+    typer.echo(f"Assure web on http://{config.host}:{config.port}")
+    uvicorn.Server(config).run()
+
+
 @app.command()
 def dev(
     ui_port: int = typer.Option(8233, help="Port of the Temporal Web UI"),
 ) -> None:
     """Run everything on this machine: the Temporal dev server (state in .assure/), the mail
-    catcher and the worker."""
+    catcher, the worker and the web app."""
     from mailcatcher import start_mailcatcher
     from temporal_client import dev_server_path
     from worker import run_worker
@@ -103,7 +135,11 @@ def dev(
             if server.poll() is not None:
                 raise RuntimeError("the Temporal dev server exited; is the port already taken?")
             await asyncio.sleep(0.2)
-        await run_worker(settings)
+        import uvicorn
+
+        web_server = uvicorn.Server(_uvicorn_config(settings, None, None))
+        typer.echo(f"Assure web on http://{settings.web_host}:{settings.web_port}")
+        await asyncio.gather(run_worker(settings), web_server.serve())
 
     # `kill` (SIGTERM) stops the dev server too, like Ctrl-C does.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     link_valid_days: int = Field(default=30, ge=1, le=365)
 
+    # The web app (response pages). Limits are per client address, in the `limits` notation.
+    web_host: str = Field(default="127.0.0.1", min_length=1)
+    web_port: int = Field(default=8000, ge=1, le=65535)
+    rate_limit_pages: str = Field(default="120/minute", description="page views of /r/<token> per client")
+    rate_limit_decisions: str = Field(default="30/minute", description="decisions posted per client")
+    rate_limit_fresh_links: str = Field(default="5/hour", description="fresh-link requests per client")
+
     @field_validator("base_url")
     @classmethod
     def _base_url_is_http(cls, value: str) -> str:
@@ -65,6 +72,17 @@ class Settings(BaseSettings):
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit():
             raise ValueError(f"ASSURE_TEMPORAL_ADDRESS must be host:port, got {value!r}")
+        return value
+
+    @field_validator("rate_limit_pages", "rate_limit_decisions", "rate_limit_fresh_links")
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit such as '30/minute' or '5 per hour'") from None
         return value
 
     @field_validator("log_format")

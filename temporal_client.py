@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.payloads import DECISION_INPUTS, RecommendationInput, RecommendationStatus
+from models.permissions import Reader
 from settings import Settings, get_settings
 
 WORKFLOW_ID_PREFIX = "recommendation-"
@@ -145,6 +146,16 @@ async def recommendation_status(client: Client, ref: str) -> RecommendationStatu
     """The live status of a recommendation from its workflow's query (also after it closed)."""
     try:
         return await client.get_workflow_handle(workflow_id_for(ref)).query("status", result_type=RecommendationStatus)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise UnknownRecommendation(ref) from None
+        raise
+
+
+async def reader_status(client: Client, ref: str, person: str) -> Reader:
+    """``person``'s roles on a recommendation and the decisions its workflow would take from them now."""
+    try:
+        return await client.get_workflow_handle(workflow_id_for(ref)).query("reader", person, result_type=Reader)
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise UnknownRecommendation(ref) from None

@@ -22,6 +22,7 @@ from models.db import init_db
 from settings import Settings, get_settings, settings_or_exit
 from temporal_client import connect
 from workflows.board_digest import BoardDigestWorkflow
+from workflows.fresh_link import FreshLinkWorkflow
 from workflows.recommendation import RecommendationWorkflow
 
 log = structlog.get_logger(__name__)
@@ -47,7 +48,7 @@ def build_worker(client: Client, *, settings: Settings, executor: ThreadPoolExec
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[RecommendationWorkflow, BoardDigestWorkflow],
+        workflows=[RecommendationWorkflow, BoardDigestWorkflow, FreshLinkWorkflow],
         workflow_runner=workflow_runner(),
         activities=[projection.record_transition, mail.deliver_mail, add_to_board_digest],
         # The store activities are synchronous (SQLAlchemy), so they run on threads.

@@ -198,7 +198,7 @@ class Deadlines:
             if self.state.stage is Stage.review:
                 return list(parties.board_sponsors)
             if self.state.stage in (Stage.audit, Stage.re_audit):
-                return self._auditors() or list(parties.board_sponsors)
+                return self.auditors() or list(parties.board_sponsors)
             return [self._lead_owner()]
         if level is L.agency_lead:
             owner = action.owner if action else self._lead_owner()

@@ -184,7 +184,7 @@ class Lifecycle(Deadlines):
             return "board_chair"
         if person in parties.assurance_members:
             return "assurance_member"
-        if person in self._auditors():
+        if person in self.auditors():
             return "auditor"
         if person in parties.agency_leads.values():
             return "agency_lead"
@@ -204,7 +204,8 @@ class Lifecycle(Deadlines):
         parties = self.state.parties
         return [*parties.board_sponsors, *([parties.board_chair] if parties.board_chair else [])]
 
-    def _auditors(self) -> list[str]:
+    def auditors(self) -> list[str]:
+        """The board's auditors and the audit plan's named auditor, who may record audits."""
         named = self.state.audit_plan.auditor.lower() if self.state.audit_plan else ""
         return [*self.state.parties.auditors, *([named] if "@" in named else [])]
 
@@ -406,12 +407,12 @@ class Lifecycle(Deadlines):
         )
         self._event(now, "signed_off", d.by)
         self._enter(Stage.audit, now, d.by, f"audit on {self.state.audit_plan.audit_on}")
-        recipients = [*{a.owner for a in self.state.actions}, *self._sponsors(), *self._auditors()]
+        recipients = [*{a.owner for a in self.state.actions}, *self._sponsors(), *self.auditors()]
         self._notify(now, "signed_off", recipients, audit_on=str(self.state.audit_plan.audit_on))
 
     def check_record_audit(self, d: RecordAuditInput, now: datetime) -> None:
         self._require_stage([Stage.audit, Stage.re_audit], "record an audit")
-        self._require_person(d.by, self._auditors(), "an auditor")
+        self._require_person(d.by, self.auditors(), "an auditor")
         if d.outcome is AuditOutcome.embedded:
             _refuse_unless(not d.remedial_actions, "an embedded change needs no remedial actions")
             return

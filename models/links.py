@@ -166,13 +166,18 @@ class _LinkSettings(Protocol):
 
 
 def signer_from_settings(settings: _LinkSettings, *, state_dir: Path | None = None) -> LinkSigner:
-    """The signer for this deployment: ``ASSURE_SECRET_KEY``, or a development key on disk.
+    """The signer for this deployment, with :func:`signing_key` and ``ASSURE_LINK_VALID_DAYS``."""
+    return LinkSigner(signing_key(settings, state_dir=state_dir), timedelta(days=settings.link_valid_days))
+
+
+def signing_key(settings: _LinkSettings, *, state_dir: Path | None = None) -> str:
+    """This deployment's key: ``ASSURE_SECRET_KEY``, or a development key on disk.
 
     Without a configured key, one is made once under ``state_dir`` (default ``.assure/``) and
     reused, so links survive a restart of ``assure dev``; every process on the machine then
     shares it. Production should set ``ASSURE_SECRET_KEY`` so that web and worker hosts agree.
+    Other signed values (the web pages' CSRF tokens) use the same key with their own salt.
     """
-    max_age = timedelta(days=settings.link_valid_days)
     if settings.secret_key is not None:
         key = settings.secret_key.get_secret_value()
         if len(key) < MIN_KEY_CHARS:
@@ -180,9 +185,9 @@ def signer_from_settings(settings: _LinkSettings, *, state_dir: Path | None = No
                 f"ASSURE_SECRET_KEY must be at least {MIN_KEY_CHARS} characters long "
                 f"(it has {len(key)}); make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
-        return LinkSigner(key, max_age)
+        return key
     # Read STATE_DIR at call time so tests (and callers) can point it elsewhere.
-    return LinkSigner(_development_key(state_dir if state_dir is not None else STATE_DIR), max_age)
+    return _development_key(state_dir if state_dir is not None else STATE_DIR)
 
 
 def _development_key(state_dir: Path) -> str:

@@ -542,3 +542,13 @@ class BoardDigestInput(Payload):
     board: str
     recipient: str
     day: date
+
+
+class FreshLinkInput(Payload):
+    """A fresh personal link for the one recipient of ``notification`` (kind ``fresh_link``).
+
+    ``recommendation_workflow_id`` threads the email with the recommendation's others.
+    """
+
+    recommendation_workflow_id: str
+    notification: Notification

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, timedelta  # noqa: F401  (timedelta re-exported for tests)
 
 from models.payloads import (
     ActionSpec,

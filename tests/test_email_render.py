@@ -48,8 +48,8 @@ REMEDIAL_OWNER = "practice.lead@council.example"
 HOSTILE = "<script>alert(1)</script> \"quoted\" & 'single'"
 INJECTION = "Ordinary title\r\nBcc: evil@example.com"
 NON_ASCII = "Siân Ó Briain — Łódź naïve café"
-# Kinds the delivery code emits rather than the lifecycle; their contexts are built by hand here.
-DELIVERY_KINDS = {"board_digest"}
+# Kinds made outside the lifecycle: the board digest, and the fresh link the web app asks for.
+DELIVERY_KINDS = {"board_digest", "fresh_link"}
 
 
 def link_for(recipient: str, key: str = "") -> str:
@@ -208,14 +208,27 @@ def lifecycle_notifications() -> tuple[Notification, ...]:
 
 
 def _hand_built() -> list[Notification]:
-    """The board digest, which the delivery code emits, with its context shaped as it builds it."""
+    """The board digest, which the delivery code emits, with its context shaped as it builds it,
+    and fresh links as the web app makes them: for an action's owner and for a board sponsor."""
     escalations = _by_kind(lifecycle_notifications())["board_escalation"][:3]
     items = [{**copy.deepcopy(n.context), "kind": n.kind, "link": link_for(f.SPONSOR, n.key)} for n in escalations]
     digest = {"board": "Review Board", "day": "2026-06-05", "items": items}
     return [
         Notification(
             key="k/digest", kind="board_digest", recipients=[f.SPONSOR, f.CHAIR], context=digest, created_at=NOW
-        )
+        ),
+        *_fresh_links(),
+    ]
+
+
+def _fresh_links() -> list[Notification]:
+    from web.fresh_links import fresh_link_notification
+
+    status = _main_life().status(NOW)
+    action = status.actions[0]
+    return [
+        fresh_link_notification(status, action.owner, "owner", action.action_id, now=NOW),
+        fresh_link_notification(status, f.SPONSOR, "sponsor", None, now=NOW),
     ]
 
 

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         SubmitPlansInput,
         WithdrawInput,
     )
+    from models.permissions import Reader, reader_of
 
 # The store may be down for a while (a database restart): keep trying, but not too hard.
 STORE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -295,3 +296,9 @@ class RecommendationWorkflow:
     def status(self) -> RecommendationStatus:
         """Where this recommendation stands, any time, even after it has closed."""
         return self._life.status(workflow.now())
+
+    @workflow.query
+    def reader(self, person: str) -> Reader:
+        """Who ``person`` is to this recommendation and which decisions it would accept from them
+        now: what a response page offers. Read-only, so adding it changes no history."""
+        return reader_of(self._life, person, workflow.now())

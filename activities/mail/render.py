@@ -121,6 +121,7 @@ KINDS: dict[str, _Kind] = {
         "action",
         OPEN,
     ),
+    "fresh_link": _Kind("Your new link", "info", "Open the recommendation", _RESPOND),
     "board_digest": _Kind(
         "{{ items|length }} {{ 'escalation' if items|length == 1 else 'escalations' }} for {{ the_board }}"
         " on {{ day|ukdate }}",
@@ -156,6 +157,7 @@ MESSAGE_NAMES = {
     "assured": "a closing notice",
     "declined": "a closing notice",
     "withdrawn": "a closing notice",
+    "fresh_link": "a new link",
 }
 
 ROLES = ("owner", "previous_owner", "agency_lead", "board_sponsor", "board_chair", "assurance_member", "auditor")

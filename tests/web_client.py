@@ -1,0 +1,61 @@
+"""Test helpers for the web app: links as the worker mints them, and forms as a browser posts them."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from html import unescape
+
+import httpx
+
+from models.links import LinkClaims, signer_from_settings
+from settings import Settings
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def token_for(
+    settings: Settings, person: str, ref: str, role: str, action_id: str | None = None, epoch: int = 0
+) -> str:
+    claims = LinkClaims(person=person, ref=ref, role=role, action_id=action_id, owner_epoch=epoch)
+    return signer_from_settings(settings).sign(claims)
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF_FIELD.search(html)
+    assert found, "the page has no form with a CSRF token"
+    return unescape(found.group(1))
+
+
+def date_fields(name: str, day: date) -> dict[str, str]:
+    return {f"{name}-day": str(day.day), f"{name}-month": str(day.month), f"{name}-year": str(day.year)}
+
+
+class Browser:
+    """A person with one link: opens their page and posts its forms, CSRF token included."""
+
+    def __init__(self, client: httpx.AsyncClient, token: str) -> None:
+        self.client = client
+        self.token = token
+        self.path = f"/r/{token}"
+
+    async def open(self) -> httpx.Response:
+        return await self.client.get(self.path)
+
+    async def post(self, decision: str, fields: dict[str, str], *, csrf: str | None = None) -> httpx.Response:
+        if csrf is None:
+            page = await self.open()
+            csrf = csrf_of(page.text)
+        return await self.client.post(f"{self.path}/{decision}", data={"csrf_token": csrf, **fields})
+
+    async def act(self, decision: str, fields: dict[str, str]) -> httpx.Response:
+        """Post and follow the redirect to the page, as a browser does after a decision."""
+        response = await self.post(decision, fields)
+        assert response.status_code == 303, f"{decision} was not taken: {response.status_code}\n{text_of(response)}"
+        return await self.client.get(response.headers["location"])
+
+
+def text_of(response: httpx.Response) -> str:
+    """The page's visible words, one space apart: what assertions about wording read."""
+    body = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", response.text)
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())

@@ -1,0 +1,83 @@
+"""The FastAPI app: response pages now; the dashboard and JSON API join it later.
+
+``create_app`` takes its Temporal client from the caller (tests pass the test server's) or
+connects at start-up. Assets: the GOV.UK Frontend files from ``node_modules`` (installed from the
+pinned ``package.json`` by the set-up commands) under ``/assets``, our own under ``/static``.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
+from temporalio.client import Client
+
+from models.links import signer_from_settings, signing_key
+from settings import Settings, get_settings
+from web import response_pages
+from web.context import GOVUK_DIST, PROJECT_ROOT, WebContext
+from web.security import AccessLog, BodyLimit, CsrfTokens, RateLimits, SecurityHeaders
+from web.templating import environment
+
+STATIC_DIR = PROJECT_ROOT / "web" / "static"
+
+
+def create_app(settings: Settings | None = None, *, client: Client | None = None) -> FastAPI:
+    """The web app for ``settings``; with ``client`` None it connects to Temporal at start-up."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if app.state.ctx.client is None:
+            from temporal_client import connect
+
+            app.state.ctx.client = await connect(settings)
+        yield
+
+    app = FastAPI(
+        title="Assure",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    signer = signer_from_settings(settings)
+    app.state.ctx = WebContext(
+        settings=settings,
+        client=client,  # type: ignore[arg-type]  # set by the lifespan when None
+        signer=signer,
+        csrf=CsrfTokens(signing_key(settings)),
+        rate_limits=RateLimits(
+            pages=settings.rate_limit_pages,
+            decisions=settings.rate_limit_decisions,
+            fresh_links=settings.rate_limit_fresh_links,
+        ),
+        env=environment(),
+    )
+    app.include_router(response_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    if GOVUK_DIST.is_dir():
+        app.mount("/assets", StaticFiles(directory=GOVUK_DIST), name="govuk")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def home(request: Request) -> Response:
+        return app.state.ctx.page(request, "home.html", {})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        template = "not_found.html" if exc.status_code == 404 else "error.html"
+        return app.state.ctx.page(request, template, {"status_code": exc.status_code}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        return app.state.ctx.page(request, "error.html", {"status_code": 400}, status_code=400)
+
+    # Outermost first: the log sees every request, then headers go on every response.
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders, hsts=settings.base_url.startswith("https://"))
+    app.add_middleware(AccessLog)
+    return app

@@ -1,0 +1,210 @@
+"""Turn a posted response-page form into a decision payload, or into messages per form field.
+
+The payload types in ``models.payloads`` stay the only validation of content: this module only
+reshapes form fields (a date in three boxes, a list one item per line, repeated action rows) into
+the payload's shape, and maps the payload's errors back onto the fields the person typed in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from temporal_client import DecisionNotTaken, parse_decision
+
+# Dates before this or after that are typing mistakes, whatever the rules say about the future.
+EARLIEST_YEAR = 2000
+LATEST_YEAR = 2100
+MAX_ACTION_ROWS = 20
+ACTION_ROW_FIELDS = ("action_id", "description", "agency", "owner", "due", "success_measure")
+# Fields of the plans form, and where each sits in the submit_plans payload.
+DISSEMINATION_FIELDS = {"audiences": "audiences", "channels": "channels", "socialisation": "socialisation",
+                        "plan_owner": "owner", "starts": "starts", "ends": "ends"}  # fmt: skip
+AUDIT_FIELDS = {
+    "method": "method",
+    "auditor": "auditor",
+    "audit_on": "audit_on",
+    "success_measures": "success_measures",
+}
+LIST_FIELDS = {"audiences", "channels", "success_measures"}
+PLAIN_FIELDS = {
+    "acknowledge": (),
+    "report_progress": ("note",),
+    "request_extension": ("reason",),
+    "decide_extension": ("note",),
+    "complete_action": ("evidence",),
+    "reassign_owner": ("new_owner", "reason"),
+    "sign_off": ("note",),
+    "record_audit": ("outcome", "findings"),
+    "decline": ("reason",),
+    "withdraw": ("reason",),
+}
+# Friendlier words for pydantic's messages about empty or over-long text.
+_MESSAGES = [
+    (re.compile(r"^String should have at least 1 character"), "Enter {label}"),
+    (re.compile(r"^Field required"), "Enter {label}"),
+    (re.compile(r"^String should have at most (\d+) characters?"), "{Label} must be {0} characters or fewer"),
+    (re.compile(r"^List should have at most (\d+) items?"), "{Label} can have at most {0} entries"),
+    (re.compile(r"^Input should be 'embedded', 'partially_embedded' or 'not_embedded'"), "Choose the audit's outcome"),
+    (re.compile(r"^Value error, (.*)$"), "{0}"),
+]
+LABELS = {
+    "note": "a note",
+    "reason": "the reason",
+    "evidence": "the evidence",
+    "new_owner": "the new owner's email address",
+    "new_due": "the new due date",
+    "approve": "your decision",
+    "findings": "the findings",
+    "outcome": "the audit's outcome",
+    "re_audit_on": "the re-audit date",
+    "audiences": "the audiences",
+    "channels": "the channels",
+    "socialisation": "how the learning will be socialised",
+    "plan_owner": "who owns the dissemination plan",
+    "starts": "the start date",
+    "ends": "the end date",
+    "method": "the audit method",
+    "auditor": "the auditor",
+    "audit_on": "the audit date",
+    "success_measures": "the success measures",
+    "action_id": "an action id",
+    "description": "a description",
+    "agency": "the agency",
+    "owner": "the owner's email address",
+    "due": "the due date",
+    "success_measure": "a success measure",
+    "actions": "at least one action",
+}
+
+
+@dataclass
+class ParsedForm:
+    """The payload to send, or the problems found, keyed by form field name (in page order)."""
+
+    payload: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def read_date(form: Mapping[str, str], name: str, *, required: bool) -> tuple[date | None, str | None]:
+    """A date from the three boxes ``<name>-day``, ``-month``, ``-year``: (date, None) or (None, problem)."""
+    parts = {part: (form.get(f"{name}-{part}") or "").strip() for part in ("day", "month", "year")}
+    label = LABELS.get(name, "the date")
+    if not any(parts.values()):
+        return None, (f"Enter {label}" if required else None)
+    missing = [part for part, value in parts.items() if not value]
+    if missing:
+        return None, f"{label.capitalize()} must include a {' and a '.join(missing)}"
+    if not all(value.isdigit() and len(value) <= 4 for value in parts.values()):
+        return None, f"{label.capitalize()} must be written in numbers, like 27 3 2027"
+    day, month, year = (int(parts[p]) for p in ("day", "month", "year"))
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        return None, f"{label.capitalize()} must have a year between {EARLIEST_YEAR} and {LATEST_YEAR}, like 2027"
+    try:
+        return date(year, month, day), None
+    except ValueError:
+        return None, f"{label.capitalize()} must be a real date"
+
+
+def _lines(value: str | None) -> list[str]:
+    return [line.strip() for line in (value or "").splitlines() if line.strip()]
+
+
+def row_count(form: Mapping[str, str]) -> int:
+    """How many action rows the form showed (at least one, at most ``MAX_ACTION_ROWS``)."""
+    raw = (form.get("rows") or "1").strip()
+    return min(max(int(raw), 1), MAX_ACTION_ROWS) if raw.isdigit() else 1
+
+
+def _action_rows(form: Mapping[str, str], parsed: ParsedForm) -> list[dict[str, Any]]:
+    rows = []
+    for index in range(row_count(form)):
+        prefix = f"actions-{index}"
+        values = {name: (form.get(f"{prefix}-{name}") or "").strip() for name in ACTION_ROW_FIELDS if name != "due"}
+        date_typed = any((form.get(f"{prefix}-due-{part}") or "").strip() for part in ("day", "month", "year"))
+        if not any(values.values()) and not date_typed:
+            continue  # a blank spare row
+        due, problem = read_date(form, f"{prefix}-due", required=True)
+        if problem:
+            parsed.errors[f"{prefix}-due"] = problem.replace(f"{prefix}-due", "the due date")
+        rows.append({**values, "due": due})
+    return rows
+
+
+def parse_form(name: str, form: Mapping[str, str], *, by: str) -> ParsedForm:
+    """Reshape ``form`` for decision ``name`` and validate it with the decision's payload type."""
+    parsed = ParsedForm()
+    payload: dict[str, Any] = {"by": by}
+    if name not in {"agree_actions", "submit_plans", "sign_off", "record_audit", "decline", "withdraw"}:
+        payload["action_id"] = (form.get("action_id") or "").strip()
+    for plain in PLAIN_FIELDS.get(name, ()):
+        payload[plain] = (form.get(plain) or "").strip()
+    if name == "request_extension":
+        payload["new_due"], problem = read_date(form, "new_due", required=True)
+        if problem:
+            parsed.errors["new_due"] = problem
+    elif name == "decide_extension":
+        choice = form.get("approve")
+        if choice not in {"yes", "no"}:
+            parsed.errors["approve"] = "Choose whether to agree the new date"
+        payload["approve"] = choice == "yes"
+    elif name == "submit_plans":
+        dissemination: dict[str, Any] = {}
+        audit: dict[str, Any] = {}
+        for fields, target in ((DISSEMINATION_FIELDS, dissemination), (AUDIT_FIELDS, audit)):
+            for form_name, key in fields.items():
+                if form_name in {"starts", "ends", "audit_on"}:
+                    target[key], problem = read_date(form, form_name, required=False)
+                    if problem:
+                        parsed.errors[form_name] = problem
+                elif form_name in LIST_FIELDS:
+                    target[key] = _lines(form.get(form_name))
+                else:
+                    target[key] = (form.get(form_name) or "").strip()
+        payload["dissemination"], payload["audit"] = dissemination, audit
+    elif name == "agree_actions":
+        payload["actions"] = _action_rows(form, parsed)
+    elif name == "record_audit":
+        payload["remedial_actions"] = _action_rows(form, parsed)
+        payload["re_audit_on"], problem = read_date(form, "re_audit_on", required=False)
+        if problem:
+            parsed.errors["re_audit_on"] = problem
+        if not payload["outcome"]:
+            parsed.errors["outcome"] = "Choose the audit's outcome"
+    if parsed.errors:
+        return parsed
+    try:
+        parsed.payload = parse_decision(name, payload).model_dump(mode="json")
+    except DecisionNotTaken as exc:
+        for where, message in exc.fields.items():
+            form_name = form_field_of(where)
+            parsed.errors.setdefault(form_name, friendly(message, form_name))
+    return parsed
+
+
+def form_field_of(location: str) -> str:
+    """The form field for a payload error location such as ``actions.0.due`` or ``audit.method``."""
+    parts = location.split(".")
+    if parts[0] in {"actions", "remedial_actions"}:
+        if len(parts) >= 3 and parts[1].isdigit():
+            return f"actions-{parts[1]}-{parts[2]}"
+        return "actions"
+    if parts[0] == "dissemination" and len(parts) > 1:
+        return {key: name for name, key in DISSEMINATION_FIELDS.items()}.get(parts[1], parts[1])
+    if parts[0] == "audit" and len(parts) > 1:
+        return parts[1]
+    return parts[0]
+
+
+def friendly(message: str, form_name: str) -> str:
+    """Pydantic's message in the words of a form, naming the field."""
+    label = LABELS.get(form_name.rsplit("-", 1)[-1], "this")
+    for pattern, template in _MESSAGES:
+        match = pattern.match(message)
+        if match:
+            text = template.format(*match.groups(), label=label, Label=label[0].upper() + label[1:])
+            return text[0].upper() + text[1:]
+    return message[0].upper() + message[1:] if message else message

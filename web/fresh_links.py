@@ -1,0 +1,131 @@
+"""Fresh links: a new personal link, emailed only to the address registered for the role.
+
+The web process works out who should get it from the live workflow, then starts a short
+``FreshLinkWorkflow`` that sends it through the same delivery activity as every other email
+(retries, sent log, Message-ID). The workflow id carries the hour, so repeated clicks within an
+hour send one email; rate limits cap the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from temporalio.client import WorkflowHandle
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from models.links import LinkClaims
+from models.payloads import FreshLinkInput, Notification, RecommendationStatus
+from temporal_client import UnknownRecommendation, reader_status, recommendation_status, workflow_id_for
+from web.context import WebContext
+
+log = structlog.get_logger(__name__)
+
+# The context role (as emails name it) for each link role, and which link a typed-in address gets.
+CONTEXT_ROLE = {
+    "owner": "owner",
+    "sponsor": "board_sponsor",
+    "assurance_member": "assurance_member",
+    "auditor": "auditor",
+}
+ROLE_PREFERENCE = [("owner", "owner"), ("board_sponsor", "sponsor"), ("board_chair", "sponsor"),
+                   ("assurance_member", "assurance_member"), ("auditor", "auditor")]  # fmt: skip
+
+
+async def request_fresh_link(
+    ctx: WebContext, *, claims: LinkClaims | None, email: str | None, ref: str | None
+) -> WorkflowHandle | None:
+    """Send a fresh link if there is someone registered to send it to; None when there is not."""
+    target = await _recipient(ctx, claims=claims, email=email, ref=ref)
+    if target is None:
+        return None
+    ref, recipient, role, action = target
+    status = await recommendation_status(ctx.client, ref)
+    notification = fresh_link_notification(status, recipient, role, action, now=datetime.now(UTC))
+    from workflows.fresh_link import FreshLinkWorkflow
+
+    try:
+        handle = await ctx.client.start_workflow(
+            FreshLinkWorkflow.run,
+            FreshLinkInput(recommendation_workflow_id=workflow_id_for(ref), notification=notification),
+            id=notification.key.replace("/", "-"),
+            task_queue=ctx.settings.task_queue,
+        )
+    except WorkflowAlreadyStartedError:
+        log.info("fresh_link_already_sent_this_hour", ref=ref)
+        return None
+    log.info("fresh_link_requested", ref=ref, role=role)
+    return handle
+
+
+def fresh_link_notification(
+    status: RecommendationStatus, recipient: str, role: str, action_id: str | None, *, now: datetime
+) -> Notification:
+    """The ``fresh_link`` email for ``recipient`` in link role ``role``: keyed per person, role,
+    action and hour, so asking twice in an hour sends one email."""
+    fingerprint = hashlib.sha256(f"{status.ref}|{recipient}|{role}|{action_id or '-'}".encode()).hexdigest()[:24]
+    context: dict[str, Any] = {
+        "ref": status.ref,
+        "title": status.title,
+        "board": status.board,
+        "source_kind": status.source.kind.value,
+        "source_title": status.source.title,
+        "priority": status.priority.value,
+        "stage": status.stage.value,
+        "thread": workflow_id_for(status.ref),
+        "roles": {recipient: CONTEXT_ROLE[role]},
+    }
+    view = next((a for a in status.actions if a.action_id == action_id), None)
+    if view is not None:
+        context["action"] = {
+            "action_id": view.action_id,
+            "description": view.description,
+            "agency": view.agency,
+            "owner": view.owner,
+            "due": view.due.isoformat(),
+            "success_measure": view.success_measure,
+        }
+        context["owner_epoch"] = view.owner_epoch
+    return Notification(
+        key=f"fresh-link/{fingerprint}/{now.strftime('%Y%m%d%H')}",
+        kind="fresh_link",
+        recipients=[recipient],
+        action_id=action_id,
+        context=context,
+        created_at=now,
+    )
+
+
+async def _recipient(
+    ctx: WebContext, *, claims: LinkClaims | None, email: str | None, ref: str | None
+) -> tuple[str, str, str, str | None] | None:
+    """(ref, recipient, link role, action id) of whoever holds the role now, or None."""
+    try:
+        if claims is not None:
+            return await _holder_of(ctx, claims)
+        if email and ref:
+            reader = await reader_status(ctx.client, ref, email)
+            for held, role in ROLE_PREFERENCE:
+                if held in reader.roles:
+                    return ref, reader.person, role, None
+    except UnknownRecommendation:
+        return None
+    return None
+
+
+async def _holder_of(ctx: WebContext, claims: LinkClaims) -> tuple[str, str, str, str | None] | None:
+    status = await recommendation_status(ctx.client, claims.ref)
+    if claims.role == "owner":
+        if claims.action_id is not None:
+            # The action's owner now: after a reassignment that is the new owner, never the clicker.
+            action = next((a for a in status.actions if a.action_id == claims.action_id), None)
+            return (claims.ref, action.owner, "owner", action.action_id) if action else None
+        owns = any(a.owner.lower() == claims.person.lower() for a in status.actions)
+        return (claims.ref, claims.person, "owner", None) if owns else None
+    if claims.role not in CONTEXT_ROLE:
+        return None
+    reader = await reader_status(ctx.client, claims.ref, claims.person)
+    holders = {"sponsor": {"board_sponsor", "board_chair"}}.get(claims.role, {claims.role})
+    return (claims.ref, claims.person, claims.role, None) if holders & set(reader.roles) else None

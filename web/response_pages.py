@@ -1,0 +1,332 @@
+"""Response pages: ``GET /r/<token>`` shows a recommendation to the person a link was sent to,
+``POST /r/<token>/<decision>`` takes one decision as them, ``POST /r/<token>/fresh-link`` asks
+for a new link.
+
+The token says who and which recommendation; the live workflow says what they may do now (its
+``reader`` query runs the validators' own checks), and the Workflow Update's validator has the
+last word. A GET reads and never writes: mail scanners open links.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from models.links import LinkClaims, LinkExpired, LinkRefused, still_valid
+from models.payloads import ActionView, RecommendationStatus
+from models.permissions import Reader
+from models.rules import sign_off_gaps
+from temporal_client import DecisionNotTaken, UnknownRecommendation, decide, reader_status, recommendation_status
+from web import wording
+from web.context import WebContext
+from web.forms import MAX_ACTION_ROWS, parse_form, row_count
+from web.fresh_links import request_fresh_link
+from web.security import MAX_FORM_FIELDS, client_address, same_origin
+
+log = structlog.get_logger(__name__)
+router = APIRouter()
+
+# Which token roles hold which registry roles: a sponsor's link serves the board's chair too.
+ROLE_HOLDERS = {
+    "owner": {"owner"},
+    "sponsor": {"board_sponsor", "board_chair"},
+    "assurance_member": {"assurance_member"},
+    "auditor": {"auditor"},
+    "agency_lead": {"agency_lead"},
+}
+# What each kind of link may ever do: the edge's check, before the workflow's own.
+ROLE_DECISIONS = {
+    "owner": ("acknowledge", "report_progress", "request_extension", "complete_action", "submit_plans"),
+    "sponsor": ("agree_actions", "decide_extension", "reassign_owner", "submit_plans", "decline", "withdraw"),
+    "assurance_member": ("sign_off", "withdraw"),
+    "auditor": ("record_audit",),
+    "agency_lead": (),
+}
+# Decisions taken on one action, whose forms sit with that action.
+ACTION_DECISIONS = ("acknowledge", "report_progress", "request_extension", "complete_action", "decide_extension",
+                    "reassign_owner")  # fmt: skip
+
+
+@dataclass
+class FormView:
+    """One form on the page: where it posts, and, if it was just posted and refused, what was typed
+    and what was wrong, so that the page shows it again beside the form."""
+
+    decision: str
+    action_id: str | None = None
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    refusal: str | None = None
+    gaps: list[str] = field(default_factory=list)
+    rows: int = 1
+
+    @property
+    def id(self) -> str:
+        return f"{self.decision}-{self.action_id}" if self.action_id else self.decision
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors or self.refusal)
+
+    def value(self, name: str) -> str:
+        return self.values.get(name, "")
+
+    def error(self, name: str) -> dict[str, str] | None:
+        message = self.errors.get(name)
+        return {"text": message} if message else None
+
+    def dom_id(self, name: str) -> str:
+        """The element a message about ``name`` links to from the error summary."""
+        if name in {"new_due", "starts", "ends", "audit_on", "re_audit_on"} or name.endswith("-due"):
+            return f"{self.id}-{name}-day"
+        if name == "actions":
+            return f"{self.id}-actions-0-action_id"
+        return f"{self.id}-{name}"
+
+
+@dataclass
+class Opened:
+    """A link that checked out, with what the workflow says now."""
+
+    token: str
+    claims: LinkClaims
+    status: RecommendationStatus
+    reader: Reader
+    read_only: bool = False
+
+
+async def _open(ctx: WebContext, token: str, *, read_only: bool) -> Opened:
+    """The link's claims and the live status; ``LinkRefused`` (with a plain reason) if it cannot be used."""
+    claims = ctx.signer.read(token)
+    try:
+        status = await recommendation_status(ctx.client, claims.ref)
+        reader = await reader_status(ctx.client, claims.ref, claims.person)
+    except UnknownRecommendation:
+        raise LinkRefused("This link is for a recommendation that is not in Assure.") from None
+    holders = ROLE_HOLDERS[claims.role]
+    current = None if claims.role == "owner" else ([claims.person] if holders & set(reader.roles) else [])
+    reason = still_valid(claims, status, current, read_only=read_only)
+    if reason:
+        raise Revoked(reason, claims)
+    return Opened(token=token, claims=claims, status=status, reader=reader, read_only=read_only)
+
+
+class Revoked(LinkRefused):
+    """A genuine link that no longer fits the recommendation (reassigned, role ended, closed)."""
+
+    def __init__(self, message: str, claims: LinkClaims) -> None:
+        super().__init__(message)
+        self.claims = claims
+
+
+def _limited(ctx: WebContext, request: Request, bucket: str) -> Response | None:
+    wait = ctx.rate_limits.hit(bucket, client_address(request))
+    if wait is None:
+        return None
+    response = ctx.page(request, "too_many.html", {"wait_minutes": max(1, round(wait / 60))}, status_code=429)
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+@router.get("/r/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def response_page(request: Request, token: str, done: str | None = None) -> Response:
+    """Show the recommendation, the reader's actions and the forms open to them. Changes nothing."""
+    ctx: WebContext = request.app.state.ctx
+    if limited := _limited(ctx, request, "pages"):
+        return limited
+    try:
+        opened = await _open(ctx, token, read_only=True)
+    except LinkRefused as refusal:
+        return _link_problem(ctx, request, token, refusal)
+    return _render_page(ctx, request, opened, done=done if done in wording.DECISION_DONE else None)
+
+
+@router.post("/r/{token}/fresh-link", response_class=HTMLResponse, include_in_schema=False)
+async def fresh_link(request: Request, token: str) -> Response:
+    """Email a new link to the address registered for the role this link was for, if there is one.
+
+    The answer is the same whatever happens, so that nobody learns whether an address is known.
+    """
+    ctx: WebContext = request.app.state.ctx
+    if limited := _limited(ctx, request, "fresh_links"):
+        return limited
+    form = await _read_form(request)
+    if not _csrf_ok(ctx, request, form, token):
+        return _csrf_refused(ctx, request)
+    claims = _claims_even_if_unusable(ctx, token)
+    email = (str(form.get("email") or "")).strip()[:254]
+    ref = (str(form.get("ref") or "")).strip()[:64]
+    try:
+        await request_fresh_link(ctx, claims=claims, email=email or None, ref=ref or None)
+    except Exception:  # never tell the visitor (or an attacker) anything more
+        log.exception("fresh_link_failed")
+    return ctx.page(request, "fresh_link_sent.html", {})
+
+
+@router.post("/r/{token}/{decision}", response_class=HTMLResponse, include_in_schema=False)
+async def take_decision(request: Request, token: str, decision: str) -> Response:
+    """Take ``decision`` as the link's person; show it again with the reason if it is refused."""
+    ctx: WebContext = request.app.state.ctx
+    if limited := _limited(ctx, request, "decisions"):
+        return limited
+    form = await _read_form(request)
+    if not _csrf_ok(ctx, request, form, token):
+        return _csrf_refused(ctx, request)
+    try:
+        opened = await _open(ctx, token, read_only=False)
+    except LinkRefused as refusal:
+        return _link_problem(ctx, request, token, refusal)
+    if decision not in ROLE_DECISIONS.get(opened.claims.role, ()):
+        # Checked at the edge as well as in the workflow: this link's role never takes this decision.
+        return ctx.page(request, "not_allowed.html", {"status": opened.status}, status_code=403)
+    fields = {key: str(value) for key, value in form.items() if key != "csrf_token"}
+    view = FormView(decision=decision, action_id=fields.get("action_id") or None, values=fields)
+    view.rows = row_count(fields)
+    if "add_row" in fields:  # "Add another action": show one more row, take nothing yet
+        view.rows = min(view.rows + 1, MAX_ACTION_ROWS)
+        return _render_page(ctx, request, opened, failed=view)
+    parsed = parse_form(decision, fields, by=opened.claims.person)
+    if parsed.errors:
+        view.errors = parsed.errors
+        return _render_page(ctx, request, opened, failed=view, status_code=422)
+    try:
+        await decide(ctx.client, opened.claims.ref, decision, parsed.payload)
+    except DecisionNotTaken as refused:
+        log.info("decision_refused", ref=opened.claims.ref, decision=decision, type=refused.type)
+        view.refusal, view.gaps = _plain_refusal(refused), refused.gaps
+        return _render_page(ctx, request, opened, failed=view, status_code=409)
+    except UnknownRecommendation:
+        return _link_problem(ctx, request, token, LinkRefused("This recommendation is not in Assure."))
+    log.info("decision_taken", ref=opened.claims.ref, decision=decision)
+    # Post/redirect/get: a refresh shows the new state and never posts twice.
+    return RedirectResponse(f"/r/{token}?done={decision}", status_code=303)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+async def _read_form(request: Request) -> FormData:
+    return await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+
+
+def _csrf_ok(ctx: WebContext, request: Request, form: FormData, token: str) -> bool:
+    csrf = form.get("csrf_token")
+    return same_origin(request, ctx.settings.base_url) and ctx.csrf.valid(
+        csrf if isinstance(csrf, str) else None, token
+    )
+
+
+def _csrf_refused(ctx: WebContext, request: Request) -> Response:
+    return ctx.page(request, "csrf_refused.html", {}, status_code=403)
+
+
+def _claims_even_if_unusable(ctx: WebContext, token: str) -> LinkClaims | None:
+    """What a genuine link was for, expired or not; None for a forged or damaged one."""
+    try:
+        return ctx.signer.read(token)
+    except LinkExpired as expired:
+        return expired.claims
+    except LinkRefused:
+        return None
+
+
+def _plain_refusal(refused: DecisionNotTaken) -> str:
+    message = refused.message
+    if refused.type == "SignOffRefused" and refused.gaps:
+        return "The Assurance Board cannot sign off yet, because the plans have gaps:"
+    return message[0].upper() + message[1:] if message else "This could not be done."
+
+
+def _link_problem(ctx: WebContext, request: Request, token: str, refusal: LinkRefused) -> Response:
+    """A clear page for a link that cannot be used, with the way to ask for a fresh one."""
+    known = isinstance(refusal, Revoked | LinkExpired) and getattr(refusal, "claims", None) is not None
+    return ctx.page(
+        request,
+        "link_problem.html",
+        {
+            "reason": refusal.message,
+            "expired": isinstance(refusal, LinkExpired),
+            "known": known,
+            "csrf_token": ctx.csrf.issue(token),
+            "token": token,
+        },
+        status_code=410 if isinstance(refusal, LinkExpired) else 403,
+    )
+
+
+def _render_page(
+    ctx: WebContext,
+    request: Request,
+    opened: Opened,
+    *,
+    done: str | None = None,
+    failed: FormView | None = None,
+    status_code: int = 200,
+) -> Response:
+    status, claims = opened.status, opened.claims
+    allowed = ROLE_DECISIONS.get(claims.role, ())
+    open_decisions = [d for d in opened.reader.decisions if d.name in allowed]
+
+    def form(decision: str, action_id: str | None = None) -> FormView | None:
+        """The form for a decision, if this person may take it now; the refused one keeps its input."""
+        if not any(d.name == decision and d.action_id == action_id for d in open_decisions):
+            if not (failed and failed.decision == decision and failed.action_id == action_id):
+                return None
+        if failed and failed.decision == decision and failed.action_id == action_id:
+            return failed
+        return FormView(decision=decision, action_id=action_id)
+
+    person = claims.person.lower()
+    mine = [a for a in status.actions if a.owner.lower() == person]
+    shown = mine if claims.role == "owner" else status.actions
+    today = status.as_of.date()
+    actions = [_action_context(a, form, reader_is_owner=a.owner.lower() == person, today=today) for a in shown]
+    errors = failed.errors if failed else {}
+    context: dict[str, Any] = {
+        "status": status,
+        "claims": claims,
+        "token": opened.token,
+        "csrf_token": ctx.csrf.issue(opened.token),
+        "actions": actions,
+        "own_view": claims.role == "owner",
+        "done_message": wording.DECISION_DONE.get(done or ""),
+        "failed": failed,
+        "error_list": [{"text": message, "href": "#" + failed.dom_id(name)} for name, message in errors.items()]
+        if failed
+        else [],
+        "stage_label": wording.STAGES[status.stage.value],
+        "stage_meaning": wording.STAGE_MEANING[status.stage],
+        "level_words": wording.LEVEL_WORDS[status.escalation_level],
+        "deadline_phrase": wording.deadline_phrase(status),
+        "source_phrase": wording.source_phrase(status),
+        "plan_gaps": sign_off_gaps(status.dissemination, status.audit_plan) if status.dissemination else [],
+        "forms": {
+            name: form(name)
+            for name in ("agree_actions", "submit_plans", "sign_off", "record_audit", "decline", "withdraw")
+        },  # fmt: skip
+        "closed": status.stage.value in {"assured", "declined", "withdrawn"},
+        "max_rows": MAX_ACTION_ROWS,
+    }
+    return ctx.page(request, "response.html", context, status_code=status_code, error=bool(failed and failed.failed))
+
+
+def _action_context(
+    action: ActionView, form: Callable[[str, str | None], FormView | None], *, reader_is_owner: bool, today: date
+) -> dict[str, Any]:
+    label, colour = wording.action_state(action, reader_is_owner=reader_is_owner, today=today)
+    return {
+        "view": action,
+        "state_label": label,
+        "state_colour": colour,
+        "level_words": wording.LEVEL_WORDS[action.escalation_level],
+        "reader_is_owner": reader_is_owner,
+        "forms": {name: form(name, action.action_id) for name in ACTION_DECISIONS},
+        "latest_progress": action.progress[-1] if action.progress else None,
+    }

@@ -1,0 +1,253 @@
+"""The web app's guards: security headers, CSRF tokens, request limits, rate limits, a redacted log.
+
+Response pages are opened from a capability link (``/r/<token>``), so the token must never leak:
+not to another site through the Referer header, not into a proxy cache, not into the access log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+import structlog
+from itsdangerous import BadData, URLSafeTimedSerializer
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+log = structlog.get_logger(__name__)
+
+# No inline script or style anywhere, nothing from another origin, and no framing (clickjacking).
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "manifest-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    # The token is in the path: no Referer may carry it anywhere, not even to our own assets.
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+}
+# Pages with a person's link in their address, or their case, are never stored by any cache.
+PRIVATE_PREFIXES = ("/r/",)
+
+# A form body bigger than this is not a person typing: 64 KiB holds the longest evidence field.
+MAX_BODY_BYTES = 64 * 1024
+MAX_FORM_FIELDS = 400
+
+CSRF_SALT = "assure.csrf.v1"
+CSRF_MAX_AGE_SECONDS = 12 * 60 * 60  # a page left open over a working day still posts
+
+_TOKEN_IN_PATH = re.compile(r"^(/r/)[^/]+")
+
+
+def redact_path(path: str) -> str:
+    """The request path with any link token replaced, fit for a log line."""
+    return _TOKEN_IN_PATH.sub(r"\1<token>", path)
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response, and ``no-store`` to private pages."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        private = scope["path"].startswith(PRIVATE_PREFIXES)
+
+        async def with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control" or not private
+                ]
+                headers += [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+                if private:
+                    headers.append((b"cache-control", b"no-store"))
+                if self.hsts:
+                    headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class BodyLimit:
+    """Refuses request bodies over ``MAX_BODY_BYTES`` with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await _too_large(send)
+            return
+        seen = 0
+
+        async def counted() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except BodyTooLarge:
+            await _too_large(send)
+
+
+class BodyTooLarge(Exception):
+    """A streamed body passed the limit."""
+
+
+async def _too_large(send: Send) -> None:
+    body = b"That was more than this form can take. Please shorten what you wrote and try again."
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class AccessLog:
+    """One structured line per request: method, redacted path, status, milliseconds. No query string,
+    no client details beyond the address, never the token."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def noted(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noted)
+        finally:
+            log.info(
+                "http_request",
+                method=scope["method"],
+                path=redact_path(scope["path"]),
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+
+
+# --- CSRF -----------------------------------------------------------------------------------
+
+
+class CsrfTokens:
+    """Synchroniser tokens bound to the page they were issued on (its link token), signed and expiring.
+
+    A response page is opened by a capability link, so there is no session to bind to; binding to
+    the link token means a token from one person's page is useless on another's, and a forger
+    without the link cannot make one. The Origin check below refuses cross-site posts outright.
+    """
+
+    def __init__(self, secret_key: str) -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt=CSRF_SALT)
+
+    @staticmethod
+    def _binding(link_token: str) -> str:
+        return hashlib.sha256(link_token.encode()).hexdigest()[:32]
+
+    def issue(self, link_token: str) -> str:
+        return self._serializer.dumps(self._binding(link_token))
+
+    def valid(self, csrf_token: str | None, link_token: str) -> bool:
+        if not csrf_token or len(csrf_token) > 500:
+            return False
+        try:
+            bound = self._serializer.loads(csrf_token, max_age=CSRF_MAX_AGE_SECONDS)
+        except BadData:
+            return False
+        return isinstance(bound, str) and hmac.compare_digest(bound, self._binding(link_token))
+
+
+def same_origin(request: Request, base_url: str) -> bool:
+    """False when the browser says the post came from another site (Origin or Sec-Fetch-Site)."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in {"same-origin", "none"}:
+        return False
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None  # an opaque origin (a sandboxed frame, a data: page) is refused
+    allowed = {_origin_of(base_url), _origin_of(str(request.base_url))}
+    return origin.rstrip("/") in allowed
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+# --- rate limits ----------------------------------------------------------------------------
+
+
+class RateLimits:
+    """Per-client moving-window limits for the token endpoints, held in this process's memory.
+
+    Several web processes each keep their own count; behind a load balancer the effective limit
+    is multiplied by their number, which still stops a guessing run.
+    """
+
+    def __init__(self, **limits: str) -> None:
+        self._limits: dict[str, RateLimitItem] = {name: parse(value) for name, value in limits.items()}
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def hit(self, bucket: str, client: str) -> int | None:
+        """Count one request; None if allowed, else the seconds to wait before trying again."""
+        item = self._limits[bucket]
+        if self._limiter.hit(item, bucket, client):
+            return None
+        reset_at = self._limiter.get_window_stats(item, bucket, client).reset_time
+        return max(1, int(reset_at - time.time()) + 1)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+Handler = Callable[[Request], Awaitable[Response]]

@@ -1,0 +1,1 @@
+"""The web app: response pages (and, later, the dashboard and JSON API)."""

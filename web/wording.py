@@ -79,6 +79,15 @@ DEADLINE_WORDS = {
     "due_reminder": "Reminder that action {action} is nearly due",
     "progress_request": "Progress update on action {action} asked for",
 }
+# The condition under which a ladder climbs, by its subject.
+STILL_OPEN = {
+    "acknowledge": "If action {action} is still not confirmed",
+    "overdue": "If action {action} is still not complete",
+    "plans": "If the plans are still not in",
+    "agree_actions": "If actions are still not agreed",
+    "audit": "If the audit is still not recorded",
+    "re_audit": "If the re-audit is still not recorded",
+}
 LEVEL_TARGETS = {
     EscalationLevel.agency_lead: "the agency's safeguarding lead",
     EscalationLevel.sponsoring_board: "the sponsoring board",
@@ -91,11 +100,12 @@ def deadline_phrase(status: RecommendationStatus) -> str:
     deadline = status.next_deadline
     if deadline is None:
         return "None"
-    what = DEADLINE_WORDS.get(deadline.kind, "Next step").format(action=deadline.action_id or "")
+    action = deadline.action_id or ""
     target = LEVEL_TARGETS.get(deadline.level) if deadline.level else None
     if target:
-        return f"{what}: passes to {target} on {uk_day(deadline.at)} if still open"
-    return f"{what}: {uk_day(deadline.at)}"
+        condition = STILL_OPEN.get(deadline.kind, "If nothing is done").format(action=action)
+        return f"{condition} by {uk_day(deadline.at)}, it goes to {target}"
+    return f"{DEADLINE_WORDS.get(deadline.kind, 'Next step').format(action=action)}: {uk_day(deadline.at)}"
 
 
 def source_phrase(status: RecommendationStatus) -> str:

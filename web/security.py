@@ -207,13 +207,18 @@ class CsrfTokens:
 
 
 def same_origin(request: Request, base_url: str) -> bool:
-    """False when the browser says the post came from another site (Origin or Sec-Fetch-Site)."""
+    """False when the browser says the post came from another site (Sec-Fetch-Site, Origin).
+
+    Under ``Referrer-Policy: no-referrer`` browsers send ``Origin: null`` even with a form posted
+    from our own page, so ``null`` is accepted only when ``Sec-Fetch-Site`` (which a page cannot
+    set) says same-origin, or is missing (older browsers; the CSRF token still guards them).
+    """
     site = request.headers.get("sec-fetch-site")
     if site is not None and site not in {"same-origin", "none"}:
         return False
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
-        return origin is None  # an opaque origin (a sandboxed frame, a data: page) is refused
+        return True
     allowed = {_origin_of(base_url), _origin_of(str(request.base_url))}
     return origin.rstrip("/") in allowed
 

@@ -99,7 +99,7 @@ def deadline_phrase(status: RecommendationStatus) -> str:
     """The next deadline, in words: what happens on which day."""
     deadline = status.next_deadline
     if deadline is None:
-        return "None"
+        return "Nothing is due by a set date"
     action = deadline.action_id or ""
     target = LEVEL_TARGETS.get(deadline.level) if deadline.level else None
     if target:

@@ -1,0 +1,275 @@
+"""The response pages in a real browser, end to end: Debian's headless Chromium (driven by
+Playwright, never a downloaded browser) opens the personal link from a caught email, served over
+HTTP by uvicorn, on the real Temporal dev server with a worker and the mail catcher.
+
+Every page visited is checked with axe-core (WCAG 2.0, 2.1 and 2.2, levels A and AA), and the main
+pages are photographed at phone and desktop widths into ``$ASSURE_SCREENSHOTS`` (else the test's
+temporary directory) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+from contextlib import asynccontextmanager, suppress
+from datetime import UTC, date, datetime
+from email import message_from_string
+from email.policy import default as default_policy
+from pathlib import Path
+
+import pytest
+import uvicorn
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import Page, async_playwright, expect
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+
+from models.db import session_scope
+from models.payloads import Stage, WithdrawInput
+from models.store import caught_mail
+from temporal_client import start_recommendation
+from tests import factories as f
+from tests.helpers import days, decide, eventually, free_port, status, worker_maker
+from web.app import create_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.devserver]
+
+CHROMIUM_MISSING = "Debian's chromium is not installed: apt-get install -y chromium"
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
+    "resultTypes": ["violations"],
+}
+PHONE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The path of Debian's chromium; without it the browser tests skip, except in CI, where they fail."""
+    path = shutil.which("chromium")
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(CHROMIUM_MISSING)
+        pytest.skip(CHROMIUM_MISSING)
+    return path
+
+
+@pytest.fixture
+def screenshots(tmp_path) -> Path:
+    directory = Path(os.environ.get("ASSURE_SCREENSHOTS") or tmp_path / "screenshots")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+@asynccontextmanager
+async def serving(app, port: int):
+    """The app served over real HTTP by uvicorn, in this event loop, until the block ends."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: server.started or task.done(), timeout=10)
+        assert server.started, f"uvicorn did not start: {task.exception() if task.done() else 'still starting'}"
+        yield
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
+
+
+def links_in_mail(database_url: str, recipient: str, base_url: str) -> list[str]:
+    """The personal links in the plain-text parts of the messages caught for ``recipient``, oldest first."""
+    with session_scope(database_url) as session:
+        raws = [row.raw for row in caught_mail(session=session, recipient=recipient)]
+    links = []
+    for raw in raws:
+        text = message_from_string(raw, policy=default_policy).get_body(preferencelist=("plain",)).get_content()
+        links += re.findall(re.escape(base_url) + r"/r/[A-Za-z0-9_.\-]+", text)
+    return links
+
+
+def tampered(link: str) -> str:
+    """The link with one character in the middle of its signature changed (every bit of a middle
+    base64 character counts; the last one's low bits may not)."""
+    head, signature = link.rsplit(".", 1)
+    middle = len(signature) // 2
+    changed = "A" if signature[middle] != "A" else "g"
+    return f"{head}.{signature[:middle]}{changed}{signature[middle + 1 :]}"
+
+
+def violations_report(violations: list[dict]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(f"{violation['id']} ({violation.get('impact')}): {violation['help']} <{violation['helpUrl']}>")
+        for node in violation["nodes"]:
+            lines.append(f"    at {' '.join(map(str, node['target']))}: {node.get('failureSummary', '').strip()}")
+            lines.append(f"       {node['html'][:200]}")
+    return "\n".join(lines)
+
+
+def watch_for_problems(page: Page) -> list[str]:
+    """What goes wrong in the browser: script errors, CSP refusals, assets that fail to load.
+    (A page's own status, 422 or 403, is asserted where it is expected, not counted here.)"""
+    problems: list[str] = []
+
+    def console(message) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(f"console: {message.text}")
+
+    def response(answer) -> None:
+        if answer.request.resource_type != "document" and answer.status >= 400:
+            problems.append(f"{answer.status} for {answer.url}")
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    page.on("response", response)
+    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url} {request.failure}"))
+    return problems
+
+
+class Visit:
+    """Checks each page the browser shows: axe finds nothing, and the main pages are photographed."""
+
+    def __init__(self, page: Page, directory: Path) -> None:
+        self.page = page
+        self.directory = directory
+        self.axe = Axe()
+        self.checked: list[str] = []
+
+    async def accessible(self, name: str) -> None:
+        results = await self.axe.run(self.page, options=AXE_OPTIONS)
+        violations = results.response["violations"]
+        assert not violations, f"axe found violations on {name} ({self.page.url}):\n{violations_report(violations)}"
+        self.checked.append(name)
+
+    async def check(self, name: str, *, photograph: bool = True) -> None:
+        """axe at desktop width; for a main page also at phone width, with a full-page screenshot of each."""
+        await self.accessible(f"{name} (desktop)")
+        if not photograph:
+            return
+        await self.page.screenshot(path=self.directory / f"{name}-desktop.png", full_page=True)
+        await self.page.set_viewport_size(PHONE)
+        await self.accessible(f"{name} (phone)")
+        await self.page.screenshot(path=self.directory / f"{name}-phone.png", full_page=True)
+        await self.page.set_viewport_size(DESKTOP)
+
+
+async def fill_date(page: Page, legend: str, day: date) -> None:
+    """Fill the three boxes of the date fieldset named ``legend``."""
+    group = page.get_by_role("group", name=legend, exact=True)
+    await group.get_by_label("Day").fill(str(day.day))
+    await group.get_by_label("Month").fill(str(day.month))
+    await group.get_by_label("Year").fill(str(day.year))
+
+
+@pytest.mark.timeout(60)
+async def test_an_owner_takes_their_action_to_sign_off_in_chromium(
+    chromium, dev_env, settings, executor, database_url, screenshots
+):
+    """From the emailed link, an owner acknowledges, is shown a missing-evidence error, completes with evidence and submits the plans, reaching sign-off; a tampered link gets the link-problem page, whose form emails a fresh link that works; axe finds nothing on any page at either width."""
+    port = free_port()
+    web_settings = settings.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
+    today = datetime.now(UTC).date()  # the dev server runs on the real clock
+    ref = "E2E-BROWSER"
+    app = create_app(web_settings, client=dev_env.client)
+    make_worker = worker_maker(dev_env.client, settings=web_settings, executor=executor)
+
+    async with make_worker(), serving(app, port), async_playwright() as playwright:
+        handle = await start_recommendation(
+            dev_env.client, f.start(ref, actions=[f.action("A1", today + days(60))]), task_queue=web_settings.task_queue
+        )
+        try:
+            [link] = await eventually(lambda: links_in_mail(database_url, f.OWNER, web_settings.base_url))
+
+            browser = await playwright.chromium.launch(executable_path=chromium, headless=True)
+            try:
+                context = await browser.new_context(viewport=DESKTOP, locale="en-GB")
+                context.set_default_timeout(10_000)
+                page = await context.new_page()
+                problems = watch_for_problems(page)
+                visit = Visit(page, screenshots)
+                stage = page.locator(".assure-standing .govuk-tag")
+
+                # The task, as the email's link opens it.
+                response = await page.goto(link)
+                assert response is not None and 200 == response.status
+                await expect(page.get_by_role("heading", level=1)).to_have_text(f.recommendation(ref).title)
+                await expect(page.locator("#action-A1 .govuk-tag")).to_have_text("Waiting for you to confirm")
+                await visit.check("1-task")
+
+                await page.get_by_role("button", name="Confirm I have taken this on").click()
+                await expect(page.locator(".govuk-notification-banner--success")).to_contain_text(
+                    "you have confirmed you have taken on the action"
+                )
+                await expect(stage).to_have_text("Actions in progress")
+                await visit.check("2-acknowledged", photograph=False)
+
+                # Report complete with no evidence: the error summary, the field's message, the form kept open.
+                await page.get_by_text("Report it complete", exact=True).click()
+                await page.get_by_role("button", name="Report complete").click()
+                summary = page.locator(".govuk-error-summary")
+                await expect(summary).to_contain_text("There is a problem")
+                await expect(summary.get_by_role("link")).to_have_text("Enter the evidence")
+                await expect(page).to_have_title(re.compile(r"^Error: "))
+                await expect(summary).to_be_focused()  # GOV.UK Frontend's script ran under our CSP
+                await expect(page.get_by_label("Evidence that it is done")).to_be_visible()
+                await visit.check("3-error")
+
+                await summary.get_by_role("link", name="Enter the evidence").click()
+                evidence = page.get_by_label("Evidence that it is done")
+                await expect(evidence).to_be_focused()
+                await evidence.fill("Guidance v2 published on the partnership site; 14 of 15 teams briefed (register)")
+                await page.get_by_role("button", name="Report complete").click()
+                await expect(stage).to_have_text("Plans due")
+                await expect(page.locator("#action-A1 .govuk-tag")).to_have_text(re.compile(r"^\s*Complete on "))
+                await visit.check("4-plans")
+
+                # The plans, then sign-off is what is waited for.
+                plans, audit = f.credible_plans(today)
+                await page.get_by_label("Who needs to know").fill("\n".join(plans.audiences))
+                await page.get_by_label("How they will hear").fill("\n".join(plans.channels))
+                await page.get_by_label("How the learning will be discussed and tested in teams").fill(
+                    plans.socialisation
+                )
+                await page.get_by_label("Who owns the dissemination plan").fill(f.OWNER)
+                await fill_date(page, "Dissemination starts", plans.starts)
+                await fill_date(page, "Dissemination ends", plans.ends)
+                await page.get_by_label("Audit method").fill(audit.method)
+                await page.get_by_label("Auditor", exact=True).fill(f.AUDITOR)
+                await fill_date(page, "Audit date", audit.audit_on)
+                await page.get_by_label("Success measures").fill("\n".join(audit.success_measures))
+                await page.get_by_role("button", name="Submit the plans").click()
+                await expect(page.locator(".govuk-notification-banner--success")).to_contain_text(
+                    "The plans are recorded"
+                )
+                await expect(stage).to_have_text("Waiting for sign-off")
+                await expect(page.locator(".govuk-inset-text")).to_contain_text("complete enough")
+                await visit.check("5-sign-off")
+                assert Stage.sign_off == (await status(handle)).stage
+
+                # A link whose signature does not check out.
+                response = await page.goto(tampered(link))
+                assert response is not None and 403 == response.status
+                await expect(page.get_by_role("heading", level=1)).to_have_text("This link cannot be used")
+                await expect(page.get_by_label("Your work email address")).to_be_visible()
+                await visit.check("6-bad-link")
+
+                # Asking for a new link there: the same answer whoever asks, and the owner gets one by email.
+                await page.get_by_label("Your work email address").fill(f.OWNER)
+                await page.get_by_label("Recommendation reference").fill(ref)
+                await page.get_by_role("button", name="Send me a new link").click()
+                await expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
+                await visit.check("7-fresh-link-sent", photograph=False)
+                fresh = await eventually(lambda: links_in_mail(database_url, f.OWNER, web_settings.base_url)[1:])
+                await page.goto(fresh[0])
+                await expect(stage).to_have_text("Waiting for sign-off")
+                await visit.check("8-fresh-link-opened", photograph=False)
+
+                assert [] == problems, "the browser reported errors:\n" + "\n".join(problems)
+                print(f"axe checked, no violations: {', '.join(visit.checked)}; screenshots in {screenshots}")
+            finally:
+                await browser.close()
+        finally:
+            with suppress(WorkflowUpdateFailedError):
+                await decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="browser test finished"))
+            with suppress(WorkflowFailureError):
+                await asyncio.wait_for(handle.result(), timeout=10)

@@ -53,6 +53,7 @@ from models.payloads import (
     SubmitPlansInput,
     TimelineEvent,
     WithdrawInput,
+    action_facts,
 )
 from models.rules import highest, sign_off_gaps
 
@@ -146,14 +147,7 @@ class Lifecycle(Deadlines):
             "roles": {r: self._role_of(r, action) for r in unique},
         }
         if action is not None:
-            base["action"] = {
-                "action_id": action.action_id,
-                "description": action.description,
-                "agency": action.agency,
-                "owner": action.owner,
-                "due": action.due.isoformat(),
-                "success_measure": action.success_measure,
-            }
+            base["action"] = action_facts(action)
             base["due"] = action.due.isoformat()
             base["owner_epoch"] = action.owner_epoch
         self.state.outbox.append(

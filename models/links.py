@@ -38,6 +38,16 @@ MAX_TOKEN_CHARS = 2000
 Role = Literal["owner", "sponsor", "assurance_member", "auditor", "agency_lead"]
 ActionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")]
 
+# The link role of each role a notification names; others (an agency lead copied in) read for
+# information and get no link. In this order, the role a typed-in address is given a link for.
+LINK_ROLES = {
+    "owner": "owner",
+    "board_sponsor": "sponsor",
+    "board_chair": "sponsor",
+    "assurance_member": "assurance_member",
+    "auditor": "auditor",
+}
+
 # One-letter keys keep the token short: every character of it ends up in an email and on a
 # phone's address bar. Defaults (no action, epoch 0) are left out for the same reason.
 _WIRE = {"person": "p", "ref": "r", "role": "o", "action_id": "a", "owner_epoch": "e"}

@@ -193,6 +193,18 @@ class ActionSpec(Payload):
     success_measure: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
+def action_facts(action: ActionSpec | ActionView) -> dict[str, str]:
+    """What an email says about an action: its SMART facts, as JSON-ready text."""
+    return {
+        "action_id": action.action_id,
+        "description": action.description,
+        "agency": action.agency,
+        "owner": action.owner,
+        "due": action.due.isoformat(),
+        "success_measure": action.success_measure,
+    }
+
+
 class DisseminationPlan(Payload):
     """How the learning reaches practice. Fields may be empty: the gaps are reported, not hidden."""
 

@@ -16,22 +16,15 @@ import structlog
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from models.links import LinkClaims
-from models.payloads import FreshLinkInput, Notification, RecommendationStatus
+from models.links import LINK_ROLES, LinkClaims
+from models.payloads import FreshLinkInput, Notification, RecommendationStatus, action_facts
 from temporal_client import UnknownRecommendation, reader_status, recommendation_status, workflow_id_for
 from web.context import WebContext
 
 log = structlog.get_logger(__name__)
 
-# The context role (as emails name it) for each link role, and which link a typed-in address gets.
-CONTEXT_ROLE = {
-    "owner": "owner",
-    "sponsor": "board_sponsor",
-    "assurance_member": "assurance_member",
-    "auditor": "auditor",
-}
-ROLE_PREFERENCE = [("owner", "owner"), ("board_sponsor", "sponsor"), ("board_chair", "sponsor"),
-                   ("assurance_member", "assurance_member"), ("auditor", "auditor")]  # fmt: skip
+# The role an email names for each link role (the first that maps to it).
+CONTEXT_ROLE = {link: named for named, link in reversed(LINK_ROLES.items())}
 
 
 async def request_fresh_link(
@@ -79,14 +72,7 @@ def fresh_link_notification(
     }
     view = next((a for a in status.actions if a.action_id == action_id), None)
     if view is not None:
-        context["action"] = {
-            "action_id": view.action_id,
-            "description": view.description,
-            "agency": view.agency,
-            "owner": view.owner,
-            "due": view.due.isoformat(),
-            "success_measure": view.success_measure,
-        }
+        context["action"] = action_facts(view)
         context["owner_epoch"] = view.owner_epoch
     return Notification(
         key=f"fresh-link/{fingerprint}/{now.strftime('%Y%m%d%H')}",
@@ -107,7 +93,7 @@ async def _recipient(
             return await _holder_of(ctx, claims)
         if email and ref:
             reader = await reader_status(ctx.client, ref, email)
-            for held, role in ROLE_PREFERENCE:
+            for held, role in LINK_ROLES.items():
                 if held in reader.roles:
                     return ref, reader.person, role, None
     except UnknownRecommendation:

@@ -155,18 +155,17 @@ async def fresh_link(request: Request, token: str) -> Response:
     The answer is the same whatever happens, so that nobody learns whether an address is known.
     """
     ctx: WebContext = request.app.state.ctx
-    if limited := _limited(ctx, request, "fresh_links"):
-        return limited
-    form = await _read_form(request)
-    if not _csrf_ok(ctx, request, form, token):
-        return _csrf_refused(ctx, request)
+    form = await _guarded_form(ctx, request, token, "fresh_links")
+    if isinstance(form, Response):
+        return form
     claims = _claims_even_if_unusable(ctx, token)
     email = (str(form.get("email") or "")).strip()[:254]
     ref = (str(form.get("ref") or "")).strip()[:64]
     try:
         await request_fresh_link(ctx, claims=claims, email=email or None, ref=ref or None)
-    except Exception:  # never tell the visitor (or an attacker) anything more
-        log.exception("fresh_link_failed")
+    except Exception as exc:  # never tell the visitor (or an attacker) anything more
+        # The type only: a traceback's locals would hold the typed address.
+        log.error("fresh_link_failed", error=type(exc).__name__)
     return ctx.page(request, "fresh_link_sent.html", {})
 
 
@@ -174,11 +173,9 @@ async def fresh_link(request: Request, token: str) -> Response:
 async def take_decision(request: Request, token: str, decision: str) -> Response:
     """Take ``decision`` as the link's person; show it again with the reason if it is refused."""
     ctx: WebContext = request.app.state.ctx
-    if limited := _limited(ctx, request, "decisions"):
-        return limited
-    form = await _read_form(request)
-    if not _csrf_ok(ctx, request, form, token):
-        return _csrf_refused(ctx, request)
+    form = await _guarded_form(ctx, request, token, "decisions")
+    if isinstance(form, Response):
+        return form
     try:
         opened = await _open(ctx, token, read_only=False)
     except LinkRefused as refusal:
@@ -212,8 +209,14 @@ async def take_decision(request: Request, token: str, decision: str) -> Response
 # --- helpers --------------------------------------------------------------------------------
 
 
-async def _read_form(request: Request) -> FormData:
-    return await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+async def _guarded_form(ctx: WebContext, request: Request, token: str, bucket: str) -> FormData | Response:
+    """The posted form, or the page that refuses it: rate limit first, then CSRF and origin."""
+    if limited := _limited(ctx, request, bucket):
+        return limited
+    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    if not _csrf_ok(ctx, request, form, token):
+        return _csrf_refused(ctx, request)
+    return form
 
 
 def _csrf_ok(ctx: WebContext, request: Request, form: FormData, token: str) -> bool:

@@ -13,7 +13,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from models.payloads import DELIVER_MAIL, FreshLinkInput, MailDelivery, MailDeliveryResult
-    from workflows.recommendation import MAIL_RETRY
+    from workflows.recommendation import DELIVERY_OPTIONS
 
 
 @workflow.defn
@@ -31,9 +31,7 @@ class FreshLinkWorkflow:
             DELIVER_MAIL,
             delivery,
             result_type=MailDeliveryResult,
-            start_to_close_timeout=timedelta(minutes=2),
-            heartbeat_timeout=timedelta(seconds=30),
-            retry_policy=MAIL_RETRY,
+            **DELIVERY_OPTIONS,
             # A link nobody could deliver for a day is no use: the person can ask again.
             schedule_to_close_timeout=timedelta(days=1),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -51,6 +52,13 @@ STORE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interva
 MAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=30)
 )
+# How every workflow runs the delivery activity. A worker that dies mid-delivery is noticed in
+# 30 s (the heartbeat), not at the 2-minute timeout.
+DELIVERY_OPTIONS: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(minutes=2),
+    "heartbeat_timeout": timedelta(seconds=30),
+    "retry_policy": MAIL_RETRY,
+}
 # Workflows started before email delivery existed keep their recorded behaviour on replay.
 DELIVER_EMAIL_PATCH = "deliver-email-v1"
 
@@ -127,10 +135,7 @@ class RecommendationWorkflow:
                 DELIVER_MAIL,
                 delivery,
                 result_type=MailDeliveryResult,
-                start_to_close_timeout=timedelta(minutes=2),
-                # A worker that dies mid-delivery is noticed in 30 s, not at the 2-minute timeout.
-                heartbeat_timeout=timedelta(seconds=30),
-                retry_policy=MAIL_RETRY,
+                **DELIVERY_OPTIONS,
             )
         self._in_flight.discard(key)
         self._life.state.pending_mail.remove(delivery)

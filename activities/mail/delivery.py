@@ -20,21 +20,12 @@ from activities.mail.message import build_message, mail_domain, message_id_for, 
 from activities.mail.render import render
 from activities.mail.smtp import PermanentSendFailure, TemporarySendFailure, send
 from models.db import session_scope
-from models.links import LinkClaims, LinkSigner, signer_from_settings
+from models.links import LINK_ROLES, LinkClaims, LinkSigner, signer_from_settings
 from models.payloads import DELIVER_MAIL, MailDelivery, MailDeliveryResult, Notification
 from models.store import record_sent_mail, sent_mail_status
 from settings import Settings
 
 log = structlog.get_logger(__name__)
-
-# Roles whose readers act from a link; others (an agency lead copied in) read for information.
-LINK_ROLES = {
-    "owner": "owner",
-    "board_sponsor": "sponsor",
-    "board_chair": "sponsor",
-    "assurance_member": "assurance_member",
-    "auditor": "auditor",
-}
 
 
 def link_for(signer: LinkSigner, base_url: str, context: Mapping[str, Any], recipient: str) -> str | None:

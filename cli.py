@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from contextlib import suppress
+from pathlib import Path
 
 import typer
 
@@ -152,6 +153,109 @@ def dev(
         server.terminate()
         with suppress(subprocess.TimeoutExpired):
             server.wait(timeout=10)
+
+
+@app.command("import")
+def import_plan(
+    path: Path = typer.Argument(..., help="The plan: .xlsx, .csv or .yaml (format in the README)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and compare only; start nothing"),
+    as_json: bool = typer.Option(False, "--json", help="Print problems or the report as JSON"),
+    apply_changes: bool = typer.Option(False, "--apply-changes", help="Apply changes to running workflows"),
+    rebase_dates: str | None = typer.Option(
+        None, "--rebase-dates", metavar="YYYY-MM-DD", help="Shift every date so this day falls on today"
+    ),
+) -> None:
+    """Import an action plan: check the whole file, then start each recommendation's workflow."""
+    from datetime import date
+
+    settings = settings_or_exit()
+    configure_logging(fmt=settings.log_format)
+    shift = None
+    if rebase_dates is not None:
+        try:
+            shift = date.today() - date.fromisoformat(rebase_dates)
+        except ValueError:
+            typer.echo(f"--rebase-dates: {rebase_dates!r} is not a date like 2023-04-01", err=True)
+            _exit(2)
+    status = asyncio.run(_import(path, settings, dry_run=dry_run, as_json=as_json, apply=apply_changes, shift=shift))
+    _exit(status)
+
+
+async def _import(path: Path, settings, *, dry_run: bool, as_json: bool, apply: bool, shift) -> int:
+    from datetime import date, timedelta
+
+    from rich.progress import Progress
+
+    from importing.apply import import_plan
+    from importing.sheets import read_plan_file
+    from importing.validate import check_plan
+    from models.db import init_db, session_scope
+    from models.store import registry
+    from temporal_client import connect
+
+    init_db(settings.database_url)
+    sheets, problems = read_plan_file(path)
+    plan = None
+    if not problems:
+        with session_scope(settings.database_url) as session:
+            stored = registry(session=session)
+        plan, problems = check_plan(sheets, stored=stored, today=date.today(), shift=shift or timedelta(0))
+    if problems:
+        if as_json:
+            typer.echo(json.dumps({"problems": [p.as_dict() for p in problems]}, indent=2))
+        else:
+            typer.echo(f"{path.name}: {len(problems)} problem(s); nothing was imported", err=True)
+            for problem in problems:
+                typer.echo(f"  {problem}", err=True)
+        return 2
+    try:
+        client = await connect(settings)
+    except RuntimeError as exc:
+        typer.echo(f"cannot reach Temporal at {settings.temporal_address}: {exc}", err=True)
+        return 1
+    with Progress(transient=True, disable=as_json or len(plan.recommendations) < 50) as bar:
+        task = bar.add_task("Importing", total=len(plan.recommendations))
+        report = await import_plan(
+            plan,
+            client=client,
+            database_url=settings.database_url,
+            task_queue=settings.task_queue,
+            dry_run=dry_run,
+            apply_changes=apply,
+            progress=lambda _ref: bar.advance(task),
+        )
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+        return 0
+    verb = "would start" if dry_run else "started"
+    typer.echo(f"{len(report.started)} {verb}, {len(report.unchanged)} unchanged, {len(report.changes)} changed")
+    for ref, changes in report.changes.items():
+        typer.echo(f"  {ref}:")
+        for change in changes:
+            mark = "applied" if change in report.applied.get(ref, []) else "not applied"
+            typer.echo(f"    {change} ({mark if apply else 'use --apply-changes to apply'})")
+        for refused in report.not_applied.get(ref, []):
+            if refused not in changes:
+                typer.echo(f"    not applied: {refused}")
+    return 0
+
+
+@app.command()
+def template(
+    out: Path = typer.Option(..., "--out", help="Where to write the workbook (.xlsx)"),
+    from_yaml: Path | None = typer.Option(None, "--from", help="Fill it from this YAML plan instead"),
+) -> None:
+    """Write the blank plan workbook (headers, drop-down lists, a worked example row), or a YAML plan as one."""
+    from importing.workbook import write_from_yaml, write_template
+
+    if out.suffix.lower() != ".xlsx":
+        typer.echo("--out must name a .xlsx file", err=True)
+        raise SystemExit(2)
+    if from_yaml is not None:
+        write_from_yaml(from_yaml, out)
+    else:
+        write_template(out)
+    typer.echo(f"Wrote {out}")
 
 
 @app.command()

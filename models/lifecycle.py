@@ -27,9 +27,11 @@ from models.payloads import (
     ActionState,
     ActionStatus,
     ActionView,
+    AddActionsInput,
     AgreeActionsInput,
     AuditOutcome,
     AuditRecord,
+    ChangeDueDateInput,
     CompleteActionInput,
     DecideExtensionInput,
     DeclineInput,
@@ -99,12 +101,49 @@ class Lifecycle(Deadlines):
         )
         life = cls(state, workflow_id=workflow_id)
         life._event(now, "received", SYSTEM_ACTOR, f"from {start.recommendation.source_kind.value}")
-        if start.actions:
+        if start.actions and start.imported is not None:
+            life._begin_imported(start, now)
+        elif start.actions:
             life._add_actions(start.actions, now, round_=0, actor=SYSTEM_ACTOR)
             life._enter(Stage.action, now, SYSTEM_ACTOR)
         else:
             life._notify(now, "actions_needed", state.parties.board_sponsors, deadline=life._stage_deadline())
         return life
+
+    def _begin_imported(self, start: RecommendationInput, now: datetime) -> None:
+        """Take up an imported action log where it stands, with one message per person.
+
+        A complete action sends nothing; an open one sends its task, unless it is already past
+        due, when the overdue ladder's single notice (at the rung it has reached) says so instead.
+        All complete, the plans are requested, or, when the log had them, go to sign-off.
+        """
+        assert start.imported is not None
+        progress = {a.action_id: a for a in start.imported.actions}
+        for spec in start.actions:
+            action = ActionState(**spec.model_dump(), round=0, assigned_on=now.date())
+            self.state.actions.append(action)
+            self._event(now, "action_assigned", SYSTEM_ACTOR, f"{action.action_id} to {action.owner}, due {action.due}")
+            known = progress.get(action.action_id)
+            if known is not None and known.status is not ActionStatus.assigned:
+                action.status = ActionStatus.acknowledged
+                action.acknowledged_at = now
+            if known is not None and known.status is ActionStatus.complete:
+                on = known.completed_on or now.date()
+                action.status = ActionStatus.complete
+                action.completed_at = datetime(on.year, on.month, on.day, 12, tzinfo=now.tzinfo)
+                action.evidence = known.evidence
+                self._event(now, "action_completed", SYSTEM_ACTOR, f"{action.action_id} (imported)")
+            elif action.due >= now.date():
+                self._notify(now, "task_assigned", [action.owner], action=action)
+        self._enter(Stage.action, now, SYSTEM_ACTOR, "imported")
+        plans = start.imported
+        if not self._open_actions() and plans.dissemination is not None and plans.audit is not None:
+            self._enter(Stage.dissemination_plan, now, SYSTEM_ACTOR)
+            self.apply_submit_plans(
+                SubmitPlansInput(by=self._lead_owner(), dissemination=plans.dissemination, audit=plans.audit), now
+            )
+        else:
+            self._advance(now, SYSTEM_ACTOR)
 
     # --- small helpers --------------------------------------------------------------------
 
@@ -357,6 +396,34 @@ class Lifecycle(Deadlines):
         self._event(now, "owner_reassigned", d.by, f"{action.action_id} from {previous} to {d.new_owner}")
         self._notify(now, "task_reassigned", [previous], action=action, reason=d.reason)
         self._notify(now, "task_assigned", [d.new_owner], action=action)
+
+    def check_add_actions(self, d: AddActionsInput, now: datetime) -> None:
+        self._require_stage(sorted(ACTION_STAGES), "add actions")
+        self._require_person(d.by, self._sponsors(), "a sponsor or the chair of the sponsoring board")
+        _check_action_specs(d.actions, existing=self.state.actions, today=now.date())
+
+    def apply_add_actions(self, d: AddActionsInput, now: datetime) -> None:
+        round_ = len(self.state.audits) if self.state.stage is Stage.re_audit else 0
+        self._event(now, "actions_added", d.by, f"{len(d.actions)} action(s)")
+        self._add_actions(d.actions, now, round_=round_, actor=d.by)
+
+    def check_change_due_date(self, d: ChangeDueDateInput, now: datetime) -> None:
+        self._require_stage(sorted(ACTION_STAGES), "change a due date")
+        self._require_person(d.by, self._sponsors(), "a sponsor or the chair of the sponsoring board")
+        action = self._require_action(d.action_id)
+        _refuse_unless(action.is_open, f"action {d.action_id} is already complete")
+        _refuse_unless(d.new_due != action.due, f"action {d.action_id} is already due on {action.due}")
+        _refuse_unless(d.new_due >= now.date(), "the new due date must not be in the past")
+
+    def apply_change_due_date(self, d: ChangeDueDateInput, now: datetime) -> None:
+        action = self._require_action(d.action_id)
+        old_due, action.due = action.due, d.new_due
+        # A new due date starts the ladder again, as an agreed extension does.
+        action.due_ladder = []
+        action.due_reminder_sent = False
+        action.extension = None
+        self._event(now, "due_date_changed", d.by, f"{action.action_id} from {old_due} to {action.due}")
+        self._notify(now, "extension_decided", [action.owner], action=action, approved=True, note=d.reason)
 
     def check_submit_plans(self, d: SubmitPlansInput, now: datetime) -> None:
         self._require_stage([Stage.dissemination_plan, Stage.sign_off], "submit plans")

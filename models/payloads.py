@@ -273,6 +273,20 @@ class CompleteActionInput(Decision):
     evidence: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
 
 
+class AddActionsInput(Decision):
+    """New SMART actions on a recommendation already under way (a changed action plan)."""
+
+    actions: ActionSpecs = Field(min_length=1, max_length=100)
+
+
+class ChangeDueDateInput(Decision):
+    """A board's new due date for an open action (a changed action plan), not an owner's request."""
+
+    action_id: str
+    new_due: date
+    reason: RequiredText
+
+
 class ReassignOwnerInput(Decision):
     action_id: str
     new_owner: Email
@@ -312,6 +326,8 @@ DECISION_INPUTS: dict[str, type[Decision]] = {
     "decide_extension": DecideExtensionInput,
     "complete_action": CompleteActionInput,
     "reassign_owner": ReassignOwnerInput,
+    "add_actions": AddActionsInput,
+    "change_due_date": ChangeDueDateInput,
     "submit_plans": SubmitPlansInput,
     "sign_off": SignOffInput,
     "record_audit": RecordAuditInput,
@@ -456,6 +472,24 @@ class RecommendationState(Payload):
         return next((a for a in self.actions if a.action_id == action_id), None)
 
 
+class ImportedAction(Payload):
+    """Where an action already stood in the action log it was imported from."""
+
+    action_id: str
+    status: ActionStatus = ActionStatus.assigned
+    completed_on: date | None = None
+    evidence: LongText = ""
+
+
+class ImportedProgress(Payload):
+    """A live action log brought in from a spreadsheet: each action's status and, once every
+    action is complete, the plans if the log had them. Its presence marks an imported start."""
+
+    actions: list[ImportedAction] = Field(default_factory=list, max_length=100)
+    dissemination: DisseminationPlan | None = None
+    audit: AuditPlan | None = None
+
+
 class RecommendationInput(Payload):
     """Start a recommendation (``state`` is None) or continue one (``state`` carried over)."""
 
@@ -463,6 +497,8 @@ class RecommendationInput(Payload):
     policy: EscalationPolicy = Field(default_factory=EscalationPolicy)
     parties: Parties
     actions: ActionSpecs = Field(default_factory=list, max_length=100)
+    # Only for recommendations imported with a live action log; None keeps the plain start.
+    imported: ImportedProgress | None = None
     state: RecommendationState | None = None
     # Continue as new once history passes this many events (Temporal also suggests it).
     continue_as_new_after: int = Field(default=10_000, ge=50)

@@ -140,7 +140,16 @@ def board_context(*, session: Session, board_name: str) -> tuple[EscalationPolic
     board = session.exec(select(Board).where(Board.name == board_name)).first()
     if board is None:
         raise RegistryError(f"there is no board called {board_name!r} in the registry")
-    people = list(session.exec(select(Person)))
+    return registry_context(board, list(session.exec(select(Person))), list(session.exec(select(Agency))))
+
+
+POLICY_FIELDS = frozenset(EscalationPolicy.model_fields)
+
+
+def registry_context(
+    board: Board, people: Sequence[Person], agencies: Sequence[Agency]
+) -> tuple[EscalationPolicy, Parties]:
+    """``board_context`` over registry rows in hand (a file being imported, say), not the store."""
 
     def with_role(role: str) -> list[str]:
         return sorted({p.email for p in people if role in p.role_list()})
@@ -154,22 +163,8 @@ def board_context(*, session: Session, board_name: str) -> tuple[EscalationPolic
         raise RegistryError(f"board {board.name!r} has no sponsor")
     if not members:
         raise RegistryError("the registry has no Assurance Board member (role assurance_member)")
-    leads = {a.name: a.safeguarding_lead_email for a in session.exec(select(Agency)) if a.safeguarding_lead_email}
-    policy = EscalationPolicy(
-        **board.model_dump(
-            include={
-                "acknowledge_within",
-                "remind_before_due",
-                "agency_lead_after",
-                "board_after",
-                "assurance_after",
-                "progress_every",
-                "agree_within",
-                "plans_within",
-                "working_days",
-            }
-        )
-    )
+    leads = {a.name: a.safeguarding_lead_email for a in agencies if a.safeguarding_lead_email}
+    policy = EscalationPolicy(**board.model_dump(include=set(POLICY_FIELDS)))
     parties = Parties(
         board_sponsors=sponsors,
         board_chair=chair,
@@ -178,6 +173,31 @@ def board_context(*, session: Session, board_name: str) -> tuple[EscalationPolic
         agency_leads=leads,
     )
     return policy, parties
+
+
+def upsert_registry(
+    *, session: Session, agencies: Sequence[Agency], people: Sequence[Person], boards: Sequence[Board]
+) -> None:
+    """Add or update registry rows by their natural key (agency and board name, person email)."""
+    for model, rows, key in ((Agency, agencies, "name"), (Person, people, "email"), (Board, boards, "name")):
+        for row in rows:
+            existing = session.exec(select(model).where(getattr(model, key) == getattr(row, key))).first()
+            values = row.model_dump(exclude={"id"})
+            if existing is None:
+                session.add(model(**values))
+            else:
+                for name, value in values.items():
+                    setattr(existing, name, value)
+                session.add(existing)
+
+
+def registry(*, session: Session) -> tuple[list[Agency], list[Person], list[Board]]:
+    """The whole registry, detached from the session, for checking a file against it."""
+    rows = (list(session.exec(select(Agency))), list(session.exec(select(Person))), list(session.exec(select(Board))))
+    for group in rows:
+        for row in group:
+            session.expunge(row)
+    return rows
 
 
 def record_caught_mail(*, session: Session, mail: CaughtMail) -> None:

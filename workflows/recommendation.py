@@ -27,7 +27,9 @@ with workflow.unsafe.imports_passed_through():
         DIGEST_ROLES,
         RECORD_TRANSITION,
         AcknowledgeInput,
+        AddActionsInput,
         AgreeActionsInput,
+        ChangeDueDateInput,
         CompleteActionInput,
         DecideExtensionInput,
         DeclineInput,
@@ -254,6 +256,22 @@ class RecommendationWorkflow:
     @reassign_owner.validator
     def _check_reassign_owner(self, decision: ReassignOwnerInput) -> None:
         self._check("reassign_owner", decision)
+
+    @workflow.update
+    async def add_actions(self, decision: AddActionsInput) -> RecommendationStatus:
+        return await self._apply("add_actions", decision)
+
+    @add_actions.validator
+    def _check_add_actions(self, decision: AddActionsInput) -> None:
+        self._check("add_actions", decision)
+
+    @workflow.update
+    async def change_due_date(self, decision: ChangeDueDateInput) -> RecommendationStatus:
+        return await self._apply("change_due_date", decision)
+
+    @change_due_date.validator
+    def _check_change_due_date(self, decision: ChangeDueDateInput) -> None:
+        self._check("change_due_date", decision)
 
     @workflow.update
     async def submit_plans(self, decision: SubmitPlansInput) -> RecommendationStatus:

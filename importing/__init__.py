@@ -1,0 +1,1 @@
+"""Importing action plans from spreadsheets: read, check completely, then start."""

@@ -1,0 +1,187 @@
+"""Bring a checked plan into Assure: the registry into the store, each recommendation into its
+workflow. A re-import starts nothing twice; a changed plan is compared per ref and, if asked,
+applied to the running workflows through their updates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import structlog
+from temporalio.client import Client
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from importing.validate import Plan, PlannedRecommendation
+from models.db import session_scope
+from models.payloads import ActionSpec, RecommendationStatus
+from models.store import upsert_registry
+from temporal_client import (
+    DecisionNotTaken,
+    UnknownRecommendation,
+    decide,
+    recommendation_status,
+    start_recommendation,
+)
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, in a dry run, would do), per ref."""
+
+    started: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    changes: dict[str, list[str]] = field(default_factory=dict)
+    applied: dict[str, list[str]] = field(default_factory=dict)
+    not_applied: dict[str, list[str]] = field(default_factory=dict)
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "started": self.started,
+            "unchanged": self.unchanged,
+            "changes": self.changes,
+            "applied": self.applied,
+            "not_applied": self.not_applied,
+        }
+
+
+@dataclass
+class Change:
+    """One difference between the file and a running workflow, and the update that applies it."""
+
+    describe: str
+    decision: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+async def import_plan(
+    plan: Plan,
+    *,
+    client: Client,
+    database_url: str,
+    task_queue: str,
+    dry_run: bool = False,
+    apply_changes: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> ImportReport:
+    """Store the registry and start (or compare) every recommendation of a checked ``plan``."""
+    report = ImportReport(dry_run=dry_run)
+    if not dry_run:
+        with session_scope(database_url) as session:
+            upsert_registry(session=session, agencies=plan.agencies, people=plan.people, boards=plan.boards)
+    for item in plan.recommendations:
+        ref = item.start.recommendation.ref
+        try:
+            status = await recommendation_status(client, ref)
+        except UnknownRecommendation:
+            status = None
+        if status is None:
+            if not dry_run:
+                try:
+                    await start_recommendation(client, item.start, task_queue=task_queue)
+                except WorkflowAlreadyStartedError:  # started by a concurrent import a moment ago
+                    report.unchanged.append(ref)
+                    continue
+            report.started.append(ref)
+        else:
+            changes = differences(item, status)
+            if not changes:
+                report.unchanged.append(ref)
+            else:
+                report.changes[ref] = [change.describe for change in changes]
+                if apply_changes and not dry_run:
+                    await _apply(client, ref, item, changes, report)
+        if progress is not None:
+            progress(ref)
+    log.info(
+        "plan_imported",
+        dry_run=dry_run,
+        started=len(report.started),
+        unchanged=len(report.unchanged),
+        changed=len(report.changes),
+    )
+    return report
+
+
+def differences(item: PlannedRecommendation, status: RecommendationStatus) -> list[Change]:
+    """How the file differs from the running workflow, each with its update where one exists."""
+    start = item.start
+    rec = start.recommendation
+    by = start.parties.board_sponsors[0]
+    changes: list[Change] = []
+    for name, ours, theirs in (
+        ("title", rec.title, status.title),
+        ("board", rec.board, status.board),
+        ("priority", rec.priority.value, status.priority.value),
+    ):
+        if ours != theirs:
+            changes.append(Change(f"{name} differs from the running recommendation (change it by hand)"))
+    running = {a.action_id: a for a in status.actions}
+    new: list[ActionSpec] = []
+    for spec in start.actions:
+        current = running.get(spec.action_id)
+        if current is None:
+            new.append(spec)
+            continue
+        if current.status.value == "complete":
+            continue
+        if spec.owner != current.owner:
+            changes.append(
+                Change(
+                    f"action {spec.action_id}: owner {current.owner} -> {spec.owner}",
+                    "reassign_owner",
+                    {
+                        "by": by,
+                        "action_id": spec.action_id,
+                        "new_owner": spec.owner,
+                        "reason": "Changed in the imported action plan",
+                    },
+                )  # fmt: skip
+            )
+        if spec.due != current.due:
+            changes.append(
+                Change(
+                    f"action {spec.action_id}: due {current.due} -> {spec.due}",
+                    "change_due_date",
+                    {
+                        "by": by,
+                        "action_id": spec.action_id,
+                        "new_due": spec.due.isoformat(),
+                        "reason": "Changed in the imported action plan",
+                    },
+                )  # fmt: skip
+            )
+    if new:
+        ids = ", ".join(spec.action_id for spec in new)
+        changes.append(
+            Change(
+                f"new action(s) {ids}",
+                "add_actions" if status.actions else "agree_actions",
+                {"by": by, "actions": [spec.model_dump(mode="json") for spec in new]},
+            )
+        )
+    return changes
+
+
+async def _apply(client: Client, ref: str, item, changes: list[Change], report: ImportReport) -> None:
+    for change in changes:
+        if change.decision is None:
+            report.not_applied.setdefault(ref, []).append(change.describe)
+            continue
+        try:
+            await decide(client, ref, change.decision, change.payload)
+        except DecisionNotTaken as refused:
+            report.not_applied.setdefault(ref, []).append(f"{change.describe}: {refused.message}")
+        else:
+            report.applied.setdefault(ref, []).append(change.describe)
+
+
+def rebase_shift(anchor: date, today: date):
+    """The shift that puts ``anchor`` on ``today``: every date in the file moves by it."""
+    return today - anchor

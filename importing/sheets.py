@@ -1,0 +1,229 @@
+"""Read an action plan file (.xlsx, .csv or .yaml) into named sheets of numbered rows.
+
+Nothing here judges the content: it only refuses files that are not what their name says, too
+large, macro-enabled, or holding formulas, and hands every cell on as it was written. Every
+problem names the sheet, the row (as the spreadsheet numbers it) and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+# A plan of several thousand recommendations is well under this; a bigger file is a mistake.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_ROWS = 50_000
+
+# Every sheet of the format: its required and optional columns (README, "Importing action plans").
+POLICY_COLUMNS = ("acknowledge_within", "remind_before_due", "agency_lead_after", "board_after", "assurance_after",
+                  "progress_every", "working_days")  # fmt: skip
+SHEETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "Agencies": (("name",), ("short_name", "safeguarding_lead_email")),
+    "People": (("email", "roles"), ("name", "agency")),
+    "Boards": (("name", "sponsor_email"), ("sponsor_agency", "chair_email", *POLICY_COLUMNS)),
+    "Recommendations": (("ref", "title", "source_kind", "source_title", "source_date", "board"), ("priority",)),
+    "Actions": (
+        ("recommendation_ref", "action_id", "description", "agency", "owner_email", "due_date", "success_measure"),
+        ("status", "completed_on", "evidence"),
+    ),
+    "Plans": (
+        ("ref",),
+        (
+            "audiences",
+            "channels",
+            "socialisation",
+            "owner",
+            "starts",
+            "ends",
+            "method",
+            "auditor",
+            "audit_on",
+            "success_measures",
+        ),
+    ),  # fmt: skip
+}
+REGISTRY_SHEETS = ("Agencies", "People", "Boards")
+# A CSV is one row per action, the recommendation's columns repeated on each.
+CSV_SHEET = "CSV"
+CSV_RECOMMENDATION_COLUMNS = SHEETS["Recommendations"][0] + SHEETS["Recommendations"][1]
+CSV_ACTION_COLUMNS = tuple(c for c in SHEETS["Actions"][0] + SHEETS["Actions"][1] if c != "recommendation_ref")
+# Cells a spreadsheet program would run as a formula if the CSV were opened in it.
+FORMULA_STARTS = ("=", "+", "@", "\t", "\r")
+
+FORMULA_REASON = "formulas are not accepted: type the value"
+
+Cell = str | int | float | bool | date | datetime | None
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the file: where (sheet, row, column; any may be empty) and why."""
+
+    sheet: str
+    row: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = [part for part in (self.sheet, f"row {self.row}" if self.row else "", self.column) if part]
+        return f"{', '.join(where)}: {self.reason}" if where else self.reason
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sheet": self.sheet, "row": self.row or None, "column": self.column or None, "reason": self.reason}
+
+
+@dataclass
+class Sheet:
+    name: str
+    columns: list[str] = field(default_factory=list)
+    rows: list[tuple[int, dict[str, Cell]]] = field(default_factory=list)
+
+
+def read_plan_file(path: Path) -> tuple[dict[str, Sheet], list[Problem]]:
+    """The file's sheets, or the problems that stop it being read at all."""
+    name = path.name
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        return {}, [Problem(name, 0, "", "no such file")]
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        limit = MAX_FILE_BYTES // (1024 * 1024)
+        return {}, [Problem(name, 0, "", f"the file is {size / 1024 / 1024:.1f} MB; the limit is {limit} MB")]
+    if suffix in {".xlsm", ".xltm", ".xls", ".xlsb"}:
+        return {}, [Problem(name, 0, "", f"{suffix} files are not accepted (macros or an old format): save as .xlsx")]
+    data = path.read_bytes()
+    if suffix == ".xlsx":
+        return _read_xlsx(name, data)
+    if suffix == ".csv":
+        return _read_text(name, data, _read_csv)
+    if suffix in {".yaml", ".yml"}:
+        return _read_text(name, data, _read_yaml)
+    return {}, [Problem(name, 0, "", "use a .xlsx, .csv or .yaml file")]
+
+
+def _read_text(name: str, data: bytes, reader) -> tuple[dict[str, Sheet], list[Problem]]:
+    if b"\x00" in data[:8192] or data.startswith(b"PK\x03\x04"):
+        return {}, [Problem(name, 0, "", "this is not a text file, whatever its name says")]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return {}, [Problem(name, 0, "", f"this is not UTF-8 text (byte {exc.start}); save it as UTF-8")]
+    return reader(name, text)
+
+
+def _read_xlsx(name: str, data: bytes) -> tuple[dict[str, Sheet], list[Problem]]:
+    if not data.startswith(b"PK\x03\x04"):
+        return {}, [Problem(name, 0, "", "this is not an Excel workbook (.xlsx), whatever its name says")]
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+    except zipfile.BadZipFile:
+        return {}, [Problem(name, 0, "", "this Excel workbook is damaged")]
+    if any(n.lower().endswith("vbaproject.bin") for n in names):
+        return {}, [Problem(name, 0, "", "the workbook contains macros; remove them and save as .xlsx")]
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception:  # openpyxl raises many kinds for a damaged file
+        return {}, [Problem(name, 0, "", "this Excel workbook could not be read")]
+    sheets: dict[str, Sheet] = {}
+    problems: list[Problem] = []
+    try:
+        for worksheet in workbook.worksheets:
+            if worksheet.title not in SHEETS:
+                continue
+            sheet = Sheet(worksheet.title)
+            for number, cells in enumerate(worksheet.iter_rows(), start=1):
+                if number > MAX_ROWS:
+                    problems.append(Problem(sheet.name, number, "", f"more than {MAX_ROWS} rows"))
+                    break
+                if number == 1:
+                    sheet.columns = [_header(c.value) for c in cells]
+                    continue
+                row: dict[str, Cell] = {}
+                for column, cell in zip(sheet.columns, cells, strict=False):
+                    if not column:
+                        continue
+                    if cell.data_type == "f" or (isinstance(cell.value, str) and cell.value.startswith("=")):
+                        problems.append(Problem(sheet.name, number, column, FORMULA_REASON))
+                        continue
+                    row[column] = cell.value
+                if any(v not in (None, "") for v in row.values()):
+                    sheet.rows.append((number, row))
+            sheets[sheet.name] = sheet
+    finally:
+        workbook.close()
+    return sheets, problems
+
+
+def _header(value: Any) -> str:
+    return str(value).strip().lower().replace(" ", "_") if value is not None else ""
+
+
+def _read_csv(name: str, text: str) -> tuple[dict[str, Sheet], list[Problem]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    sheet = Sheet(CSV_SHEET)
+    problems: list[Problem] = []
+    try:
+        for number, cells in enumerate(reader, start=1):
+            if number > MAX_ROWS:
+                problems.append(Problem(CSV_SHEET, number, "", f"more than {MAX_ROWS} rows"))
+                break
+            if number == 1:
+                sheet.columns = [_header(c) for c in cells]
+                continue
+            row: dict[str, Cell] = {}
+            for column, value in zip(sheet.columns, cells, strict=False):
+                if column and value.startswith(FORMULA_STARTS):
+                    problems.append(Problem(CSV_SHEET, number, column, FORMULA_REASON))
+                    continue
+                if column:
+                    row[column] = value
+            if any(v for v in row.values()):
+                sheet.rows.append((number, row))
+    except csv.Error as exc:
+        problems.append(Problem(CSV_SHEET, reader.line_num, "", f"not a well-formed CSV file ({exc})"))
+    return {CSV_SHEET: sheet}, problems
+
+
+def _read_yaml(name: str, text: str) -> tuple[dict[str, Sheet], list[Problem]]:
+    import yaml
+
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 0
+        return {}, [Problem(name, line, "", f"not well-formed YAML ({getattr(exc, 'problem', None) or exc})")]
+    if not isinstance(document, dict):
+        return {}, [Problem(name, 0, "", "the YAML file must be a mapping of sheet names to lists of rows")]
+    sheets: dict[str, Sheet] = {}
+    problems: list[Problem] = []
+    for key, items in document.items():
+        if key not in SHEETS:
+            problems.append(Problem(str(key), 0, "", f"unknown sheet; use {', '.join(SHEETS)}"))
+            continue
+        if not isinstance(items, list):
+            problems.append(Problem(key, 0, "", "must be a list of rows"))
+            continue
+        sheet = Sheet(key)
+        for number, item in enumerate(items, start=1):
+            if not isinstance(item, dict):
+                problems.append(Problem(key, number, "", "each row must be a mapping of column to value"))
+                continue
+            row = {_header(column): value for column, value in item.items()}
+            for column, value in row.items():
+                if isinstance(value, list | dict):
+                    problems.append(Problem(key, number, column, "must be a single value (separate lists with ';')"))
+                elif isinstance(value, str) and value.startswith("="):
+                    problems.append(Problem(key, number, column, FORMULA_REASON))
+            sheet.columns = list(dict.fromkeys([*sheet.columns, *row]))
+            sheet.rows.append((number, row))
+        sheets[key] = sheet
+    return sheets, problems

@@ -1,0 +1,466 @@
+"""Check a plan file's sheets completely, and turn them into what would be started.
+
+Every problem is collected, none stops the check early, so one run lists everything to fix.
+Field rules come from the payload types the workflow itself uses; the cross-sheet rules (an
+unknown board, an owner not in People, a date in the wrong order) are here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from importing.sheets import (
+    CSV_ACTION_COLUMNS,
+    CSV_RECOMMENDATION_COLUMNS,
+    CSV_SHEET,
+    SHEETS,
+    Cell,
+    Problem,
+    Sheet,
+)
+from models.payloads import (
+    ActionSpec,
+    ActionStatus,
+    AuditPlan,
+    DisseminationPlan,
+    EscalationPolicy,
+    ImportedAction,
+    ImportedProgress,
+    Recommendation,
+    RecommendationInput,
+)
+from models.store import RegistryError, registry_context
+from models.tables import Agency, Board, Person
+
+KNOWN_ROLES = ("owner", "agency_lead", "assurance_member", "auditor", "admin")
+BOARD_ROLES = ("board_sponsor", "board_chair")
+_UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+# Excel's serial day numbers: 1 is 1 January 1900; 2958465 is 31 December 9999.
+_EXCEL_EPOCH = date(1899, 12, 30)
+_MAX_SERIAL = 2958465
+LIST_SEPARATOR = ";"
+
+
+@dataclass
+class PlannedRecommendation:
+    """One recommendation as the file gives it, ready to start."""
+
+    start: RecommendationInput
+    sheet: str
+    row: int
+
+
+@dataclass
+class Plan:
+    agencies: list[Agency] = field(default_factory=list)
+    people: list[Person] = field(default_factory=list)
+    boards: list[Board] = field(default_factory=list)
+    recommendations: list[PlannedRecommendation] = field(default_factory=list)
+
+
+@dataclass
+class _Check:
+    """Collects problems while the sheets are read."""
+
+    problems: list[Problem] = field(default_factory=list)
+    shift: timedelta = timedelta(0)
+
+    def add(self, sheet: str, row: int, column: str, reason: str) -> None:
+        self.problems.append(Problem(sheet, row, column, reason))
+
+    def text(self, row: dict[str, Cell], column: str) -> str:
+        value = row.get(column)
+        if value is None:
+            return ""
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return str(value).strip()
+
+    def date(self, sheet: str, number: int, row: dict[str, Cell], column: str, *, required: bool) -> date | None:
+        value = row.get(column)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.add(sheet, number, column, "is required")
+            return None
+        parsed = parse_date(value)
+        if parsed is None:
+            self.add(sheet, number, column, f"{str(value)[:40]!r} is not a date (use 2023-04-01 or 01/04/2023)")
+            return None
+        return parsed + self.shift
+
+    def required(self, sheet: str, number: int, row: dict[str, Cell], columns: tuple[str, ...]) -> bool:
+        missing = [c for c in columns if not self.text(row, c)]
+        for column in missing:
+            self.add(sheet, number, column, "is required")
+        return not missing
+
+    def model(self, sheet: str, number: int, model: type[BaseModel], data: dict[str, Any], columns: dict[str, str]):
+        """``model`` from ``data``, or None with each field's problem under its column."""
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            for error in exc.errors():
+                name = str(error["loc"][0]) if error["loc"] else ""
+                column = columns.get(name, name)
+                self.add(sheet, number, column, error["msg"].removeprefix("Value error, "))
+            return None
+
+
+def parse_date(value: Cell) -> date | None:
+    """A date from what spreadsheets hold: a date, an Excel serial, ISO ``2023-04-01`` or UK ``1/4/2023``."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return _EXCEL_EPOCH + timedelta(days=int(value)) if 1 <= value <= _MAX_SERIAL else None
+    text = str(value).strip()
+    found = _UK_DATE.match(text)
+    try:
+        if found:
+            day, month, year = (int(part) for part in found.groups())
+            return date(year, month, day)
+        if text.isdigit():
+            return parse_date(int(text))
+        return date.fromisoformat(text[:10]) if re.match(r"^\d{4}-\d{2}-\d{2}", text) else None
+    except ValueError:
+        return None
+
+
+def check_plan(
+    sheets: dict[str, Sheet],
+    *,
+    stored: tuple[list[Agency], list[Person], list[Board]] = ([], [], []),
+    today: date,
+    shift: timedelta = timedelta(0),
+) -> tuple[Plan, list[Problem]]:
+    """The plan in ``sheets`` and every problem found; only a plan without problems may be used.
+
+    The registry sheets of the file, where given, take the place of the stored registry (a CSV
+    has none: it uses ``stored``).
+    """
+    check = _Check(shift=shift)
+    if CSV_SHEET in sheets:
+        sheets = _split_csv(sheets[CSV_SHEET], check)
+    _missing_columns(sheets, check)
+    plan = Plan()
+    plan.agencies = _agencies(sheets.get("Agencies"), check) if "Agencies" in sheets else list(stored[0])
+    plan.people = _people(sheets.get("People"), check) if "People" in sheets else list(stored[1])
+    plan.boards = _boards(sheets.get("Boards"), check) if "Boards" in sheets else list(stored[2])
+    _registry_links(plan, sheets, check)
+    plan.recommendations = _recommendations(sheets, plan, check, today)
+    if not sheets.get("Recommendations"):
+        check.add("Recommendations", 0, "", "the file has no recommendations")
+    return plan, sorted(set(check.problems), key=_order)
+
+
+def _order(problem: Problem) -> tuple:
+    sheets = [*SHEETS, CSV_SHEET]
+    rank = sheets.index(problem.sheet) if problem.sheet in sheets else -1
+    return (rank, problem.row, problem.column, problem.reason)
+
+
+def _missing_columns(sheets: dict[str, Sheet], check: _Check) -> None:
+    for name, sheet in sheets.items():
+        required, _ = SHEETS[name]
+        for column in required:
+            if sheet.rows and column not in sheet.columns:
+                check.add(sheet.name, 1, column, "this required column is missing")
+
+
+def _split_csv(sheet: Sheet, check: _Check) -> dict[str, Sheet]:
+    """A CSV's rows as the Recommendations and Actions sheets (row numbers kept)."""
+    # Named "CSV" so that problems point at the CSV's own rows.
+    recommendations = Sheet(CSV_SHEET, list(CSV_RECOMMENDATION_COLUMNS))
+    actions = Sheet(CSV_SHEET, ["recommendation_ref", *CSV_ACTION_COLUMNS])
+    first: dict[str, dict[str, Cell]] = {}
+    for number, row in sheet.rows:
+        ref = check.text(row, "ref")
+        rec = {c: row.get(c) for c in CSV_RECOMMENDATION_COLUMNS}
+        if ref in first:
+            for column in CSV_RECOMMENDATION_COLUMNS:
+                if check.text(rec, column) != check.text(first[ref], column):
+                    check.add(CSV_SHEET, number, column, f"differs from the first row of {ref}")
+        else:
+            first[ref] = rec
+            recommendations.rows.append((number, rec))
+        if any(check.text(row, c) for c in CSV_ACTION_COLUMNS):
+            actions.rows.append((number, {"recommendation_ref": ref, **{c: row.get(c) for c in CSV_ACTION_COLUMNS}}))
+    action_columns = [c for c in SHEETS["Actions"][0] if c != "recommendation_ref"]
+    for column in dict.fromkeys([*SHEETS["Recommendations"][0], *action_columns]):
+        if sheet.rows and column not in sheet.columns:
+            check.add(CSV_SHEET, 1, column, "this required column is missing")
+    return {"Recommendations": recommendations, "Actions": actions}
+
+
+def _unique(check: _Check, sheet: str, seen: dict[str, int], key: str, number: int, column: str, what: str) -> bool:
+    folded = key.casefold()
+    if folded in seen:
+        check.add(sheet, number, column, f"{what} {key!r} is already on row {seen[folded]}")
+        return False
+    seen[folded] = number
+    return True
+
+
+def _agencies(sheet: Sheet | None, check: _Check) -> list[Agency]:
+    rows, seen = [], {}
+    for number, row in sheet.rows if sheet else []:
+        name = check.text(row, "name")
+        if not check.required("Agencies", number, row, ("name",)):
+            continue
+        lead = check.text(row, "safeguarding_lead_email").lower() or None
+        if lead and not _is_email(lead):
+            check.add("Agencies", number, "safeguarding_lead_email", f"{lead!r} is not an email address")
+        if _unique(check, "Agencies", seen, name, number, "name", "agency"):
+            rows.append(
+                Agency(name=name[:100], short_name=check.text(row, "short_name")[:30], safeguarding_lead_email=lead)
+            )
+    return rows
+
+
+def _people(sheet: Sheet | None, check: _Check) -> list[Person]:
+    rows, seen = [], {}
+    for number, row in sheet.rows if sheet else []:
+        if not check.required("People", number, row, ("email",)):
+            continue
+        email = check.text(row, "email").lower()
+        if not _is_email(email):
+            check.add("People", number, "email", f"{email!r} is not an email address")
+            continue
+        roles = [r.strip() for r in check.text(row, "roles").split(",") if r.strip()]
+        for role in roles:
+            kind, _, board = role.partition(":")
+            if kind in BOARD_ROLES and board.strip():
+                continue
+            if kind in BOARD_ROLES:
+                check.add("People", number, "roles", f"{role!r} needs a board, like {kind}:Adults Board")
+            elif role not in KNOWN_ROLES:
+                check.add("People", number, "roles", f"unknown role {role!r}")
+        if _unique(check, "People", seen, email, number, "email", "the address"):
+            rows.append(
+                Person(email=email, name=check.text(row, "name")[:200], agency=check.text(row, "agency")[:100],
+                       roles=",".join(roles))
+            )  # fmt: skip
+    return rows
+
+
+def _boards(sheet: Sheet | None, check: _Check) -> list[Board]:
+    rows, seen = [], {}
+    for number, row in sheet.rows if sheet else []:
+        if not check.required("Boards", number, row, ("name", "sponsor_email")):
+            continue
+        name = check.text(row, "name")
+        policy_data: dict[str, Any] = {}
+        for column in ("acknowledge_within", "remind_before_due", "agency_lead_after", "board_after",
+                       "assurance_after", "progress_every"):  # fmt: skip
+            if check.text(row, column):
+                policy_data[column] = check.text(row, column)
+        working = check.text(row, "working_days").lower()
+        if working not in {"", "yes", "no", "true", "false", "y", "n", "1", "0"}:
+            check.add("Boards", number, "working_days", f"{working!r} must be yes or no")
+        policy_data["working_days"] = working in {"yes", "true", "y", "1"}
+        policy = check.model("Boards", number, EscalationPolicy, policy_data, {})
+        if policy is None:
+            continue
+        if _unique(check, "Boards", seen, name, number, "name", "board"):
+            rows.append(
+                Board(
+                    name=name[:100],
+                    sponsor_agency=check.text(row, "sponsor_agency")[:100],
+                    chair_email=check.text(row, "chair_email").lower() or None,
+                    sponsor_email=check.text(row, "sponsor_email").lower() or None,
+                    **policy.model_dump(),
+                )
+            )
+    return rows
+
+
+def _registry_links(plan: Plan, sheets: dict[str, Sheet], check: _Check) -> None:
+    """Board people in People, people's agencies and board roles known, one Assurance Board member."""
+    emails = {p.email for p in plan.people}
+    agencies = {a.name.casefold() for a in plan.agencies}
+    boards = {b.name.casefold() for b in plan.boards}
+    named_boards = {str(row.get("name") or "").strip().casefold() for _, row in _rows(sheets, "Boards")}
+    board_rows = {number: row for number, row in sheets["Boards"].rows} if "Boards" in sheets else {}
+    people_rows = dict(sheets["People"].rows) if "People" in sheets else {}
+    for number, row in board_rows.items():
+        for column in ("sponsor_email", "chair_email"):
+            email = check.text(row, column).lower()
+            if email and email not in emails:
+                check.add("Boards", number, column, f"{email} is not in People")
+        agency = check.text(row, "sponsor_agency")
+        if agency and agency.casefold() not in agencies:
+            check.add("Boards", number, "sponsor_agency", f"unknown agency {agency!r}")
+    for number, row in people_rows.items():
+        agency = check.text(row, "agency")
+        if agency and agency.casefold() not in agencies:
+            check.add("People", number, "agency", f"unknown agency {agency!r}")
+        for role in check.text(row, "roles").split(","):
+            kind, _, board = role.strip().partition(":")
+            if kind in BOARD_ROLES and board.strip() and board.strip().casefold() not in boards | named_boards:
+                check.add("People", number, "roles", f"unknown board {board.strip()!r}")
+    if "People" in sheets and not any("assurance_member" in p.role_list() for p in plan.people):
+        check.add("People", 0, "roles", "nobody has the role assurance_member: the Assurance Board needs members")
+
+
+def _recommendations(sheets: dict[str, Sheet], plan: Plan, check: _Check, today: date) -> list[PlannedRecommendation]:
+    boards = {b.name.casefold(): b for b in plan.boards}
+    # Boards named in the file but refused for problems of their own: not reported again as unknown.
+    named_boards = {str(row.get("name") or "").strip().casefold() for _, row in _rows(sheets, "Boards")}
+    owners = {p.email for p in plan.people}
+    agencies = {a.name.casefold(): a.name for a in plan.agencies}
+    planned: dict[str, PlannedRecommendation] = {}
+    seen: dict[str, int] = {}
+    rec_sheet = sheets.get("Recommendations") or Sheet("Recommendations")
+    for number, row in rec_sheet.rows:
+        where = rec_sheet.name
+        if not check.required(where, number, row, SHEETS["Recommendations"][0]):
+            continue
+        ref = check.text(row, "ref")
+        if not _unique(check, where, seen, ref, number, "ref", "the ref"):
+            continue
+        source_date = check.date(where, number, row, "source_date", required=True)
+        if source_date and source_date > today:
+            check.add(where, number, "source_date", f"{source_date} is in the future")
+        board = boards.get(check.text(row, "board").casefold())
+        if board is None and check.text(row, "board").casefold() not in named_boards:
+            check.add(where, number, "board", f"unknown board {check.text(row, 'board')!r}")
+        data = {c: check.text(row, c) for c in ("ref", "title", "source_kind", "source_title", "board")}
+        data.update(source_date=source_date, priority=check.text(row, "priority").lower() or "medium")
+        if board is None or source_date is None:
+            continue  # already reported; the model would only say it again
+        recommendation = check.model(where, number, Recommendation, data, {})
+        if recommendation is None:
+            continue
+        try:
+            policy, parties = registry_context(board, plan.people, plan.agencies)
+        except RegistryError as exc:
+            check.add("Boards", 0, "", str(exc))
+            continue
+        start = RecommendationInput(recommendation=recommendation, policy=policy, parties=parties)
+        planned[ref.casefold()] = PlannedRecommendation(start=start, sheet=where, row=number)
+    named = {check.text(row, "ref").casefold() for _, row in rec_sheet.rows}
+    actions_by_ref = _actions(sheets.get("Actions"), planned, named, owners, agencies, check, today)
+    plans_by_ref = _plans(sheets.get("Plans"), planned, named, check)
+    for key, item in planned.items():
+        specs, progress = actions_by_ref.get(key, ([], []))
+        dissemination, audit = plans_by_ref.get(key, (None, None))
+        if dissemination is not None and (not specs or any(p.status is not ActionStatus.complete for p in progress)):
+            check.add("Plans", 0, "ref", f"{item.start.recommendation.ref} has plans but not every action is complete")
+        imported = ImportedProgress(actions=progress, dissemination=dissemination, audit=audit) if specs else None
+        item.start = item.start.model_copy(update={"actions": specs, "imported": imported})
+    return list(planned.values())
+
+
+def _actions(sheet, planned, named, owners, agencies, check: _Check, today: date):
+    by_ref: dict[str, tuple[list[ActionSpec], list[ImportedAction]]] = {}
+    seen: dict[tuple[str, str], int] = {}
+    name = "Actions" if sheet is None or sheet.name != CSV_SHEET else CSV_SHEET
+    for number, row in sheet.rows if sheet else []:
+        where = name
+        if not check.required(where, number, row, SHEETS["Actions"][0]):
+            continue
+        ref = check.text(row, "recommendation_ref")
+        item = planned.get(ref.casefold())
+        if item is None:
+            if ref.casefold() not in named:  # a named one with problems of its own is reported there
+                check.add(where, number, "recommendation_ref", f"no recommendation {ref!r} in Recommendations")
+            continue
+        action_id = check.text(row, "action_id")
+        key = (ref.casefold(), action_id.casefold())
+        if key in seen:
+            check.add(where, number, "action_id", f"{action_id!r} is already used for {ref} on row {seen[key]}")
+            continue
+        seen[key] = number
+        owner = check.text(row, "owner_email").lower()
+        if owner and owner not in owners:
+            check.add(where, number, "owner_email", f"{owner} is not in People")
+        agency = agencies.get(check.text(row, "agency").casefold())
+        if agency is None:
+            check.add(where, number, "agency", f"unknown agency {check.text(row, 'agency')!r}")
+        due = check.date(where, number, row, "due_date", required=True)
+        source_date = item.start.recommendation.source_date
+        if due and due < source_date:
+            check.add(where, number, "due_date", f"{due} is before the recommendation's source date {source_date}")
+        status_text = check.text(row, "status").lower() or "assigned"
+        if status_text not in {s.value for s in ActionStatus}:
+            check.add(where, number, "status", f"{status_text!r} must be assigned, acknowledged or complete")
+            status_text = "assigned"
+        completed_on = check.date(where, number, row, "completed_on", required=status_text == "complete")
+        evidence = check.text(row, "evidence")
+        if status_text == "complete" and not evidence:
+            check.add(where, number, "evidence", "is required for a complete action")
+        if status_text != "complete" and (completed_on or evidence):
+            column = "completed_on" if completed_on else "evidence"
+            check.add(where, number, column, "is only for a complete action (status complete)")
+        if completed_on and completed_on > today:
+            check.add(where, number, "completed_on", f"{completed_on} is in the future")
+        data = {"action_id": action_id, "description": check.text(row, "description"), "agency": agency or "-",
+                "owner": owner, "due": due, "success_measure": check.text(row, "success_measure")}  # fmt: skip
+        spec = check.model(where, number, ActionSpec, data, {"owner": "owner_email", "due": "due_date"})
+        if spec is None or due is None or agency is None:
+            continue
+        progress = ImportedAction(
+            action_id=action_id, status=ActionStatus(status_text), completed_on=completed_on, evidence=evidence
+        )
+        specs, known = by_ref.setdefault(ref.casefold(), ([], []))
+        specs.append(spec)
+        known.append(progress)
+    return by_ref
+
+
+def _plans(sheet: Sheet | None, planned, named, check: _Check):
+    by_ref: dict[str, tuple[DisseminationPlan, AuditPlan]] = {}
+    seen: dict[str, int] = {}
+    for number, row in sheet.rows if sheet else []:
+        if not check.required("Plans", number, row, ("ref",)):
+            continue
+        ref = check.text(row, "ref")
+        if ref.casefold() not in named:
+            check.add("Plans", number, "ref", f"no recommendation {ref!r} in Recommendations")
+        if not _unique(check, "Plans", seen, ref, number, "ref", "plans for"):
+            continue
+        dates = {c: check.date("Plans", number, row, c, required=False) for c in ("starts", "ends", "audit_on")}
+        if dates["starts"] and dates["ends"] and dates["ends"] < dates["starts"]:
+            check.add("Plans", number, "ends", f"{dates['ends']} is before starts {dates['starts']}")
+
+        lists = {c: _items(check.text(row, c)) for c in ("audiences", "channels", "success_measures")}
+        texts = {c: check.text(row, c) for c in ("socialisation", "owner", "method", "auditor")}
+        dissemination = check.model(
+            "Plans",
+            number,
+            DisseminationPlan,
+            {"audiences": lists["audiences"], "channels": lists["channels"], "socialisation": texts["socialisation"],
+             "owner": texts["owner"], "starts": dates["starts"], "ends": dates["ends"]},
+            {},
+        )  # fmt: skip
+        audit = check.model(
+            "Plans",
+            number,
+            AuditPlan,
+            {"method": texts["method"], "auditor": texts["auditor"], "audit_on": dates["audit_on"],
+             "success_measures": lists["success_measures"]},
+            {},
+        )  # fmt: skip
+        if dissemination is not None and audit is not None and ref.casefold() in planned:
+            by_ref[ref.casefold()] = (dissemination, audit)
+    return by_ref
+
+
+def _rows(sheets: dict[str, Sheet], name: str) -> list[tuple[int, dict[str, Cell]]]:
+    return sheets[name].rows if name in sheets else []
+
+
+def _items(text: str) -> list[str]:
+    return [part.strip() for part in text.split(LIST_SEPARATOR) if part.strip()]
+
+
+def _is_email(value: str) -> bool:
+    return bool(re.match(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"']+$", value)) and len(value) <= 254

@@ -1,0 +1,96 @@
+"""Write plan workbooks: the blank template (headers, drop-down lists, one worked example row per
+sheet) and a workbook made from a YAML plan (how ``examples/*.xlsx`` are made from their YAML)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font, PatternFill
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from importing.sheets import SHEETS
+from models.payloads import ActionStatus, Priority, SourceKind
+
+EXAMPLE_ROWS: dict[str, dict[str, Any]] = {
+    "Agencies": {"name": "Thames Valley Police", "short_name": "TVP",
+                 "safeguarding_lead_email": "safeguarding.lead@police.example.org"},
+    "People": {"email": "named.nurse@icb.example.org", "name": "Sam Example", "agency": "Thames Valley Police",
+               "roles": "owner"},
+    "Boards": {"name": "Adults Board", "sponsor_agency": "Thames Valley Police",
+               "chair_email": "named.nurse@icb.example.org", "sponsor_email": "named.nurse@icb.example.org",
+               "acknowledge_within": "P5D", "remind_before_due": "P7D", "agency_lead_after": "P7D",
+               "board_after": "P14D", "assurance_after": "P42D", "progress_every": "P1M", "working_days": "no"},
+    "Recommendations": {"ref": "SAR-2023-01", "title": "Professionals' meetings are held whenever concerns escalate",
+                        "source_kind": "sar", "source_title": "Safeguarding Adult Review: Adult A",
+                        "source_date": "2023-03-14", "board": "Adults Board", "priority": "high"},
+    "Actions": {"recommendation_ref": "SAR-2023-01", "action_id": "A1",
+                "description": "Brief every adult social care team on the escalation protocol",
+                "agency": "Thames Valley Police", "owner_email": "named.nurse@icb.example.org",
+                "due_date": "2023-06-30", "success_measure": "Every team briefed, shown by the attendance register",
+                "status": "assigned", "completed_on": "", "evidence": ""},
+    "Plans": {"ref": "SAR-2023-01", "audiences": "GPs; adult social care teams", "channels": "7-minute briefing",
+              "socialisation": "Discussed in team meetings for three months", "owner": "Sam Example",
+              "starts": "2023-07-03", "ends": "2023-09-29", "method": "Case file audit of 20 cases",
+              "auditor": "named.nurse@icb.example.org", "audit_on": "2024-01-15",
+              "success_measures": "Protocol used in 90% of cases"},
+}  # fmt: skip
+
+# Drop-down lists for the columns with a fixed vocabulary.
+CHOICES: dict[tuple[str, str], list[str]] = {
+    ("Recommendations", "source_kind"): [k.value for k in SourceKind],
+    ("Recommendations", "priority"): [p.value for p in Priority],
+    ("Actions", "status"): [s.value for s in ActionStatus],
+    ("Boards", "working_days"): ["yes", "no"],
+}
+HEADER_FILL = PatternFill("solid", fgColor="DDDDDD")
+
+
+def write_workbook(path: Path, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """A workbook with every sheet of the format, its header row and ``rows`` under it."""
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for name, (required, optional) in SHEETS.items():
+        sheet = workbook.create_sheet(name)
+        columns = [*required, *optional]
+        sheet.append(columns)
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+            cell.fill = HEADER_FILL
+        for row in rows.get(name, []):
+            sheet.append([_cell(row.get(column)) for column in columns])
+        for index, column in enumerate(columns, start=1):
+            letter = sheet.cell(row=1, column=index).column_letter
+            sheet.column_dimensions[letter].width = max(14, min(50, len(column) + 4))
+            choices = CHOICES.get((name, column))
+            if choices:
+                check = DataValidation(type="list", formula1=f'"{",".join(choices)}"', allow_blank=True)
+                check.error = f"Choose one of: {', '.join(choices)}"
+                check.showErrorMessage = True
+                sheet.add_data_validation(check)
+                check.add(f"{letter}2:{letter}5000")
+        sheet.freeze_panes = "A2"
+    workbook.save(path)
+
+
+def _cell(value: Any) -> Any:
+    # Text that a spreadsheet would read as a formula stays text (the importer refuses formulas).
+    if isinstance(value, str) and value.startswith("="):
+        return "'" + value
+    return value
+
+
+def write_template(path: Path) -> None:
+    """The blank plan workbook: headers, drop-down lists and one worked example row per sheet."""
+    write_workbook(path, {name: [row] for name, row in EXAMPLE_ROWS.items()})
+
+
+def write_from_yaml(source: Path, path: Path) -> None:
+    """The same plan as a workbook, from its YAML (dates stay ISO text, as the YAML has them)."""
+    import yaml
+
+    document = yaml.safe_load(source.read_text(encoding="utf-8"))
+    rows = {name: [{k: ("" if v is None else v) for k, v in row.items()} for row in items]
+            for name, items in document.items()}  # fmt: skip
+    write_workbook(path, rows)

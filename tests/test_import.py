@@ -3,6 +3,8 @@ recommendation started where its log says it stands; re-imports start nothing; c
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import uuid
 from datetime import date, timedelta
@@ -18,7 +20,7 @@ from models.payloads import EscalationLevel, Stage
 from models.store import registry
 from temporal_client import recommendation_status
 from tests import plan_files as pf
-from tests.helpers import eventually, sent, today
+from tests.helpers import drain_digests, eventually, sent, today
 from workflows.recommendation import RecommendationWorkflow
 
 
@@ -44,16 +46,15 @@ async def run_import(env, settings, path: Path, *, on: date, **options):
 
 async def close_all(env, refs, by=pf.SPONSOR):
     """Withdraw what a test started, so the shared time-skipping clock stays free."""
-    for ref in refs:
+
+    async def close(ref: str) -> None:
         handle = env.client.get_workflow_handle_for(RecommendationWorkflow.run, f"recommendation-{ref}")
-        try:
+        with contextlib.suppress(Exception):  # already closed
             await handle.execute_update(RecommendationWorkflow.withdraw, {"by": by, "reason": "test finished"})
-        except Exception:
-            pass
-        try:
+        with contextlib.suppress(Exception):
             await handle.result()
-        except Exception:
-            pass
+
+    await asyncio.gather(*(close(ref) for ref in refs))
 
 
 @pytest.fixture
@@ -77,6 +78,7 @@ async def imported(env, settings, worker, tmp_path):
 
     yield run
     await close_all(env, refs)
+    await drain_digests(env, settings.database_url)
 
 
 # --- starting where the log stands ----------------------------------------------------------
@@ -346,3 +348,57 @@ def _stored(rows):
     }
     plan, problems = check_plan({**sheets, "Recommendations": Sheet("Recommendations")}, today=DAY)
     return plan.agencies, plan.people, plan.boards
+
+
+# --- the example partnership ----------------------------------------------------------------
+
+EXAMPLE_DIR = Path(__file__).resolve().parent.parent / "examples"
+ANCHOR = date(2023, 4, 1)
+
+
+def example_plan(suffix: str, on: date):
+    sheets, problems = read_plan_file(EXAMPLE_DIR / f"mk-together-2022-23{suffix}")
+    assert problems == []
+    plan, problems = check_plan(sheets, today=on, shift=on - ANCHOR)
+    assert [str(p) for p in problems] == []
+    return plan
+
+
+def test_the_example_workbook_is_the_example_yaml():
+    on = date(2026, 11, 25)
+    from_yaml, from_xlsx = example_plan(".yaml", on), example_plan(".xlsx", on)
+    assert [r.start for r in from_xlsx.recommendations] == [r.start for r in from_yaml.recommendations]
+    assert [p.model_dump() for p in from_xlsx.people] == [p.model_dump() for p in from_yaml.people]
+    assert len(from_yaml.recommendations) >= 25 and len(from_yaml.boards) == 5
+
+
+async def test_the_example_loads_as_a_live_year(env, settings, worker):
+    on = await today(env)
+    plan = example_plan(".yaml", on)
+    report = await import_plan(
+        plan, client=env.client, database_url=settings.database_url, task_queue=settings.task_queue
+    )
+    member = next(p.email for p in plan.people if "assurance_member" in p.role_list())
+    try:
+        assert len(report.started) == len(plan.recommendations)
+        statuses = [await recommendation_status(env.client, ref) for ref in report.started]
+        stages = {s.stage for s in statuses}
+        assert {Stage.review, Stage.action, Stage.in_progress, Stage.dissemination_plan, Stage.sign_off} <= stages
+        actions = [a for s in statuses for a in s.actions]
+        assert {a.status.value for a in actions} == {"assigned", "acknowledged", "complete"}
+
+        async def levels() -> set[EscalationLevel]:
+            seen = set()
+            for ref in report.started:
+                seen |= {a.escalation_level for a in (await recommendation_status(env.client, ref)).actions}
+            return seen
+
+        # Overdue actions at every rung of the ladder, each told once at the rung it reached.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while not {*EscalationLevel} - {EscalationLevel.none} <= (found := await levels()):
+            assert loop.time() < deadline, found
+            await asyncio.sleep(0.2)
+    finally:
+        await close_all(env, report.started, by=member)
+        await drain_digests(env, settings.database_url)

@@ -26,8 +26,9 @@ from web.templating import environment
 STATIC_DIR = PROJECT_ROOT / "web" / "static"
 
 
-def create_app(settings: Settings | None = None, *, client: Client | None = None) -> FastAPI:
-    """The web app for ``settings``; with ``client`` None it connects to Temporal at start-up."""
+def create_app(settings: Settings | None = None, *, client: Client | None = None, dev_pages: bool = False) -> FastAPI:
+    """The web app for ``settings``; with ``client`` None it connects to Temporal at start-up.
+    ``dev_pages`` adds the caught-mail pages of ``assure dev``."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -59,6 +60,10 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         env=environment(),
     )
     app.include_router(response_pages.router)
+    if dev_pages:
+        from web import dev_pages as dev
+
+        app.include_router(dev.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     if GOVUK_DIST.is_dir():
         app.mount("/assets", StaticFiles(directory=GOVUK_DIST), name="govuk")

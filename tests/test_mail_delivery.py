@@ -46,6 +46,8 @@ class TestDelivery:
         message = messages[0]
         assert (f.OWNER, "multipart/alternative") == (message["To"], message.get_content_type())
         assert "MAIL-TASK" in message["Subject"]
+        # Long, with a non-ASCII dash: it arrives unfolded, read with single spaces, as it was written.
+        assert " — Professionals' meetings" in message["Subject"] and "  " not in message["Subject"]
         text, html = parts(message)
         link_prefix = f"{settings.base_url}/r/"
         assert link_prefix in text and link_prefix in html

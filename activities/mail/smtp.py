@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
+from email.utils import getaddresses, parseaddr
 
 import aiosmtplib
 
+from activities.mail.message import SMTP_POLICY
 from settings import Settings
 
 
@@ -24,9 +26,16 @@ class PermanentSendFailure(Exception):
 
 async def send(settings: Settings, message: EmailMessage, *, timeout: float = 30.0) -> None:
     """Hand ``message`` to the configured relay, or raise one of the two failures above."""
+    # Flattened here with our policy: aiosmtplib's own folds headers at 78 characters, and a folded
+    # subject around an encoded word (a dash, an accent) reads with a doubled space.
+    raw = message.as_bytes(policy=SMTP_POLICY)
+    sender = parseaddr(str(message["From"]))[1]
+    recipients = [address for _, address in getaddresses([str(message["To"])])]
     try:
         await aiosmtplib.send(
-            message,
+            raw,
+            sender=sender,
+            recipients=recipients,
             hostname=settings.smtp_host,
             port=settings.smtp_port,
             username=settings.smtp_username,

@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from logs import configure_logging
+from models.payloads import AuditOutcome
 from settings import STATE_DIR, settings_or_exit
 
 app = typer.Typer(help="Assure: safeguarding action-plan assurance on Temporal.", no_args_is_help=True)
@@ -348,6 +349,104 @@ def template(
     else:
         write_template(out)
     typer.echo(f"Wrote {out}")
+
+
+@app.command()
+def status(
+    board: str | None = typer.Option(None, help="Only this board's recommendations"),
+    agency: str | None = typer.Option(None, help="Only those with an action for this agency"),
+    stage: str | None = typer.Option(None, help="Only those at this stage"),
+    overdue: bool = typer.Option(False, "--overdue", help="Only overdue ones"),
+    as_json: bool = typer.Option(False, "--json", help="Print the listing as JSON"),
+) -> None:
+    """One line per recommendation (stage, RAG, next deadline, escalation), then totals per stage."""
+    from collections import Counter
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from models.db import init_db, session_scope
+    from models.payloads import Stage
+    from models.store import recommendation_summaries
+
+    settings = settings_or_exit()
+    if stage is not None and stage not in {s.value for s in Stage}:
+        typer.echo(f"--stage: {stage!r} is not a stage; use one of {', '.join(s.value for s in Stage)}", err=True)
+        _exit(2)
+    init_db(settings.database_url)
+    with session_scope(settings.database_url) as session:
+        rows = recommendation_summaries(
+            session=session, now=datetime.now(UTC), board=board, agency=agency, stage=stage, overdue_only=overdue
+        )
+    if as_json:
+        typer.echo(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+        _exit(0)
+    colours = {"red": "bold red", "amber": "yellow", "green": "green", "closed": "dim"}
+    table = Table("Ref", "Stage", "RAG", "Next deadline", "Escalation", "Board", "Title", title="Recommendations")
+    for row in rows:
+        deadline = f"{row.next_deadline_at:%d %b %Y} {row.next_deadline_kind}" if row.next_deadline_at else ""
+        level = row.escalation_level.replace("_", " ") if row.escalation_level != "none" else ""
+        table.add_row(
+            row.ref, row.stage, f"[{colours[row.rag]}]{row.rag}[/]", deadline, level, row.board, row.title[:60]
+        )
+    console = Console()
+    console.print(table)
+    totals = Counter(row.stage for row in rows)
+    console.print("  ".join(f"{name}: {totals[name]}" for name in (s.value for s in Stage) if totals[name]) or "none")
+    _exit(0)
+
+
+def _decide_as(ref: str, name: str, payload: dict) -> None:
+    """Take one decision as a board member; exit 3 refused, 4 unknown ref, 2 bad input, 1 no Temporal."""
+    from temporal_client import DecisionNotTaken, UnknownRecommendation, connect, decide
+
+    settings = settings_or_exit()
+
+    async def take() -> str:
+        client = await connect(settings)
+        return (await decide(client, ref, name, payload)).stage.value
+
+    try:
+        stage = asyncio.run(take())
+    except DecisionNotTaken as refused:
+        typer.echo(f"{ref}: {refused.message}", err=True)
+        for gap in refused.gaps:
+            typer.echo(f"  - {gap}", err=True)
+        _exit(2 if refused.type in {"InvalidInput", "UnknownDecision"} else 3)
+    except UnknownRecommendation as exc:
+        typer.echo(str(exc), err=True)
+        _exit(4)
+    except RuntimeError as exc:
+        typer.echo(f"cannot reach Temporal at {settings.temporal_address}: {exc}", err=True)
+        _exit(1)
+    typer.echo(f"{ref}: done; the recommendation is now at stage {stage}")
+    _exit(0)
+
+
+@app.command("sign-off")
+def sign_off(
+    ref: str,
+    by: str = typer.Option(..., "--by", help="The Assurance Board member signing off (email)"),
+    note: str = typer.Option("", "--note", help="A note for the record"),
+) -> None:
+    """Sign a recommendation off as an Assurance Board member."""
+    _decide_as(ref, "sign_off", {"by": by, "note": note})
+
+
+@app.command()
+def audit(
+    ref: str,
+    outcome: AuditOutcome = typer.Option(..., "--outcome", help="What the audit found"),
+    by: str = typer.Option(..., "--by", help="The auditor (email)"),
+    findings: str = typer.Option("", "--findings", help="What the audit found, in words"),
+    re_audit_on: str | None = typer.Option(None, "--re-audit-on", metavar="YYYY-MM-DD", help="When to audit again"),
+) -> None:
+    """Record an audit's outcome as its auditor."""
+    payload = {"by": by, "outcome": outcome.value, "findings": findings}
+    if re_audit_on is not None:
+        payload["re_audit_on"] = re_audit_on
+    _decide_as(ref, "record_audit", payload)
 
 
 @app.command()

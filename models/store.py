@@ -7,14 +7,15 @@ activity adds nothing) and versioned (a late write never overwrites a newer one)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
-from models.payloads import EscalationPolicy, Notification, Parties, ProjectionInput
+from models.payloads import EscalationPolicy, Notification, Parties, Payload, ProjectionInput
+from models.rag import rag
 from models.tables import (
     ActionRow,
     Agency,
@@ -133,6 +134,73 @@ def outbox(*, session: Session, ref: str | None = None) -> list[OutboxRow]:
 
 def recommendation_row(*, session: Session, ref: str) -> RecommendationRow | None:
     return session.get(RecommendationRow, ref)
+
+
+class RecommendationSummary(Payload):
+    """One line of a listing: what ``assure status`` and the API's list print, with its RAG."""
+
+    ref: str
+    title: str
+    board: str
+    agencies: list[str]
+    stage: str
+    rag: str
+    overdue: bool
+    escalation_level: str
+    next_deadline_at: datetime | None
+    next_deadline_kind: str | None
+    next_open_due: date | None
+
+
+def recommendation_summaries(
+    *,
+    session: Session,
+    now: datetime,
+    board: str | None = None,
+    agency: str | None = None,
+    stage: str | None = None,
+    overdue_only: bool = False,
+) -> list[RecommendationSummary]:
+    """Every recommendation in the read model matching the filters, by ref, with its RAG rating."""
+    query = select(RecommendationRow).order_by(RecommendationRow.ref)
+    if board:
+        query = query.where(RecommendationRow.board == board)
+    if stage:
+        query = query.where(RecommendationRow.stage == stage)
+    if overdue_only:
+        query = query.where(RecommendationRow.overdue == True)  # noqa: E712 (SQL, not Python)
+    rows = list(session.exec(query))
+    actions: dict[str, list[ActionRow]] = {}
+    for action in session.exec(select(ActionRow)):
+        actions.setdefault(action.ref, []).append(action)
+    summaries = []
+    for row in rows:
+        own = actions.get(row.ref, [])
+        agencies = sorted({a.agency for a in own})
+        if agency and agency not in agencies:
+            continue
+        open_due = min((a.due for a in own if a.status != "complete"), default=None)
+        rating = rag(
+            stage=row.stage,
+            overdue=row.overdue,
+            escalation_level=row.escalation_level,
+            next_open_due=open_due,
+            stage_entered_at=_aware(row.stage_entered_at),
+            now=now,
+        )
+        summaries.append(
+            RecommendationSummary(
+                ref=row.ref, title=row.title, board=row.board, agencies=agencies, stage=row.stage, rag=rating,
+                overdue=row.overdue, escalation_level=row.escalation_level, next_deadline_at=row.next_deadline_at,
+                next_deadline_kind=row.next_deadline_kind, next_open_due=open_due,
+            )
+        )  # fmt: skip
+    return summaries
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands datetimes back without their zone; every stored time is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def board_context(*, session: Session, board_name: str) -> tuple[EscalationPolicy, Parties]:

@@ -1,0 +1,95 @@
+"""The Assurance Board's command line: `assure status`, `assure sign-off` and `assure audit`, run
+as a person runs them, against the test's Temporal server and store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from models.payloads import SubmitPlansInput
+from temporal_client import recommendation_status
+from tests import factories as f
+from tests.helpers import decide, eventually, stored_row, today
+
+ASSURE = str(Path(sys.executable).parent / "assure")
+
+
+async def assure(env, settings, *args: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "ASSURE_DATABASE_URL": settings.database_url,
+                   "ASSURE_TEMPORAL_ADDRESS": env.client.service_client.config.target_host}  # fmt: skip
+    return await asyncio.to_thread(
+        subprocess.run, [ASSURE, *args], env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+async def at_sign_off(env, start, ref: str, *, credible: bool):
+    day = await today(env)
+    handle = await start(f.start(ref, actions=[f.action("A1", day + timedelta(days=30))]))
+    await decide(handle, "complete_action", {"by": f.OWNER, "action_id": "A1", "evidence": "Done"})
+    dissemination, audit = f.credible_plans(day)
+    if not credible:
+        dissemination = dissemination.model_copy(update={"channels": []})
+    await decide(handle, "submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=dissemination, audit=audit))
+    return handle
+
+
+async def test_status_lists_each_recommendation_with_its_rag_and_filters(env, start, settings, database_url):
+    day = await today(env)
+    await start(f.start("CLI-LATE", actions=[f.action("A1", day - timedelta(days=20))]))
+    await start(f.start("CLI-FINE", actions=[f.action("A1", day + timedelta(days=60))]))
+    await eventually(lambda: (row := stored_row(database_url, "CLI-LATE")) is not None and row.overdue)
+    await eventually(lambda: stored_row(database_url, "CLI-FINE"))
+
+    result = await assure(env, settings, "status", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["ref"]: row for row in json.loads(result.stdout)}
+    assert (rows["CLI-LATE"]["rag"], rows["CLI-FINE"]["rag"]) == ("red", "green")
+    assert rows["CLI-LATE"]["agencies"] == [f.ICB]
+
+    late_only = json.loads((await assure(env, settings, "status", "--overdue", "--json")).stdout)
+    assert [row["ref"] for row in late_only] == ["CLI-LATE"]
+    assert json.loads((await assure(env, settings, "status", "--agency", "Nobody", "--json")).stdout) == []
+    table = await assure(env, settings, "status", "--board", "Review Board")
+    assert "CLI-LATE" in table.stdout and "action: 2" in table.stdout
+    wrong = await assure(env, settings, "status", "--stage", "limbo")
+    assert wrong.returncode == 2 and "'limbo' is not a stage" in wrong.stderr
+
+
+async def test_sign_off_refused_prints_the_reason_and_exits_3(env, start, settings):
+    await at_sign_off(env, start, "CLI-GAPS", credible=False)
+    result = await assure(env, settings, "sign-off", "CLI-GAPS", "--by", f.ASSURANCE)
+    assert result.returncode == 3
+    assert result.stderr.startswith("CLI-GAPS: sign-off refused:")
+    assert "channel" in result.stderr
+
+
+async def test_sign_off_and_audit_move_a_recommendation_to_assured(env, start, settings):
+    await at_sign_off(env, start, "CLI-GOOD", credible=True)
+    signed = await assure(env, settings, "sign-off", "CLI-GOOD", "--by", f.ASSURANCE, "--note", "Credible plans")
+    assert signed.returncode == 0, signed.stderr
+    assert "now at stage audit" in signed.stdout
+    wrong_person = await assure(env, settings, "audit", "CLI-GOOD", "--outcome", "embedded", "--by", f.OWNER)
+    assert wrong_person.returncode == 3 and "is not an auditor" in wrong_person.stderr
+    audited = await assure(
+        env, settings, "audit", "CLI-GOOD", "--outcome", "embedded", "--by", f.AUDITOR, "--findings", "18 of 20"
+    )
+    assert audited.returncode == 0, audited.stderr
+    assert (await recommendation_status(env.client, "CLI-GOOD")).stage.value == "assured"
+
+
+async def test_unknown_refs_exit_4_and_bad_arguments_exit_2(env, settings, worker):
+    unknown = await assure(env, settings, "sign-off", "NO-SUCH-REF", "--by", f.ASSURANCE)
+    assert unknown.returncode == 4 and "there is no recommendation 'NO-SUCH-REF'" in unknown.stderr
+    bad_email = await assure(env, settings, "sign-off", "NO-SUCH-REF", "--by", "not-an-address")
+    assert bad_email.returncode == 2 and "not an email address" in bad_email.stderr
+    bad_outcome = await assure(env, settings, "audit", "X", "--outcome", "fine", "--by", f.AUDITOR)
+    assert bad_outcome.returncode == 2
+    bad_date = await assure(
+        env, settings, "audit", "X", "--outcome", "embedded", "--by", f.AUDITOR, "--re-audit-on", "soon"
+    )
+    assert bad_date.returncode == 2 and "re_audit_on" in bad_date.stderr

@@ -169,3 +169,19 @@ class SentMail(SQLModel, table=True):
     smtp_code: int | None = None
     detail: str = Field(default="", max_length=500)
     at: datetime
+
+
+# --- the JSON API -------------------------------------------------------------------------
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the JSON API, stored only as its SHA-256: a stolen database holds no
+    usable token. The person's registry roles decide what it may see and do."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    person: str = Field(index=True, max_length=254)
+    created_at: datetime
+    revoked_at: datetime | None = None

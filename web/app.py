@@ -10,15 +10,16 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 from temporalio.client import Client
 
 from models.links import signer_from_settings, signing_key
 from settings import Settings, get_settings
-from web import response_pages
+from web import api, response_pages
 from web.context import GOVUK_DIST, PROJECT_ROOT, WebContext
 from web.security import AccessLog, BodyLimit, CsrfTokens, RateLimits, SecurityHeaders
 from web.templating import environment
@@ -42,9 +43,11 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app = FastAPI(
         title="Assure",
         lifespan=lifespan,
+        # The OpenAPI document of the JSON API. FastAPI's /docs page loads Swagger UI from a CDN,
+        # which the Content-Security-Policy (rightly) forbids.
         docs_url=None,
         redoc_url=None,
-        openapi_url=None,
+        openapi_url="/openapi.json",
     )
     signer = signer_from_settings(settings)
     app.state.ctx = WebContext(
@@ -60,6 +63,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         env=environment(),
     )
     app.include_router(response_pages.router)
+    app.include_router(api.router)
     if dev_pages:
         from web import dev_pages as dev
 
@@ -74,11 +78,15 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         template = "not_found.html" if exc.status_code == 404 else "error.html"
         return app.state.ctx.page(request, template, {"status_code": exc.status_code}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
         return app.state.ctx.page(request, "error.html", {"status_code": 400}, status_code=400)
 
     # Outermost first: the log sees every request, then headers go on every response.
@@ -86,3 +94,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app.add_middleware(SecurityHeaders, hsts=settings.base_url.startswith("https://"))
     app.add_middleware(AccessLog)
     return app
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/healthz", "/readyz"))

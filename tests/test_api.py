@@ -1,0 +1,154 @@
+"""The JSON API: bearer tokens, the caller's roles, every answer code, health checks; and the
+`assure token` commands that make and revoke the tokens."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from models.db import session_scope
+from models.store import upsert_registry
+from models.tables import Agency, Board, Person
+from models.tokens import issue_token, revoke_tokens
+from temporal_client import recommendation_status
+from tests import factories as f
+from tests.helpers import eventually, stored_row, today
+from web.app import create_app
+
+ASSURE = str(Path(sys.executable).parent / "assure")
+PEOPLE = {
+    f.ASSURANCE: "assurance_member",
+    f.SPONSOR: "board_sponsor:Review Board",
+    f.OWNER: "owner",
+    f.OWNER_2: "owner",
+    f.STRANGER: "",
+    "other.sponsor@mk.example": "board_sponsor:Adults Board",
+}
+
+
+@pytest.fixture
+def tokens(database_url) -> dict[str, str]:
+    with session_scope(database_url) as session:
+        upsert_registry(
+            session=session,
+            agencies=[Agency(name=f.ICB), Agency(name=f.POLICE)],
+            people=[Person(email=email, roles=roles) for email, roles in PEOPLE.items()],
+            boards=[Board(name="Review Board", sponsor_email=f.SPONSOR), Board(name="Adults Board")],
+        )
+    with session_scope(database_url) as session:
+        return {email: issue_token(session=session, email=email) for email in PEOPLE}
+
+
+@pytest.fixture
+async def api(env, settings, tokens):
+    app = create_app(settings, client=env.client)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.base_url) as client:
+
+        def as_(email: str | None) -> dict[str, str]:
+            return {"Authorization": f"Bearer {tokens[email]}"} if email else {}
+
+        client.as_ = as_
+        yield client
+
+
+async def two_recommendations(env, start, database_url):
+    day = await today(env)
+    await start(f.start("API-1", actions=f.two_actions(day + timedelta(days=30))))
+    await start(f.start("API-2", actions=[f.action("B1", day + timedelta(days=30), owner=f.OWNER_2, agency=f.POLICE)]))
+    await eventually(lambda: stored_row(database_url, "API-1") and stored_row(database_url, "API-2"))
+
+
+async def test_a_token_is_needed_and_must_be_live(api, database_url, tokens):
+    assert (await api.get("/api/recommendations")).status_code == 401
+    assert (await api.get("/api/recommendations", headers={"Authorization": "Bearer assure_nope"})).status_code == 401
+    with session_scope(database_url) as session:
+        assert revoke_tokens(session=session, email=f.OWNER) == 1
+    revoked = await api.get("/api/recommendations", headers=api.as_(f.OWNER))
+    assert revoked.status_code == 401 and revoked.json() == {"detail": "this token is not valid or has been revoked"}
+
+
+async def test_each_caller_lists_what_their_roles_let_them_see(env, start, api, database_url):
+    await two_recommendations(env, start, database_url)
+
+    async def refs(email: str, query: str = "") -> list[str]:
+        response = await api.get(f"/api/recommendations{query}", headers=api.as_(email))
+        assert response.status_code == 200, response.text
+        return [row["ref"] for row in response.json()]
+
+    assert await refs(f.ASSURANCE) == ["API-1", "API-2"]
+    assert await refs(f.SPONSOR) == ["API-1", "API-2"]  # both are the Review Board's
+    assert await refs("other.sponsor@mk.example") == []
+    assert await refs(f.OWNER) == ["API-1"]
+    assert await refs(f.OWNER_2) == ["API-1", "API-2"]
+    assert await refs(f.STRANGER) == []
+    assert await refs(f.ASSURANCE, f"?agency={f.POLICE.replace(' ', '%20')}") == ["API-1", "API-2"]
+    assert await refs(f.ASSURANCE, "?stage=review") == []
+    bad = await api.get("/api/recommendations?stage=limbo", headers=api.as_(f.ASSURANCE))
+    assert bad.status_code == 422
+
+
+async def test_one_recommendation_is_its_status_query(env, start, api, database_url):
+    await two_recommendations(env, start, database_url)
+    response = await api.get("/api/recommendations/API-1", headers=api.as_(f.OWNER))
+    assert response.status_code == 200
+    live = await recommendation_status(env.client, "API-1")
+    assert response.json() == live.model_dump(mode="json") | {"as_of": response.json()["as_of"]}
+    assert (await api.get("/api/recommendations/API-2", headers=api.as_(f.OWNER))).status_code == 403
+    assert (await api.get("/api/recommendations/NOPE", headers=api.as_(f.ASSURANCE))).status_code == 404
+
+
+async def test_decisions_answer_200_409_403_404_and_422(env, start, api, database_url):
+    await two_recommendations(env, start, database_url)
+    url = "/api/recommendations/API-1/decisions"
+    taken = await api.post(f"{url}/acknowledge", json={"action_id": "A1"}, headers=api.as_(f.OWNER))
+    assert taken.status_code == 200 and taken.json()["actions"][0]["status"] == "acknowledged"
+
+    again = await api.post(f"{url}/acknowledge", json={"action_id": "A1"}, headers=api.as_(f.OWNER))
+    assert again.status_code == 409
+    assert again.json()["type"] == "InvalidDecision" and "already acknowledged" in again.json()["message"]
+
+    not_theirs = await api.post(f"{url}/acknowledge", json={"action_id": "A1"}, headers=api.as_(f.OWNER_2))
+    assert not_theirs.status_code == 403 and not_theirs.json()["type"] == "WrongPerson"
+
+    assert (await api.post(f"{url}/fly", json={}, headers=api.as_(f.OWNER))).status_code == 404
+    assert (await api.post("/api/recommendations/NOPE/decisions/acknowledge", json={"action_id": "A1"},
+                           headers=api.as_(f.OWNER))).status_code == 404  # fmt: skip
+    malformed = await api.post(f"{url}/report_progress", json={"action_id": "A1"}, headers=api.as_(f.OWNER))
+    assert malformed.status_code == 422 and "note" in malformed.json()["fields"]
+    with_by = await api.post(f"{url}/acknowledge", json={"action_id": "A1", "by": f.OWNER}, headers=api.as_(f.OWNER))
+    assert with_by.status_code == 422
+    gaps = await api.post(f"{url}/sign_off", json={}, headers=api.as_(f.ASSURANCE))
+    assert gaps.status_code == 409 and gaps.json()["type"] == "WrongStage"
+
+
+async def test_health_and_readiness(api):
+    assert (await api.get("/healthz")).json() == {"status": "ok"}
+    ready = await api.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready", "temporal": "ok", "database": "ok"}
+    schema = (await api.get("/openapi.json")).json()
+    assert "/api/recommendations/{ref}/decisions/{decision}" in schema["paths"]
+
+
+def test_token_issue_prints_the_token_alone_on_its_last_line(tmp_path, database_url, tokens):
+    environment = {**os.environ, "ASSURE_DATABASE_URL": database_url}
+    issued = subprocess.run([ASSURE, "token", "issue", "--for", f.OWNER], env=environment, capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.splitlines()[-1]
+    assert token.startswith("assure_") and " " not in token
+    with session_scope(database_url) as session:
+        from models.tokens import person_for_token
+
+        assert person_for_token(session=session, token=token).email == f.OWNER
+    unknown = subprocess.run([ASSURE, "token", "issue", "--for", "nobody@x.example"], env=environment,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert unknown.returncode == 2 and "not in the registry" in unknown.stderr
+    revoked = subprocess.run([ASSURE, "token", "revoke", token], env=environment, capture_output=True, text=True,
+                             timeout=60)  # fmt: skip
+    assert revoked.returncode == 0 and revoked.stdout.strip() == "1 token(s) revoked"

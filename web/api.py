@@ -1,0 +1,161 @@
+"""The JSON API: bearer tokens from `assure token issue`, the person's registry roles applied.
+
+Lists read the read model; a single recommendation asks its workflow; a decision is the
+workflow's Update with the token's person as ``by``, so an agency's own system can report
+progress and a board's secretary can record decisions.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import text
+from sqlmodel import select
+
+from models.db import session_scope
+from models.payloads import DECISION_INPUTS, RecommendationStatus, Stage
+from models.store import RecommendationSummary, recommendation_summaries
+from models.tables import ActionRow, Person
+from models.tokens import person_for_token
+from temporal_client import DecisionNotTaken, UnknownRecommendation, decide, recommendation_status
+from web.context import WebContext
+
+router = APIRouter(tags=["recommendations"])
+bearer = HTTPBearer(auto_error=False, description="A token from `assure token issue --for EMAIL`")
+SEE_EVERYTHING = {"assurance_member", "admin"}
+
+
+def _ctx(request: Request) -> WebContext:
+    return request.app.state.ctx
+
+
+def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Person:
+    """The registry person behind the bearer token, or 401."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    with session_scope(_ctx(request).settings.database_url) as session:
+        person = person_for_token(session=session, token=credentials.credentials)
+    if person is None:
+        raise HTTPException(401, "this token is not valid or has been revoked", headers={"WWW-Authenticate": "Bearer"})
+    return person
+
+
+def may_see(person: Person, *, board: str, owners: set[str], agencies: set[str]) -> bool:
+    """The Assurance Board sees everything; a board's sponsor and chair their board's; owners
+    their own; an agency's safeguarding lead their agency's."""
+    roles = set(person.role_list())
+    if roles & SEE_EVERYTHING:
+        return True
+    if {f"board_sponsor:{board}", f"board_chair:{board}"} & roles:
+        return True
+    if person.email in {o.lower() for o in owners}:
+        return True
+    return "agency_lead" in roles and bool(person.agency) and person.agency in agencies
+
+
+Caller = Annotated[Person, Depends(caller)]
+
+
+@router.get("/api/recommendations", response_model=list[RecommendationSummary])
+async def list_recommendations(
+    request: Request,
+    person: Caller,
+    board: str | None = None,
+    agency: str | None = None,
+    stage: Stage | None = None,
+    overdue: Annotated[bool, Query(description="Only overdue ones")] = False,
+) -> list[RecommendationSummary]:
+    """Summaries (stage, RAG, next deadline, escalation) of what the caller may see."""
+
+    with session_scope(_ctx(request).settings.database_url) as session:
+        rows = recommendation_summaries(
+            session=session,
+            now=datetime.now(UTC),
+            board=board,
+            agency=agency,
+            stage=stage.value if stage else None,
+            overdue_only=overdue,
+        )
+        owners: dict[str, set[str]] = {}
+        for action in session.exec(select(ActionRow)):
+            owners.setdefault(action.ref, set()).add(action.owner)
+    return [
+        r for r in rows if may_see(person, board=r.board, owners=owners.get(r.ref, set()), agencies=set(r.agencies))
+    ]
+
+
+async def _visible_status(request: Request, person: Person, ref: str) -> RecommendationStatus:
+    try:
+        status = await recommendation_status(_ctx(request).client, ref)
+    except UnknownRecommendation:
+        raise HTTPException(404, f"there is no recommendation {ref!r}") from None
+    owners = {a.owner for a in status.actions}
+    if not may_see(person, board=status.board, owners=owners, agencies={a.agency for a in status.actions}):
+        raise HTTPException(403, f"{person.email} may not see {ref}")
+    return status
+
+
+@router.get("/api/recommendations/{ref}", response_model=RecommendationStatus)
+async def get_recommendation(request: Request, ref: str, person: Caller) -> RecommendationStatus:
+    """The live state: exactly the workflow's ``status`` query."""
+    return await _visible_status(request, person, ref)
+
+
+@router.post(
+    "/api/recommendations/{ref}/decisions/{decision}",
+    response_model=RecommendationStatus,
+    responses={403: {}, 404: {}, 409: {"description": "refused by the workflow, with its reasons"}, 422: {}},
+)
+async def take_decision(
+    request: Request,
+    ref: str,
+    decision: str,
+    person: Caller,
+    payload: Annotated[dict[str, Any], Body(description="The decision's payload, without `by`")] = None,  # type: ignore[assignment]
+) -> Any:
+    """Take one decision as the token's person (``acknowledge``, ``complete_action``, ``submit_plans``,
+    ``sign_off``, ``record_audit``, ...): 200 with the new status, or why not."""
+    if decision not in DECISION_INPUTS:
+        raise HTTPException(404, f"{decision!r} is not a decision; use one of {', '.join(DECISION_INPUTS)}")
+    payload = payload or {}
+    if "by" in payload:
+        raise HTTPException(422, "leave out 'by': the decision is taken as the token's person")
+    await _visible_status(request, person, ref)
+    try:
+        return await decide(_ctx(request).client, ref, decision, {**payload, "by": person.email})
+    except UnknownRecommendation:
+        raise HTTPException(404, f"there is no recommendation {ref!r}") from None
+    except DecisionNotTaken as refused:
+        body = {"type": refused.type, "message": refused.message, "gaps": refused.gaps, "fields": refused.fields}
+        status_code = {"InvalidInput": 422, "WrongPerson": 403}.get(refused.type, 409)
+        return JSONResponse(body, status_code=status_code)
+
+
+@router.get("/healthz", tags=["health"])
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["health"])
+async def readyz(request: Request) -> JSONResponse:
+    """Temporal and the database both answer."""
+    ctx = _ctx(request)
+    checks: dict[str, str] = {}
+    try:
+        await ctx.client.service_client.check_health()
+        checks["temporal"] = "ok"
+    except Exception as exc:  # any failure means not ready; say which kind
+        checks["temporal"] = type(exc).__name__
+    try:
+        with session_scope(ctx.settings.database_url) as session:
+            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = type(exc).__name__
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse({"status": "ready" if ready else "not ready", **checks}, status_code=200 if ready else 503)

@@ -449,6 +449,98 @@ def audit(
     _decide_as(ref, "record_audit", payload)
 
 
+@app.command()
+def report(
+    month: str | None = typer.Option(None, "--month", metavar="YYYY-MM", help="The month (default: this one)"),
+    out: Path | None = typer.Option(None, "--out", help="Write the pack here (.html); default: print it"),
+) -> None:
+    """Render the Assurance Board's monthly pack from the live record, as one HTML file."""
+    from datetime import UTC, date, datetime
+
+    from activities.board_pack import board_pack_data, render_board_pack, sign_off_gaps_of
+    from models.db import init_db, session_scope
+
+    settings = settings_or_exit()
+    today = date.today()
+    try:
+        first = date.fromisoformat(f"{month}-01") if month else today.replace(day=1)
+    except ValueError:
+        typer.echo(f"--month: {month!r} is not a month like 2026-11", err=True)
+        _exit(2)
+    if out is not None and out.suffix.lower() != ".html":
+        typer.echo("--out must name a .html file", err=True)
+        _exit(2)
+    init_db(settings.database_url)
+    with session_scope(settings.database_url) as session:
+        pack = board_pack_data(session=session, month=first, now=datetime.now(UTC))
+
+    async def checked_gaps() -> dict[str, list[str]]:
+        from temporal_client import connect
+
+        try:
+            client = await asyncio.wait_for(connect(settings), timeout=10)
+        except (RuntimeError, TimeoutError):
+            typer.echo("Temporal could not be reached: the plans' gaps are not checked in this pack", err=True)
+            return {}
+        return await sign_off_gaps_of(client, [s.ref for s in pack.awaiting_sign_off])
+
+    if pack.awaiting_sign_off:
+        pack.gaps = asyncio.run(checked_gaps())
+    html = render_board_pack(pack)
+    if out is None:
+        typer.echo(html)
+    else:
+        out.write_text(html, encoding="utf-8")
+        typer.echo(f"Wrote the board pack for {first:%B %Y} to {out}")
+    _exit(0)
+
+
+@app.command()
+def export(out: Path = typer.Option(..., "--out", help="FILE.xlsx or FILE.csv")) -> None:
+    """Export the action plan as it stands: one row per recommendation with its RAG."""
+    import csv
+    from datetime import UTC, datetime
+
+    from models.db import init_db, session_scope
+    from models.store import recommendation_summaries
+
+    suffix = out.suffix.lower()
+    if suffix not in {".xlsx", ".csv"}:
+        typer.echo("--out must name a .xlsx or .csv file", err=True)
+        _exit(2)
+    settings = settings_or_exit()
+    init_db(settings.database_url)
+    with session_scope(settings.database_url) as session:
+        rows = recommendation_summaries(session=session, now=datetime.now(UTC))
+    columns = ["ref", "title", "board", "agencies", "stage", "rag", "overdue", "escalation_level",
+               "next_deadline_at", "next_deadline_kind", "next_open_due"]  # fmt: skip
+
+    def cells(row) -> list:
+        data = row.model_dump()
+        data["agencies"] = "; ".join(row.agencies)
+        values = [data[c] for c in columns]
+        # Text that a spreadsheet would run as a formula is written as text.
+        return ["'" + v if isinstance(v, str) and v.startswith(("=", "+", "-", "@")) else v for v in values]
+
+    if suffix == ".csv":
+        with out.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            writer.writerows(cells(row) for row in rows)
+    else:
+        from openpyxl import Workbook
+
+        workbook = Workbook()
+        sheet = workbook.active
+        sheet.title = "Recommendations"
+        sheet.append(columns)
+        for row in rows:
+            sheet.append([v.replace(tzinfo=None) if isinstance(v, datetime) else v for v in cells(row)])
+        workbook.save(out)
+    typer.echo(f"Wrote {len(rows)} recommendation(s) to {out}")
+    _exit(0)
+
+
 token_app = typer.Typer(help="Bearer tokens for the JSON API.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 

@@ -1,0 +1,148 @@
+"""The monthly board pack for the Assurance Board: one self-contained HTML file.
+
+It reads the read model (never the workflows, except for the plan gaps of what awaits sign-off,
+which the caller passes in) and says, for one month: what changed, what awaits sign-off and what
+stands in its way, what is overdue or escalated by board and by agency, the audits recorded and
+the audits due, with charts drawn as inline SVG.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from pydantic import BaseModel
+from sqlmodel import Session, select
+
+from activities.mail.render import STAGES, uk_date
+from models.charts import rag_bars_svg
+from models.store import RecommendationSummary, recommendation_summaries
+from models.tables import TimelineRow
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "reports"
+# Timeline events worth a board's attention, in words; the rest (mail, reminders) are left out.
+CHANGE_WORDS = {
+    "actions_agreed": "Actions agreed",
+    "actions_added": "Actions added",
+    "action_completed": "Action completed",
+    "owner_reassigned": "Owner reassigned",
+    "extension_approved": "Extension agreed",
+    "extension_declined": "Extension declined",
+    "due_date_changed": "Due date changed",
+    "plans_submitted": "Plans submitted",
+    "signed_off": "Signed off",
+    "audit_embedded": "Audit: embedded",
+    "audit_partially_embedded": "Audit: partly embedded",
+    "audit_not_embedded": "Audit: not embedded",
+}
+
+
+class Change(BaseModel):
+    at: datetime
+    ref: str
+    what: str
+    detail: str
+
+
+class BoardPack(BaseModel):
+    month: date  # its first day
+    generated_at: datetime
+    summaries: list[RecommendationSummary]
+    by_board: dict[str, dict[str, int]]
+    by_agency: dict[str, dict[str, int]]
+    stage_totals: dict[str, int]
+    changes: list[Change]
+    awaiting_sign_off: list[RecommendationSummary]
+    gaps: dict[str, list[str]]
+    red: list[RecommendationSummary]
+    audits: list[Change]
+    audits_due: list[RecommendationSummary]
+
+
+def month_bounds(month: date) -> tuple[datetime, datetime]:
+    start = datetime(month.year, month.month, 1, tzinfo=UTC)
+    following = (start + timedelta(days=32)).replace(day=1)
+    return start, following
+
+
+def board_pack_data(
+    *, session: Session, month: date, now: datetime, gaps: dict[str, list[str]] | None = None
+) -> BoardPack:
+    """Everything the pack shows for ``month``, from the read model."""
+    start, end = month_bounds(month)
+    summaries = recommendation_summaries(session=session, now=now)
+    by_board: dict[str, Counter] = defaultdict(Counter)
+    by_agency: dict[str, Counter] = defaultdict(Counter)
+    for summary in summaries:
+        by_board[summary.board][summary.rag] += 1
+        for agency in summary.agencies:
+            by_agency[agency][summary.rag] += 1
+    events = session.exec(
+        select(TimelineRow).where(TimelineRow.at >= start, TimelineRow.at < end).order_by(TimelineRow.at)
+    )
+    changes, audits = [], []
+    for event in events:
+        what = CHANGE_WORDS.get(event.kind) or (
+            f"Now at: {STAGES.get(event.kind.removeprefix('stage:'), event.kind)}"
+            if event.kind.startswith("stage:")
+            else None
+        )
+        if what is None:
+            continue
+        change = Change(at=event.at, ref=event.ref, what=what, detail=event.detail)
+        (audits if event.kind.startswith("audit_") else changes).append(change)
+    audits_due = [
+        s for s in summaries
+        if s.stage in {"audit", "re_audit"} and s.next_deadline_kind in {"audit", "re_audit"}
+        and s.next_deadline_at is not None and _aware(s.next_deadline_at) < end + timedelta(days=31)
+    ]  # fmt: skip
+    return BoardPack(
+        month=start.date(),
+        generated_at=now,
+        summaries=summaries,
+        by_board={board: dict(counts) for board, counts in sorted(by_board.items())},
+        by_agency={agency: dict(counts) for agency, counts in sorted(by_agency.items())},
+        stage_totals=dict(Counter(s.stage for s in summaries)),
+        changes=changes,
+        awaiting_sign_off=[s for s in summaries if s.stage == "sign_off"],
+        gaps=gaps or {},
+        red=sorted((s for s in summaries if s.rag == "red"), key=lambda s: (s.board, s.agencies, s.ref)),
+        audits=audits,
+        audits_due=audits_due,
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def sign_off_gaps_of(client, refs: list[str]) -> dict[str, list[str]]:
+    """What stands between each recommendation and sign-off, from its workflow; refs whose
+    workflow cannot be asked are left out (the pack says they were not checked)."""
+    from models.rules import sign_off_gaps
+    from temporal_client import recommendation_status
+
+    gaps: dict[str, list[str]] = {}
+    for ref in refs:
+        try:
+            status = await recommendation_status(client, ref)
+        except Exception:  # unreachable or unknown: not checked, and the pack says so
+            continue
+        gaps[ref] = sign_off_gaps(status.dissemination, status.audit_plan)
+    return gaps
+
+
+def render_board_pack(pack: BoardPack) -> str:
+    """The pack as one HTML file: styles inline, charts inline, nothing fetched from anywhere."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
+    env.filters["ukdate"] = uk_date
+    return env.get_template("board_pack.html").render(
+        pack=pack,
+        stages=STAGES,
+        board_chart=Markup(rag_bars_svg("Recommendations by board and RAG rating", pack.by_board)),
+        agency_chart=Markup(rag_bars_svg("Recommendations by agency and RAG rating", pack.by_agency)),
+        month_label=f"{pack.month:%B %Y}",
+    )

@@ -453,6 +453,7 @@ def audit(
 def report(
     month: str | None = typer.Option(None, "--month", metavar="YYYY-MM", help="The month (default: this one)"),
     out: Path | None = typer.Option(None, "--out", help="Write the pack here (.html); default: print it"),
+    send: bool = typer.Option(False, "--send", help="Also email it to the Assurance Board now"),
 ) -> None:
     """Render the Assurance Board's monthly pack from the live record, as one HTML file."""
     from datetime import UTC, date, datetime
@@ -487,12 +488,38 @@ def report(
     if pack.awaiting_sign_off:
         pack.gaps = asyncio.run(checked_gaps())
     html = render_board_pack(pack)
-    if out is None:
+    if out is None and not send:
         typer.echo(html)
-    else:
+    elif out is not None:
         out.write_text(html, encoding="utf-8")
         typer.echo(f"Wrote the board pack for {first:%B %Y} to {out}")
+    if send:
+        _exit(asyncio.run(_send_pack(settings, first)))
     _exit(0)
+
+
+async def _send_pack(settings, month) -> int:
+    """Email the pack through BoardPackWorkflow (the worker sends it, once per member)."""
+    from datetime import UTC, datetime
+
+    from models.payloads import BoardPackInput, BoardPackResult
+    from temporal_client import connect
+    from workflows.board_pack import BoardPackWorkflow
+
+    try:
+        client = await connect(settings)
+    except RuntimeError as exc:
+        typer.echo(f"cannot reach Temporal at {settings.temporal_address}: {exc}", err=True)
+        return 1
+    result: BoardPackResult = await client.execute_workflow(
+        BoardPackWorkflow.run,
+        BoardPackInput(month=month),
+        id=f"board-pack-{month:%Y-%m}-sent-{datetime.now(UTC):%Y%m%dT%H%M%S}",
+        task_queue=settings.task_queue,
+        result_type=BoardPackResult,
+    )
+    typer.echo(f"Emailed the pack for {month:%B %Y} to {result.sent} of {len(result.recipients)} member(s)")
+    return 0
 
 
 @app.command()

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # The example plan `assure dev` imports on its first start ("" to start empty).
     example_plan: str = Field(default="examples/mk-together-2022-23.yaml")
 
+    # The monthly board pack: sent on this day of each month at this time, London time.
+    board_pack_day: int = Field(default=25, ge=1, le=28)
+    board_pack_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
     # The web app (response pages). Limits are per client address, in the `limits` notation.
     web_host: str = Field(default="127.0.0.1", min_length=1)
     web_port: int = Field(default=8000, ge=1, le=65535)

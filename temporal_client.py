@@ -160,3 +160,44 @@ async def reader_status(client: Client, ref: str, person: str) -> Reader:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise UnknownRecommendation(ref) from None
         raise
+
+
+BOARD_PACK_SCHEDULE_ID = "assurance-board-pack"
+
+
+async def ensure_board_pack_schedule(client: Client, settings: Settings) -> None:
+    """The monthly Schedule that starts ``BoardPackWorkflow``: made if missing, brought in line
+    with ``ASSURE_BOARD_PACK_DAY`` and ``ASSURE_BOARD_PACK_TIME`` (Europe/London) if present."""
+    from temporalio.client import (
+        Schedule,
+        ScheduleActionStartWorkflow,
+        ScheduleAlreadyRunningError,
+        ScheduleCalendarSpec,
+        ScheduleRange,
+        ScheduleSpec,
+        ScheduleUpdate,
+    )
+
+    from models.payloads import BoardPackInput
+    from workflows.board_pack import BoardPackWorkflow
+
+    hour, minute = (int(part) for part in settings.board_pack_time.split(":"))
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            BoardPackWorkflow.run, BoardPackInput(), id="board-pack", task_queue=settings.task_queue
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    day_of_month=[ScheduleRange(settings.board_pack_day)],
+                    hour=[ScheduleRange(hour)],
+                    minute=[ScheduleRange(minute)],
+                )
+            ],
+            time_zone_name="Europe/London",
+        ),
+    )
+    try:
+        await client.create_schedule(BOARD_PACK_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        await client.get_schedule_handle(BOARD_PACK_SCHEDULE_ID).update(lambda _: ScheduleUpdate(schedule=schedule))

@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.board_pack_mail import BoardPackActivities
 from activities.digest import add_to_board_digest
 from activities.mail.delivery import MailActivities
 from activities.projection import ProjectionActivities
@@ -22,6 +23,7 @@ from models.db import init_db
 from settings import Settings, get_settings, settings_or_exit
 from temporal_client import connect
 from workflows.board_digest import BoardDigestWorkflow
+from workflows.board_pack import BoardPackWorkflow
 from workflows.fresh_link import FreshLinkWorkflow
 from workflows.recommendation import RecommendationWorkflow
 
@@ -48,9 +50,14 @@ def build_worker(client: Client, *, settings: Settings, executor: ThreadPoolExec
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[RecommendationWorkflow, BoardDigestWorkflow, FreshLinkWorkflow],
+        workflows=[RecommendationWorkflow, BoardDigestWorkflow, FreshLinkWorkflow, BoardPackWorkflow],
         workflow_runner=workflow_runner(),
-        activities=[projection.record_transition, mail.deliver_mail, add_to_board_digest],
+        activities=[
+            projection.record_transition,
+            mail.deliver_mail,
+            add_to_board_digest,
+            BoardPackActivities(settings, client).send_board_pack,
+        ],
         # The store activities are synchronous (SQLAlchemy), so they run on threads.
         activity_executor=executor,
         **options,
@@ -62,6 +69,9 @@ async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     init_db(settings.database_url)
     client = await connect(settings)
+    from temporal_client import ensure_board_pack_schedule
+
+    await ensure_board_pack_schedule(client, settings)
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as executor:
         worker = build_worker(client, settings=settings, executor=executor)
         log.info("worker_started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)

@@ -600,3 +600,18 @@ class FreshLinkInput(Payload):
 
     recommendation_workflow_id: str
     notification: Notification
+
+
+SEND_BOARD_PACK = "send_board_pack"
+
+
+class BoardPackInput(Payload):
+    """Which month's pack to send; None: the month in which the schedule fires."""
+
+    month: date | None = None
+
+
+class BoardPackResult(Payload):
+    month: date
+    recipients: list[str]
+    sent: int

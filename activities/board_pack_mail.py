@@ -1,0 +1,93 @@
+"""The board pack activity: render the month's pack and email it to each Assurance Board member,
+once each (a Message-ID fixed per month and person, and the sent log)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+import structlog
+from sqlmodel import select
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from activities.board_pack import board_pack_data, render_board_pack, sign_off_gaps_of
+from activities.mail.message import SMTP_POLICY, header_safe, mail_domain, message_id_for
+from activities.mail.smtp import PermanentSendFailure, TemporarySendFailure, send
+from models.db import session_scope
+from models.payloads import SEND_BOARD_PACK, BoardPackInput, BoardPackResult, Notification
+from models.store import record_sent_mail, sent_mail_status
+from models.tables import Person
+from settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class BoardPackActivities:
+    def __init__(self, settings: Settings, client: Client) -> None:
+        self.settings = settings
+        self.client = client
+
+    @activity.defn(name=SEND_BOARD_PACK)
+    async def send_board_pack(self, request: BoardPackInput) -> BoardPackResult:
+        assert request.month is not None  # the workflow fills it in
+        month = request.month
+        url = self.settings.database_url
+        with session_scope(url) as session:
+            members = sorted(p.email for p in session.exec(select(Person)) if "assurance_member" in p.role_list())
+            pack = board_pack_data(session=session, month=month, now=datetime.now(UTC))
+        pack.gaps = await sign_off_gaps_of(self.client, [s.ref for s in pack.awaiting_sign_off])
+        html = render_board_pack(pack)
+        label = f"{month:%B %Y}"
+        notification = Notification(
+            key=f"board-pack/{month.isoformat()}", kind="board_pack", recipients=members, context={},
+            created_at=datetime.now(UTC),
+        )  # fmt: skip
+        domain = mail_domain(self.settings.mail_from)
+        sent = 0
+        for member in members:
+            activity.heartbeat()
+            message_id = message_id_for(notification.key, member, domain)
+            with session_scope(url) as session:
+                if sent_mail_status(session=session, message_id=message_id) == "sent":
+                    continue
+            message = _pack_message(self.settings.mail_from, member, label, html, message_id)
+            try:
+                await send(self.settings, message)
+            except TemporarySendFailure as exc:
+                raise ApplicationError(str(exc), type="MailDeferred") from None
+            except PermanentSendFailure as exc:
+                log.warning("board_pack_bounced", smtp_code=exc.code)
+                status = "bounced"
+            else:
+                status, sent = "sent", sent + 1
+            with session_scope(url) as session:
+                record_sent_mail(
+                    session=session, message_id=message_id, notification=notification, recipient=member, status=status
+                )
+        log.info("board_pack_sent", month=month.isoformat(), recipients=len(members), sent=sent)
+        return BoardPackResult(month=month, recipients=members, sent=sent)
+
+
+def _pack_message(mail_from: str, recipient: str, label: str, html: str, message_id: str):
+    from email.headerregistry import Address
+    from email.message import EmailMessage
+    from email.utils import parseaddr
+
+    name, address = parseaddr(mail_from)
+    message = EmailMessage(policy=SMTP_POLICY)
+    message["From"] = Address(display_name=header_safe(name), addr_spec=address) if name else address
+    message["To"] = Address(addr_spec=recipient)
+    message["Subject"] = header_safe(f"Assurance Board pack: {label}")
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(
+        f"The Assurance Board pack for {label} is attached as one HTML file: open it in a browser.\n"
+        "It shows what awaits sign-off, what is overdue or escalated, the audits, and the month's changes.\n"
+    )
+    message.add_attachment(
+        html.encode("utf-8"), maintype="text", subtype="html", filename=f"board-pack-{label.replace(' ', '-')}.html"
+    )
+    return message

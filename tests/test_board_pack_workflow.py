@@ -1,0 +1,67 @@
+"""BoardPackWorkflow emails the month's pack to each Assurance Board member once; the monthly
+Schedule that starts it is kept in line with the settings."""
+
+from __future__ import annotations
+
+import email
+import uuid
+from email.policy import default as default_policy
+
+from temporalio.client import ScheduleActionStartWorkflow
+
+from models.db import session_scope
+from models.payloads import BoardPackInput, BoardPackResult
+from models.store import caught_mail, upsert_registry
+from models.tables import Board, Person
+from temporal_client import BOARD_PACK_SCHEDULE_ID, ensure_board_pack_schedule
+from tests import factories as f
+from tests.helpers import today
+from workflows.board_pack import BoardPackWorkflow
+
+
+async def test_the_pack_reaches_each_member_once(env, settings, worker, database_url):
+    with session_scope(database_url) as session:
+        upsert_registry(
+            session=session,
+            agencies=[],
+            people=[Person(email=f.ASSURANCE, roles="assurance_member"), Person(email=f.OWNER, roles="owner")],
+            boards=[Board(name="Review Board", sponsor_email=f.SPONSOR)],
+        )
+    month = (await today(env)).replace(day=1)
+
+    async def run() -> BoardPackResult:
+        return await env.client.execute_workflow(
+            BoardPackWorkflow.run, BoardPackInput(month=month), id=f"pack-{uuid.uuid4()}",
+            task_queue=settings.task_queue, result_type=BoardPackResult,
+        )  # fmt: skip
+
+    first = await run()
+    assert (first.recipients, first.sent) == ([f.ASSURANCE], 1)
+    assert (await run()).sent == 0  # already sent this month: not again
+    with session_scope(database_url) as session:
+        raws = [row.raw for row in caught_mail(session=session)]
+    assert len(raws) == 1
+    message = email.message_from_string(raws[0], policy=default_policy)
+    assert message["To"] == f.ASSURANCE and message["Subject"] == f"Assurance Board pack: {month:%B %Y}"
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_filename() == f"board-pack-{month:%B-%Y}.html"
+    assert f"Assurance Board pack: {month:%B %Y}" in attachment.get_content()
+
+
+async def test_the_monthly_schedule_follows_the_settings(dev_env, settings):
+    await ensure_board_pack_schedule(dev_env.client, settings)
+    handle = dev_env.client.get_schedule_handle(BOARD_PACK_SCHEDULE_ID)
+    try:
+        spec = (await handle.describe()).schedule.spec
+        [calendar] = spec.calendars
+        assert spec.time_zone_name == "Europe/London"
+        assert (calendar.day_of_month[0].start, calendar.hour[0].start, calendar.minute[0].start) == (25, 9, 0)
+        moved = settings.model_copy(update={"board_pack_day": 3, "board_pack_time": "17:30"})
+        await ensure_board_pack_schedule(dev_env.client, moved)  # again: updated, not duplicated
+        described = await handle.describe()
+        [calendar] = described.schedule.spec.calendars
+        assert (calendar.day_of_month[0].start, calendar.hour[0].start, calendar.minute[0].start) == (3, 17, 30)
+        action = described.schedule.action
+        assert isinstance(action, ScheduleActionStartWorkflow) and action.workflow == "BoardPackWorkflow"
+    finally:
+        await handle.delete()

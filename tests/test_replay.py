@@ -55,7 +55,7 @@ class TestReplay:
             "continue_as_new_final_run",
         }
         # Before email delivery (patch deliver-email-v1 off) and after it.
-        expected = scenarios | {f"{name}.email" for name in scenarios}
+        expected = scenarios | {f"{name}.email" for name in scenarios} | {"imported_start.email"}
         assert 4 <= len(HISTORY_FILES)
         assert set() == expected - names
 
@@ -72,3 +72,28 @@ class TestReplay:
         result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
         failure = result.replay_failure
         assert None is failure, f"{path.name} no longer replays: {failure}"
+
+
+KIND_FILES = sorted((HISTORIES / "kinds").glob("*.json"))
+
+
+def test_every_other_workflow_kind_has_a_history():
+    """The short workflows added with the response pages and the board pack have recorded histories
+    (BoardDigestWorkflow has none yet)."""
+    assert {path.stem for path in KIND_FILES} >= {"FreshLinkWorkflow", "BoardPackWorkflow"}
+
+
+@pytest.mark.parametrize("path", KIND_FILES, ids=[path.stem for path in KIND_FILES])
+async def test_the_other_kinds_replay_without_nondeterminism(path: Path):
+    """FreshLinkWorkflow and BoardPackWorkflow replay their recorded histories command for command."""
+    from workflows.board_pack import BoardPackWorkflow
+    from workflows.fresh_link import FreshLinkWorkflow
+
+    replaying = Replayer(
+        workflows=[FreshLinkWorkflow, BoardPackWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner(),
+    )
+    history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text())
+    result = await replaying.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name} no longer replays: {result.replay_failure}"

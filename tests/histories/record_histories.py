@@ -7,7 +7,7 @@ workflow that would break a recommendation already running in production fails t
 
 Run it by hand, from the project root::
 
-    /tmp/probe/bin/python -m tests.histories.record_histories
+    .venv/bin/python -m tests.histories.record_histories [SCENARIO ...]
 
 When to re-record:
 
@@ -47,6 +47,8 @@ from models.payloads import (
     AuditOutcome,
     CompleteActionInput,
     DecideExtensionInput,
+    ImportedAction,
+    ImportedProgress,
     ReassignOwnerInput,
     RecommendationInput,
     RecommendationStatus,
@@ -287,7 +289,58 @@ async def continue_as_new(r: Recorder) -> None:
     await r.write("continue_as_new_final_run", r.client.get_workflow_handle(handle.id, run_id=final_run.run_id))
 
 
-SCENARIOS = [full_lifecycle, overdue_ladder_and_extension, reassign_and_withdraw, continue_as_new]
+async def imported_start(r: Recorder) -> None:
+    """A recommendation imported with a live log: one action complete, one overdue; then withdrawn."""
+    now = await today(r.env)
+    start = f.start("REPLAY-IMPORT", actions=[f.action("A1", now - days(10)), f.action("A2", now - days(20))])
+    start = start.model_copy(
+        update={
+            "imported": ImportedProgress(
+                actions=[
+                    ImportedAction(action_id="A1", status="complete", completed_on=now - days(12), evidence="Done")
+                ]
+            )
+        }
+    )
+    handle = await r.start(start)
+    await r.wait_for(handle, lambda status: status.escalation_level.value == "sponsoring_board")
+    await r.decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="Recorded"))
+    await r.finish("imported_start", handle, Stage.withdrawn)
+
+
+async def other_kinds(r: Recorder) -> None:
+    """The short workflows: a fresh link, and a month's board pack (into ``histories/kinds/``)."""
+    from models.payloads import BoardPackInput, FreshLinkInput
+    from web.fresh_links import fresh_link_notification
+    from workflows.board_pack import BoardPackWorkflow
+    from workflows.fresh_link import FreshLinkWorkflow
+
+    now = await today(r.env)
+    handle = await r.start(f.start("REPLAY-LINK", actions=[f.action("A1", now + days(30))]))
+    status = await handle.query(RecommendationWorkflow.status)
+    notification = fresh_link_notification(status, f.OWNER, "owner", "A1", now=await r.env.get_current_time())
+    link = await r.client.start_workflow(
+        FreshLinkWorkflow.run,
+        FreshLinkInput(recommendation_workflow_id=handle.id, notification=notification),
+        id="replay-fresh-link",
+        task_queue=r.task_queue,
+    )
+    await link.result()
+    pack = await r.client.start_workflow(
+        BoardPackWorkflow.run, BoardPackInput(), id="replay-board-pack", task_queue=r.task_queue
+    )
+    await pack.result()
+    await r.decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="Recorded"))
+    for name, workflow in (("FreshLinkWorkflow", link), ("BoardPackWorkflow", pack)):
+        history = await workflow.fetch_history()
+        path = HISTORIES / "kinds" / f"{name}.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(history.to_json() + "\n")
+        print(f"wrote {path.relative_to(HISTORIES.parent.parent)}: {len(history.events)} events")
+
+
+SCENARIOS = [full_lifecycle, overdue_ladder_and_extension, reassign_and_withdraw, continue_as_new, imported_start,
+             other_kinds]  # fmt: skip
 
 
 async def main() -> None:
@@ -300,7 +353,10 @@ async def main() -> None:
             data_converter=pydantic_data_converter,
             test_server_existing_path=test_server_path(),
         ) as env:
-            for scenario in SCENARIOS:
+            # Name scenarios to record only those: recorded histories stand for running workflows
+            # and are never re-recorded (see the module docstring).
+            chosen = [s for s in SCENARIOS if not sys.argv[1:] or s.__name__ in sys.argv[1:]]
+            for scenario in chosen:
                 task_queue = f"record-{scenario.__name__}-{uuid.uuid4()}"
                 settings = Settings(
                     _env_file=None,

@@ -29,6 +29,7 @@ PEOPLE = {
     f.OWNER_2: "owner",
     f.STRANGER: "",
     "other.sponsor@mk.example": "board_sponsor:Adults Board",
+    "secretary@mk.example": "admin",
 }
 
 
@@ -152,3 +153,27 @@ def test_token_issue_prints_the_token_alone_on_its_last_line(tmp_path, database_
     revoked = subprocess.run([ASSURE, "token", "revoke", token], env=environment, capture_output=True, text=True,
                              timeout=60)  # fmt: skip
     assert revoked.returncode == 0 and revoked.stdout.strip() == "1 token(s) revoked"
+
+
+async def test_a_plan_is_imported_over_http_by_an_admin(env, api, worker, tmp_path):
+    from tests import plan_files as pf
+
+    day = await today(env)
+    rows = pf.plan(day, "HTTP")
+    body = pf.write_yaml(rows, tmp_path / "plan.yaml").read_bytes()
+    upload = {"file": ("plan.yaml", body, "application/yaml")}
+    refused = await api.post("/api/plans", files=upload, headers=api.as_(f.ASSURANCE))
+    assert refused.status_code == 403
+    dry = await api.post("/api/plans?dry_run=1", files=upload, headers=api.as_("secretary@mk.example"))
+    assert dry.status_code == 200 and dry.json()["dry_run"] and len(dry.json()["started"]) == 5
+    assert (await api.get("/api/recommendations/IMPHTTP-1", headers=api.as_(f.ASSURANCE))).status_code == 404
+
+    rows["Recommendations"][0]["board"] = "Nonexistent Board"
+    bad = {"file": ("plan.yaml", pf.write_yaml(rows, tmp_path / "bad.yaml").read_bytes(), "application/yaml")}
+    problems = await api.post("/api/plans", files=bad, headers=api.as_("secretary@mk.example"))
+    assert problems.status_code == 400
+    assert problems.json()["problems"] == [
+        {"sheet": "Recommendations", "row": 1, "column": "board", "reason": "unknown board 'Nonexistent Board'"}
+    ]
+    not_a_plan = {"file": ("plan.pdf", b"%PDF-1.4", "application/pdf")}
+    assert (await api.post("/api/plans", files=not_a_plan, headers=api.as_("secretary@mk.example"))).status_code == 400

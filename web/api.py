@@ -7,18 +7,23 @@ progress and a board's secretary can record decisions.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import tempfile
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 from sqlmodel import select
 
+from importing.apply import import_plan
+from importing.sheets import MAX_FILE_BYTES, read_plan_file
+from importing.validate import check_plan
 from models.db import session_scope
 from models.payloads import DECISION_INPUTS, RecommendationStatus, Stage
-from models.store import RecommendationSummary, recommendation_summaries
+from models.store import RecommendationSummary, recommendation_summaries, registry
 from models.tables import ActionRow, Person
 from models.tokens import person_for_token
 from temporal_client import DecisionNotTaken, UnknownRecommendation, decide, recommendation_status
@@ -133,6 +138,44 @@ async def take_decision(
         body = {"type": refused.type, "message": refused.message, "gaps": refused.gaps, "fields": refused.fields}
         status_code = {"InvalidInput": 422, "WrongPerson": 403}.get(refused.type, 409)
         return JSONResponse(body, status_code=status_code)
+
+
+@router.post("/api/plans", tags=["plans"], responses={400: {}, 403: {}, 413: {}})
+async def upload_plan(
+    request: Request,
+    person: Caller,
+    file: Annotated[UploadFile, File(description="A plan in the import format: .xlsx, .csv or .yaml")],
+    dry_run: Annotated[bool, Query(description="Check and compare only; start nothing")] = False,
+) -> JSONResponse:
+    """The import over HTTP (``admin`` role): 200 with the report, or 400 with every problem found."""
+    if "admin" not in person.role_list():
+        raise HTTPException(403, f"{person.email} may not import plans (role admin)")
+    ctx = _ctx(request)
+    suffix = Path(file.filename or "").suffix.lower()
+    if suffix not in {".xlsx", ".csv", ".yaml", ".yml"}:
+        return JSONResponse({"problems": [{"sheet": file.filename, "row": None, "column": None,
+                                           "reason": "use a .xlsx, .csv or .yaml file"}]}, status_code=400)  # fmt: skip
+    data = await file.read(MAX_FILE_BYTES + 1)
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / f"upload{suffix}"
+        path.write_bytes(data)
+        sheets, problems = read_plan_file(path)
+    plan = None
+    if not problems:
+        with session_scope(ctx.settings.database_url) as session:
+            stored = registry(session=session)
+        plan, problems = check_plan(sheets, stored=stored, today=date.today())
+    if problems or plan is None:
+        named = [{**p.as_dict(), "sheet": file.filename if p.sheet.startswith("upload") else p.sheet} for p in problems]
+        return JSONResponse({"problems": named}, status_code=400)
+    report = await import_plan(
+        plan,
+        client=ctx.client,
+        database_url=ctx.settings.database_url,
+        task_queue=ctx.settings.task_queue,
+        dry_run=dry_run,
+    )
+    return JSONResponse(report.as_dict())
 
 
 @router.get("/healthz", tags=["health"])

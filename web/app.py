@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 from temporalio.client import Client
 
+from importing.sheets import MAX_FILE_BYTES
 from models.links import signer_from_settings, signing_key
 from settings import Settings, get_settings
 from web import api, response_pages
@@ -90,7 +91,8 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         return app.state.ctx.page(request, "error.html", {"status_code": 400}, status_code=400)
 
     # Outermost first: the log sees every request, then headers go on every response.
-    app.add_middleware(BodyLimit)
+    # A plan upload may be as large as the importer accepts, with room for the form around it.
+    app.add_middleware(BodyLimit, larger={"/api/plans": MAX_FILE_BYTES + 64 * 1024})
     app.add_middleware(SecurityHeaders, hsts=settings.base_url.startswith("https://"))
     app.add_middleware(AccessLog)
     return app

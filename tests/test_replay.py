@@ -85,12 +85,13 @@ def test_every_other_workflow_kind_has_a_history():
 
 @pytest.mark.parametrize("path", KIND_FILES, ids=[path.stem for path in KIND_FILES])
 async def test_the_other_kinds_replay_without_nondeterminism(path: Path):
-    """FreshLinkWorkflow and BoardPackWorkflow replay their recorded histories command for command."""
+    """The short workflows replay their recorded histories command for command."""
+    from workflows.board_digest import BoardDigestWorkflow
     from workflows.board_pack import BoardPackWorkflow
     from workflows.fresh_link import FreshLinkWorkflow
 
     replaying = Replayer(
-        workflows=[FreshLinkWorkflow, BoardPackWorkflow],
+        workflows=[FreshLinkWorkflow, BoardPackWorkflow, BoardDigestWorkflow],
         data_converter=pydantic_data_converter,
         workflow_runner=workflow_runner(),
     )

@@ -30,6 +30,7 @@ import os
 import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -331,7 +332,24 @@ async def other_kinds(r: Recorder) -> None:
     )
     await pack.result()
     await r.decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="Recorded"))
-    for name, workflow in (("FreshLinkWorkflow", link), ("BoardPackWorkflow", pack)):
+
+    # A board digest: an action 20 days overdue reaches the sponsoring board, whose members get
+    # one digest at the day's sending time.
+    late = await r.start(f.start("REPLAY-DIGEST", actions=[f.action("A1", now - days(20))]))
+    escalated = await r.wait_for(late, lambda status: status.escalation_level.value == "sponsoring_board")
+    from activities.digest import digest_workflow_id
+    from models.calendar import roll_forward
+    from workflows.board_digest import DIGEST_TIME
+
+    day = roll_forward(escalated.escalations[-1].at.date())
+    digest = r.client.get_workflow_handle(digest_workflow_id("Review Board", f.SPONSOR, day))
+    send_at = datetime.combine(day, DIGEST_TIME, tzinfo=UTC) + timedelta(minutes=1)
+    current = await r.env.get_current_time()
+    if send_at > current:
+        await r.env.sleep(send_at - current)
+    await digest.result()
+    await r.decide(late, "withdraw", WithdrawInput(by=f.SPONSOR, reason="Recorded"))
+    for name, workflow in (("FreshLinkWorkflow", link), ("BoardPackWorkflow", pack), ("BoardDigestWorkflow", digest)):
         history = await workflow.fetch_history()
         path = HISTORIES / "kinds" / f"{name}.json"
         path.parent.mkdir(exist_ok=True)

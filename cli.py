@@ -383,14 +383,26 @@ def status(
         typer.echo(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
         _exit(0)
     colours = {"red": "bold red", "amber": "yellow", "green": "green", "closed": "dim"}
-    table = Table("Ref", "Stage", "RAG", "Next deadline", "Escalation", "Board", "Title", title="Recommendations")
+    table = Table(title="Recommendations")
+    # The short columns keep their width; the title gives way (cut short) on a narrow terminal.
+    for name, width in (
+        ("Ref", 12),
+        ("Stage", 11),
+        ("RAG", 5),
+        ("Next deadline", 11),
+        ("Escalation", 10),
+        ("Board", 10),
+    ):
+        table.add_column(name, min_width=width, overflow="fold")
+    table.add_column("Title", no_wrap=True, overflow="ellipsis", max_width=60)
     for row in rows:
         deadline = f"{row.next_deadline_at:%d %b %Y} {row.next_deadline_kind}" if row.next_deadline_at else ""
         level = row.escalation_level.replace("_", " ") if row.escalation_level != "none" else ""
         table.add_row(
             row.ref, row.stage, f"[{colours[row.rag]}]{row.rag}[/]", deadline, level, row.board, row.title[:60]
         )
-    console = Console()
+    # Piped into a file or another program, there is no terminal to fit: keep whole lines.
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     console.print(table)
     totals = Counter(row.stage for row in rows)
     console.print("  ".join(f"{name}: {totals[name]}" for name in (s.value for s in Stage) if totals[name]) or "none")

@@ -21,8 +21,9 @@ from models.payloads import SignOffInput, Stage, SubmitPlansInput
 from models.store import caught_mail
 from temporal_client import recommendation_status
 from tests import factories as f
-from tests.helpers import TEST_SECRET_KEY, decide, eventually, today
+from tests.helpers import TEST_SECRET_KEY, decide, eventually, stored_row, today
 from tests.web_client import Browser, csrf_of, date_fields, text_of, token_for
+from web import wording
 from web.app import create_app
 from web.security import CsrfTokens, redact_path
 
@@ -630,3 +631,17 @@ async def test_an_unknown_page_is_a_plain_not_found(web):
     response = await web.get("/nowhere")
     assert response.status_code == 404
     assert "Page not found" in text_of(response)
+
+
+async def test_an_owner_hears_about_their_own_actions_not_anothers_lateness(env, start, person, database_url):
+    day = await today(env)
+    actions = [f.action("A1", day - timedelta(days=10)), f.action("A2", day + timedelta(days=40), owner=f.OWNER_2)]
+    await start(f.start(actions=actions))
+    await eventually(lambda: (row := stored_row(database_url, REF)) is not None and row.overdue)
+    on_time = text_of(await person(f.OWNER_2, "owner", action_id="A2").open())
+    assert "Not escalated" in on_time and f"Action A2 due: {wording.uk_day(day + timedelta(days=40))}" in on_time
+    assert "A1" not in on_time
+    late = text_of(await person(f.OWNER, "owner", action_id="A1").open())
+    assert "The agency's safeguarding lead has been told" in late and "If action A1 is still not complete" in late
+    board = text_of(await person(f.SPONSOR, "sponsor").open())
+    assert "The agency's safeguarding lead has been told" in board

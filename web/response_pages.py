@@ -20,9 +20,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from models.links import LinkClaims, LinkExpired, LinkRefused, still_valid
-from models.payloads import ActionView, RecommendationStatus
+from models.payloads import ActionView, EscalationLevel, RecommendationStatus
 from models.permissions import Reader
-from models.rules import sign_off_gaps
+from models.rules import highest, sign_off_gaps
 from temporal_client import DecisionNotTaken, UnknownRecommendation, decide, reader_status, recommendation_status
 from web import wording
 from web.context import WebContext
@@ -292,6 +292,7 @@ def _render_page(
     today = status.as_of.date()
     actions = [_action_context(a, form, reader_is_owner=a.owner.lower() == person, today=today) for a in shown]
     errors = failed.errors if failed else {}
+    level = highest([a.escalation_level for a in mine]) if claims.role == "owner" else status.escalation_level
     context: dict[str, Any] = {
         "status": status,
         "claims": claims,
@@ -306,8 +307,10 @@ def _render_page(
         else [],
         "stage_label": wording.STAGES[status.stage.value],
         "stage_meaning": wording.STAGE_MEANING[status.stage],
-        "level_words": wording.LEVEL_WORDS[status.escalation_level],
-        "deadline_phrase": wording.deadline_phrase(status),
+        # An owner hears about their own actions: another owner's lateness is not theirs.
+        "level_words": wording.LEVEL_WORDS[level],
+        "escalated": level is not EscalationLevel.none,
+        "deadline_phrase": wording.deadline_phrase(status, mine if claims.role == "owner" else None),
         "source_phrase": wording.source_phrase(status),
         "plan_gaps": sign_off_gaps(status.dissemination, status.audit_plan) if status.dissemination else [],
         "forms": {

@@ -95,9 +95,18 @@ LEVEL_TARGETS = {
 }
 
 
-def deadline_phrase(status: RecommendationStatus) -> str:
-    """The next deadline, in words: what happens on which day."""
+def deadline_phrase(status: RecommendationStatus, own: list[ActionView] | None = None) -> str:
+    """The next deadline, in words: what happens on which day. For an owner (``own``: their
+    actions) only their own: another owner's deadline is not theirs to worry about."""
     deadline = status.next_deadline
+    if own is not None:
+        mine = {a.action_id for a in own}
+        if deadline is None or deadline.action_id not in mine:
+            open_due = sorted((a.due, a.action_id) for a in own if a.status is not ActionStatus.complete)
+            if not open_due:
+                return "Nothing is due from you"
+            due, action_id = open_due[0]
+            return f"Action {action_id} due: {uk_day(due)}"
     if deadline is None:
         return "Nothing is due by a set date"
     action = deadline.action_id or ""

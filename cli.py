@@ -222,8 +222,8 @@ async def _first_start(settings, client) -> str | None:
         marker.write_text(f"{date.today().isoformat()}\n", encoding="ascii")
         typer.echo(f"Imported the example plan {example.name}: {len(report.started)} recommendations started")
     for item in plan.recommendations:
+        progress = {a.action_id: a for a in (item.start.imported.actions if item.start.imported else [])}
         for action in item.start.actions:
-            progress = {a.action_id: a for a in (item.start.imported.actions if item.start.imported else [])}
             known = progress.get(action.action_id)
             if action.due >= date.today() and (known is None or known.status.value == "assigned"):
                 claims = LinkClaims(

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from activities.mail.render import STAGES, uk_date
 from models.charts import rag_bars_svg
-from models.store import RecommendationSummary, recommendation_summaries
+from models.store import RecommendationSummary, as_utc, recommendation_summaries
 from models.tables import TimelineRow
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "reports"
@@ -97,7 +97,7 @@ def board_pack_data(
     audits_due = [
         s for s in summaries
         if s.stage in {"audit", "re_audit"} and s.next_deadline_kind in {"audit", "re_audit"}
-        and s.next_deadline_at is not None and _aware(s.next_deadline_at) < end + timedelta(days=31)
+        and s.next_deadline_at is not None and as_utc(s.next_deadline_at) < end + timedelta(days=31)
     ]  # fmt: skip
     return BoardPack(
         month=start.date(),
@@ -113,10 +113,6 @@ def board_pack_data(
         audits=audits,
         audits_due=audits_due,
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def sign_off_gaps_of(client, refs: list[str]) -> dict[str, list[str]]:

@@ -4,7 +4,7 @@ once each (a Message-ID fixed per month and person, and the sent log)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email.utils import format_datetime
+from email.message import EmailMessage
 
 import structlog
 from sqlmodel import select
@@ -13,7 +13,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.board_pack import board_pack_data, render_board_pack, sign_off_gaps_of
-from activities.mail.message import SMTP_POLICY, header_safe, mail_domain, message_id_for
+from activities.mail.message import addressed_message, mail_domain, message_id_for
 from activities.mail.smtp import PermanentSendFailure, TemporarySendFailure, send
 from models.db import session_scope
 from models.payloads import SEND_BOARD_PACK, BoardPackInput, BoardPackResult, Notification
@@ -70,19 +70,14 @@ class BoardPackActivities:
         return BoardPackResult(month=month, recipients=members, sent=sent)
 
 
-def _pack_message(mail_from: str, recipient: str, label: str, html: str, message_id: str):
-    from email.headerregistry import Address
-    from email.message import EmailMessage
-    from email.utils import parseaddr
-
-    name, address = parseaddr(mail_from)
-    message = EmailMessage(policy=SMTP_POLICY)
-    message["From"] = Address(display_name=header_safe(name), addr_spec=address) if name else address
-    message["To"] = Address(addr_spec=recipient)
-    message["Subject"] = header_safe(f"Assurance Board pack: {label}")
-    message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = message_id
-    message["Auto-Submitted"] = "auto-generated"
+def _pack_message(mail_from: str, recipient: str, label: str, html: str, message_id: str) -> EmailMessage:
+    message = addressed_message(
+        mail_from=mail_from,
+        recipient=recipient,
+        subject=f"Assurance Board pack: {label}",
+        message_id=message_id,
+        sent_at=datetime.now(UTC),
+    )
     message.set_content(
         f"The Assurance Board pack for {label} is attached as one HTML file: open it in a browser.\n"
         "It shows what awaits sign-off, what is overdue or escalated, the audits, and the month's changes.\n"

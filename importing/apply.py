@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import structlog
@@ -80,7 +79,7 @@ async def import_plan(
         async with gate:
             outcome = await _import_one(client, item, task_queue=task_queue, dry_run=dry_run)
             if outcome[1] == "changed" and apply_changes and not dry_run:
-                await _apply(client, outcome[0], item, outcome[2], report)
+                await _apply(client, outcome[0], outcome[2], report)
             if progress is not None:
                 progress(outcome[0])
             return outcome
@@ -182,7 +181,7 @@ def differences(item: PlannedRecommendation, status: RecommendationStatus) -> li
     return changes
 
 
-async def _apply(client: Client, ref: str, item, changes: list[Change], report: ImportReport) -> None:
+async def _apply(client: Client, ref: str, changes: list[Change], report: ImportReport) -> None:
     for change in changes:
         if change.decision is None:
             report.not_applied.setdefault(ref, []).append(change.describe)
@@ -193,8 +192,3 @@ async def _apply(client: Client, ref: str, item, changes: list[Change], report: 
             report.not_applied.setdefault(ref, []).append(f"{change.describe}: {refused.message}")
         else:
             report.applied.setdefault(ref, []).append(change.describe)
-
-
-def rebase_shift(anchor: date, today: date):
-    """The shift that puts ``anchor`` on ``today``: every date in the file moves by it."""
-    return today - anchor

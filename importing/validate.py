@@ -34,6 +34,7 @@ from models.payloads import (
     ImportedProgress,
     Recommendation,
     RecommendationInput,
+    is_email,
 )
 from models.store import RegistryError, registry_context
 from models.tables import Agency, Board, Person
@@ -217,7 +218,7 @@ def _agencies(sheet: Sheet | None, check: _Check) -> list[Agency]:
         if not check.required("Agencies", number, row, ("name",)):
             continue
         lead = check.text(row, "safeguarding_lead_email").lower() or None
-        if lead and not _is_email(lead):
+        if lead and not is_email(lead):
             check.add("Agencies", number, "safeguarding_lead_email", f"{lead!r} is not an email address")
         if _unique(check, "Agencies", seen, name, number, "name", "agency"):
             rows.append(
@@ -232,7 +233,7 @@ def _people(sheet: Sheet | None, check: _Check) -> list[Person]:
         if not check.required("People", number, row, ("email",)):
             continue
         email = check.text(row, "email").lower()
-        if not _is_email(email):
+        if not is_email(email):
             check.add("People", number, "email", f"{email!r} is not an email address")
             continue
         roles = [r.strip() for r in check.text(row, "roles").split(",") if r.strip()]
@@ -465,7 +466,3 @@ def _rows(sheets: dict[str, Sheet], name: str) -> list[tuple[int, dict[str, Cell
 
 def _items(text: str) -> list[str]:
     return [part.strip() for part in text.split(LIST_SEPARATOR) if part.strip()]
-
-
-def _is_email(value: str) -> bool:
-    return bool(re.match(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"']+$", value)) and len(value) <= 254

@@ -48,6 +48,15 @@ LINK_ROLES = {
     "auditor": "auditor",
 }
 
+# The registry roles that hold each link role: a sponsor's link serves the board's chair too.
+ROLE_HOLDERS = {
+    "owner": frozenset({"owner"}),
+    "sponsor": frozenset({"board_sponsor", "board_chair"}),
+    "assurance_member": frozenset({"assurance_member"}),
+    "auditor": frozenset({"auditor"}),
+    "agency_lead": frozenset({"agency_lead"}),
+}
+
 # One-letter keys keep the token short: every character of it ends up in an email and on a
 # phone's address bar. Defaults (no action, epoch 0) are left out for the same reason.
 _WIRE = {"person": "p", "ref": "r", "role": "o", "action_id": "a", "owner_epoch": "e"}

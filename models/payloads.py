@@ -90,9 +90,14 @@ class AuditOutcome(StrEnum):
 _EMAIL = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"']+$")
 
 
+def is_email(value: str) -> bool:
+    """Whether ``value`` (already trimmed and lower-cased) is an address the payloads accept."""
+    return bool(_EMAIL.match(value)) and len(value) <= 254
+
+
 def _email(value: str) -> str:
     value = value.strip().lower()
-    if not _EMAIL.match(value) or len(value) > 254:
+    if not is_email(value):
         raise ValueError(f"{value!r} is not an email address")
     return value
 

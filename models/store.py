@@ -6,7 +6,7 @@ activity adds nothing) and versioned (a late write never overwrites a newer one)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -160,8 +160,12 @@ def recommendation_summaries(
     agency: str | None = None,
     stage: str | None = None,
     overdue_only: bool = False,
+    visible: Callable[[str, set[str], set[str]], bool] | None = None,
 ) -> list[RecommendationSummary]:
-    """Every recommendation in the read model matching the filters, by ref, with its RAG rating."""
+    """Every recommendation in the read model matching the filters, by ref, with its RAG rating.
+
+    ``visible(board, owners, agencies)``, when given, keeps only what a caller may see.
+    """
     query = select(RecommendationRow).order_by(RecommendationRow.ref)
     if board:
         query = query.where(RecommendationRow.board == board)
@@ -179,13 +183,15 @@ def recommendation_summaries(
         agencies = sorted({a.agency for a in own})
         if agency and agency not in agencies:
             continue
+        if visible is not None and not visible(row.board, {a.owner for a in own}, set(agencies)):
+            continue
         open_due = min((a.due for a in own if a.status != "complete"), default=None)
         rating = rag(
             stage=row.stage,
             overdue=row.overdue,
             escalation_level=row.escalation_level,
             next_open_due=open_due,
-            stage_entered_at=_aware(row.stage_entered_at),
+            stage_entered_at=as_utc(row.stage_entered_at),
             now=now,
         )
         summaries.append(
@@ -198,8 +204,8 @@ def recommendation_summaries(
     return summaries
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands datetimes back without their zone; every stored time is UTC.
+def as_utc(moment: datetime) -> datetime:
+    """A stored time with its zone: SQLite hands datetimes back without one, and every stored time is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Body, Depends, File, HTTPException, Query, Reques
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
-from sqlmodel import select
 
 from importing.apply import import_plan
 from importing.sheets import MAX_FILE_BYTES, read_plan_file
@@ -24,7 +23,7 @@ from importing.validate import check_plan
 from models.db import session_scope
 from models.payloads import DECISION_INPUTS, RecommendationStatus, Stage
 from models.store import RecommendationSummary, recommendation_summaries, registry
-from models.tables import ActionRow, Person
+from models.tables import Person
 from models.tokens import person_for_token
 from temporal_client import DecisionNotTaken, UnknownRecommendation, decide, recommendation_status
 from web.context import WebContext
@@ -77,20 +76,17 @@ async def list_recommendations(
     """Summaries (stage, RAG, next deadline, escalation) of what the caller may see."""
 
     with session_scope(_ctx(request).settings.database_url) as session:
-        rows = recommendation_summaries(
+        return recommendation_summaries(
             session=session,
             now=datetime.now(UTC),
             board=board,
             agency=agency,
             stage=stage.value if stage else None,
             overdue_only=overdue,
+            visible=lambda row_board, owners, agencies: may_see(
+                person, board=row_board, owners=owners, agencies=agencies
+            ),
         )
-        owners: dict[str, set[str]] = {}
-        for action in session.exec(select(ActionRow)):
-            owners.setdefault(action.ref, set()).add(action.owner)
-    return [
-        r for r in rows if may_see(person, board=r.board, owners=owners.get(r.ref, set()), agencies=set(r.agencies))
-    ]
 
 
 async def _visible_status(request: Request, person: Person, ref: str) -> RecommendationStatus:

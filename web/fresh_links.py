@@ -16,7 +16,7 @@ import structlog
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from models.links import LINK_ROLES, LinkClaims
+from models.links import LINK_ROLES, ROLE_HOLDERS, LinkClaims
 from models.payloads import FreshLinkInput, Notification, RecommendationStatus, action_facts
 from temporal_client import UnknownRecommendation, reader_status, recommendation_status, workflow_id_for
 from web.context import WebContext
@@ -31,11 +31,17 @@ async def request_fresh_link(
     ctx: WebContext, *, claims: LinkClaims | None, email: str | None, ref: str | None
 ) -> WorkflowHandle | None:
     """Send a fresh link if there is someone registered to send it to; None when there is not."""
-    target = await _recipient(ctx, claims=claims, email=email, ref=ref)
+    ref = claims.ref if claims is not None else ref
+    if not ref or (claims is None and not email):
+        return None
+    try:
+        status = await recommendation_status(ctx.client, ref)
+        target = await _recipient(ctx, status, claims=claims, email=email)
+    except UnknownRecommendation:
+        return None
     if target is None:
         return None
-    ref, recipient, role, action = target
-    status = await recommendation_status(ctx.client, ref)
+    recipient, role, action = target
     notification = fresh_link_notification(status, recipient, role, action, now=datetime.now(UTC))
     from workflows.fresh_link import FreshLinkWorkflow
 
@@ -85,33 +91,21 @@ def fresh_link_notification(
 
 
 async def _recipient(
-    ctx: WebContext, *, claims: LinkClaims | None, email: str | None, ref: str | None
-) -> tuple[str, str, str, str | None] | None:
-    """(ref, recipient, link role, action id) of whoever holds the role now, or None."""
-    try:
-        if claims is not None:
-            return await _holder_of(ctx, claims)
-        if email and ref:
-            reader = await reader_status(ctx.client, ref, email)
-            for held, role in LINK_ROLES.items():
-                if held in reader.roles:
-                    return ref, reader.person, role, None
-    except UnknownRecommendation:
-        return None
-    return None
-
-
-async def _holder_of(ctx: WebContext, claims: LinkClaims) -> tuple[str, str, str, str | None] | None:
-    status = await recommendation_status(ctx.client, claims.ref)
+    ctx: WebContext, status: RecommendationStatus, *, claims: LinkClaims | None, email: str | None
+) -> tuple[str, str, str | None] | None:
+    """(recipient, link role, action id) of whoever holds the role now, or None."""
+    if claims is None:
+        assert email is not None
+        reader = await reader_status(ctx.client, status.ref, email)
+        return next(((reader.person, role, None) for held, role in LINK_ROLES.items() if held in reader.roles), None)
     if claims.role == "owner":
         if claims.action_id is not None:
             # The action's owner now: after a reassignment that is the new owner, never the clicker.
             action = next((a for a in status.actions if a.action_id == claims.action_id), None)
-            return (claims.ref, action.owner, "owner", action.action_id) if action else None
+            return (action.owner, "owner", action.action_id) if action else None
         owns = any(a.owner.lower() == claims.person.lower() for a in status.actions)
-        return (claims.ref, claims.person, "owner", None) if owns else None
+        return (claims.person, "owner", None) if owns else None
     if claims.role not in CONTEXT_ROLE:
         return None
-    reader = await reader_status(ctx.client, claims.ref, claims.person)
-    holders = {"sponsor": {"board_sponsor", "board_chair"}}.get(claims.role, {claims.role})
-    return (claims.ref, claims.person, claims.role, None) if holders & set(reader.roles) else None
+    reader = await reader_status(ctx.client, status.ref, claims.person)
+    return (claims.person, claims.role, None) if ROLE_HOLDERS[claims.role] & set(reader.roles) else None

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from models.links import LinkClaims, LinkExpired, LinkRefused, still_valid
+from models.links import ROLE_HOLDERS, LinkClaims, LinkExpired, LinkRefused, still_valid
 from models.payloads import ActionView, EscalationLevel, RecommendationStatus
 from models.permissions import Reader
 from models.rules import highest, sign_off_gaps
@@ -33,14 +33,6 @@ from web.security import MAX_FORM_FIELDS, client_address, same_origin
 log = structlog.get_logger(__name__)
 router = APIRouter()
 
-# Which token roles hold which registry roles: a sponsor's link serves the board's chair too.
-ROLE_HOLDERS = {
-    "owner": {"owner"},
-    "sponsor": {"board_sponsor", "board_chair"},
-    "assurance_member": {"assurance_member"},
-    "auditor": {"auditor"},
-    "agency_lead": {"agency_lead"},
-}
 # What each kind of link may ever do: the edge's check, before the workflow's own.
 ROLE_DECISIONS = {
     "owner": ("acknowledge", "report_progress", "request_extension", "complete_action", "submit_plans"),

@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import structlog
@@ -19,7 +18,6 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = structlog.get_logger(__name__)
@@ -256,6 +254,3 @@ class RateLimits:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-Handler = Callable[[Request], Awaitable[Response]]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from activities.mail.render import OUTCOMES, SOURCE_KINDS, STAGES, uk_date, uk_day
+from activities.mail.render import SOURCE_KINDS, STAGES, uk_date, uk_day
 from models.payloads import ActionStatus, ActionView, EscalationLevel, RecommendationStatus, Stage
 
-__all__ = ["OUTCOMES", "SOURCE_KINDS", "STAGES", "uk_date", "uk_day"]
+__all__ = ["SOURCE_KINDS", "STAGES", "uk_date", "uk_day"]
 
 # What a stage means for the whole partnership, one sentence each.
 STAGE_MEANING = {

@@ -45,6 +45,26 @@ def thread_id_for(thread: str, domain: str) -> str:
     return f"<thread-{_digest(thread)}@{domain}>"
 
 
+def addressed_message(
+    *, mail_from: str, recipient: str, subject: str, message_id: str, sent_at: datetime
+) -> EmailMessage:
+    """An empty automatic message to one recipient, its headers made safe: every email starts here."""
+    name, address = parseaddr(mail_from)
+    sender = Address(display_name=header_safe(name), addr_spec=address) if name else address
+    # Fold no header line under the SMTP limit: Python's folding of a long subject can leave a
+    # doubled space where it breaks the line.
+    message = EmailMessage(policy=SMTP_POLICY)
+    message["From"] = sender
+    message["To"] = Address(addr_spec=recipient)
+    message["Subject"] = header_safe(subject)
+    message["Date"] = format_datetime(sent_at)
+    message["Message-ID"] = message_id
+    # Automatic mail: out-of-office replies and auto-forwarding rules should leave it alone.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    return message
+
+
 def build_message(
     *,
     mail_from: str,
@@ -56,22 +76,13 @@ def build_message(
     thread_root: str,
     sent_at: datetime,
 ) -> EmailMessage:
-    """A multipart/alternative message (plain text first, then HTML) to one recipient."""
-    name, address = parseaddr(mail_from)
-    sender = Address(display_name=header_safe(name), addr_spec=address) if name else address
-    # Fold no header line under the SMTP limit: Python's folding of a long subject can leave a
-    # doubled space where it breaks the line.
-    message = EmailMessage(policy=SMTP_POLICY)
-    message["From"] = sender
-    message["To"] = Address(addr_spec=recipient)
-    message["Subject"] = header_safe(subject)
-    message["Date"] = format_datetime(sent_at)
-    message["Message-ID"] = message_id
+    """A multipart/alternative message (plain text first, then HTML) to one recipient, in its
+    recommendation's thread."""
+    message = addressed_message(
+        mail_from=mail_from, recipient=recipient, subject=subject, message_id=message_id, sent_at=sent_at
+    )
     message["In-Reply-To"] = thread_root
     message["References"] = thread_root
-    # Automatic mail: out-of-office replies and auto-forwarding rules should leave it alone.
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Auto-Response-Suppress"] = "All"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message

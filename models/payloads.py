@@ -582,6 +582,8 @@ class ProjectionInput(Payload):
 # pulls in SQLAlchemy).
 RECORD_TRANSITION = "record_transition"
 DELIVER_MAIL = "deliver_mail"
+# The dashboard's one-time sign-in email: its link is signed by the delivery activity.
+SIGN_IN_KIND = "sign_in"
 ADD_TO_BOARD_DIGEST = "add_to_board_digest"
 # Escalations to a sponsoring board reach each of its people as one digest per working day;
 # an owner or agency lead on the same (collapsed) notice hears at once.
@@ -598,9 +600,11 @@ class BoardDigestInput(Payload):
 
 
 class FreshLinkInput(Payload):
-    """A fresh personal link for the one recipient of ``notification`` (kind ``fresh_link``).
+    """A personal link for the one recipient of ``notification``: a fresh response link (kind
+    ``fresh_link``) or a dashboard sign-in link (kind ``sign_in``).
 
-    ``recommendation_workflow_id`` threads the email with the recommendation's others.
+    ``recommendation_workflow_id`` threads the email with the recommendation's others
+    (``sign-in`` for a sign-in link, which is about none).
     """
 
     recommendation_workflow_id: str

@@ -14,7 +14,15 @@ from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
-from models.payloads import EscalationPolicy, Notification, Parties, Payload, ProjectionInput
+from models.payloads import (
+    EscalationPolicy,
+    Notification,
+    Parties,
+    Payload,
+    ProjectionInput,
+    RecommendationStatus,
+    Stage,
+)
 from models.rag import rag
 from models.tables import (
     ActionRow,
@@ -64,6 +72,7 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
         "next_deadline_kind": status.next_deadline.kind if status.next_deadline else None,
         "overdue": status.overdue,
         "escalation_level": status.escalation_level.value,
+        "audit_due": audit_due(status),
         "version": status.version,
         "updated_at": status.as_of,
     }
@@ -124,6 +133,15 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
     return moved
 
 
+def audit_due(status: RecommendationStatus) -> date | None:
+    """The day the awaited audit or re-audit is planned for, if one is awaited."""
+    if status.stage is Stage.audit and status.audit_plan is not None:
+        return status.audit_plan.audit_on
+    if status.stage is Stage.re_audit and status.audits:
+        return status.audits[-1].re_audit_on
+    return None
+
+
 def outbox(*, session: Session, ref: str | None = None) -> list[OutboxRow]:
     """Notifications in the order they were created, for one recommendation or all."""
     query = select(OutboxRow).order_by(OutboxRow.created_at, OutboxRow.key)
@@ -134,6 +152,10 @@ def outbox(*, session: Session, ref: str | None = None) -> list[OutboxRow]:
 
 def recommendation_row(*, session: Session, ref: str) -> RecommendationRow | None:
     return session.get(RecommendationRow, ref)
+
+
+# ``visible(board, owners, agencies)``: whether a reader may see a recommendation (models/access.py).
+Visibility = Callable[[str, set[str], set[str]], bool]
 
 
 class RecommendationSummary(Payload):
@@ -150,6 +172,8 @@ class RecommendationSummary(Payload):
     next_deadline_at: datetime | None
     next_deadline_kind: str | None
     next_open_due: date | None
+    audit_due: date | None = None
+    stage_entered_at: datetime | None = None
 
 
 def recommendation_summaries(
@@ -160,7 +184,7 @@ def recommendation_summaries(
     agency: str | None = None,
     stage: str | None = None,
     overdue_only: bool = False,
-    visible: Callable[[str, set[str], set[str]], bool] | None = None,
+    visible: Visibility | None = None,
 ) -> list[RecommendationSummary]:
     """Every recommendation in the read model matching the filters, by ref, with its RAG rating.
 
@@ -198,7 +222,8 @@ def recommendation_summaries(
             RecommendationSummary(
                 ref=row.ref, title=row.title, board=row.board, agencies=agencies, stage=row.stage, rag=rating,
                 overdue=row.overdue, escalation_level=row.escalation_level, next_deadline_at=row.next_deadline_at,
-                next_deadline_kind=row.next_deadline_kind, next_open_due=open_due,
+                next_deadline_kind=row.next_deadline_kind, next_open_due=open_due, audit_due=row.audit_due,
+                stage_entered_at=as_utc(row.stage_entered_at),
             )
         )  # fmt: skip
     return summaries

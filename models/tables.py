@@ -78,6 +78,8 @@ class RecommendationRow(SQLModel, table=True):
     next_deadline_kind: str | None = None
     overdue: bool = Field(default=False, index=True)
     escalation_level: str = Field(default="none", index=True, max_length=30)
+    # The date of the audit (or re-audit) awaited, while one is: "audits due this month".
+    audit_due: date | None = Field(default=None, index=True)
     version: int = 0
     updated_at: datetime
 
@@ -185,3 +187,27 @@ class ApiToken(SQLModel, table=True):
     person: str = Field(index=True, max_length=254)
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+# --- the dashboard's sign-in --------------------------------------------------------------
+
+
+class UsedSignInLink(SQLModel, table=True):
+    """A sign-in link that has been used: its nonce, so it never works twice."""
+
+    __tablename__ = "used_sign_in_link"
+
+    nonce: str = Field(primary_key=True, max_length=64)
+    used_at: datetime
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in dashboard session, stored only as the SHA-256 of its cookie's random part, so
+    that signing out (or an operator) can end it and a stolen database holds no usable cookie."""
+
+    __tablename__ = "web_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    person: str = Field(index=True, max_length=254)
+    created_at: datetime
+    expires_at: datetime = Field(index=True)

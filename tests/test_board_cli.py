@@ -74,7 +74,7 @@ async def test_sign_off_and_audit_move_a_recommendation_to_assured(env, start, s
     assert signed.returncode == 0, signed.stderr
     assert "now at stage audit" in signed.stdout
     wrong_person = await assure(env, settings, "audit", "CLI-GOOD", "--outcome", "embedded", "--by", f.OWNER)
-    assert wrong_person.returncode == 3 and "is not an auditor" in wrong_person.stderr
+    assert wrong_person.returncode == 3 and "is not an auditor or an Assurance Board member" in wrong_person.stderr
     audited = await assure(
         env, settings, "audit", "CLI-GOOD", "--outcome", "embedded", "--by", f.AUDITOR, "--findings", "18 of 20"
     )

@@ -69,6 +69,9 @@ def test_plans_and_sign_off_follow_the_stage():
     life.apply("submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=dissemination, audit=audit), NOW)
     life.apply("sign_off", SignOffInput(by=f.ASSURANCE), NOW)
     assert offered(life, f.AUDITOR) == {("record_audit", None)}
+    # The Assurance Board tests embedding too; an owner never records the audit of their own work.
+    assert ("record_audit", None) in offered(life, f.ASSURANCE)
+    assert ("record_audit", None) not in offered(life, f.OWNER)
     assert ("submit_plans", None) not in offered(life, f.OWNER)
 
     life.apply("record_audit", RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded), NOW)

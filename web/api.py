@@ -20,48 +20,36 @@ from sqlalchemy import text
 from importing.apply import import_plan
 from importing.sheets import MAX_FILE_BYTES, read_plan_file
 from importing.validate import check_plan
+from models.access import Viewer, viewer_for
 from models.db import session_scope
 from models.payloads import DECISION_INPUTS, RecommendationStatus, Stage
 from models.store import RecommendationSummary, recommendation_summaries, registry
-from models.tables import Person
 from models.tokens import person_for_token
 from temporal_client import DecisionNotTaken, UnknownRecommendation, decide, recommendation_status
 from web.context import WebContext
 
 router = APIRouter(tags=["recommendations"])
 bearer = HTTPBearer(auto_error=False, description="A token from `assure token issue --for EMAIL`")
-SEE_EVERYTHING = {"assurance_member", "admin"}
 
 
 def _ctx(request: Request) -> WebContext:
     return request.app.state.ctx
 
 
-def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Person:
+def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Viewer:
     """The registry person behind the bearer token, or 401."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
     with session_scope(_ctx(request).settings.database_url) as session:
         person = person_for_token(session=session, token=credentials.credentials)
-    if person is None:
-        raise HTTPException(401, "this token is not valid or has been revoked", headers={"WWW-Authenticate": "Bearer"})
-    return person
+        if person is None:
+            raise HTTPException(
+                401, "this token is not valid or has been revoked", headers={"WWW-Authenticate": "Bearer"}
+            )
+        return viewer_for(session=session, person=person)
 
 
-def may_see(person: Person, *, board: str, owners: set[str], agencies: set[str]) -> bool:
-    """The Assurance Board sees everything; a board's sponsor and chair their board's; owners
-    their own; an agency's safeguarding lead their agency's."""
-    roles = set(person.role_list())
-    if roles & SEE_EVERYTHING:
-        return True
-    if {f"board_sponsor:{board}", f"board_chair:{board}"} & roles:
-        return True
-    if person.email in {o.lower() for o in owners}:
-        return True
-    return "agency_lead" in roles and bool(person.agency) and person.agency in agencies
-
-
-Caller = Annotated[Person, Depends(caller)]
+Caller = Annotated[Viewer, Depends(caller)]
 
 
 @router.get("/api/recommendations", response_model=list[RecommendationSummary])
@@ -83,19 +71,17 @@ async def list_recommendations(
             agency=agency,
             stage=stage.value if stage else None,
             overdue_only=overdue,
-            visible=lambda row_board, owners, agencies: may_see(
-                person, board=row_board, owners=owners, agencies=agencies
-            ),
+            visible=person.visibility,
         )
 
 
-async def _visible_status(request: Request, person: Person, ref: str) -> RecommendationStatus:
+async def _visible_status(request: Request, person: Viewer, ref: str) -> RecommendationStatus:
     try:
         status = await recommendation_status(_ctx(request).client, ref)
     except UnknownRecommendation:
         raise HTTPException(404, f"there is no recommendation {ref!r}") from None
     owners = {a.owner for a in status.actions}
-    if not may_see(person, board=status.board, owners=owners, agencies={a.agency for a in status.actions}):
+    if not person.may_see(board=status.board, owners=owners, agencies={a.agency for a in status.actions}):
         raise HTTPException(403, f"{person.email} may not see {ref}")
     return status
 
@@ -144,7 +130,7 @@ async def upload_plan(
     dry_run: Annotated[bool, Query(description="Check and compare only; start nothing")] = False,
 ) -> JSONResponse:
     """The import over HTTP (``admin`` role): 200 with the report, or 400 with every problem found."""
-    if "admin" not in person.role_list():
+    if "admin" not in person.roles:
         raise HTTPException(403, f"{person.email} may not import plans (role admin)")
     ctx = _ctx(request)
     suffix = Path(file.filename or "").suffix.lower()

@@ -9,10 +9,7 @@ last word. A GET reads and never writes: mail scanners open links.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date
-from typing import Any
+from dataclasses import dataclass
 
 import structlog
 from fastapi import APIRouter, Request
@@ -20,14 +17,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from models.links import ROLE_HOLDERS, LinkClaims, LinkExpired, LinkRefused, still_valid
-from models.payloads import ActionView, EscalationLevel, RecommendationStatus
+from models.payloads import RecommendationStatus
 from models.permissions import Reader
-from models.rules import highest, sign_off_gaps
 from temporal_client import DecisionNotTaken, UnknownRecommendation, decide, reader_status, recommendation_status
 from web import wording
 from web.context import WebContext
 from web.forms import MAX_ACTION_ROWS, parse_form, row_count
 from web.fresh_links import request_fresh_link
+from web.recommendation_view import FormView, PageParts, plain_refusal, recommendation_page
 from web.security import MAX_FORM_FIELDS, client_address, same_origin
 
 log = structlog.get_logger(__name__)
@@ -41,46 +38,6 @@ ROLE_DECISIONS = {
     "auditor": ("record_audit",),
     "agency_lead": (),
 }
-# Decisions taken on one action, whose forms sit with that action.
-ACTION_DECISIONS = ("acknowledge", "report_progress", "request_extension", "complete_action", "decide_extension",
-                    "reassign_owner")  # fmt: skip
-
-
-@dataclass
-class FormView:
-    """One form on the page: where it posts, and, if it was just posted and refused, what was typed
-    and what was wrong, so that the page shows it again beside the form."""
-
-    decision: str
-    action_id: str | None = None
-    values: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    refusal: str | None = None
-    gaps: list[str] = field(default_factory=list)
-    rows: int = 1
-
-    @property
-    def id(self) -> str:
-        return f"{self.decision}-{self.action_id}" if self.action_id else self.decision
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.errors or self.refusal)
-
-    def value(self, name: str) -> str:
-        return self.values.get(name, "")
-
-    def error(self, name: str) -> dict[str, str] | None:
-        message = self.errors.get(name)
-        return {"text": message} if message else None
-
-    def dom_id(self, name: str) -> str:
-        """The element a message about ``name`` links to from the error summary."""
-        if name in {"new_due", "starts", "ends", "audit_on", "re_audit_on"} or name.endswith("-due"):
-            return f"{self.id}-{name}-day"
-        if name == "actions":
-            return f"{self.id}-actions-0-action_id"
-        return f"{self.id}-{name}"
 
 
 @dataclass
@@ -189,7 +146,7 @@ async def take_decision(request: Request, token: str, decision: str) -> Response
         await decide(ctx.client, opened.claims.ref, decision, parsed.payload)
     except DecisionNotTaken as refused:
         log.info("decision_refused", ref=opened.claims.ref, decision=decision, type=refused.type)
-        view.refusal, view.gaps = _plain_refusal(refused), refused.gaps
+        view.refusal, view.gaps = plain_refusal(refused), refused.gaps
         return _render_page(ctx, request, opened, failed=view, status_code=409)
     except UnknownRecommendation:
         return _link_problem(ctx, request, token, LinkRefused("This recommendation is not in Assure."))
@@ -232,13 +189,6 @@ def _claims_even_if_unusable(ctx: WebContext, token: str) -> LinkClaims | None:
         return None
 
 
-def _plain_refusal(refused: DecisionNotTaken) -> str:
-    message = refused.message
-    if refused.type == "SignOffRefused" and refused.gaps:
-        return "The Assurance Board cannot sign off yet, because the plans have gaps:"
-    return message[0].upper() + message[1:] if message else "This could not be done."
-
-
 def _link_problem(ctx: WebContext, request: Request, token: str, refusal: LinkRefused) -> Response:
     """A clear page for a link that cannot be used, with the way to ask for a fresh one."""
     known = isinstance(refusal, Revoked | LinkExpired) and getattr(refusal, "claims", None) is not None
@@ -265,66 +215,22 @@ def _render_page(
     failed: FormView | None = None,
     status_code: int = 200,
 ) -> Response:
-    status, claims = opened.status, opened.claims
-    allowed = ROLE_DECISIONS.get(claims.role, ())
-    open_decisions = [d for d in opened.reader.decisions if d.name in allowed]
-
-    def form(decision: str, action_id: str | None = None) -> FormView | None:
-        """The form for a decision, if this person may take it now; the refused one keeps its input."""
-        if not any(d.name == decision and d.action_id == action_id for d in open_decisions):
-            if not (failed and failed.decision == decision and failed.action_id == action_id):
-                return None
-        if failed and failed.decision == decision and failed.action_id == action_id:
-            return failed
-        return FormView(decision=decision, action_id=action_id)
-
-    person = claims.person.lower()
-    mine = [a for a in status.actions if a.owner.lower() == person]
-    shown = mine if claims.role == "owner" else status.actions
-    today = status.as_of.date()
-    actions = [_action_context(a, form, reader_is_owner=a.owner.lower() == person, today=today) for a in shown]
-    errors = failed.errors if failed else {}
-    level = highest([a.escalation_level for a in mine]) if claims.role == "owner" else status.escalation_level
-    context: dict[str, Any] = {
-        "status": status,
-        "claims": claims,
-        "token": opened.token,
-        "csrf_token": ctx.csrf.issue(opened.token),
-        "actions": actions,
-        "own_view": claims.role == "owner",
-        "done_message": wording.DECISION_DONE.get(done or ""),
-        "failed": failed,
-        "error_list": [{"text": message, "href": "#" + failed.dom_id(name)} for name, message in errors.items()]
-        if failed
-        else [],
-        "stage_label": wording.STAGES[status.stage.value],
-        "stage_meaning": wording.STAGE_MEANING[status.stage],
-        # An owner hears about their own actions: another owner's lateness is not theirs.
-        "level_words": wording.LEVEL_WORDS[level],
-        "escalated": level is not EscalationLevel.none,
-        "deadline_phrase": wording.deadline_phrase(status, mine if claims.role == "owner" else None),
-        "source_phrase": wording.source_phrase(status),
-        "plan_gaps": sign_off_gaps(status.dissemination, status.audit_plan) if status.dissemination else [],
-        "forms": {
-            name: form(name)
-            for name in ("agree_actions", "submit_plans", "sign_off", "record_audit", "decline", "withdraw")
-        },  # fmt: skip
-        "closed": status.stage.value in {"assured", "declined", "withdrawn"},
-        "max_rows": MAX_ACTION_ROWS,
-    }
-    return ctx.page(request, "response.html", context, status_code=status_code, error=bool(failed and failed.failed))
-
-
-def _action_context(
-    action: ActionView, form: Callable[[str, str | None], FormView | None], *, reader_is_owner: bool, today: date
-) -> dict[str, Any]:
-    label, colour = wording.action_state(action, reader_is_owner=reader_is_owner, today=today)
-    return {
-        "view": action,
-        "state_label": label,
-        "state_colour": colour,
-        "level_words": wording.LEVEL_WORDS[action.escalation_level],
-        "reader_is_owner": reader_is_owner,
-        "forms": {name: form(name, action.action_id) for name in ACTION_DECISIONS},
-        "latest_progress": action.progress[-1] if action.progress else None,
-    }
+    claims = opened.claims
+    return recommendation_page(
+        ctx,
+        request,
+        "response.html",
+        PageParts(
+            status=opened.status,
+            reader=opened.reader,
+            person=claims.person,
+            allowed=set(ROLE_DECISIONS.get(claims.role, ())),
+            own_view=claims.role == "owner",
+            post_base=f"/r/{opened.token}",
+            csrf_token=ctx.csrf.issue(opened.token),
+        ),
+        {"claims": claims, "token": opened.token},
+        done=done,
+        failed=failed,
+        status_code=status_code,
+    )

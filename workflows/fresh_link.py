@@ -1,6 +1,7 @@
 """FreshLinkWorkflow: email one person a new personal link, once, through the delivery activity.
 
-Started by the web app when someone whose link has expired or been revoked asks for another.
+Started by the web app when someone whose link has expired or been revoked asks for another,
+and when someone asks for a link to sign in to the dashboard.
 It is its own short workflow, not a signal to the recommendation, so that asking for a link
 never touches a recommendation's history.
 """

@@ -17,11 +17,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.mail.message import build_message, mail_domain, message_id_for, thread_id_for
-from activities.mail.render import render
+from activities.mail.render import RenderedEmail, render, render_sign_in
 from activities.mail.smtp import PermanentSendFailure, TemporarySendFailure, send
 from models.db import session_scope
-from models.links import LINK_ROLES, LinkClaims, LinkSigner, signer_from_settings
-from models.payloads import DELIVER_MAIL, MailDelivery, MailDeliveryResult, Notification
+from models.links import LINK_ROLES, LinkClaims, LinkSigner, signer_from_settings, signing_key
+from models.payloads import DELIVER_MAIL, SIGN_IN_KIND, MailDelivery, MailDeliveryResult, Notification
+from models.sessions import SIGN_IN_LINK_MINUTES, SignInLinks
 from models.store import record_sent_mail, sent_mail_status
 from settings import Settings
 
@@ -82,6 +83,7 @@ class MailActivities:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.signer = signer_from_settings(settings)
+        self.sign_in_links = SignInLinks(signing_key(settings))
 
     @activity.defn(name=DELIVER_MAIL)
     async def deliver_mail(self, delivery: MailDelivery) -> MailDeliveryResult:
@@ -105,14 +107,7 @@ class MailActivities:
         if earlier == "sent":
             bound.info("mail_already_sent")
             return MailDeliveryResult(status="already_sent", message_id=message_id)
-        base_url = self.settings.base_url
-        rendered = render(
-            notification.kind,
-            mail_context(self.signer, base_url, notification, recipient),
-            recipient=recipient,
-            link=link_for(self.signer, base_url, notification.context, recipient),
-            sent_on=notification.created_at.date(),
-        )
+        rendered = self._render(notification, recipient)
         message = build_message(
             mail_from=self.settings.mail_from,
             recipient=recipient,
@@ -140,6 +135,21 @@ class MailActivities:
         self._log(delivery, message_id, status="sent")
         bound.info("mail_sent")
         return MailDeliveryResult(status="sent", message_id=message_id)
+
+    def _render(self, notification: Notification, recipient: str) -> RenderedEmail:
+        base_url = self.settings.base_url
+        if notification.kind == SIGN_IN_KIND:
+            # Signed here, at sending, so the secret never enters workflow history and the
+            # link's half hour starts when it is sent.
+            link = self.sign_in_links.url(base_url, recipient, str(notification.context["nonce"]))
+            return render_sign_in(recipient=recipient, link=link, minutes=SIGN_IN_LINK_MINUTES)
+        return render(
+            notification.kind,
+            mail_context(self.signer, base_url, notification, recipient),
+            recipient=recipient,
+            link=link_for(self.signer, base_url, notification.context, recipient),
+            sent_on=notification.created_at.date(),
+        )
 
     def _log(self, delivery: MailDelivery, message_id: str, *, status: str, code: int | None = None, detail: str = ""):
         with session_scope(self.settings.database_url) as session:

@@ -655,3 +655,20 @@ def render(kind: str, context: Mapping[str, Any], *, recipient: str, link: str |
     text = env.get_template(f"{kind}.txt").render(variables)
     html = env.get_template(f"{kind}.html").render(variables)
     return RenderedEmail(subject=variables["subject"], text=_tidy(text), html=_tidy(html))
+
+
+def render_sign_in(*, recipient: str, link: str, minutes: int) -> RenderedEmail:
+    """The dashboard's one-time sign-in email: not about any recommendation, so it has no ref."""
+    link = _checked_link(link)
+    subject = "Your link to sign in to Assure"
+    variables: dict[str, Any] = {
+        "kind": "sign_in", "recipient": recipient, "link": link, "minutes": minutes,
+        "subject": subject, "headline": subject, "tag": "info", "tag_label": TAGS["info"],
+        "button": "Sign in to Assure",
+        "why": f"Someone asked on the Assure sign-in page for a link for {recipient}.",
+        "deadline_text": "", "ladder_note": "", "next_steps": ("", []), "digest_items": [], "refs": [],
+    }  # fmt: skip
+    env = environment()
+    text = env.get_template("sign_in.txt").render(variables)
+    html = env.get_template("sign_in.html").render(variables)
+    return RenderedEmail(subject=subject, text=_tidy(text), html=_tidy(html))

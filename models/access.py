@@ -1,0 +1,59 @@
+"""Who sees which recommendations: one rule for the dashboard, the JSON API and the lists.
+
+The Assurance Board (and an admin) sees everything; a board's sponsor and chair see their
+board's; an agency's safeguarding lead sees their agency's; owners see those they hold an action
+on. What someone may *do* is the workflow's to say (its ``reader`` query and validators).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, or_, select
+
+from models.store import Visibility
+from models.tables import Board, Person
+
+SEE_EVERYTHING = frozenset({"assurance_member", "admin"})
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A registry person with what their roles let them see."""
+
+    email: str
+    name: str
+    everything: bool
+    boards: frozenset[str]  # boards they sponsor or chair
+    lead_of: str | None  # the agency they are safeguarding lead for
+    roles: frozenset[str]
+
+    def may_see(self, *, board: str, owners: set[str], agencies: set[str]) -> bool:
+        if self.everything or board in self.boards:
+            return True
+        if self.email in {o.lower() for o in owners}:
+            return True
+        return self.lead_of is not None and self.lead_of in agencies
+
+    @property
+    def visibility(self) -> Visibility | None:
+        """The filter for ``recommendation_summaries``; None (no filter) when they see everything."""
+        if self.everything:
+            return None
+        return lambda board, owners, agencies: self.may_see(board=board, owners=owners, agencies=agencies)
+
+
+def viewer_for(*, session: Session, person: Person) -> Viewer:
+    """The ``Viewer`` of ``person``: roles from the registry, and boards naming them sponsor or chair."""
+    roles = set(person.role_list())
+    email = person.email.lower()
+    boards = {role.split(":", 1)[1] for role in roles if role.startswith(("board_sponsor:", "board_chair:"))}
+    named = session.exec(select(Board.name).where(or_(Board.sponsor_email == email, Board.chair_email == email)))
+    return Viewer(
+        email=email,
+        name=person.name or email,
+        everything=bool(roles & SEE_EVERYTHING),
+        boards=frozenset(boards | set(named)),
+        lead_of=person.agency if "agency_lead" in roles and person.agency else None,
+        roles=frozenset(roles),
+    )

@@ -1,0 +1,160 @@
+"""One recommendation as a page, with the forms its reader may use now: shared by the response
+pages (opened from an emailed link) and the dashboard (signed in).
+
+Which forms appear comes from the workflow's ``reader`` query (the validators' own checks),
+narrowed by what the way in allows: a link's role, or nothing more for a signed-in person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from models.payloads import ActionView, EscalationLevel, RecommendationStatus
+from models.permissions import Reader
+from models.rules import highest, sign_off_gaps
+from temporal_client import DecisionNotTaken
+from web import wording
+from web.context import WebContext
+from web.forms import MAX_ACTION_ROWS
+
+# Decisions taken on one action, whose forms sit with that action.
+ACTION_DECISIONS = ("acknowledge", "report_progress", "request_extension", "complete_action", "decide_extension",
+                    "reassign_owner")  # fmt: skip
+
+
+@dataclass
+class FormView:
+    """One form on the page: where it posts, and, if it was just posted and refused, what was typed
+    and what was wrong, so that the page shows it again beside the form."""
+
+    decision: str
+    action_id: str | None = None
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    refusal: str | None = None
+    gaps: list[str] = field(default_factory=list)
+    rows: int = 1
+
+    @property
+    def id(self) -> str:
+        return f"{self.decision}-{self.action_id}" if self.action_id else self.decision
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors or self.refusal)
+
+    def value(self, name: str) -> str:
+        return self.values.get(name, "")
+
+    def error(self, name: str) -> dict[str, str] | None:
+        message = self.errors.get(name)
+        return {"text": message} if message else None
+
+    def dom_id(self, name: str) -> str:
+        """The element a message about ``name`` links to from the error summary."""
+        if name in {"new_due", "starts", "ends", "audit_on", "re_audit_on"} or name.endswith("-due"):
+            return f"{self.id}-{name}-day"
+        if name == "actions":
+            return f"{self.id}-actions-0-action_id"
+        return f"{self.id}-{name}"
+
+
+@dataclass
+class PageParts:
+    """Who is looking at which recommendation, and where its forms post."""
+
+    status: RecommendationStatus
+    reader: Reader
+    person: str
+    allowed: set[str]  # the decisions this way in may ever offer
+    own_view: bool  # an owner's link: only their own actions
+    post_base: str  # forms post to f"{post_base}/{decision}"
+    csrf_token: str
+
+
+def recommendation_page(
+    ctx: WebContext,
+    request: Request,
+    template: str,
+    parts: PageParts,
+    extra: dict[str, Any],
+    *,
+    done: str | None = None,
+    failed: FormView | None = None,
+    status_code: int = 200,
+) -> Response:
+    status = parts.status
+    open_decisions = [d for d in parts.reader.decisions if d.name in parts.allowed]
+
+    def form(decision: str, action_id: str | None = None) -> FormView | None:
+        """The form for a decision, if this person may take it now; the refused one keeps its input."""
+        if not any(d.name == decision and d.action_id == action_id for d in open_decisions):
+            if not (failed and failed.decision == decision and failed.action_id == action_id):
+                return None
+        if failed and failed.decision == decision and failed.action_id == action_id:
+            return failed
+        return FormView(decision=decision, action_id=action_id)
+
+    person = parts.person.lower()
+    mine = [a for a in status.actions if a.owner.lower() == person]
+    shown = mine if parts.own_view else status.actions
+    today = status.as_of.date()
+    actions = [_action_context(a, form, reader_is_owner=a.owner.lower() == person, today=today) for a in shown]
+    errors = failed.errors if failed else {}
+    level = highest([a.escalation_level for a in mine]) if parts.own_view else status.escalation_level
+    context: dict[str, Any] = {
+        **extra,
+        "status": status,
+        "post_base": parts.post_base,
+        "csrf_token": parts.csrf_token,
+        "actions": actions,
+        "own_view": parts.own_view,
+        "done_message": wording.DECISION_DONE.get(done or ""),
+        "failed": failed,
+        "error_list": [{"text": message, "href": "#" + failed.dom_id(name)} for name, message in errors.items()]
+        if failed
+        else [],
+        "stage_label": wording.STAGES[status.stage.value],
+        "stage_meaning": wording.STAGE_MEANING[status.stage],
+        # An owner hears about their own actions: another owner's lateness is not theirs.
+        "level_words": wording.LEVEL_WORDS[level],
+        "escalated": level is not EscalationLevel.none,
+        "deadline_phrase": wording.deadline_phrase(status, mine if parts.own_view else None),
+        "source_phrase": wording.source_phrase(status),
+        "plan_gaps": sign_off_gaps(status.dissemination, status.audit_plan) if status.dissemination else [],
+        "forms": {
+            name: form(name)
+            for name in ("agree_actions", "submit_plans", "sign_off", "record_audit", "decline", "withdraw")
+        },  # fmt: skip
+        "closed": status.stage.value in {"assured", "declined", "withdrawn"},
+        "max_rows": MAX_ACTION_ROWS,
+    }
+    return ctx.page(request, template, context, status_code=status_code, error=bool(failed and failed.failed))
+
+
+def _action_context(
+    action: ActionView, form: Callable[[str, str | None], FormView | None], *, reader_is_owner: bool, today: date
+) -> dict[str, Any]:
+    label, colour = wording.action_state(action, reader_is_owner=reader_is_owner, today=today)
+    return {
+        "view": action,
+        "state_label": label,
+        "state_colour": colour,
+        "level_words": wording.LEVEL_WORDS[action.escalation_level],
+        "reader_is_owner": reader_is_owner,
+        "forms": {name: form(name, action.action_id) for name in ACTION_DECISIONS},
+        "latest_progress": action.progress[-1] if action.progress else None,
+    }
+
+
+def plain_refusal(refused: DecisionNotTaken) -> str:
+    message = refused.message
+    if refused.type == "SignOffRefused" and refused.gaps:
+        return "The Assurance Board cannot sign off yet, because the plans have gaps:"
+    return message[0].upper() + message[1:] if message else "This could not be done."

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     rate_limit_pages: str = Field(default="120/minute", description="page views of /r/<token> per client")
     rate_limit_decisions: str = Field(default="30/minute", description="decisions posted per client")
     rate_limit_fresh_links: str = Field(default="5/hour", description="fresh-link requests per client")
+    rate_limit_sign_in: str = Field(default="10/hour", description="dashboard sign-in requests per client")
 
     @field_validator("base_url")
     @classmethod
@@ -85,7 +86,7 @@ class Settings(BaseSettings):
             raise ValueError(f"ASSURE_TEMPORAL_ADDRESS must be host:port, got {value!r}")
         return value
 
-    @field_validator("rate_limit_pages", "rate_limit_decisions", "rate_limit_fresh_links")
+    @field_validator("rate_limit_pages", "rate_limit_decisions", "rate_limit_fresh_links", "rate_limit_sign_in")
     @classmethod
     def _rate_limit_parses(cls, value: str) -> str:
         from limits import parse

@@ -8,7 +8,7 @@ the audits due, with charts drawn as inline SVG.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from activities.mail.render import STAGES, uk_date
 from models.charts import rag_bars_svg
+from models.overview import counts_by
 from models.store import RecommendationSummary, as_utc, recommendation_summaries
 from models.tables import TimelineRow
 
@@ -74,12 +75,6 @@ def board_pack_data(
     """Everything the pack shows for ``month``, from the read model."""
     start, end = month_bounds(month)
     summaries = recommendation_summaries(session=session, now=now)
-    by_board: dict[str, Counter] = defaultdict(Counter)
-    by_agency: dict[str, Counter] = defaultdict(Counter)
-    for summary in summaries:
-        by_board[summary.board][summary.rag] += 1
-        for agency in summary.agencies:
-            by_agency[agency][summary.rag] += 1
     events = session.exec(
         select(TimelineRow).where(TimelineRow.at >= start, TimelineRow.at < end).order_by(TimelineRow.at)
     )
@@ -103,8 +98,8 @@ def board_pack_data(
         month=start.date(),
         generated_at=now,
         summaries=summaries,
-        by_board={board: dict(counts) for board, counts in sorted(by_board.items())},
-        by_agency={agency: dict(counts) for agency, counts in sorted(by_agency.items())},
+        by_board=counts_by(summaries, per="board", of="rag"),
+        by_agency=counts_by(summaries, per="agency", of="rag"),
         stage_totals=dict(Counter(s.stage for s in summaries)),
         changes=changes,
         awaiting_sign_off=[s for s in summaries if s.stage == "sign_off"],
@@ -138,7 +133,9 @@ def render_board_pack(pack: BoardPack) -> str:
     return env.get_template("board_pack.html").render(
         pack=pack,
         stages=STAGES,
-        board_chart=Markup(rag_bars_svg("Recommendations by board and RAG rating", pack.by_board)),
-        agency_chart=Markup(rag_bars_svg("Recommendations by agency and RAG rating", pack.by_agency)),
+        board_chart=Markup(rag_bars_svg("Recommendations by board and RAG rating", pack.by_board, chart_id="board")),
+        agency_chart=Markup(
+            rag_bars_svg("Recommendations by agency and RAG rating", pack.by_agency, chart_id="agency")
+        ),
         month_label=f"{pack.month:%B %Y}",
     )

@@ -1,6 +1,7 @@
 """Who sees which recommendations: one rule for the dashboard, the JSON API and the lists.
 
-The Assurance Board (and an admin) sees everything; a board's sponsor and chair see their
+The Assurance Board, the partnership's auditors (who audit for every board) and an admin see
+everything; a board's sponsor and chair see their
 board's; an agency's safeguarding lead sees their agency's; owners see those they hold an action
 on. What someone may *do* is the workflow's to say (its ``reader`` query and validators).
 """
@@ -14,7 +15,7 @@ from sqlmodel import Session, or_, select
 from models.store import Visibility
 from models.tables import Board, Person
 
-SEE_EVERYTHING = frozenset({"assurance_member", "admin"})
+SEE_EVERYTHING = frozenset({"assurance_member", "auditor", "admin"})
 
 
 @dataclass(frozen=True)

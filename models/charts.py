@@ -15,15 +15,37 @@ LABEL_WIDTH = 220
 BAR_WIDTH = 420
 
 
-def rag_bars_svg(title: str, rows: dict[str, dict[str, int]]) -> str:
+# One colour per stage, in lifecycle order: blues while actions run, purples through sign-off,
+# then audit colours; closed stages grey. Each bar segment also carries its number as text.
+STAGE_COLOURS = {
+    "review": "#5694ca", "action": "#1d70b8", "in_progress": "#003078", "dissemination_plan": "#912b88",
+    "sign_off": "#4c2c92", "audit": "#28a197", "re_audit": "#f47738", "assured": "#00703c",
+    "declined": "#b1b4b6", "withdrawn": "#505a5f",
+}  # fmt: skip
+DARK_TEXT_ON = frozenset({"#f47738", "#b1b4b6", "#5694ca", "#28a197"})
+
+
+def rag_bars_svg(title: str, rows: dict[str, dict[str, int]], *, chart_id: str = "rag") -> str:
     """One stacked horizontal bar per row label (a board, an agency), split by RAG rating."""
+    return stacked_bars_svg(title, rows, RAG_COLOURS, chart_id=chart_id)
+
+
+def stage_bars_svg(title: str, rows: dict[str, dict[str, int]], *, chart_id: str = "stage") -> str:
+    """One stacked horizontal bar per row label, split by lifecycle stage."""
+    return stacked_bars_svg(title, rows, STAGE_COLOURS, chart_id=chart_id)
+
+
+def stacked_bars_svg(title: str, rows: dict[str, dict[str, int]], colours: dict[str, str], *, chart_id: str) -> str:
+    """Stacked bars, segments in the order of ``colours``; ``chart_id`` keeps ids unique on a page."""
+    order = tuple(colours)
     height = ROW_HEIGHT * max(len(rows), 1) + 40
     largest = max((sum(counts.values()) for counts in rows.values()), default=0) or 1
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{LABEL_WIDTH + BAR_WIDTH + 60}" '
-        f'height="{height}" viewBox="0 0 {LABEL_WIDTH + BAR_WIDTH + 60} {height}" aria-labelledby="t d">',
-        f'<title id="t">{escape(title)}</title>',
-        f'<desc id="d">{escape(_describe(rows))}</desc>',
+        f'height="{height}" viewBox="0 0 {LABEL_WIDTH + BAR_WIDTH + 60} {height}" '
+        f'aria-labelledby="{chart_id}-t {chart_id}-d">',
+        f'<title id="{chart_id}-t">{escape(title)}</title>',
+        f'<desc id="{chart_id}-d">{escape(_describe(rows, order))}</desc>',
     ]
     for index, (label, counts) in enumerate(rows.items()):
         y = 10 + index * ROW_HEIGHT
@@ -32,13 +54,14 @@ def rag_bars_svg(title: str, rows: dict[str, dict[str, int]]) -> str:
             f'font-size="14" fill="#0b0c0c">{escape(label[:32])}</text>'
         )
         x = LABEL_WIDTH
-        for rating in RAG_ORDER:
-            count = counts.get(rating, 0)
+        for series in order:
+            count = counts.get(series, 0)
             if not count:
                 continue
             width = max(round(BAR_WIDTH * count / largest), 18)
-            parts.append(f'<rect x="{x}" y="{y}" width="{width}" height="22" fill="{RAG_COLOURS[rating]}"/>')
-            colour = "#0b0c0c" if rating in {"amber", "closed"} else "#ffffff"
+            fill = colours[series]
+            parts.append(f'<rect x="{x}" y="{y}" width="{width}" height="22" fill="{fill}"/>')
+            colour = "#0b0c0c" if fill in DARK_TEXT_ON or series in {"amber", "closed"} else "#ffffff"
             parts.append(
                 f'<text x="{x + width / 2}" y="{y + 16}" text-anchor="middle" font-family="arial, sans-serif" '
                 f'font-size="13" fill="{colour}">{count}</text>'
@@ -48,10 +71,10 @@ def rag_bars_svg(title: str, rows: dict[str, dict[str, int]]) -> str:
     return "".join(parts)
 
 
-def _describe(rows: dict[str, dict[str, int]]) -> str:
+def _describe(rows: dict[str, dict[str, int]], order: tuple[str, ...]) -> str:
     return (
         "; ".join(
-            f"{label}: " + ", ".join(f"{counts.get(r, 0)} {r}" for r in RAG_ORDER if counts.get(r))
+            f"{label}: " + ", ".join(f"{counts.get(r, 0)} {r.replace('_', ' ')}" for r in order if counts.get(r))
             for label, counts in rows.items()
         )
         or "nothing to show"

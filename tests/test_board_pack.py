@@ -10,7 +10,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from models.charts import rag_bars_svg
+from models.charts import rag_bars_svg, stage_bars_svg
 from models.payloads import SubmitPlansInput
 from tests import factories as f
 from tests.helpers import decide, eventually, stored_row, today
@@ -70,7 +70,11 @@ async def test_the_pack_shows_the_months_state_and_the_export_holds_every_row(en
 
 
 def test_charts_escape_their_labels_and_describe_themselves():
-    svg = rag_bars_svg("By board", {"<Adults & Co>": {"red": 2, "green": 1}})
+    svg = rag_bars_svg("By board", {"<Adults & Co>": {"red": 2, "green": 1}}, chart_id="b")
     assert "&lt;Adults &amp; Co&gt;" in svg and "<Adults" not in svg
-    assert '<desc id="d">&lt;Adults &amp; Co&gt;: 2 red, 1 green</desc>' in svg
+    assert '<desc id="b-d">&lt;Adults &amp; Co&gt;: 2 red, 1 green</desc>' in svg
+    assert 'aria-labelledby="b-t b-d"' in svg
     assert svg.count("<rect") == 2
+    # Two charts on one page never share an id (a screen reader would read the wrong title).
+    stages = stage_bars_svg("By stage", {"Review Board": {"sign_off": 1, "audit": 2}}, chart_id="s")
+    assert '<title id="s-t">By stage</title>' in stages and "Review Board: 1 sign off, 2 audit" in stages

@@ -59,3 +59,28 @@ def text_of(response: httpx.Response) -> str:
     """The page's visible words, one space apart: what assertions about wording read."""
     body = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", response.text)
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+SIGN_IN_LINK = re.compile(r"https?://\S+/sign-in/\S+")
+
+
+class Dashboard:
+    """One person's browser on the dashboard: its own cookie jar, and forms posted with their token."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def ask_for_link(self, email: str) -> httpx.Response:
+        page = await self.client.get("/sign-in")
+        return await self.client.post("/sign-in", data={"csrf_token": csrf_of(page.text), "email": email})
+
+    async def use_link(self, link: str) -> httpx.Response:
+        path = "/" + link.split("/", 3)[3]
+        page = await self.client.get(path)
+        assert page.status_code == 200, text_of(page)
+        return await self.client.post(path, data={"csrf_token": csrf_of(page.text)})
+
+    async def post(self, path: str, fields: dict[str, str]) -> httpx.Response:
+        """Post a form of the page it is on: a recommendation's, or else the overview (sign-out)."""
+        page = await self.client.get(path.rsplit("/", 1)[0] if path.startswith("/dashboard/r/") else "/dashboard")
+        return await self.client.post(path, data={"csrf_token": csrf_of(page.text), **fields})

@@ -19,10 +19,13 @@ from temporalio.client import Client
 
 from importing.sheets import MAX_FILE_BYTES
 from models.links import signer_from_settings, signing_key
+from models.sessions import SessionCookies, SignInLinks
 from settings import Settings, get_settings
-from web import api, response_pages
+from web import api, dashboard, response_pages, sign_in
 from web.context import GOVUK_DIST, PROJECT_ROOT, WebContext
+from web.docs import add_docs
 from web.security import AccessLog, BodyLimit, CsrfTokens, RateLimits, SecurityHeaders
+from web.sign_in import SIGN_IN_PER_ADDRESS
 from web.templating import environment
 
 STATIC_DIR = PROJECT_ROOT / "web" / "static"
@@ -44,31 +47,40 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app = FastAPI(
         title="Assure",
         lifespan=lifespan,
-        # The OpenAPI document of the JSON API. FastAPI's /docs page loads Swagger UI from a CDN,
-        # which the Content-Security-Policy (rightly) forbids.
+        # The OpenAPI document of the JSON API. FastAPI's own /docs page loads Swagger UI from a
+        # CDN with an inline script, which the Content-Security-Policy (rightly) forbids; add_docs
+        # below serves it from the pinned npm package instead.
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
     )
     signer = signer_from_settings(settings)
+    key = signing_key(settings)
     app.state.ctx = WebContext(
         settings=settings,
         client=client,  # type: ignore[arg-type]  # set by the lifespan when None
         signer=signer,
-        csrf=CsrfTokens(signing_key(settings)),
+        csrf=CsrfTokens(key),
         rate_limits=RateLimits(
             pages=settings.rate_limit_pages,
             decisions=settings.rate_limit_decisions,
             fresh_links=settings.rate_limit_fresh_links,
+            sign_in=settings.rate_limit_sign_in,
+            sign_in_address=SIGN_IN_PER_ADDRESS,
         ),
         env=environment(),
+        sign_in_links=SignInLinks(key),
+        cookies=SessionCookies(key),
     )
     app.include_router(response_pages.router)
     app.include_router(api.router)
+    app.include_router(sign_in.router)
+    app.include_router(dashboard.router)
     if dev_pages:
         from web import dev_pages as dev
 
         app.include_router(dev.router)
+    add_docs(app)  # before the /assets mount, which would otherwise take /assets/swagger-ui
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     if GOVUK_DIST.is_dir():
         app.mount("/assets", StaticFiles(directory=GOVUK_DIST), name="govuk")

@@ -1,5 +1,6 @@
 """What every request handler needs, made once per process: settings, the Temporal client, the
-link signer, CSRF tokens, rate limits and the page renderer."""
+link signer, CSRF tokens, rate limits, the page renderer, and the dashboard's sign-in links and
+session cookies."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment
+from starlette.datastructures import FormData
 from temporalio.client import Client
 
 from models.links import LinkSigner
+from models.sessions import SessionCookies, SignInLinks
 from settings import Settings
-from web.security import CsrfTokens, RateLimits
+from web.security import MAX_FORM_FIELDS, CsrfTokens, RateLimits, client_address, same_origin
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Built by the set-up commands from the pinned npm packages; never committed.
@@ -30,6 +33,8 @@ class WebContext:
     csrf: CsrfTokens
     rate_limits: RateLimits
     env: Environment
+    sign_in_links: SignInLinks
+    cookies: SessionCookies
     # Without the npm assets the pages still work, unstyled: the links to them are left out.
     styled: bool = field(default_factory=BUILT_CSS.is_file)
     scripted: bool = field(default_factory=lambda: (GOVUK_DIST / "govuk-frontend.min.js").is_file())
@@ -42,3 +47,26 @@ class WebContext:
             {**context, "styled": self.styled, "scripted": self.scripted, "has_error": error}
         )
         return HTMLResponse(html, status_code=status_code)
+
+    def limited(self, request: Request, bucket: str) -> Response | None:
+        """The "too many requests" page if this client is over ``bucket``'s limit, else None."""
+        wait = self.rate_limits.hit(bucket, client_address(request))
+        if wait is None:
+            return None
+        response = self.page(request, "too_many.html", {"wait_minutes": max(1, round(wait / 60))}, status_code=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+
+    async def guarded_form(self, request: Request, *, binding: str, bucket: str) -> FormData | Response:
+        """The posted form, or the page that refuses it: rate limit first, then the origin and a
+        CSRF token bound to ``binding`` (the page's link token, or the session cookie)."""
+        if limited := self.limited(request, bucket):
+            return limited
+        form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+        csrf = form.get("csrf_token")
+        if not (
+            same_origin(request, self.settings.base_url)
+            and self.csrf.valid(csrf if isinstance(csrf, str) else None, binding)
+        ):
+            return self.page(request, "csrf_refused.html", {}, status_code=403)
+        return form

@@ -12,16 +12,20 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import structlog
 from fastapi import Request
 from fastapi.responses import Response
+from starlette.datastructures import FormData
 
 from models.payloads import ActionView, EscalationLevel, RecommendationStatus
 from models.permissions import Reader
 from models.rules import highest, sign_off_gaps
-from temporal_client import DecisionNotTaken
+from temporal_client import DecisionNotTaken, UnknownRecommendation, decide
 from web import wording
 from web.context import WebContext
-from web.forms import MAX_ACTION_ROWS
+from web.forms import MAX_ACTION_ROWS, parse_form, row_count
+
+log = structlog.get_logger(__name__)
 
 # Decisions taken on one action, whose forms sit with that action.
 ACTION_DECISIONS = ("acknowledge", "report_progress", "request_extension", "complete_action", "decide_extension",
@@ -40,6 +44,7 @@ class FormView:
     refusal: str | None = None
     gaps: list[str] = field(default_factory=list)
     rows: int = 1
+    status_code: int = 200  # of the page that shows it again
 
     @property
     def id(self) -> str:
@@ -158,3 +163,30 @@ def plain_refusal(refused: DecisionNotTaken) -> str:
     if refused.type == "SignOffRefused" and refused.gaps:
         return "The Assurance Board cannot sign off yet, because the plans have gaps:"
     return message[0].upper() + message[1:] if message else "This could not be done."
+
+
+async def submit_form(ctx: WebContext, ref: str, decision: str, form: FormData, *, by: str) -> FormView | None:
+    """Take ``decision`` from a posted form as ``by``: None when the workflow took it, else the form
+    to show again with what was typed and why not (its ``status_code`` says how it failed)."""
+    fields = {key: str(value) for key, value in form.items() if key != "csrf_token"}
+    view = FormView(decision=decision, action_id=fields.get("action_id") or None, values=fields)
+    view.rows = row_count(fields)
+    if "add_row" in fields:  # "Add another action": show one more row, take nothing yet
+        view.rows = min(view.rows + 1, MAX_ACTION_ROWS)
+        view.status_code = 200
+        return view
+    parsed = parse_form(decision, fields, by=by)
+    if parsed.errors:
+        view.errors, view.status_code = parsed.errors, 422
+        return view
+    try:
+        await decide(ctx.client, ref, decision, parsed.payload)
+    except DecisionNotTaken as refused:
+        log.info("decision_refused", ref=ref, decision=decision, type=refused.type)
+        view.refusal, view.gaps, view.status_code = plain_refusal(refused), refused.gaps, 409
+        return view
+    except UnknownRecommendation:
+        view.refusal, view.status_code = "This recommendation is not in Assure.", 404
+        return view
+    log.info("decision_taken", ref=ref, decision=decision)
+    return None

@@ -14,18 +14,15 @@ from dataclasses import dataclass
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import FormData
 
 from models.links import ROLE_HOLDERS, LinkClaims, LinkExpired, LinkRefused, still_valid
 from models.payloads import RecommendationStatus
 from models.permissions import Reader
-from temporal_client import DecisionNotTaken, UnknownRecommendation, decide, reader_status, recommendation_status
+from temporal_client import UnknownRecommendation, reader_status, recommendation_status
 from web import wording
 from web.context import WebContext
-from web.forms import MAX_ACTION_ROWS, parse_form, row_count
 from web.fresh_links import request_fresh_link
-from web.recommendation_view import FormView, PageParts, plain_refusal, recommendation_page
-from web.security import MAX_FORM_FIELDS, client_address, same_origin
+from web.recommendation_view import FormView, PageParts, recommendation_page, submit_form
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
@@ -75,20 +72,11 @@ class Revoked(LinkRefused):
         self.claims = claims
 
 
-def _limited(ctx: WebContext, request: Request, bucket: str) -> Response | None:
-    wait = ctx.rate_limits.hit(bucket, client_address(request))
-    if wait is None:
-        return None
-    response = ctx.page(request, "too_many.html", {"wait_minutes": max(1, round(wait / 60))}, status_code=429)
-    response.headers["Retry-After"] = str(wait)
-    return response
-
-
 @router.get("/r/{token}", response_class=HTMLResponse, include_in_schema=False)
 async def response_page(request: Request, token: str, done: str | None = None) -> Response:
     """Show the recommendation, the reader's actions and the forms open to them. Changes nothing."""
     ctx: WebContext = request.app.state.ctx
-    if limited := _limited(ctx, request, "pages"):
+    if limited := ctx.limited(request, "pages"):
         return limited
     try:
         opened = await _open(ctx, token, read_only=True)
@@ -104,7 +92,7 @@ async def fresh_link(request: Request, token: str) -> Response:
     The answer is the same whatever happens, so that nobody learns whether an address is known.
     """
     ctx: WebContext = request.app.state.ctx
-    form = await _guarded_form(ctx, request, token, "fresh_links")
+    form = await ctx.guarded_form(request, binding=token, bucket="fresh_links")
     if isinstance(form, Response):
         return form
     claims = _claims_even_if_unusable(ctx, token)
@@ -122,7 +110,7 @@ async def fresh_link(request: Request, token: str) -> Response:
 async def take_decision(request: Request, token: str, decision: str) -> Response:
     """Take ``decision`` as the link's person; show it again with the reason if it is refused."""
     ctx: WebContext = request.app.state.ctx
-    form = await _guarded_form(ctx, request, token, "decisions")
+    form = await ctx.guarded_form(request, binding=token, bucket="decisions")
     if isinstance(form, Response):
         return form
     try:
@@ -132,51 +120,14 @@ async def take_decision(request: Request, token: str, decision: str) -> Response
     if decision not in ROLE_DECISIONS.get(opened.claims.role, ()):
         # Checked at the edge as well as in the workflow: this link's role never takes this decision.
         return ctx.page(request, "not_allowed.html", {"status": opened.status}, status_code=403)
-    fields = {key: str(value) for key, value in form.items() if key != "csrf_token"}
-    view = FormView(decision=decision, action_id=fields.get("action_id") or None, values=fields)
-    view.rows = row_count(fields)
-    if "add_row" in fields:  # "Add another action": show one more row, take nothing yet
-        view.rows = min(view.rows + 1, MAX_ACTION_ROWS)
-        return _render_page(ctx, request, opened, failed=view)
-    parsed = parse_form(decision, fields, by=opened.claims.person)
-    if parsed.errors:
-        view.errors = parsed.errors
-        return _render_page(ctx, request, opened, failed=view, status_code=422)
-    try:
-        await decide(ctx.client, opened.claims.ref, decision, parsed.payload)
-    except DecisionNotTaken as refused:
-        log.info("decision_refused", ref=opened.claims.ref, decision=decision, type=refused.type)
-        view.refusal, view.gaps = plain_refusal(refused), refused.gaps
-        return _render_page(ctx, request, opened, failed=view, status_code=409)
-    except UnknownRecommendation:
-        return _link_problem(ctx, request, token, LinkRefused("This recommendation is not in Assure."))
-    log.info("decision_taken", ref=opened.claims.ref, decision=decision)
+    refused = await submit_form(ctx, opened.claims.ref, decision, form, by=opened.claims.person)
+    if refused is not None:
+        return _render_page(ctx, request, opened, failed=refused, status_code=refused.status_code)
     # Post/redirect/get: a refresh shows the new state and never posts twice.
     return RedirectResponse(f"/r/{token}?done={decision}", status_code=303)
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-async def _guarded_form(ctx: WebContext, request: Request, token: str, bucket: str) -> FormData | Response:
-    """The posted form, or the page that refuses it: rate limit first, then CSRF and origin."""
-    if limited := _limited(ctx, request, bucket):
-        return limited
-    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
-    if not _csrf_ok(ctx, request, form, token):
-        return _csrf_refused(ctx, request)
-    return form
-
-
-def _csrf_ok(ctx: WebContext, request: Request, form: FormData, token: str) -> bool:
-    csrf = form.get("csrf_token")
-    return same_origin(request, ctx.settings.base_url) and ctx.csrf.valid(
-        csrf if isinstance(csrf, str) else None, token
-    )
-
-
-def _csrf_refused(ctx: WebContext, request: Request) -> Response:
-    return ctx.page(request, "csrf_refused.html", {}, status_code=403)
 
 
 def _claims_even_if_unusable(ctx: WebContext, token: str) -> LinkClaims | None:

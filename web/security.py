@@ -23,19 +23,28 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 log = structlog.get_logger(__name__)
 
 # No inline script or style anywhere, nothing from another origin, and no framing (clickjacking).
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "manifest-src 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-    ]
-)
+_STRICT_DIRECTIVES = [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "manifest-src 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+]
+CONTENT_SECURITY_POLICY = "; ".join(_STRICT_DIRECTIVES)
+# Swagger UI on /docs (web/docs.py) is a program rather than our own markup: it fetches
+# /openapi.json and, with "Try it out", calls the API from the page, so that page alone also has
+# connect-src 'self'. Its scripts still come only from this server: script-src stays 'self', no
+# 'unsafe-inline' or 'unsafe-eval'. Nor does it need 'unsafe-inline' styles: it sets styles through
+# the DOM (React's style props), which the policy does not govern, and strips style attributes from
+# the markdown it renders; headless Chromium drew every operation, the schemas and the Authorize
+# dialog without one violation (swagger-ui-dist 5.35.0). By exact path: the Swagger UI files under
+# /assets are not documents and need no policy of their own.
+DOCS_CONTENT_SECURITY_POLICY = "; ".join([*_STRICT_DIRECTIVES, "connect-src 'self'"])
+CSP_BY_PATH = {"/docs": DOCS_CONTENT_SECURITY_POLICY}
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     # The token is in the path: no Referer may carry it anywhere, not even to our own assets.
@@ -76,13 +85,16 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         private = scope["path"].startswith(PRIVATE_PREFIXES)
+        security_headers = SECURITY_HEADERS
+        if scope["path"] in CSP_BY_PATH:
+            security_headers = {**SECURITY_HEADERS, "Content-Security-Policy": CSP_BY_PATH[scope["path"]]}
 
         async def with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
                 headers = [
                     (k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control" or not private
                 ]
-                headers += [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+                headers += [(name.lower().encode(), value.encode()) for name, value in security_headers.items()]
                 if private:
                     headers.append((b"cache-control", b"no-store"))
                 if self.hsts:

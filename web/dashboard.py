@@ -1,0 +1,211 @@
+"""The dashboard for signed-in people: the overview, a filtered list, and one recommendation with
+its live status, full timeline and the forms its reader may use.
+
+Lists read the read model; a recommendation page asks the workflow. Who sees what is
+``models/access.py``; what they may do is the workflow's ``reader`` query, and the Update's
+validator has the last word.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+
+from models.access import Viewer
+from models.charts import rag_bars_svg, stage_bars_svg
+from models.db import session_scope
+from models.overview import overview
+from models.payloads import DECISION_INPUTS, RecommendationStatus, Stage
+from models.rag import Rag
+from models.sessions import COOKIE_NAME
+from models.store import recommendation_summaries, sent_log
+from temporal_client import UnknownRecommendation, reader_status, recommendation_status
+from web import wording
+from web.context import WebContext
+from web.recommendation_view import FormView, PageParts, recommendation_page, submit_form
+from web.sign_in import session_csrf, signed_in
+from web.timeline import timeline_entries
+
+router = APIRouter(include_in_schema=False)
+RAG_LABELS: dict[str, str] = {"red": "Red", "amber": "Amber", "green": "Green", "closed": "Closed"}
+
+
+def _sign_in_first(request: Request) -> Response:
+    return RedirectResponse("/sign-in", status_code=303)
+
+
+def _shared(ctx: WebContext, request: Request, viewer: Viewer) -> dict[str, Any]:
+    """What every dashboard page's frame needs: who is signed in and the sign-out form's token."""
+    return {"viewer": viewer, "csrf_token": session_csrf(ctx, request), "dashboard": True}
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+async def overview_page(request: Request) -> Response:
+    ctx: WebContext = request.app.state.ctx
+    viewer = signed_in(request)
+    if viewer is None:
+        return _sign_in_first(request)
+    with session_scope(ctx.settings.database_url) as session:
+        view = overview(session=session, now=datetime.now(UTC), visible=viewer.visibility)
+    charts = {
+        "rag_by_board": rag_bars_svg("Recommendations by board and RAG rating", view.rag_by_board, chart_id="rb"),
+        "rag_by_agency": rag_bars_svg("Recommendations by agency and RAG rating", view.rag_by_agency, chart_id="ra"),
+        "stage_by_board": stage_bars_svg("Recommendations by board and stage", view.stage_by_board, chart_id="sb"),
+        "stage_by_agency": stage_bars_svg("Recommendations by agency and stage", view.stage_by_agency, chart_id="sa"),
+    }
+    return ctx.page(
+        request,
+        "dashboard/overview.html",
+        {
+            **_shared(ctx, request, viewer),
+            "nav": "overview",
+            "view": view,
+            "charts": {name: Markup(svg) for name, svg in charts.items()},  # built from escaped text
+            "stages": wording.STAGES,
+            "rag_labels": RAG_LABELS,
+            "stage_order": [s.value for s in Stage],
+        },
+    )
+
+
+@router.get("/dashboard/recommendations", response_class=HTMLResponse)
+async def list_page(
+    request: Request,
+    board: str | None = None,
+    agency: str | None = None,
+    stage: str | None = None,
+    rag: str | None = None,
+    overdue: str | None = None,
+) -> Response:
+    """Every recommendation the reader may see, narrowed by the filters the overview links to."""
+    ctx: WebContext = request.app.state.ctx
+    viewer = signed_in(request)
+    if viewer is None:
+        return _sign_in_first(request)
+    stage = stage if stage in {s.value for s in Stage} else None
+    rag_filter: Rag | None = rag if rag in RAG_LABELS else None  # type: ignore[assignment]
+    with session_scope(ctx.settings.database_url) as session:
+        rows = recommendation_summaries(
+            session=session,
+            now=datetime.now(UTC),
+            board=(board or "")[:100] or None,
+            agency=(agency or "")[:100] or None,
+            stage=stage,
+            overdue_only=overdue == "1",
+            visible=viewer.visibility,
+        )
+    if rag_filter:
+        rows = [row for row in rows if row.rag == rag_filter]
+    filters = {k: v for k, v in {"board": board, "agency": agency, "stage": stage, "rag": rag_filter}.items() if v}
+    if overdue == "1":
+        filters["overdue"] = "1"
+    return ctx.page(
+        request,
+        "dashboard/list.html",
+        {
+            **_shared(ctx, request, viewer),
+            "nav": "list",
+            "rows": rows,
+            "filters": filters,
+            "filter_words": _filter_words(filters),
+            "stages": wording.STAGES,
+            "rag_labels": RAG_LABELS,
+            "query": urlencode(filters),
+        },
+    )
+
+
+def _filter_words(filters: dict[str, str]) -> str:
+    parts = []
+    if "board" in filters:
+        parts.append(f"board: {filters['board']}")
+    if "agency" in filters:
+        parts.append(f"agency: {filters['agency']}")
+    if "stage" in filters:
+        parts.append(f"stage: {wording.STAGES.get(filters['stage'], filters['stage'])}")
+    if "rag" in filters:
+        parts.append(f"rating: {RAG_LABELS[filters['rag']]}")
+    if "overdue" in filters:
+        parts.append("overdue only")
+    return "; ".join(parts)
+
+
+def _not_found(ctx: WebContext, request: Request, viewer: Viewer) -> Response:
+    return ctx.page(request, "not_found.html", {"status_code": 404, **_shared(ctx, request, viewer)}, status_code=404)
+
+
+async def _visible(ctx: WebContext, viewer: Viewer, ref: str) -> RecommendationStatus | None:
+    """The live status if ``viewer`` may see ``ref``; None when there is no such recommendation."""
+    try:
+        status = await recommendation_status(ctx.client, ref)
+    except UnknownRecommendation:
+        return None
+    owners = {a.owner for a in status.actions}
+    if not viewer.may_see(board=status.board, owners=owners, agencies={a.agency for a in status.actions}):
+        return None  # the same answer as for an unknown ref: nobody learns what exists
+    return status
+
+
+@router.get("/dashboard/r/{ref}", response_class=HTMLResponse)
+async def recommendation(request: Request, ref: str, done: str | None = None) -> Response:
+    ctx: WebContext = request.app.state.ctx
+    viewer = signed_in(request)
+    if viewer is None:
+        return _sign_in_first(request)
+    status = await _visible(ctx, viewer, ref[:64])
+    if status is None:
+        return _not_found(ctx, request, viewer)
+    return await _render(ctx, request, viewer, status, done=done if done in wording.DECISION_DONE else None)
+
+
+@router.post("/dashboard/r/{ref}/{decision}", response_class=HTMLResponse)
+async def take_decision(request: Request, ref: str, decision: str) -> Response:
+    ctx: WebContext = request.app.state.ctx
+    viewer = signed_in(request)
+    if viewer is None:
+        return _sign_in_first(request)
+    form = await ctx.guarded_form(request, binding=request.cookies.get(COOKIE_NAME, ""), bucket="decisions")
+    if isinstance(form, Response):
+        return form
+    status = await _visible(ctx, viewer, ref[:64])
+    if status is None or decision not in DECISION_INPUTS:
+        return _not_found(ctx, request, viewer)
+    refused = await submit_form(ctx, status.ref, decision, form, by=viewer.email)
+    if refused is not None:
+        return await _render(ctx, request, viewer, status, failed=refused, status_code=refused.status_code)
+    return RedirectResponse(f"/dashboard/r/{status.ref}?done={decision}", status_code=303)
+
+
+async def _render(
+    ctx: WebContext,
+    request: Request,
+    viewer: Viewer,
+    status: RecommendationStatus,
+    *,
+    done: str | None = None,
+    failed: FormView | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The recommendation page: the same body as a response page, every form the workflow would
+    accept from this person, and the full timeline with every email sent."""
+    reader = await reader_status(ctx.client, status.ref, viewer.email)
+    with session_scope(ctx.settings.database_url) as session:
+        timeline = timeline_entries(status, sent_log(session=session, ref=status.ref))
+    parts = PageParts(
+        status=status,
+        reader=reader,
+        person=viewer.email,
+        allowed=set(DECISION_INPUTS),  # a signed-in person may take whatever the workflow accepts from them
+        own_view=reader.roles == ["owner"],  # an owner and nothing more sees their own actions
+        post_base=f"/dashboard/r/{status.ref}",
+        csrf_token=session_csrf(ctx, request),
+    )
+    extra = {**_shared(ctx, request, viewer), "timeline": timeline, "roles": reader.roles}
+    return recommendation_page(
+        ctx, request, "dashboard/recommendation.html", parts, extra, done=done, failed=failed, status_code=status_code
+    )

@@ -25,20 +25,39 @@ STAGE_COLOURS = {
 DARK_TEXT_ON = frozenset({"#f47738", "#b1b4b6", "#5694ca", "#28a197"})
 
 
+RAG_LABELS = {"red": "Red", "amber": "Amber", "green": "Green", "closed": "Closed"}
+KEY_ROW = 22
+KEY_ITEM_WIDTH = 230
+
+
 def rag_bars_svg(title: str, rows: dict[str, dict[str, int]], *, chart_id: str = "rag") -> str:
     """One stacked horizontal bar per row label (a board, an agency), split by RAG rating."""
-    return stacked_bars_svg(title, rows, RAG_COLOURS, chart_id=chart_id)
+    return stacked_bars_svg(title, rows, RAG_COLOURS, chart_id=chart_id, labels=RAG_LABELS)
 
 
-def stage_bars_svg(title: str, rows: dict[str, dict[str, int]], *, chart_id: str = "stage") -> str:
-    """One stacked horizontal bar per row label, split by lifecycle stage."""
-    return stacked_bars_svg(title, rows, STAGE_COLOURS, chart_id=chart_id)
+def stage_bars_svg(
+    title: str, rows: dict[str, dict[str, int]], *, chart_id: str = "stage", labels: dict[str, str] | None = None
+) -> str:
+    """One stacked horizontal bar per row label, split by lifecycle stage (``labels`` names them)."""
+    return stacked_bars_svg(title, rows, STAGE_COLOURS, chart_id=chart_id, labels=labels)
 
 
-def stacked_bars_svg(title: str, rows: dict[str, dict[str, int]], colours: dict[str, str], *, chart_id: str) -> str:
-    """Stacked bars, segments in the order of ``colours``; ``chart_id`` keeps ids unique on a page."""
+def stacked_bars_svg(
+    title: str,
+    rows: dict[str, dict[str, int]],
+    colours: dict[str, str],
+    *,
+    chart_id: str,
+    labels: dict[str, str] | None = None,
+) -> str:
+    """Stacked bars, segments in the order of ``colours``, with a key to the colours used under them;
+    ``chart_id`` keeps ids unique on a page."""
     order = tuple(colours)
-    height = ROW_HEIGHT * max(len(rows), 1) + 40
+    used = [series for series in order if any(counts.get(series) for counts in rows.values())]
+    per_row = max((LABEL_WIDTH + BAR_WIDTH + 60 - 20) // KEY_ITEM_WIDTH, 1)
+    key_rows = -(-len(used) // per_row)
+    bars_height = ROW_HEIGHT * max(len(rows), 1) + 20
+    height = bars_height + KEY_ROW * key_rows + 10
     largest = max((sum(counts.values()) for counts in rows.values()), default=0) or 1
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{LABEL_WIDTH + BAR_WIDTH + 60}" '
@@ -67,6 +86,15 @@ def stacked_bars_svg(title: str, rows: dict[str, dict[str, int]], colours: dict[
                 f'font-size="13" fill="{colour}">{count}</text>'
             )
             x += width
+    for index, series in enumerate(used):
+        x = 20 + (index % per_row) * KEY_ITEM_WIDTH
+        y = bars_height + (index // per_row) * KEY_ROW
+        name = (labels or {}).get(series, series.replace("_", " "))
+        parts.append(f'<rect x="{x}" y="{y}" width="14" height="14" fill="{colours[series]}"/>')
+        parts.append(
+            f'<text x="{x + 20}" y="{y + 12}" font-family="arial, sans-serif" font-size="13" '
+            f'fill="#0b0c0c">{escape(name[:32])}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 

@@ -74,7 +74,8 @@ def test_charts_escape_their_labels_and_describe_themselves():
     assert "&lt;Adults &amp; Co&gt;" in svg and "<Adults" not in svg
     assert '<desc id="b-d">&lt;Adults &amp; Co&gt;: 2 red, 1 green</desc>' in svg
     assert 'aria-labelledby="b-t b-d"' in svg
-    assert svg.count("<rect") == 2
+    assert svg.count("<rect") == 4  # two bar segments and a key of the two colours used
+    assert ">Red</text>" in svg and ">Green</text>" in svg and ">Amber</text>" not in svg
     # Two charts on one page never share an id (a screen reader would read the wrong title).
     stages = stage_bars_svg("By stage", {"Review Board": {"sign_off": 1, "audit": 2}}, chart_id="s")
     assert '<title id="s-t">By stage</title>' in stages and "Review Board: 1 sign off, 2 audit" in stages

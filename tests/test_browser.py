@@ -1,4 +1,4 @@
-"""The response pages in a real browser, end to end: Debian's headless Chromium (driven by
+"""The response pages and the dashboard in a real browser, end to end: Debian's headless Chromium (driven by
 Playwright, never a downloaded browser) opens the personal link from a caught email, served over
 HTTP by uvicorn, on the real Temporal dev server with a worker and the mail catcher.
 
@@ -24,13 +24,15 @@ import uvicorn
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, async_playwright, expect
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from models.db import session_scope
-from models.payloads import Stage, WithdrawInput
-from models.store import caught_mail
+from models.payloads import Stage, SubmitPlansInput, WithdrawInput
+from models.store import caught_mail, upsert_registry
+from models.tables import Agency, Board, Person
 from temporal_client import start_recommendation
 from tests import factories as f
-from tests.helpers import days, decide, eventually, free_port, status, worker_maker
+from tests.helpers import days, decide, eventually, free_port, status, stored_row, worker_maker
 from web.app import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.devserver]
@@ -270,6 +272,126 @@ async def test_an_owner_takes_their_action_to_sign_off_in_chromium(
                 await browser.close()
         finally:
             with suppress(WorkflowUpdateFailedError):
+                await decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="browser test finished"))
+            with suppress(WorkflowFailureError):
+                await asyncio.wait_for(handle.result(), timeout=10)
+
+
+def sign_in_links_in_mail(database_url: str, recipient: str, base_url: str) -> list[str]:
+    with session_scope(database_url) as session:
+        raws = [row.raw for row in caught_mail(session=session, recipient=recipient)]
+    links = []
+    for raw in raws:
+        text = message_from_string(raw, policy=default_policy).get_body(preferencelist=("plain",)).get_content()
+        links += re.findall(re.escape(base_url) + r"/sign-in/[A-Za-z0-9_.\-]+", text)
+    return links
+
+
+@pytest.mark.timeout(60)
+async def test_the_assurance_board_signs_in_signs_off_and_records_an_audit_in_chromium(
+    chromium, dev_env, settings, executor, database_url, screenshots
+):
+    """A board member asks for a sign-in link, signs in from the email, finds the recommendation on
+    the overview, is refused sign-off with the plans' gaps shown, signs off once credible plans are
+    in, records the audit and signs out; axe finds nothing on any page."""
+    port = free_port()
+    web_settings = settings.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
+    today = datetime.now(UTC).date()
+    ref = "E2E-BOARD"
+    with session_scope(database_url) as session:
+        upsert_registry(
+            session=session,
+            agencies=[Agency(name=f.ICB)],
+            people=[
+                Person(email=f.ASSURANCE, name="Sam Scrutineer", roles="assurance_member"),
+                Person(email=f.OWNER, name="Nia Nurse", roles="owner"),
+            ],
+            boards=[Board(name="Review Board", sponsor_email=f.SPONSOR)],
+        )
+    app = create_app(web_settings, client=dev_env.client)
+    make_worker = worker_maker(dev_env.client, settings=web_settings, executor=executor)
+
+    async with make_worker(), serving(app, port), async_playwright() as playwright:
+        handle = await start_recommendation(
+            dev_env.client, f.start(ref, actions=[f.action("A1", today + days(60))]), task_queue=web_settings.task_queue
+        )
+        try:
+            await decide(handle, "complete_action", {"by": f.OWNER, "action_id": "A1", "evidence": "Briefings held"})
+            credible, audit = f.credible_plans(today)
+            weak = credible.model_copy(update={"channels": [], "socialisation": ""})
+            await decide(handle, "submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=weak, audit=audit))
+            await eventually(lambda: (row := stored_row(database_url, ref)) is not None and row.stage == "sign_off")
+
+            browser = await playwright.chromium.launch(executable_path=chromium, headless=True)
+            try:
+                context = await browser.new_context(viewport=DESKTOP, locale="en-GB")
+                context.set_default_timeout(10_000)
+                page = await context.new_page()
+                problems = watch_for_problems(page)
+                visit = Visit(page, screenshots)
+                base = web_settings.base_url
+
+                # Signing in: the address, the email, the button.
+                await page.goto(f"{base}/dashboard")
+                await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to Assure")
+                await visit.check("d1-sign-in")
+                await page.get_by_label("Your work email address").fill(f.ASSURANCE)
+                await page.get_by_role("button", name="Email me a sign-in link").click()
+                await expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
+                await visit.check("d2-check-email", photograph=False)
+                [link] = await eventually(lambda: sign_in_links_in_mail(database_url, f.ASSURANCE, base))
+                await page.goto(link)
+                await expect(page.get_by_text("You are signing in as")).to_contain_text(f.ASSURANCE)
+                await visit.check("d3-confirm", photograph=False)
+                await page.get_by_role("button", name="Sign in").click()
+
+                # The overview, with the recommendation waiting for sign-off.
+                await expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
+                waiting = page.locator("#awaiting-sign-off")
+                await expect(waiting).to_contain_text(ref)
+                await expect(page.locator("svg[role=img]")).to_have_count(4)
+                await visit.check("d4-overview")
+
+                # Its page: sign-off refused with the gaps, then taken once the plans are credible.
+                await waiting.get_by_role("link", name=ref).click()
+                await expect(page.get_by_role("heading", level=2, name="Timeline")).to_be_visible()
+                await expect(page.locator("table")).to_contain_text("Email sent")
+                await page.get_by_role("button", name="Sign off").click()
+                summary = page.locator(".govuk-error-summary")
+                await expect(summary).to_contain_text("cannot sign off yet")
+                await expect(page.locator(".assure-refusal")).to_contain_text("channel")
+                await visit.check("d5-refused")
+                assert Stage.sign_off == (await status(handle)).stage
+
+                await decide(handle, "submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=credible, audit=audit))
+                await page.goto(f"{base}/dashboard/r/{ref}")
+                await page.get_by_role("button", name="Sign off").click()
+                await expect(page.locator(".govuk-notification-banner--success")).to_be_visible()
+                await expect(page.get_by_role("heading", name="Record the audit")).to_be_visible()
+                await visit.check("d6-signed-off", photograph=False)
+
+                # The audit: embedded, with findings; the recommendation is assured and closed.
+                await page.get_by_label("Embedded", exact=True).check()
+                await page.get_by_label("Findings").fill("Professionals' meetings held in 18 of 20 cases audited")
+                await page.get_by_role("button", name="Record the audit").click()
+                await expect(page.locator(".govuk-notification-banner--success")).to_be_visible()
+                await expect(page.locator(".assure-standing .govuk-tag")).to_have_text("Assured (closed)")
+                await visit.check("d7-assured")
+                assert Stage.assured == (await status(handle)).stage
+
+                await page.get_by_role("button", name="Sign out").click()
+                await expect(page.get_by_text("You have signed out.")).to_be_visible()
+                await visit.check("d8-signed-out", photograph=False)
+                await page.goto(f"{base}/dashboard")
+                await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to Assure")
+
+                assert [] == problems, "the browser reported errors:\n" + "\n".join(problems)
+                print(f"axe checked, no violations: {', '.join(visit.checked)}; screenshots in {screenshots}")
+            finally:
+                await browser.close()
+        finally:
+            # Already closed when the test passed; withdrawn if it stopped half-way.
+            with suppress(WorkflowUpdateFailedError, RPCError):
                 await decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="browser test finished"))
             with suppress(WorkflowFailureError):
                 await asyncio.wait_for(handle.result(), timeout=10)

@@ -53,10 +53,12 @@ async def overview_page(request: Request) -> Response:
     with session_scope(ctx.settings.database_url) as session:
         view = overview(session=session, now=datetime.now(UTC), visible=viewer.visibility)
     charts = {
-        "rag_by_board": rag_bars_svg("Recommendations by board and RAG rating", view.rag_by_board, chart_id="rb"),
-        "rag_by_agency": rag_bars_svg("Recommendations by agency and RAG rating", view.rag_by_agency, chart_id="ra"),
-        "stage_by_board": stage_bars_svg("Recommendations by board and stage", view.stage_by_board, chart_id="sb"),
-        "stage_by_agency": stage_bars_svg("Recommendations by agency and stage", view.stage_by_agency, chart_id="sa"),
+        "rag_by_board": rag_bars_svg("RAG rating by board", view.rag_by_board, chart_id="rb"),
+        "stage_by_board": stage_bars_svg("Stage by board", view.stage_by_board, chart_id="sb", labels=wording.STAGES),
+        "rag_by_agency": rag_bars_svg("RAG rating by agency", view.rag_by_agency, chart_id="ra"),
+        "stage_by_agency": stage_bars_svg(
+            "Stage by agency", view.stage_by_agency, chart_id="sa", labels=wording.STAGES
+        ),
     }
     return ctx.page(
         request,

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
@@ -20,7 +21,7 @@ from settings import STATE_DIR, settings_or_exit
 app = typer.Typer(help="Assure: safeguarding action-plan assurance on Temporal.", no_args_is_help=True)
 
 
-def _exit(status: int) -> None:
+def _exit(status: int) -> NoReturn:
     # A process that used a Temporal client can abort at interpreter shutdown (sdk-python
     # issue 300): flush and leave with the exact status instead.
     sys.stdout.flush()
@@ -233,13 +234,28 @@ async def _first_start(settings, client) -> str | None:
     return None
 
 
+def _member_hint(settings) -> str:
+    """ " as someone@..." naming an Assurance Board member of the registry, to sign in as."""
+    from sqlmodel import select
+
+    from models.db import init_db, session_scope
+    from models.tables import Person
+
+    init_db(settings.database_url)
+    with session_scope(settings.database_url) as session:
+        people = session.exec(select(Person).where(Person.roles.contains("assurance_member")).order_by(Person.email))
+        member = next((p.email for p in people if "assurance_member" in p.role_list()), None)
+    return f" (as an Assurance Board member, e.g. {member})" if member else ""
+
+
 def _where_to_look(settings, ui_port: int, sample: str | None) -> None:
     web = f"http://{settings.web_host}:{settings.web_port}"
     lines = [
         "",
         "Assure is running. Where to look:",
         f"  Web app (response pages): {web}",
-        f"  Caught mail:              {web}/dev/mail",
+        f"  Dashboard:                {web}/sign-in{_member_hint(settings)}",
+        f"  Caught mail:              {web}/dev/mail (sign-in links arrive here)",
         f"  Temporal Web UI:          http://127.0.0.1:{ui_port}",
     ]
     if sample:
@@ -425,6 +441,8 @@ def _decide_as(ref: str, name: str, payload: dict) -> None:
         typer.echo(f"{ref}: {refused.message}", err=True)
         for gap in refused.gaps:
             typer.echo(f"  - {gap}", err=True)
+        for where, problem in refused.fields.items():
+            typer.echo(f"  - {where}: {problem}", err=True)
         _exit(2 if refused.type in {"InvalidInput", "UnknownDecision"} else 3)
     except UnknownRecommendation as exc:
         typer.echo(str(exc), err=True)
@@ -453,12 +471,57 @@ def audit(
     by: str = typer.Option(..., "--by", help="The auditor (email)"),
     findings: str = typer.Option("", "--findings", help="What the audit found, in words"),
     re_audit_on: str | None = typer.Option(None, "--re-audit-on", metavar="YYYY-MM-DD", help="When to audit again"),
+    remedial: Path | None = typer.Option(
+        None,
+        "--remedial",
+        metavar="FILE",
+        help="The remedial actions of an audit that is not fully embedded: a .yaml list or a .csv with the "
+        "columns action_id, description, agency, owner, due (YYYY-MM-DD), success_measure",
+    ),
 ) -> None:
-    """Record an audit's outcome as its auditor."""
-    payload = {"by": by, "outcome": outcome.value, "findings": findings}
+    """Record an audit's outcome as an auditor or an Assurance Board member."""
+    payload: dict = {"by": by, "outcome": outcome.value, "findings": findings}
     if re_audit_on is not None:
         payload["re_audit_on"] = re_audit_on
+    if remedial is not None:
+        payload["remedial_actions"] = _remedial_actions(remedial)
     _decide_as(ref, "record_audit", payload)
+
+
+REMEDIAL_COLUMNS = ("action_id", "description", "agency", "owner", "due", "success_measure")
+
+
+def _remedial_actions(path: Path) -> list[dict[str, str]]:
+    """The rows of a remedial-actions file, as given; the workflow's payload checks each field
+    (and ``_decide_as`` prints where one is wrong). Exits 2 for a file it cannot read."""
+    import csv
+
+    import yaml
+
+    def bad(reason: str) -> NoReturn:
+        typer.echo(f"--remedial {path}: {reason}", err=True)
+        _exit(2)
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        bad(f"cannot be read ({exc.__class__.__name__})")
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(text.splitlines())
+        missing = [c for c in REMEDIAL_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            bad(f"the header lacks {', '.join(missing)}; it needs {', '.join(REMEDIAL_COLUMNS)}")
+        rows: object = [{k: (v or "").strip() for k, v in row.items() if k in REMEDIAL_COLUMNS} for row in reader]
+    elif path.suffix.lower() in {".yaml", ".yml"}:
+        try:
+            rows = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            bad(f"is not valid YAML ({str(exc).splitlines()[0]})")
+    else:
+        bad("use a .yaml or .csv file")
+    if not isinstance(rows, list) or not rows or not all(isinstance(row, dict) for row in rows):
+        bad("needs at least one action, each with " + ", ".join(REMEDIAL_COLUMNS))
+    return [{str(k): str(v) for k, v in row.items()} for row in rows]  # type: ignore[union-attr]
 
 
 @app.command()

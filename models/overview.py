@@ -4,14 +4,15 @@ what needs the Assurance Board, all from the read model and all limited to what 
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel
-from sqlmodel import Session, col, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session
 
-from models.store import RecommendationSummary, Visibility, recommendation_summaries
+from models.store import RecommendationSummary, Visibility, as_utc, recommendation_summaries
 from models.tables import TimelineRow
 
 FAILED_AUDIT_KINDS = ("audit_not_embedded", "audit_partially_embedded")
@@ -22,6 +23,11 @@ class FailedAudit(BaseModel):
     outcome: str  # "not_embedded" or "partially_embedded"
     at: datetime
     round: str
+
+
+# The overview shows the first of each list (most urgent first) and links to the rest: a chair
+# preparing for a meeting reads the top of a list, and the page stays quick at 2,000.
+LIST_LIMIT = 20
 
 
 class Overview(BaseModel):
@@ -42,12 +48,13 @@ class Overview(BaseModel):
 def counts_by(summaries: Iterable[RecommendationSummary], *, per: str, of: str) -> dict[str, dict[str, int]]:
     """``{board or agency: {rag or stage: count}}``, labels sorted; a recommendation counts once
     for each agency that holds one of its actions."""
-    table: dict[str, Counter] = defaultdict(Counter)
+    table: dict[str, dict[str, int]] = {}
     for summary in summaries:
-        labels = summary.agencies if per == "agency" else [summary.board]
-        for label in labels:
-            table[label][getattr(summary, of)] += 1
-    return {label: dict(counts) for label, counts in sorted(table.items())}
+        value = summary.rag if of == "rag" else summary.stage
+        for label in summary.agencies if per == "agency" else (summary.board,):
+            counts = table.setdefault(label, {})
+            counts[value] = counts.get(value, 0) + 1
+    return dict(sorted(table.items()))
 
 
 def end_of_month(day: date) -> date:
@@ -92,14 +99,17 @@ def _failed_audits(session: Session, re_audits: dict[str, RecommendationSummary]
     """The latest failed audit of each recommendation now waiting for its re-audit."""
     if not re_audits:
         return []
-    events = session.exec(
-        select(TimelineRow)
-        .where(col(TimelineRow.kind).in_(FAILED_AUDIT_KINDS), col(TimelineRow.ref).in_(list(re_audits)))
-        .order_by(TimelineRow.ref, TimelineRow.seq)
+    t = TimelineRow.__table__.c  # type: ignore[attr-defined]
+    events = session.connection().execute(
+        sa_select(t.ref, t.at, t.kind, t.detail)
+        .where(t.kind.in_(FAILED_AUDIT_KINDS), t.ref.in_(list(re_audits)))
+        .order_by(t.ref, t.seq)
     )
     latest = {event.ref: event for event in events}
     failed = [
-        FailedAudit(summary=re_audits[ref], outcome=event.kind.removeprefix("audit_"), at=event.at, round=event.detail)
+        FailedAudit(
+            summary=re_audits[ref], outcome=event.kind.removeprefix("audit_"), at=as_utc(event.at), round=event.detail
+        )
         for ref, event in latest.items()
     ]
     return sorted(failed, key=lambda f: f.at, reverse=True)

@@ -7,10 +7,12 @@ activity adds nothing) and versioned (a late write never overwrites a newer one)
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import case, delete, func
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
@@ -190,43 +192,102 @@ def recommendation_summaries(
 
     ``visible(board, owners, agencies)``, when given, keeps only what a caller may see.
     """
-    query = select(RecommendationRow).order_by(RecommendationRow.ref)
-    if board:
-        query = query.where(RecommendationRow.board == board)
-    if stage:
-        query = query.where(RecommendationRow.stage == stage)
-    if overdue_only:
-        query = query.where(RecommendationRow.overdue == True)  # noqa: E712 (SQL, not Python)
-    rows = list(session.exec(query))
-    actions: dict[str, list[ActionRow]] = {}
-    for action in session.exec(select(ActionRow)):
-        actions.setdefault(action.ref, []).append(action)
-    summaries = []
+    return [
+        entry.summary
+        for entry in _listing(session, now)
+        if (not board or entry.summary.board == board)
+        and (not stage or entry.summary.stage == stage)
+        and (not overdue_only or entry.summary.overdue)
+        and (not agency or agency in entry.agencies)
+        and (visible is None or visible(entry.summary.board, entry.owners, entry.agencies))
+    ]
+
+
+@dataclass(frozen=True)
+class _Listed:
+    summary: RecommendationSummary
+    owners: set[str]
+    agencies: set[str]
+
+
+# The whole listing, kept per database until the read model changes (or the hour turns, since a
+# rating depends on the time): lists and the overview are asked for far more often than a
+# workflow moves, and rebuilding 2,000 summaries costs tens of milliseconds each time.
+_LISTINGS: dict[str, tuple[tuple[Any, ...], list[_Listed]]] = {}
+_LISTINGS_KEPT = 8
+
+
+def _listing(session: Session, now: datetime) -> list[_Listed]:
+    r = RecommendationRow.__table__.c  # type: ignore[attr-defined]
+    connection = session.connection()
+    # Every projection that moves a row raises its version, so the count and the sum of versions
+    # change whenever any recommendation (or its set of actions) does.
+    count, versions = connection.execute(sa_select(func.count(), func.coalesce(func.sum(r.version), 0))).one()
+    stamp = (count, versions, now.astimezone(UTC).replace(minute=0, second=0, microsecond=0))
+    database = str(session.get_bind().url)
+    cached = _LISTINGS.get(database)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    listing = _build_listing(connection, now)
+    if database not in _LISTINGS and len(_LISTINGS) >= _LISTINGS_KEPT:
+        _LISTINGS.pop(next(iter(_LISTINGS)))
+    _LISTINGS[database] = (stamp, listing)
+    return listing
+
+
+def _build_listing(connection: Any, now: datetime) -> list[_Listed]:
+    # One query: each recommendation with its actions folded in by the database (the earliest
+    # open due date, the agencies and owners as joined strings), as plain rows, not ORM objects,
+    # which cost several times the query at 2,000 (bench/read_model_lists.py).
+    r = RecommendationRow.__table__.c  # type: ignore[attr-defined]
+    a = ActionRow.__table__.c  # type: ignore[attr-defined]
+    rows = connection.execute(
+        sa_select(
+            r.ref, r.title, r.board, r.stage, r.overdue, r.escalation_level, r.next_deadline_at,
+            r.next_deadline_kind, r.stage_entered_at, r.audit_due,
+            func.min(case((a.status != "complete", a.due))).label("open_due"),
+            func.aggregate_strings(a.agency, _SEPARATOR).label("agencies"),
+            func.aggregate_strings(func.lower(a.owner), _SEPARATOR).label("owners"),
+        )
+        .select_from(RecommendationRow.__table__.outerjoin(ActionRow.__table__, a.ref == r.ref))
+        .group_by(r.ref)
+        .order_by(r.ref)
+    ).all()  # fmt: skip
+    listing = []
     for row in rows:
-        own = actions.get(row.ref, [])
-        agencies = sorted({a.agency for a in own})
-        if agency and agency not in agencies:
-            continue
-        if visible is not None and not visible(row.board, {a.owner for a in own}, set(agencies)):
-            continue
-        open_due = min((a.due for a in own if a.status != "complete"), default=None)
+        agencies = set(row.agencies.split(_SEPARATOR)) if row.agencies else set()
+        open_due = _as_date(row.open_due)
+        entered = as_utc(row.stage_entered_at)
         rating = rag(
             stage=row.stage,
             overdue=row.overdue,
             escalation_level=row.escalation_level,
             next_open_due=open_due,
-            stage_entered_at=as_utc(row.stage_entered_at),
+            stage_entered_at=entered,
             now=now,
         )
-        summaries.append(
-            RecommendationSummary(
-                ref=row.ref, title=row.title, board=row.board, agencies=agencies, stage=row.stage, rag=rating,
-                overdue=row.overdue, escalation_level=row.escalation_level, next_deadline_at=row.next_deadline_at,
-                next_deadline_kind=row.next_deadline_kind, next_open_due=open_due, audit_due=row.audit_due,
-                stage_entered_at=as_utc(row.stage_entered_at),
-            )
+        # Trusted values from our own store: constructed without validating each field again.
+        summary = RecommendationSummary.model_construct(
+            ref=row.ref, title=row.title, board=row.board, agencies=sorted(agencies), stage=row.stage, rag=rating,
+            overdue=row.overdue, escalation_level=row.escalation_level, next_deadline_at=row.next_deadline_at,
+            next_deadline_kind=row.next_deadline_kind, next_open_due=open_due, audit_due=row.audit_due,
+            stage_entered_at=entered,
         )  # fmt: skip
-    return summaries
+        owners = set(row.owners.split(_SEPARATOR)) if row.owners else set()
+        listing.append(_Listed(summary=summary, owners=owners, agencies=agencies))
+    return listing
+
+
+# Joins the agencies and owners of a recommendation's actions into one string: a character no
+# name or address holds (the unit separator).
+_SEPARATOR = "\x1f"
+
+
+def _as_date(value: Any) -> date | None:
+    """A date from an aggregate, which SQLite returns as text (its type is lost in MIN)."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
 
 
 def as_utc(moment: datetime) -> datetime:

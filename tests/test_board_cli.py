@@ -93,3 +93,42 @@ async def test_unknown_refs_exit_4_and_bad_arguments_exit_2(env, settings, worke
         env, settings, "audit", "X", "--outcome", "embedded", "--by", f.AUDITOR, "--re-audit-on", "soon"
     )
     assert bad_date.returncode == 2 and "re_audit_on" in bad_date.stderr
+
+
+async def test_a_failed_audit_takes_its_remedial_actions_from_a_file(env, start, settings, tmp_path):
+    handle = await at_sign_off(env, start, "CLI-REMEDY", credible=True)
+    await decide(handle, "sign_off", {"by": f.ASSURANCE})
+    day = await today(env)
+    args = ("audit", "CLI-REMEDY", "--outcome", "not_embedded", "--by", f.ASSURANCE, "--findings", "4 of 20")
+
+    without = await assure(env, settings, *args, "--re-audit-on", str(day + timedelta(days=90)))
+    assert without.returncode == 3 and "needs remedial actions" in without.stderr
+
+    bad_header = tmp_path / "remedial.csv"
+    bad_header.write_text("id,what\nR1,x\n")
+    refused = await assure(env, settings, *args, "--remedial", str(bad_header))
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(f"--remedial {bad_header}: the header lacks action_id, description")
+
+    bad_owner = tmp_path / "owner.yaml"
+    bad_owner.write_text(
+        f"- {{action_id: R1, description: Re-brief teams, agency: {f.ICB}, owner: not-an-address, "
+        f"due: '{day + timedelta(days=60)}', success_measure: All teams re-briefed}}\n"
+    )
+    malformed = await assure(
+        env, settings, *args, "--re-audit-on", str(day + timedelta(days=90)), "--remedial", str(bad_owner)
+    )
+    assert malformed.returncode == 2 and "remedial_actions.0.owner" in malformed.stderr
+
+    good = tmp_path / "remedial.csv"
+    good.write_text(
+        "action_id,description,agency,owner,due,success_measure\n"
+        f"R1,Re-brief the health visiting teams,{f.ICB},{f.OWNER},{day + timedelta(days=60)},Every team re-briefed\n"
+    )
+    recorded = await assure(
+        env, settings, *args, "--re-audit-on", str(day + timedelta(days=90)), "--remedial", str(good)
+    )
+    assert recorded.returncode == 0, recorded.stderr
+    assert "now at stage re_audit" in recorded.stdout
+    status = await recommendation_status(env.client, "CLI-REMEDY")
+    assert [a.action_id for a in status.actions] == ["A1", "R1"] and status.actions[1].owner == f.OWNER

@@ -1,11 +1,13 @@
 """BoardPackWorkflow emails the month's pack to each Assurance Board member once; the monthly
-Schedule that starts it is kept in line with the settings."""
+Schedule that starts it is kept in line with the settings, and firing it sends the pack."""
 
 from __future__ import annotations
 
 import email
 import uuid
+from datetime import UTC, datetime
 from email.policy import default as default_policy
+from zoneinfo import ZoneInfo
 
 from temporalio.client import ScheduleActionStartWorkflow
 
@@ -15,7 +17,7 @@ from models.store import caught_mail, upsert_registry
 from models.tables import Board, Person
 from temporal_client import BOARD_PACK_SCHEDULE_ID, ensure_board_pack_schedule
 from tests import factories as f
-from tests.helpers import today
+from tests.helpers import eventually, today, worker_maker
 from workflows.board_pack import BoardPackWorkflow
 
 
@@ -65,3 +67,39 @@ async def test_the_monthly_schedule_follows_the_settings(dev_env, settings):
         assert isinstance(action, ScheduleActionStartWorkflow) and action.workflow == "BoardPackWorkflow"
     finally:
         await handle.delete()
+
+
+async def test_the_schedule_fires_and_the_pack_reaches_the_board(dev_env, settings, executor, database_url):
+    """On the dev server: the time-skipping test server does not implement Schedules at all
+    (CreateSchedule answers "unimplemented"), so the Schedule is triggered here as its calendar
+    would fire it, and its next firing is read from the server."""
+    with session_scope(database_url) as session:
+        upsert_registry(
+            session=session,
+            agencies=[],
+            people=[Person(email=f.ASSURANCE, roles="assurance_member"), Person(email=f.OWNER, roles="owner")],
+            boards=[Board(name="Review Board", sponsor_email=f.SPONSOR)],
+        )
+    await ensure_board_pack_schedule(dev_env.client, settings)
+    handle = dev_env.client.get_schedule_handle(BOARD_PACK_SCHEDULE_ID)
+    try:
+        async with worker_maker(dev_env.client, settings=settings, executor=executor)():
+            described = await handle.describe()
+            [next_fire, *_] = described.info.next_action_times
+            local = next_fire.astimezone(ZoneInfo("Europe/London"))
+            assert (local.day, local.hour, local.minute) == (25, 9, 0) and local > datetime.now(UTC)
+
+            await handle.trigger()
+            packs = await eventually(lambda: pack_mail(database_url, f.ASSURANCE), timeout=30)
+            month = datetime.now(UTC).date().replace(day=1)  # the workflow reads its month from workflow time
+            assert [m["Subject"] for m in packs] == [f"Assurance Board pack: {month:%B %Y}"]
+            assert pack_mail(database_url, f.OWNER) == []  # for the Assurance Board only
+            assert (await handle.describe()).info.num_actions == 1
+    finally:
+        await handle.delete()
+
+
+def pack_mail(database_url: str, recipient: str) -> list[email.message.EmailMessage]:
+    with session_scope(database_url) as session:
+        raws = [row.raw for row in caught_mail(session=session, recipient=recipient)]
+    return [email.message_from_string(raw, policy=default_policy) for raw in raws]

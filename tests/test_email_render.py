@@ -15,12 +15,22 @@ import pytest
 from jinja2 import UndefinedError
 from markupsafe import escape
 
-from activities.mail.render import KINDS, TEMPLATES_DIR, RenderedEmail, header_safe, render, uk_date, why
+from activities.mail.render import (
+    KINDS,
+    TEMPLATES_DIR,
+    RenderedEmail,
+    header_safe,
+    render,
+    render_sign_in,
+    uk_date,
+    why,
+)
 from models import deadlines as deadlines_module
 from models import lifecycle as lifecycle_module
 from models.deadlines import ESCALATION_KIND, OWNER_RUNG_KIND
 from models.lifecycle import Lifecycle
 from models.payloads import (
+    SIGN_IN_KIND,
     AcknowledgeInput,
     ActionSpec,
     AgreeActionsInput,
@@ -302,9 +312,21 @@ def _keep(key: str) -> bool:
 
 class TestKinds:
     def test_the_templates_on_disk_are_exactly_one_html_and_one_text_per_kind(self):
-        """Every kind has <kind>.html and <kind>.txt, and no template exists for a kind that is not known."""
+        """Every kind (and the dashboard's sign-in email) has <kind>.html and <kind>.txt, and no
+        template exists for a kind that is not known."""
         pages = [p for p in TEMPLATES_DIR.iterdir() if not p.name.startswith(("_", "base."))]
-        assert sorted(f"{k}.{ext}" for k in KINDS for ext in ("html", "txt")) == sorted(p.name for p in pages)
+        kinds = [*KINDS, SIGN_IN_KIND]
+        assert sorted(f"{k}.{ext}" for k in kinds for ext in ("html", "txt")) == sorted(p.name for p in pages)
+
+    def test_the_sign_in_email_carries_its_link_and_names_no_recommendation(self):
+        link = "https://assure.example/sign-in/abc.def"
+        rendered = render_sign_in(recipient="chair@mk.example", link=link, minutes=30)
+        assert rendered.subject == "Your link to sign in to Assure"
+        assert link in rendered.text and f'href="{link}"' in rendered.html
+        assert "works once, only for you, for the next 30 minutes" in rendered.text
+        assert "Recommendation" not in rendered.text and "THE RECOMMENDATION" not in rendered.text
+        with pytest.raises(ValueError):
+            render_sign_in(recipient="chair@mk.example", link='https://x/"><script>', minutes=30)
 
     def test_every_kind_the_lifecycle_can_emit_has_templates(self):
         """The kinds the lifecycle names, plus the delivery code's two, are exactly the known kinds."""

@@ -126,6 +126,7 @@ async def test_the_run_command_brings_everything_up_and_ctrl_c_stops_it_all(tmp_
     assert not [p for p in _all_commands() if str(state / "temporal.db") in p], output
     assert f"{len(refs)} recommendations started" in output
     assert "A sample owner's link:    http://127.0.0.1:" in output
+    assert "/sign-in (as an Assurance Board member, e.g. " in output  # someone from the example's registry
     assert (state / "temporal.db").is_file() and (state / "example-imported").is_file()
 
     # Run again: the same workflows carry on; nothing is imported twice.

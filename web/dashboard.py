@@ -19,7 +19,7 @@ from markupsafe import Markup
 from models.access import Viewer
 from models.charts import rag_bars_svg, stage_bars_svg
 from models.db import session_scope
-from models.overview import overview
+from models.overview import LIST_LIMIT, end_of_month, overview
 from models.payloads import DECISION_INPUTS, RecommendationStatus, Stage
 from models.rag import Rag
 from models.sessions import COOKIE_NAME
@@ -67,6 +67,7 @@ async def overview_page(request: Request) -> Response:
             **_shared(ctx, request, viewer),
             "nav": "overview",
             "view": view,
+            "list_limit": LIST_LIMIT,
             "charts": {name: Markup(svg) for name, svg in charts.items()},  # built from escaped text
             "stages": wording.STAGES,
             "rag_labels": RAG_LABELS,
@@ -83,6 +84,7 @@ async def list_page(
     stage: str | None = None,
     rag: str | None = None,
     overdue: str | None = None,
+    audit_due: str | None = None,
 ) -> Response:
     """Every recommendation the reader may see, narrowed by the filters the overview links to."""
     ctx: WebContext = request.app.state.ctx
@@ -103,9 +105,14 @@ async def list_page(
         )
     if rag_filter:
         rows = [row for row in rows if row.rag == rag_filter]
+    if audit_due == "month":  # the overview's "audits due by the end of this month"
+        month_end = end_of_month(datetime.now(UTC).date())
+        rows = sorted((row for row in rows if row.audit_due and row.audit_due <= month_end), key=lambda r: r.audit_due)
     filters = {k: v for k, v in {"board": board, "agency": agency, "stage": stage, "rag": rag_filter}.items() if v}
     if overdue == "1":
         filters["overdue"] = "1"
+    if audit_due == "month":
+        filters["audit_due"] = "month"
     return ctx.page(
         request,
         "dashboard/list.html",
@@ -134,6 +141,8 @@ def _filter_words(filters: dict[str, str]) -> str:
         parts.append(f"rating: {RAG_LABELS[filters['rag']]}")
     if "overdue" in filters:
         parts.append("overdue only")
+    if "audit_due" in filters:
+        parts.append("audit due by the end of this month")
     return "; ".join(parts)
 
 

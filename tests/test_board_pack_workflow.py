@@ -21,7 +21,8 @@ from tests.helpers import eventually, today, worker_maker
 from workflows.board_pack import BoardPackWorkflow
 
 
-async def test_the_pack_reaches_each_member_once(env, settings, worker, database_url):
+def board_registry(database_url: str) -> None:
+    """One Assurance Board member and one owner, who must not get the pack."""
     with session_scope(database_url) as session:
         upsert_registry(
             session=session,
@@ -29,6 +30,10 @@ async def test_the_pack_reaches_each_member_once(env, settings, worker, database
             people=[Person(email=f.ASSURANCE, roles="assurance_member"), Person(email=f.OWNER, roles="owner")],
             boards=[Board(name="Review Board", sponsor_email=f.SPONSOR)],
         )
+
+
+async def test_the_pack_reaches_each_member_once(env, settings, worker, database_url):
+    board_registry(database_url)
     month = (await today(env)).replace(day=1)
 
     async def run() -> BoardPackResult:
@@ -73,13 +78,7 @@ async def test_the_schedule_fires_and_the_pack_reaches_the_board(dev_env, settin
     """On the dev server: the time-skipping test server does not implement Schedules at all
     (CreateSchedule answers "unimplemented"), so the Schedule is triggered here as its calendar
     would fire it, and its next firing is read from the server."""
-    with session_scope(database_url) as session:
-        upsert_registry(
-            session=session,
-            agencies=[],
-            people=[Person(email=f.ASSURANCE, roles="assurance_member"), Person(email=f.OWNER, roles="owner")],
-            boards=[Board(name="Review Board", sponsor_email=f.SPONSOR)],
-        )
+    board_registry(database_url)
     await ensure_board_pack_schedule(dev_env.client, settings)
     handle = dev_env.client.get_schedule_handle(BOARD_PACK_SCHEDULE_ID)
     try:

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Where `assure dev` keeps its state (the dev server's SQLite file, the store, the development
@@ -24,8 +24,17 @@ class Settings(BaseSettings):
     temporal_address: str = Field(default="localhost:7233", description="host:port of the Temporal frontend")
     temporal_namespace: str = Field(default="default", min_length=1)
     task_queue: str = Field(default="assurance", min_length=1)
+    # A real cluster or Temporal Cloud: TLS (with a client certificate and key for mTLS, and a CA
+    # for a private authority), or an API key (which implies TLS).
+    temporal_tls: bool = False
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None
+    temporal_api_key: SecretStr | None = None
     database_url: str = Field(default=f"sqlite:///{STATE_DIR / 'assure.db'}")
     log_format: str = Field(default="console", description="console or json")
+    # Where the worker serves Prometheus metrics (the SDK's and Assure's counters); empty: off.
+    metrics_address: str = Field(default="", description="host:port of the worker's /metrics, e.g. 0.0.0.0:9464")
 
     # Email (delivery of the outbox) and the links in it.
     smtp_host: str = Field(default="127.0.0.1", min_length=1)
@@ -64,13 +73,6 @@ class Settings(BaseSettings):
             raise ValueError(f"ASSURE_BASE_URL must start with http:// or https://, got {value!r}")
         return value.rstrip("/")
 
-    @field_validator("smtp_ca_file")
-    @classmethod
-    def _ca_file_exists(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"ASSURE_SMTP_CA_FILE {str(value)!r} is not a readable file")
-        return value
-
     @field_validator("mail_from")
     @classmethod
     def _no_header_injection(cls, value: str) -> str:
@@ -97,6 +99,29 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a rate limit such as '30/minute' or '5 per hour'") from None
         return value
 
+    @field_validator("smtp_ca_file", "temporal_tls_cert", "temporal_tls_key", "temporal_tls_ca")
+    @classmethod
+    def _files_exist(cls, value: Path | None, info) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"ASSURE_{info.field_name.upper()} {str(value)!r} is not a readable file")
+        return value
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _metrics_address(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if value and (not sep or not host or not port.isdigit() or not 0 < int(port) < 65536):
+            raise ValueError(f"ASSURE_METRICS_ADDRESS must be host:port such as 0.0.0.0:9464, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _client_certificate_in_pairs(self) -> Settings:
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError(
+                "ASSURE_TEMPORAL_TLS_CERT and ASSURE_TEMPORAL_TLS_KEY go together: set both for mTLS, or neither"
+            )
+        return self
+
     @field_validator("log_format")
     @classmethod
     def _known_log_format(cls, value: str) -> str:
@@ -117,7 +142,10 @@ def settings_or_exit() -> Settings:
         return get_settings()
     except ValidationError as exc:
         for error in exc.errors():
-            variable = "ASSURE_" + "_".join(str(part) for part in error["loc"]).upper()
             message = error["msg"].removeprefix("Value error, ")
+            if not error["loc"]:  # a rule across variables: its message names them
+                sys.stderr.write(f"configuration error: {message}\n")
+                continue
+            variable = "ASSURE_" + "_".join(str(part) for part in error["loc"]).upper()
             sys.stderr.write(f"configuration error in {variable}: {message}\n")
         raise SystemExit(2) from None

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from models.payloads import DECISION_INPUTS, RecommendationInput, RecommendationStatus
 from models.permissions import Reader
@@ -54,6 +54,22 @@ async def connect(settings: Settings | None = None) -> Client:
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        tls=tls_config(settings),
+        api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
+    )
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """TLS for a real cluster or Temporal Cloud: off unless asked for (or an API key is set, which
+    Temporal Cloud only accepts over TLS); a client certificate and key for mTLS; a CA for a
+    private authority (else the system's roots)."""
+    wanted = settings.temporal_tls or settings.temporal_api_key is not None or settings.temporal_tls_cert is not None
+    if not wanted:
+        return False
+    return TLSConfig(
+        client_cert=settings.temporal_tls_cert.read_bytes() if settings.temporal_tls_cert else None,
+        client_private_key=settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None,
+        server_root_ca_cert=settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None,
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from activities.mail.render import MESSAGE_NAMES
-from models.payloads import EscalationLevel, RecommendationStatus
+from models.payloads import EscalationLevel, RecommendationStatus, TimelineEvent
 from models.store import as_utc
 from models.tables import SentMail
 from web import wording
@@ -62,10 +62,17 @@ def event_words(kind: str) -> str:
     return EVENT_WORDS.get(kind, kind.replace("_", " ").capitalize())
 
 
+def _detail(event: TimelineEvent) -> str:
+    if event.kind == "received":  # "from cspr": the source's kind, in words
+        kind = event.detail.removeprefix("from ")
+        return f"From {wording.SOURCE_KINDS.get(kind, kind)}"
+    return event.detail
+
+
 def timeline_entries(status: RecommendationStatus, mail: Sequence[SentMail]) -> list[Entry]:
     """Every event and every email, oldest first."""
     entries = [
-        Entry(at=as_utc(e.at), who=SYSTEM_ACTORS.get(e.actor, e.actor), what=event_words(e.kind), detail=e.detail)
+        Entry(at=as_utc(e.at), who=SYSTEM_ACTORS.get(e.actor, e.actor), what=event_words(e.kind), detail=_detail(e))
         for e in status.timeline
     ]
     for message in mail:

@@ -42,6 +42,29 @@ def worker() -> None:
 
 
 @app.command()
+def migrate() -> None:
+    """Bring the store (ASSURE_DATABASE_URL) to the current schema: every migration it lacks."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    from models.db import StoreNeedsAttention
+    from models.db import migrate as apply_migrations
+
+    settings = settings_or_exit()
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    try:
+        applied = apply_migrations(settings.database_url)
+    except StoreNeedsAttention as exc:
+        typer.echo(f"cannot migrate: {exc}", err=True)
+        _exit(3)
+    except OperationalError as exc:
+        typer.echo(f"cannot reach the store at {where}: {str(exc.orig).strip().splitlines()[0]}", err=True)
+        _exit(1)
+    typer.echo(f"{where}: applied {', '.join(applied)}" if applied else f"{where}: already at the current schema")
+    _exit(0)
+
+
+@app.command()
 def mailcatcher() -> None:
     """Run the development mail catcher on ASSURE_SMTP_HOST:ASSURE_SMTP_PORT, keeping mail in the store."""
     from mailcatcher import start_mailcatcher
@@ -718,5 +741,16 @@ def show(ref: str, as_json: bool = typer.Option(False, "--json", help="Print the
     _exit(0)
 
 
+def main() -> None:
+    """The console script: the commands, with a store that cannot be migrated said plainly."""
+    from models.db import StoreNeedsAttention
+
+    try:
+        app()
+    except StoreNeedsAttention as exc:
+        typer.echo(f"the store needs attention: {exc}", err=True)
+        _exit(3)
+
+
 if __name__ == "__main__":
-    app()
+    main()

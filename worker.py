@@ -21,7 +21,7 @@ from activities.projection import ProjectionActivities
 from logs import configure_logging
 from models.db import init_db
 from settings import Settings, get_settings, settings_or_exit
-from temporal_client import connect
+from temporal_client import connect, metrics_runtime
 from workflows.board_digest import BoardDigestWorkflow
 from workflows.board_pack import BoardPackWorkflow
 from workflows.fresh_link import FreshLinkWorkflow
@@ -68,7 +68,8 @@ async def run_worker(settings: Settings | None = None) -> None:
     """Connect, make sure the store exists, and work until cancelled."""
     settings = settings or get_settings()
     init_db(settings.database_url)
-    client = await connect(settings)
+    runtime = metrics_runtime(settings.metrics_address) if settings.metrics_address else None
+    client = await connect(settings, runtime=runtime)
     from temporal_client import ensure_board_pack_schedule
 
     await ensure_board_pack_schedule(client, settings)

@@ -1,7 +1,9 @@
-"""The one place that opens database engines and sessions."""
+"""The one place that opens database engines and sessions, and brings the store's schema up to
+date (alembic migrations in ``migrations/``, the same on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -35,11 +37,91 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# Alembic narrates every step (even its imports) at INFO; what was applied is returned instead.
+logging.getLogger("alembic").setLevel(logging.WARNING)
+_MIGRATED: set[str] = set()
+
+
+class StoreNeedsAttention(RuntimeError):
+    """The store cannot be brought to the current schema by itself; the message says what to do."""
+
+
 def init_db(url: str) -> Engine:
-    """Create any missing tables and return the engine."""
+    """The engine for ``url``, with the store at the current schema (once per process)."""
     engine = get_engine(url)
-    SQLModel.metadata.create_all(engine)
+    if url not in _MIGRATED:
+        migrate(url)
+        _MIGRATED.add(url)
     return engine
+
+
+def migrate(url: str) -> list[str]:
+    """Apply every migration the store lacks (alembic, ``migrations/``); returns those applied.
+
+    A store made before migrations existed (by SQLModel's create_all) is adopted if its tables
+    already match the current schema, and refused with what differs if they do not.
+    """
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect
+
+    config = _alembic_config(url)
+    scripts = ScriptDirectory.from_config(config)
+    head = scripts.get_current_head()
+    with get_engine(url).connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        has_tables = "recommendation" in inspect(connection).get_table_names()
+    if current == head:
+        return []
+    if current is None and has_tables:
+        _adopt(url, config)
+        return []
+    command.upgrade(config, "head")
+    # Another process may have migrated while this one waited for the lock: count from what it found.
+    found = config.attributes.get("found_revision")
+    return [script.revision for script in scripts.iterate_revisions(head, found)][::-1]
+
+
+def _adopt(url: str, config) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with get_engine(url).connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    if differences:
+        shown = "; ".join(_describe(d) for d in differences[:5]) + ("; …" if len(differences) > 5 else "")
+        raise StoreNeedsAttention(
+            f"the store at {make_url(url).render_as_string(hide_password=True)} was made before Assure used "
+            f"migrations and differs from the current schema ({len(differences)} difference(s): {shown}). "
+            "A development store can be deleted (it is rebuilt, and the example re-imported, on the next "
+            "start); otherwise bring it in line by hand, then run `assure migrate`."
+        )
+    command.stamp(config, "head")
+
+
+def _describe(difference) -> str:
+    """One of alembic's comparison results in a few words: "table web_session is missing"."""
+    if isinstance(difference, list):  # changes to one column's type, nullability or default
+        _, _, table, column, *_ = difference[0]
+        return f"column {table}.{column} differs"
+    kind, *details = difference
+    change, _, thing = kind.partition("_")
+    state = {"add": "is missing", "remove": "is not in the current schema"}.get(change, change)
+    if thing == "column":
+        return f"column {details[1]}.{details[2].name} {state}"
+    return f"{thing.replace('_', ' ')} {getattr(details[-1], 'name', details[-1])} {state}"
+
+
+def _alembic_config(url: str):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # configparser interpolation
+    return config
 
 
 @contextmanager

@@ -49,11 +49,9 @@ def _insert(session: Session, model: type[SQLModel]):
     return module.insert(model)
 
 
-def _insert_ignoring_duplicates(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> int:
-    if not rows:
-        return 0
-    stmt = _insert(session, model).values(list(rows)).on_conflict_do_nothing()
-    return session.connection().execute(stmt).rowcount
+def _insert_ignoring_duplicates(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.connection().execute(_insert(session, model).values(list(rows)).on_conflict_do_nothing())
 
 
 def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
@@ -84,7 +82,9 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
         set_={k: insert.excluded[k] for k in values if k != "ref"},
         where=RecommendationRow.__table__.c.version < insert.excluded.version,
     )
-    moved = session.connection().execute(upsert).rowcount > 0
+    # RETURNING, not rowcount: psycopg reports -1 for an upsert, and the row comes back only when
+    # it was inserted or updated (an older version's WHERE leaves it, and returns nothing).
+    moved = session.connection().execute(upsert.returning(RecommendationRow.__table__.c.ref)).first() is not None
     if moved:
         session.connection().execute(delete(ActionRow).where(ActionRow.ref == status.ref))
         _insert_ignoring_duplicates(

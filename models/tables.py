@@ -5,11 +5,32 @@ Never imported by workflow code (SQLAlchemy does not belong in the sandbox).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+
+class UtcDateTime(TypeDecorator):
+    """Every stored time is UTC, and comes back aware: ``timestamp with time zone`` on
+    PostgreSQL; on SQLite, which keeps no zone, the UTC wall time, given its zone again on reading."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 # --- registry -----------------------------------------------------------------------------
 
@@ -73,15 +94,15 @@ class RecommendationRow(SQLModel, table=True):
     board: str = Field(index=True, max_length=100)
     priority: str = Field(max_length=10)
     stage: str = Field(index=True, max_length=30)
-    stage_entered_at: datetime
-    next_deadline_at: datetime | None = Field(default=None, index=True)
+    stage_entered_at: datetime = Field(sa_type=UtcDateTime)
+    next_deadline_at: datetime | None = Field(default=None, index=True, sa_type=UtcDateTime)
     next_deadline_kind: str | None = None
     overdue: bool = Field(default=False, index=True)
     escalation_level: str = Field(default="none", index=True, max_length=30)
     # The date of the audit (or re-audit) awaited, while one is: "audits due this month".
     audit_due: date | None = Field(default=None, index=True)
     version: int = 0
-    updated_at: datetime
+    updated_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class ActionRow(SQLModel, table=True):
@@ -108,7 +129,7 @@ class TimelineRow(SQLModel, table=True):
 
     ref: str = Field(primary_key=True, max_length=64)
     seq: int = Field(primary_key=True)
-    at: datetime
+    at: datetime = Field(sa_type=UtcDateTime)
     kind: str = Field(max_length=60)
     actor: str = Field(max_length=254)
     detail: str = ""
@@ -118,7 +139,6 @@ class OutboxRow(SQLModel, table=True):
     """A notification to deliver. ``key`` is deterministic, so a retried write adds nothing."""
 
     __tablename__ = "outbox"
-    __table_args__ = (UniqueConstraint("key"),)
 
     key: str = Field(primary_key=True, max_length=300)
     workflow_id: str = Field(index=True, max_length=100)
@@ -128,8 +148,8 @@ class OutboxRow(SQLModel, table=True):
     action_id: str | None = None
     level: str | None = None
     context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(index=True)
-    sent_at: datetime | None = None
+    created_at: datetime = Field(index=True, sa_type=UtcDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 # --- development mail catcher -------------------------------------------------------------
@@ -141,7 +161,7 @@ class CaughtMail(SQLModel, table=True):
     __tablename__ = "caught_mail"
 
     id: int | None = Field(default=None, primary_key=True)
-    received_at: datetime = Field(index=True)
+    received_at: datetime = Field(index=True, sa_type=UtcDateTime)
     mail_from: str = Field(max_length=254)
     recipients: list[str] = Field(sa_column=Column(JSON, nullable=False))
     subject: str = ""
@@ -170,7 +190,7 @@ class SentMail(SQLModel, table=True):
     status: str = Field(max_length=20)  # sent | bounced
     smtp_code: int | None = None
     detail: str = Field(default="", max_length=500)
-    at: datetime
+    at: datetime = Field(sa_type=UtcDateTime)
 
 
 # --- the JSON API -------------------------------------------------------------------------
@@ -185,8 +205,8 @@ class ApiToken(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(unique=True, index=True, max_length=64)
     person: str = Field(index=True, max_length=254)
-    created_at: datetime
-    revoked_at: datetime | None = None
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 # --- the dashboard's sign-in --------------------------------------------------------------
@@ -198,7 +218,7 @@ class UsedSignInLink(SQLModel, table=True):
     __tablename__ = "used_sign_in_link"
 
     nonce: str = Field(primary_key=True, max_length=64)
-    used_at: datetime
+    used_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class WebSession(SQLModel, table=True):
@@ -209,5 +229,5 @@ class WebSession(SQLModel, table=True):
 
     token_hash: str = Field(primary_key=True, max_length=64)
     person: str = Field(index=True, max_length=254)
-    created_at: datetime
-    expires_at: datetime = Field(index=True)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    expires_at: datetime = Field(index=True, sa_type=UtcDateTime)

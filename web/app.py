@@ -38,6 +38,9 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        from models.db import init_db
+
+        init_db(settings.database_url)  # the store at the current schema before the first request
         if app.state.ctx.client is None:
             from temporal_client import connect
 

@@ -172,6 +172,13 @@ class RecommendationWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=STORE_RETRY,
         )
+        escalations = [e.kind.removeprefix("escalation:") for e in new_events if e.kind.startswith("escalation:")]
+        if escalations:  # metrics are not recorded on replay, so each escalation counts once
+            counter = workflow.metric_meter().create_counter(
+                "assure_escalations", "Escalations sent up the ladder, by the level reached"
+            )
+            for level in escalations:
+                counter.add(1, {"level": level})
         # Decisions taken while the activity ran stay queued for the next flush.
         state.projected_seq = max(state.projected_seq, new_events[-1].seq if new_events else 0)
         del state.outbox[: len(notifications)]
@@ -189,6 +196,10 @@ class RecommendationWorkflow:
         try:
             self._life.check(name, decision, workflow.now())
         except DecisionRefused as refused:
+            # Counted for the operators' dashboards (never recorded on replay; validators never replay).
+            workflow.metric_meter().create_counter(
+                "assure_decisions_refused", "Decisions refused by the workflow, by decision and reason"
+            ).add(1, {"decision": name, "reason": refused.type})
             raise ApplicationError(
                 refused.message, {"gaps": refused.gaps}, type=refused.type, non_retryable=True
             ) from None

@@ -57,6 +57,13 @@ def mail_context(signer: LinkSigner, base_url: str, notification: Notification, 
     return context
 
 
+def _count(kind: str, outcome: str) -> None:
+    """One message handled, for the operators' dashboards: by kind, and sent, bounced or already sent."""
+    activity.metric_meter().create_counter("assure_notifications", "Emails handled by the delivery activity").add(
+        1, {"kind": kind, "outcome": outcome}
+    )
+
+
 def _crash_here(point: str) -> None:
     """Fault injection for the delivery tests: die like a SIGKILL at ``point``, once.
 
@@ -106,6 +113,7 @@ class MailActivities:
             earlier = sent_mail_status(session=session, message_id=message_id)
         if earlier == "sent":
             bound.info("mail_already_sent")
+            _count(notification.kind, "already_sent")
             return MailDeliveryResult(status="already_sent", message_id=message_id)
         rendered = self._render(notification, recipient)
         message = build_message(
@@ -128,11 +136,13 @@ class MailActivities:
         except PermanentSendFailure as exc:
             bound.warning("mail_bounced", smtp_code=exc.code)
             self._log(delivery, message_id, status="bounced", code=exc.code, detail=exc.detail)
+            _count(notification.kind, "bounced")
             return MailDeliveryResult(
                 status="bounced", message_id=message_id, smtp_code=exc.code, detail=exc.detail[:500]
             )
         _crash_here("after_send")
         self._log(delivery, message_id, status="sent")
+        _count(notification.kind, "sent")
         bound.info("mail_sent")
         return MailDeliveryResult(status="sent", message_id=message_id)
 

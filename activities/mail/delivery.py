@@ -7,12 +7,14 @@ resend unavoidable, and it carries the same Message-ID, so the reader's mail cli
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -27,6 +29,9 @@ from models.store import record_sent_mail, sent_mail_status
 from settings import Settings
 
 log = structlog.get_logger(__name__)
+# How long a sent message waits for the store to take its sent-log row (within the activity's
+# two-minute start-to-close timeout) before the activity fails and the message is sent again.
+SENT_LOG_PATIENCE = timedelta(seconds=80)
 
 
 def link_for(signer: LinkSigner, base_url: str, context: Mapping[str, Any], recipient: str) -> str | None:
@@ -141,10 +146,31 @@ class MailActivities:
                 status="bounced", message_id=message_id, smtp_code=exc.code, detail=exc.detail[:500]
             )
         _crash_here("after_send")
-        self._log(delivery, message_id, status="sent")
+        await self._log_after_sending(delivery, message_id, bound)
         _count(notification.kind, "sent")
         bound.info("mail_sent")
         return MailDeliveryResult(status="sent", message_id=message_id)
+
+    async def _log_after_sending(self, delivery: MailDelivery, message_id: str, bound) -> None:
+        """Write the sent log of a message that has gone, waiting out a store that is down.
+
+        Failing here would retry the whole activity and send the message again, so the log is
+        retried in place (heartbeating) for up to ``SENT_LOG_PATIENCE``; only a longer outage
+        ends in a resend, which carries the same Message-ID.
+        """
+        wait, waited = 0.5, 0.0
+        while True:
+            try:
+                self._log(delivery, message_id, status="sent")
+                return
+            except SQLAlchemyError as exc:
+                if waited >= SENT_LOG_PATIENCE.total_seconds():
+                    raise
+                bound.warning("sent_log_waiting_for_store", error=type(exc).__name__)
+                activity.heartbeat()
+                await asyncio.sleep(wait)
+                waited += wait
+                wait = min(wait * 2, 10.0)
 
     def _render(self, notification: Notification, recipient: str) -> RenderedEmail:
         base_url = self.settings.base_url

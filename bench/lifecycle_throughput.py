@@ -1,0 +1,315 @@
+"""Benchmark: recommendations driven through their whole lifecycle by Updates, against bare Temporal.
+
+Run by hand (not in CI):  .venv/bin/python -m bench.lifecycle_throughput [N] [--concurrency C]
+(defaults 200 and 20)
+
+On the dev server (in memory) with one Assure worker, N recommendations with two actions each
+are started and taken to ``assured`` by seven Updates each (acknowledge both actions, complete
+both, submit credible plans, sign off, record an embedded audit), C recommendations at a time.
+In the same run, on the same server and first (so that Assure is never helped by a warmer
+server), a minimal workflow defined here, with one no-op Update handler, is driven the same way:
+started, then given as many Updates as a recommendation takes, C at a time, by its own worker.
+Prints both and the ratio of their update rates (the issue's target: at least 0.5).
+
+Starting each workflow is inside the timed window in both runs. Assure's mail is still being
+delivered when its last Update returns; the time until every recommendation's workflow has closed
+is reported on its own line and is not part of the rates.
+
+This module also holds the small helpers the other benchmarks share (the machine's header line,
+aligned tables, percentiles). Its imports at the top are kept to the standard library and
+temporalio because the workflow sandbox imports this module again for every run of
+``BareWorkflow``; the rest of Assure is imported inside the functions. Info logs are off
+(warnings still show).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from temporalio import workflow
+
+# --- shared by the benchmarks -------------------------------------------------------------
+
+
+def total_ram() -> str:
+    """The machine's memory from /proc/meminfo, in GiB ("?" where there is no /proc)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemTotal:"):
+                    return f"{int(line.split()[1]) / 1024**2:.1f} GiB"
+    except OSError:
+        pass
+    return "?"
+
+
+def command_line(module: str) -> str:
+    """How this benchmark was run, as a person would type it again."""
+    python = os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd()) else sys.executable
+    return " ".join([python, "-m", module, *map(shlex.quote, sys.argv[1:])])
+
+
+def header(module: str) -> str:
+    """One line: the machine (CPUs, platform, RAM), the date and the command."""
+    when = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    machine = f"{os.cpu_count()} CPUs, {platform.platform()}, {total_ram()} RAM"
+    return f"# {machine}; {when}; {command_line(module)}"
+
+
+def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A plain-text table: the first column left-aligned, the others right-aligned."""
+    cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        first, *rest = row
+        return "  ".join([first.ljust(widths[0]), *(c.rjust(w) for c, w in zip(rest, widths[1:], strict=True))])
+
+    print(title)
+    print(line(cells[0]))
+    print("  ".join("-" * w for w in widths))
+    for row in cells[1:]:
+        print(line(row))
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) by nearest rank; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+async def in_lanes(n: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
+    """Run ``one(i)`` for i in 0..n-1, ``concurrency`` at a time; the wall time in seconds."""
+    indices = iter(range(n))
+
+    async def lane() -> None:
+        for i in indices:  # one iterator shared by every lane: each index is taken once
+            await one(i)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(max(1, min(concurrency, n)))))
+    return time.perf_counter() - started
+
+
+# --- the bare Temporal baseline -----------------------------------------------------------
+
+
+@workflow.defn
+class BareWorkflow:
+    """The least a workflow driven by Updates can be: it counts them, and ends after ``updates``."""
+
+    @workflow.init
+    def __init__(self, updates: int) -> None:
+        self._count = 0
+
+    @workflow.run
+    async def run(self, updates: int) -> int:
+        await workflow.wait_condition(lambda: self._count >= updates and workflow.all_handlers_finished())
+        return self._count
+
+    @workflow.update
+    def touch(self) -> int:
+        self._count += 1
+        return self._count
+
+
+# --- the benchmark ------------------------------------------------------------------------
+
+
+def lifecycle_steps(today) -> list[tuple[str, Any]]:
+    """The seven Updates that take a recommendation with two actions from ``action`` to ``assured``."""
+    from models.payloads import (
+        AcknowledgeInput,
+        AuditOutcome,
+        CompleteActionInput,
+        RecordAuditInput,
+        SignOffInput,
+        SubmitPlansInput,
+    )
+    from tests import factories as f
+
+    dissemination, audit = f.credible_plans(today)
+    return [
+        ("acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1")),
+        ("acknowledge", AcknowledgeInput(by=f.OWNER_2, action_id="A2")),
+        ("complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="Briefed 14 teams")),
+        ("complete_action", CompleteActionInput(by=f.OWNER_2, action_id="A2", evidence="Protocol revised")),
+        ("submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=dissemination, audit=audit)),
+        ("sign_off", SignOffInput(by=f.ASSURANCE, note="Credible plans")),
+        ("record_audit", RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="Embedded")),
+    ]
+
+
+class Run:
+    """What one side of the comparison measured."""
+
+    def __init__(self, n: int, updates_each: int) -> None:
+        self.n = n
+        self.updates_each = updates_each
+        self.latencies: list[float] = []  # one per Update, in ms
+        self.seconds = math.nan
+        self.failures = 0
+
+    @property
+    def updates_per_second(self) -> float:
+        return self.n * self.updates_each / self.seconds
+
+    def column(self) -> list[str]:
+        return [
+            f"{self.n}",
+            f"{self.updates_each}",
+            f"{self.seconds:.1f}",
+            f"{self.n / self.seconds:.1f}",
+            f"{self.updates_per_second:.1f}",
+            f"{percentile(self.latencies, 50):.0f}",
+            f"{percentile(self.latencies, 95):.0f}",
+            f"{max(self.latencies, default=math.nan):.0f}",
+            f"{self.failures}",
+        ]
+
+
+async def bare_run(client, n: int, concurrency: int, updates_each: int) -> Run:
+    """The minimal workflow, started and updated ``updates_each`` times, ``concurrency`` at a time."""
+    from temporalio.worker import Worker
+
+    run = Run(n, updates_each)
+
+    async def one(i: int) -> None:
+        handle = await client.start_workflow(
+            BareWorkflow.run, updates_each, id=f"bare-{i:06d}", task_queue="bench-bare"
+        )
+        for _ in range(updates_each):
+            started = time.perf_counter()
+            await handle.execute_update(BareWorkflow.touch)
+            run.latencies.append((time.perf_counter() - started) * 1000)
+
+    async with Worker(client, task_queue="bench-bare", workflows=[BareWorkflow]):
+        run.seconds = await in_lanes(n, concurrency, one)
+    return run
+
+
+async def assure_run(client, settings, n: int, concurrency: int) -> tuple[Run, float]:
+    """Recommendations through their lifecycle by Updates; also the seconds until all have closed."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import date, timedelta
+
+    from models.payloads import Stage
+    from temporal_client import decide, start_recommendation
+    from tests import factories as f
+    from tests.helpers import worker_maker
+
+    today = date.today()
+    steps = lifecycle_steps(today)
+    run = Run(n, len(steps))
+    handles = []
+
+    async def one(i: int) -> None:
+        ref = f"BENCH-{i:06d}"
+        start = f.start(ref, actions=f.two_actions(today + timedelta(days=60), today + timedelta(days=75)))
+        handles.append(await start_recommendation(client, start, task_queue=settings.task_queue))
+        status = None
+        for name, payload in steps:
+            started = time.perf_counter()
+            status = await decide(client, ref, name, payload)
+            run.latencies.append((time.perf_counter() - started) * 1000)
+        if status is None or status.stage is not Stage.assured:
+            run.failures += 1
+
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        async with worker_maker(client, settings=settings, executor=executor)():
+            run.seconds = await in_lanes(n, concurrency, one)
+            # Closing (the last emails delivered) is the worker's business after the decisions.
+            started = time.perf_counter()
+            polls = asyncio.Semaphore(500)  # the dev server allows about 1,200 long polls
+
+            async def closed(handle) -> None:
+                async with polls:
+                    await handle.result()
+
+            await asyncio.wait_for(asyncio.gather(*(closed(h) for h in handles)), timeout=max(600, n * 3))
+            closing = time.perf_counter() - started
+    return run, closing
+
+
+async def main(n: int, concurrency: int) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from pydantic import SecretStr
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from logs import configure_logging
+    from mailcatcher import start_mailcatcher
+    from models.db import init_db
+    from settings import Settings
+    from temporal_client import dev_server_path
+    from tests.helpers import free_port
+
+    configure_logging(fmt="json", level=logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        database_url = f"sqlite:///{Path(tmp) / 'assure.db'}"
+        init_db(database_url)
+        smtp_port = free_port()
+        catcher = start_mailcatcher(host="127.0.0.1", port=smtp_port, database_url=database_url)
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=dev_server_path(), data_converter=pydantic_data_converter, ui=False
+        )
+        settings = Settings(
+            _env_file=None, task_queue="bench-assure", database_url=database_url, smtp_port=smtp_port,
+            secret_key=SecretStr("x" * 48),
+        )  # fmt: skip
+        try:
+            updates_each = len(lifecycle_steps(datetime.now().date()))
+            bare = await bare_run(env.client, n, concurrency, updates_each)
+            assure, closing = await assure_run(env.client, settings, n, concurrency)
+        finally:
+            await env.shutdown()
+            catcher.stop()
+    ratio = assure.updates_per_second / bare.updates_per_second
+    names = [
+        "workflows",
+        "updates per workflow",
+        "wall time, s (starts included)",
+        "workflows/s",
+        "updates/s",
+        "update latency median, ms",
+        "update latency p95, ms",
+        "update latency max, ms",
+        "not assured (Assure) / failed",
+    ]
+    print()
+    print(header("bench.lifecycle_throughput"))
+    print_table(
+        f"Lifecycle throughput: dev server (in memory), one worker each, {concurrency} at a time",
+        ["", "Assure", "bare Temporal"],
+        [[name, a, b] for name, a, b in zip(names, assure.column(), bare.column(), strict=True)],
+    )
+    print(f"Assure updates/s ÷ bare updates/s: {ratio:.2f}   (the issue's target: at least 0.5)")
+    print(f"Assure, after its last Update until every workflow closed (mail delivered): {closing:.1f} s")
+
+
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=200, help="workflows on each side (default 200)")
+    parser.add_argument("--concurrency", type=int, default=20, help="workflows driven at a time (default 20)")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    options = parse()
+    asyncio.run(main(options.n, options.concurrency))

@@ -1,0 +1,305 @@
+"""Benchmark: a simulated partnership year on the time-skipping test server.
+
+Run by hand (not in CI):  .venv/bin/python -m bench.partnership_year [N] [--days D] [--seed S]
+(defaults 500 recommendations, 365 days, seed 2026)
+
+N recommendations are started on day 0, each with two actions due between one and eleven
+months later, under the default escalation policy. Every action's owner is given one behaviour
+by a seeded random choice: 50% answer on time (acknowledge within the first four days, complete
+up to two weeks before the due date), 30% late (acknowledge after one to four weeks, complete
+three days to seven weeks after the due date) and 20% never. A recommendation whose actions are
+all complete has its plans submitted two to ten days later, is signed off three to fourteen days
+after that, and has its embedded audit recorded on the audit date, when these fall in the year.
+
+The clock moves a day at a time (to 09:00 UTC, after the day's 08:00 deadlines: see
+``tests.helpers.skip_to``); the test server holds the clock while the worker has work, so each
+day's timers fire, and each day's decisions are then taken by their Updates, eight
+recommendations at a time. Prints the wall time, the simulated days, the reminders and
+escalations sent (the outbox by kind and level, and the emails of the sent log), and how many
+recommendations stand at, and ever reached, each stage. At the end every open recommendation
+is withdrawn and the board digests still waiting are sent, so that the server shuts down cleanly.
+Info logs are off (warnings still show).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+import tempfile
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy import func
+from sqlmodel import select
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from bench.lifecycle_throughput import header, in_lanes, print_table
+from logs import configure_logging
+from mailcatcher import start_mailcatcher
+from models.db import init_db, session_scope
+from models.payloads import (
+    CLOSED_STAGES,
+    AcknowledgeInput,
+    AuditOutcome,
+    CompleteActionInput,
+    RecordAuditInput,
+    SignOffInput,
+    Stage,
+    SubmitPlansInput,
+    WithdrawInput,
+)
+from models.tables import OutboxRow, RecommendationRow, SentMail, TimelineRow
+from settings import Settings
+from temporal_client import (
+    DecisionNotTaken,
+    decide,
+    recommendation_status,
+    start_recommendation,
+    test_server_path,
+    workflow_id_for,
+)
+from tests import factories as f
+from tests.helpers import drain_digests, free_port, skip_to, worker_maker
+
+TASK_QUEUE = "bench-year"
+BEHAVIOURS = {"on time": 0.5, "late": 0.3, "never": 0.2}
+IN_FLIGHT = 8  # decisions (on different recommendations) at a time
+SETTLE_SECONDS = 2.0
+
+
+@dataclass
+class Decision:
+    day: int
+    name: str
+    payload: Any
+
+
+@dataclass
+class Scenario:
+    """One recommendation's year: its actions, and the decisions to take and when."""
+
+    ref: str
+    actions: list
+    behaviours: list[str]
+    decisions: list[Decision] = field(default_factory=list)
+
+
+def scenario(i: int, rng: random.Random, day0: date, days: int) -> Scenario:
+    """Recommendation ``i``: two actions with owners who answer on time, late or never."""
+    ref = f"YEAR-{i:05d}"
+    owners = [(f.OWNER, f.ICB), (f.OWNER_2, f.POLICE)]
+    actions, behaviours, decisions, finished = [], [], [], []
+    first_due = rng.randint(30, 300)
+    for k, (owner, agency) in enumerate(owners):
+        due_day = min(first_due + rng.randint(0, 30) * k, 330)
+        action_id = f"A{k + 1}"
+        actions.append(f.action(action_id, day0 + timedelta(days=due_day), owner=owner, agency=agency))
+        behaviour = rng.choices(list(BEHAVIOURS), weights=list(BEHAVIOURS.values()))[0]
+        behaviours.append(behaviour)
+        if behaviour == "never":
+            continue
+        if behaviour == "on time":
+            acknowledged = rng.randint(1, 4)
+            completed = max(acknowledged + 1, due_day - rng.randint(0, 14))
+        else:
+            acknowledged = rng.randint(8, 28)
+            completed = due_day + rng.randint(3, 49)
+        decisions += [
+            Decision(acknowledged, "acknowledge", AcknowledgeInput(by=owner, action_id=action_id)),
+            Decision(completed, "complete_action", CompleteActionInput(by=owner, action_id=action_id,
+                                                                       evidence="Briefings delivered")),
+        ]  # fmt: skip
+        finished.append(completed)
+    if len(finished) == len(owners):
+        submitted = max(finished) + rng.randint(2, 10)
+        dissemination, audit = f.credible_plans(day0 + timedelta(days=submitted))
+        assert audit.audit_on is not None
+        signed = submitted + rng.randint(3, 14)
+        decisions += [
+            Decision(submitted, "submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=dissemination, audit=audit)),
+            Decision(signed, "sign_off", SignOffInput(by=f.ASSURANCE, note="Credible plans")),
+            Decision(
+                (audit.audit_on - day0).days,
+                "record_audit",
+                RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="Embedded in practice"),
+            ),
+        ]
+    return Scenario(ref, actions, behaviours, [d for d in decisions if d.day <= days])
+
+
+async def settle(database_url: str, *, limit: float = 120.0) -> None:
+    """Wait until the store stops changing (the worker has handled what the clock last fired)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    last = None
+    while loop.time() < deadline:
+        with session_scope(database_url) as session:
+            now = (
+                session.exec(select(func.count()).select_from(OutboxRow)).one(),
+                session.exec(select(func.count()).select_from(SentMail)).one(),
+                session.exec(select(func.count()).select_from(TimelineRow)).one(),
+            )
+        if now == last:
+            return
+        last = now
+        await asyncio.sleep(SETTLE_SECONDS)
+
+
+def mail_tables(database_url: str) -> tuple[list[list[str]], list[list[str]]]:
+    """The outbox by kind and level with the emails sent for each, and both by level alone."""
+    with session_scope(database_url) as session:
+        notices = session.exec(
+            select(OutboxRow.kind, OutboxRow.level, func.count()).group_by(OutboxRow.kind, OutboxRow.level)
+        ).all()
+        emails = session.exec(
+            select(SentMail.kind, OutboxRow.level, func.count())
+            .join(OutboxRow, OutboxRow.key == SentMail.notification_key, isouter=True)
+            .group_by(SentMail.kind, OutboxRow.level)
+        ).all()
+    by_kind: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for kind, level, count in notices:
+        by_kind[(kind, level or "")][0] += count
+    for kind, level, count in emails:
+        by_kind[(kind, level or "")][1] += count
+    by_level: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for (_, level), (notified, sent) in by_kind.items():
+        by_level[level or "(none)"][0] += notified
+        by_level[level or "(none)"][1] += sent
+    kinds = [[kind, level or "-", str(n), str(m)] for (kind, level), (n, m) in sorted(by_kind.items())]
+    order = ["owner", "agency_lead", "sponsoring_board", "assurance_board", "(none)"]
+    levels = [[level, str(n), str(m)] for level, (n, m) in sorted(by_level.items(), key=lambda x: order.index(x[0]))]
+    return kinds, levels
+
+
+def stage_table(database_url: str) -> list[list[str]]:
+    """How many recommendations stand at each stage, and how many ever entered it."""
+    with session_scope(database_url) as session:
+        standing = Counter(
+            dict(session.exec(select(RecommendationRow.stage, func.count()).group_by(RecommendationRow.stage)).all())
+        )
+        reached = Counter(
+            dict(
+                session.exec(
+                    select(TimelineRow.kind, func.count(func.distinct(TimelineRow.ref)))
+                    .where(TimelineRow.kind.startswith("stage:"))
+                    .group_by(TimelineRow.kind)
+                ).all()
+            )
+        )
+    return [[stage.value, str(standing[stage.value]), str(reached[f"stage:{stage.value}"])] for stage in Stage]
+
+
+async def main(n: int, days: int, seed: int) -> None:
+    configure_logging(fmt="json", level=logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        database_url = f"sqlite:///{Path(tmp) / 'assure.db'}"
+        init_db(database_url)
+        smtp_port = free_port()
+        catcher = start_mailcatcher(host="127.0.0.1", port=smtp_port, database_url=database_url)
+        env = await WorkflowEnvironment.start_time_skipping(
+            data_converter=pydantic_data_converter, test_server_existing_path=test_server_path()
+        )
+        settings = Settings(
+            _env_file=None, task_queue=TASK_QUEUE, database_url=database_url, smtp_port=smtp_port,
+            secret_key=SecretStr("x" * 48),
+        )  # fmt: skip
+        refused: Counter[str] = Counter()
+        try:
+            with ThreadPoolExecutor(max_workers=8) as executor:
+                async with worker_maker(env.client, settings=settings, executor=executor)():
+                    began = time.perf_counter()
+                    day0 = (await env.get_current_time()).date()
+                    rng = random.Random(seed)
+                    scenarios = [scenario(i, rng, day0, days) for i in range(n)]
+
+                    async def start(i: int) -> None:
+                        begin = f.start(scenarios[i].ref, actions=scenarios[i].actions)
+                        await start_recommendation(env.client, begin, task_queue=TASK_QUEUE)
+
+                    await in_lanes(n, IN_FLIGHT, start)
+                    by_day: dict[int, dict[str, list[Decision]]] = defaultdict(lambda: defaultdict(list))
+                    for s in scenarios:
+                        for d in s.decisions:
+                            by_day[d.day][s.ref].append(d)
+                    taken = 0
+                    for day in range(1, days + 1):
+                        await skip_to(env, day0 + timedelta(days=day))
+                        todays = list(by_day.get(day, {}).items())
+
+                        async def take(j: int, todays=todays) -> None:
+                            nonlocal taken
+                            ref, decisions = todays[j]
+                            for d in decisions:
+                                try:
+                                    await decide(env.client, ref, d.name, d.payload)
+                                    taken += 1
+                                except DecisionNotTaken as exc:
+                                    refused[f"{d.name}: {exc.type}"] += 1
+
+                        await in_lanes(len(todays), IN_FLIGHT, take)
+                    await settle(database_url)
+                    simulated = time.perf_counter() - began
+                    clock = (await env.get_current_time()).date()
+                    kinds, levels = mail_tables(database_url)
+                    stages = stage_table(database_url)
+                    behaviour_counts = Counter(b for s in scenarios for b in s.behaviours)
+
+                    # Close everything, so that no timer is left for the server's shutdown.
+                    closing = time.perf_counter()
+                    statuses = [await recommendation_status(env.client, s.ref) for s in scenarios]
+                    still_open = [s.ref for s in statuses if s.stage not in CLOSED_STAGES]
+
+                    async def withdraw(j: int) -> None:
+                        await decide(env.client, still_open[j], "withdraw",
+                                     WithdrawInput(by=f.SPONSOR, reason="End of the benchmark year"))  # fmt: skip
+
+                    await in_lanes(len(still_open), IN_FLIGHT, withdraw)
+                    with env.auto_time_skipping_disabled():
+                        for s in scenarios:
+                            await asyncio.wait_for(env.client.get_workflow_handle(workflow_id_for(s.ref)).result(), 60)
+                    await drain_digests(env, database_url)
+                    closed = time.perf_counter() - closing
+        finally:
+            await env.shutdown()
+            catcher.stop()
+    print()
+    print(header("bench.partnership_year"))
+    print_table(
+        f"A partnership year on the time-skipping server: {n} recommendations, seed {seed}",
+        ["measure", "value"],
+        [
+            ["simulated days", f"{days} (clock from {day0} to {clock})"],
+            ["wall time (starts, the year, settling)", f"{simulated:.1f} s"],
+            ["wall time per simulated day", f"{simulated / days * 1000:.0f} ms"],
+            ["decisions taken by Updates", f"{taken}"],
+            ["decisions refused", f"{sum(refused.values())}" + (f" {dict(refused)}" if refused else "")],
+            ["owners: on time / late / never", " / ".join(str(behaviour_counts[b]) for b in BEHAVIOURS)],
+            ["withdrawing the open ones and closing all", f"{closed:.1f} s ({len(still_open)} withdrawn)"],
+        ],
+    )
+    print()
+    print_table("Notifications by level (outbox rows; emails in the sent log)", ["level", "outbox", "emails"], levels)
+    print()
+    print_table("Notifications by kind and level", ["kind", "level", "outbox", "emails"], kinds)
+    print("A board_escalation reaches the board's sponsor and chair in their daily board_digest email;")
+    print("anyone else it names is emailed at once.")
+    print()
+    print_table("Recommendations by stage at the year's end", ["stage", "at year end", "ever reached"], stages)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=500, help="recommendations (default 500)")
+    parser.add_argument("--days", type=int, default=365, help="days to simulate (default 365)")
+    parser.add_argument("--seed", type=int, default=2026, help="the owners' random choices (default 2026)")
+    options = parser.parse_args()
+    asyncio.run(main(options.n, options.days, options.seed))

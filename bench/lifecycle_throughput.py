@@ -245,7 +245,7 @@ async def assure_run(client, settings, n: int, concurrency: int) -> tuple[Run, f
     return run, closing
 
 
-async def main(n: int, concurrency: int) -> None:
+async def main(n: int, concurrency: int, database: str | None = None) -> None:
     import tempfile
     from pathlib import Path
 
@@ -262,10 +262,11 @@ async def main(n: int, concurrency: int) -> None:
 
     configure_logging(fmt="json", level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
-        database_url = f"sqlite:///{Path(tmp) / 'assure.db'}"
+        database_url = database or f"sqlite:///{Path(tmp) / 'assure.db'}"
         init_db(database_url)
         smtp_port = free_port()
-        catcher = start_mailcatcher(host="127.0.0.1", port=smtp_port, database_url=database_url)
+        # The caught mail in a file of its own: a real relay is not the store's business.
+        catcher = start_mailcatcher(host="127.0.0.1", port=smtp_port, database_url=f"sqlite:///{Path(tmp) / 'mail.db'}")
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=dev_server_path(), data_converter=pydantic_data_converter, ui=False
         )
@@ -307,9 +308,12 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", nargs="?", type=int, default=200, help="workflows on each side (default 200)")
     parser.add_argument("--concurrency", type=int, default=20, help="workflows driven at a time (default 20)")
+    parser.add_argument(
+        "--database", metavar="URL", help="the store (default: a new SQLite file), e.g. an empty PostgreSQL database"
+    )
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
     options = parse()
-    asyncio.run(main(options.n, options.concurrency))
+    asyncio.run(main(options.n, options.concurrency, options.database))

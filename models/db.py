@@ -33,6 +33,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL lets the web app read while the worker writes; foreign keys are off by default in SQLite.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL never corrupts the file; a power cut may lose the last commits, which
+    # the workflows write again (every projection and sent-log write is idempotent).
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

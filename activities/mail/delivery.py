@@ -113,9 +113,7 @@ class MailActivities:
             attempt=info.attempt,
         )
         activity.heartbeat()  # alive; the workflow's heartbeat timeout catches a dead worker
-        url = self.settings.database_url
-        with session_scope(url) as session:
-            earlier = sent_mail_status(session=session, message_id=message_id)
+        earlier = await asyncio.to_thread(self._earlier_status, message_id)
         if earlier == "sent":
             bound.info("mail_already_sent")
             _count(notification.kind, "already_sent")
@@ -140,7 +138,7 @@ class MailActivities:
             raise ApplicationError(str(exc), type="MailDeferred") from None
         except PermanentSendFailure as exc:
             bound.warning("mail_bounced", smtp_code=exc.code)
-            self._log(delivery, message_id, status="bounced", code=exc.code, detail=exc.detail)
+            await asyncio.to_thread(self._log, delivery, message_id, status="bounced", code=exc.code, detail=exc.detail)
             _count(notification.kind, "bounced")
             return MailDeliveryResult(
                 status="bounced", message_id=message_id, smtp_code=exc.code, detail=exc.detail[:500]
@@ -161,7 +159,7 @@ class MailActivities:
         wait, waited = 0.5, 0.0
         while True:
             try:
-                self._log(delivery, message_id, status="sent")
+                await asyncio.to_thread(self._log, delivery, message_id, status="sent")
                 return
             except SQLAlchemyError as exc:
                 if waited >= SENT_LOG_PATIENCE.total_seconds():
@@ -186,6 +184,12 @@ class MailActivities:
             link=link_for(self.signer, base_url, notification.context, recipient),
             sent_on=notification.created_at.date(),
         )
+
+    # The store is synchronous (SQLAlchemy): its calls run on a thread, so that a slow or locked
+    # store never stalls the event loop every other delivery and workflow task shares.
+    def _earlier_status(self, message_id: str) -> str | None:
+        with session_scope(self.settings.database_url) as session:
+            return sent_mail_status(session=session, message_id=message_id)
 
     def _log(self, delivery: MailDelivery, message_id: str, *, status: str, code: int | None = None, detail: str = ""):
         with session_scope(self.settings.database_url) as session:

@@ -54,10 +54,34 @@ class TestReplay:
             "continue_as_new_first_run",
             "continue_as_new_final_run",
         }
-        # Before email delivery (patch deliver-email-v1 off) and after it.
-        expected = scenarios | {f"{name}.email" for name in scenarios} | {"imported_start.email"}
+        # Before email delivery (patch deliver-email-v1 off), after it, and after the store was
+        # written by a local activity and deliveries stopped waking the main loop.
+        expected = (
+            scenarios
+            | {f"{name}.{generation}" for name in scenarios for generation in ("email", "local")}
+            | {"imported_start.email", "imported_start.local"}
+        )
         assert 4 <= len(HISTORY_FILES)
         assert set() == expected - names
+
+    def test_the_newest_histories_take_the_newest_paths(self):
+        """The ``.local`` recordings store each transition by a local activity and carry both
+        patches' markers, so the replays above really cover those branches."""
+        events = json.loads((HISTORIES / "full_lifecycle.local.json").read_text())["events"]
+        markers = [e["markerRecordedEventAttributes"]["markerName"] for e in events
+                   if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"]  # fmt: skip
+        scheduled = [e["activityTaskScheduledEventAttributes"]["activityType"]["name"] for e in events
+                     if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"]  # fmt: skip
+        patches = {
+            json.loads(
+                base64.b64decode(e["markerRecordedEventAttributes"]["details"]["patch-data"]["payloads"][0]["data"])
+            )["id"]
+            for e in events
+            if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+            and e["markerRecordedEventAttributes"]["markerName"] == "core_patch"
+        }
+        assert {"deliver-email-v1", "local-projection-v1", "quiet-deliveries-v1"} == patches
+        assert "core_local_activity" in markers and "record_transition" not in scheduled
 
     def test_the_first_run_history_ends_by_continuing_as_new(self):
         """The continue-as-new recording really covers a run that continued as new."""

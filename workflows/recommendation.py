@@ -63,6 +63,10 @@ DELIVERY_OPTIONS: dict[str, Any] = {
 }
 # Workflows started before email delivery existed keep their recorded behaviour on replay.
 DELIVER_EMAIL_PATCH = "deliver-email-v1"
+# Workflows started before these keep their recorded behaviour on replay: the store written by a
+# local activity, and the main loop left asleep when a message is delivered.
+LOCAL_PROJECTION_PATCH = "local-projection-v1"
+QUIET_DELIVERIES_PATCH = "quiet-deliveries-v1"
 
 
 @workflow.defn
@@ -141,9 +145,14 @@ class RecommendationWorkflow:
             )
         self._in_flight.discard(key)
         self._life.state.pending_mail.remove(delivery)
-        if result is not None and result.status == "bounced":
+        bounced = result is not None and result.status == "bounced"
+        if bounced:
             self._life.mail_bounced(delivery, result, workflow.now())
-        self._woken = True
+        # A delivered message changes nothing the main loop acts on (its wait also ends when the
+        # last one of a closed recommendation is done), so only a bounce wakes it now: waking it
+        # for each message cost a timer cancelled and started again per email.
+        if bounced or not workflow.patched(QUIET_DELIVERIES_PATCH):
+            self._woken = True
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
@@ -161,17 +170,22 @@ class RecommendationWorkflow:
             return
         notifications = list(state.outbox)
         status = self._life.status(workflow.now()).model_copy(update={"timeline": []})
-        await workflow.execute_activity(
-            RECORD_TRANSITION,
-            ProjectionInput(
-                workflow_id=workflow.info().workflow_id,
-                status=status,
-                new_events=new_events,
-                notifications=notifications,
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=STORE_RETRY,
+        projection = ProjectionInput(
+            workflow_id=workflow.info().workflow_id,
+            status=status,
+            new_events=new_events,
+            notifications=notifications,
         )
+        if workflow.patched(LOCAL_PROJECTION_PATCH):
+            # On this worker, without a round trip through the server's task queue: a decision's
+            # Update waits for its transition to be stored, and this is most of that wait.
+            await workflow.execute_local_activity(
+                RECORD_TRANSITION, projection, start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE_RETRY
+            )
+        else:
+            await workflow.execute_activity(
+                RECORD_TRANSITION, projection, start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE_RETRY
+            )
         escalations = [e.kind.removeprefix("escalation:") for e in new_events if e.kind.startswith("escalation:")]
         if escalations:  # metrics are not recorded on replay, so each escalation counts once
             counter = workflow.metric_meter().create_counter(

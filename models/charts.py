@@ -11,7 +11,10 @@ from html import escape
 RAG_COLOURS = {"red": "#d4351c", "amber": "#f47738", "green": "#00703c", "closed": "#b1b4b6"}
 RAG_ORDER = ("red", "amber", "green", "closed")
 ROW_HEIGHT = 28
-LABEL_WIDTH = 220
+LABEL_WIDTH = 250
+# Room for about this many characters of a board's or agency's name at 13px; longer ones are cut
+# with an ellipsis (the full name is in the chart's description and in the table under it).
+LABEL_CHARS = 34
 BAR_WIDTH = 420
 
 
@@ -70,7 +73,7 @@ def stacked_bars_svg(
         y = 10 + index * ROW_HEIGHT
         parts.append(
             f'<text x="{LABEL_WIDTH - 8}" y="{y + 17}" text-anchor="end" font-family="arial, sans-serif" '
-            f'font-size="14" fill="#0b0c0c">{escape(label[:32])}</text>'
+            f'font-size="13" fill="#0b0c0c">{escape(_short(label))}</text>'
         )
         x = LABEL_WIDTH
         for series in order:
@@ -97,6 +100,10 @@ def stacked_bars_svg(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1].rstrip() + "…"
 
 
 def _describe(rows: dict[str, dict[str, int]], order: tuple[str, ...]) -> str:

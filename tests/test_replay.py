@@ -54,20 +54,20 @@ class TestReplay:
             "continue_as_new_first_run",
             "continue_as_new_final_run",
         }
-        # Before email delivery (patch deliver-email-v1 off), after it, and after the store was
-        # written by a local activity and deliveries stopped waking the main loop.
+        # Before email delivery (patch deliver-email-v1 off), after it, and after deliveries
+        # stopped waking the main loop (quiet-deliveries-v1).
         expected = (
             scenarios
-            | {f"{name}.{generation}" for name in scenarios for generation in ("email", "local")}
-            | {"imported_start.email", "imported_start.local"}
+            | {f"{name}.{generation}" for name in scenarios for generation in ("email", "quiet")}
+            | {"imported_start.email", "imported_start.quiet"}
         )
         assert 4 <= len(HISTORY_FILES)
         assert set() == expected - names
 
     def test_the_newest_histories_take_the_newest_paths(self):
-        """The ``.local`` recordings store each transition by a local activity and carry both
-        patches' markers, so the replays above really cover those branches."""
-        events = json.loads((HISTORIES / "full_lifecycle.local.json").read_text())["events"]
+        """The ``.quiet`` recordings carry both patches' markers, so the replays above really cover
+        those branches."""
+        events = json.loads((HISTORIES / "full_lifecycle.quiet.json").read_text())["events"]
         markers = [e["markerRecordedEventAttributes"]["markerName"] for e in events
                    if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"]  # fmt: skip
         scheduled = [e["activityTaskScheduledEventAttributes"]["activityType"]["name"] for e in events
@@ -80,8 +80,8 @@ class TestReplay:
             if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
             and e["markerRecordedEventAttributes"]["markerName"] == "core_patch"
         }
-        assert {"deliver-email-v1", "local-projection-v1", "quiet-deliveries-v1"} == patches
-        assert "core_local_activity" in markers and "record_transition" not in scheduled
+        assert {"deliver-email-v1", "quiet-deliveries-v1"} == patches
+        assert "core_local_activity" not in markers and "record_transition" in scheduled
 
     def test_the_first_run_history_ends_by_continuing_as_new(self):
         """The continue-as-new recording really covers a run that continued as new."""

@@ -63,9 +63,8 @@ DELIVERY_OPTIONS: dict[str, Any] = {
 }
 # Workflows started before email delivery existed keep their recorded behaviour on replay.
 DELIVER_EMAIL_PATCH = "deliver-email-v1"
-# Workflows started before these keep their recorded behaviour on replay: the store written by a
-# local activity, and the main loop left asleep when a message is delivered.
-LOCAL_PROJECTION_PATCH = "local-projection-v1"
+# Workflows started before it keep their recorded behaviour on replay: the main loop left asleep
+# when a message is delivered.
 QUIET_DELIVERIES_PATCH = "quiet-deliveries-v1"
 
 
@@ -176,16 +175,9 @@ class RecommendationWorkflow:
             new_events=new_events,
             notifications=notifications,
         )
-        if workflow.patched(LOCAL_PROJECTION_PATCH):
-            # On this worker, without a round trip through the server's task queue: a decision's
-            # Update waits for its transition to be stored, and this is most of that wait.
-            await workflow.execute_local_activity(
-                RECORD_TRANSITION, projection, start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE_RETRY
-            )
-        else:
-            await workflow.execute_activity(
-                RECORD_TRANSITION, projection, start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE_RETRY
-            )
+        await workflow.execute_activity(
+            RECORD_TRANSITION, projection, start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE_RETRY
+        )
         escalations = [e.kind.removeprefix("escalation:") for e in new_events if e.kind.startswith("escalation:")]
         if escalations:  # metrics are not recorded on replay, so each escalation counts once
             counter = workflow.metric_meter().create_counter(

@@ -135,7 +135,7 @@ class SessionCookies:
         if token is None:
             return None
         row = session.get(WebSession, _hash(token))
-        if row is None or _naive_utc(row.expires_at) <= _naive_utc(now):
+        if row is None or row.expires_at <= now:
             return None
         return registered_person(session=session, email=row.person)
 
@@ -143,8 +143,3 @@ class SessionCookies:
         token = self.token(cookie)
         if token is not None:
             session.exec(delete(WebSession).where(WebSession.token_hash == _hash(token)))  # type: ignore[call-overload]
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    """SQLite hands datetimes back without a zone; every stored time is UTC."""
-    return moment.replace(tzinfo=None) if moment.tzinfo else moment

@@ -11,13 +11,12 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from pydantic import SecretStr
-from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
@@ -32,7 +31,7 @@ from models.db import get_engine, init_db, migrate
 from models.payloads import RecommendationInput, WithdrawInput
 from settings import Settings
 from temporal_client import dev_server_path, start_recommendation, test_server_path
-from tests.helpers import TEST_SECRET_KEY, drain_digests, free_port, worker_maker
+from tests.helpers import TEST_SECRET_KEY, drain_digests, free_port, temporary_database, worker_maker
 from workflows.recommendation import RecommendationWorkflow
 
 
@@ -93,29 +92,17 @@ POSTGRES_MISSING = (
 def postgres_url() -> Iterator[str]:
     """A database of its own on the PostgreSQL server for this test run, at the current schema,
     dropped at the end. Without a server the tests that need it skip, except in CI, where they fail."""
-    admin_url = make_url(
-        os.environ.get("ASSURE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    )
-    name = f"assure_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except OperationalError as exc:
-        admin.dispose()
-        reason = POSTGRES_MISSING.format(url=admin_url.render_as_string(hide_password=True), error=type(exc).__name__)
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    migrate(url)
-    try:
+    admin_url = os.environ.get("ASSURE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(temporary_database(admin_url, f"assure_test_{os.getpid()}"))
+        except OperationalError as exc:
+            shown = make_url(admin_url).render_as_string(hide_password=True)
+            reason = POSTGRES_MISSING.format(url=shown, error=type(exc).__name__)
+            if os.environ.get("CI") == "true":
+                pytest.fail(reason)
+            pytest.skip(reason)
         yield url
-    finally:
-        get_engine(url).dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import date, timedelta
 from typing import TypeVar
 
@@ -175,3 +176,37 @@ async def drain_digests(env, database_url: str) -> None:
     for digest_id, _ in digests:
         with suppress(WorkflowFailureError, RPCError):
             await asyncio.wait_for(env.client.get_workflow_handle(digest_id).result(), timeout=30)
+
+
+@contextmanager
+def temporary_database(server_url: str, prefix: str, *, migrated: bool = True) -> Iterator[str]:
+    """A new PostgreSQL database on the server of ``server_url`` (at the current schema unless
+    ``migrated`` is False), dropped on leaving, even one left refusing connections. Creating it
+    raises ``OperationalError`` when the server does not answer."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from models.db import get_engine, migrate
+
+    server = make_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(
+        server.set(database="postgres"), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except BaseException:
+        admin.dispose()
+        raise
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        if migrated:
+            migrate(url)
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

@@ -78,14 +78,15 @@ async def serving(app, port: int):
         await asyncio.wait_for(task, timeout=10)
 
 
-def links_in_mail(database_url: str, recipient: str, base_url: str) -> list[str]:
-    """The personal links in the plain-text parts of the messages caught for ``recipient``, oldest first."""
+def links_in_mail(database_url: str, recipient: str, base_url: str, path: str = "/r/") -> list[str]:
+    """The links under ``path`` (personal response links, or ``/sign-in/``) in the plain-text parts
+    of the messages caught for ``recipient``, oldest first."""
     with session_scope(database_url) as session:
         raws = [row.raw for row in caught_mail(session=session, recipient=recipient)]
     links = []
     for raw in raws:
         text = message_from_string(raw, policy=default_policy).get_body(preferencelist=("plain",)).get_content()
-        links += re.findall(re.escape(base_url) + r"/r/[A-Za-z0-9_.\-]+", text)
+        links += re.findall(re.escape(base_url + path) + r"[A-Za-z0-9_.\-]+", text)
     return links
 
 
@@ -277,16 +278,6 @@ async def test_an_owner_takes_their_action_to_sign_off_in_chromium(
                 await asyncio.wait_for(handle.result(), timeout=10)
 
 
-def sign_in_links_in_mail(database_url: str, recipient: str, base_url: str) -> list[str]:
-    with session_scope(database_url) as session:
-        raws = [row.raw for row in caught_mail(session=session, recipient=recipient)]
-    links = []
-    for raw in raws:
-        text = message_from_string(raw, policy=default_policy).get_body(preferencelist=("plain",)).get_content()
-        links += re.findall(re.escape(base_url) + r"/sign-in/[A-Za-z0-9_.\-]+", text)
-    return links
-
-
 @pytest.mark.timeout(60)
 async def test_the_assurance_board_signs_in_signs_off_and_records_an_audit_in_chromium(
     chromium, dev_env, settings, executor, database_url, screenshots
@@ -339,7 +330,7 @@ async def test_the_assurance_board_signs_in_signs_off_and_records_an_audit_in_ch
                 await page.get_by_role("button", name="Email me a sign-in link").click()
                 await expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
                 await visit.check("d2-check-email", photograph=False)
-                [link] = await eventually(lambda: sign_in_links_in_mail(database_url, f.ASSURANCE, base))
+                [link] = await eventually(lambda: links_in_mail(database_url, f.ASSURANCE, base, "/sign-in/"))
                 await page.goto(link)
                 await expect(page.get_by_text("You are signing in as")).to_contain_text(f.ASSURANCE)
                 await visit.check("d3-confirm", photograph=False)

@@ -8,7 +8,6 @@ once, every transition in the store, every workflow running on with its timers.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import suppress
@@ -23,7 +22,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from mailcatcher import start_mailcatcher
-from models.db import get_engine, migrate, session_scope
+from models.db import session_scope
 from models.payloads import (
     AcknowledgeInput,
     AuditOutcome,
@@ -37,7 +36,7 @@ from models.payloads import (
 from models.tables import RecommendationRow, TimelineRow
 from temporal_client import dev_server_path, recommendation_status, start_recommendation
 from tests import factories as f
-from tests.helpers import decide, eventually, free_port, stored_row, worker_maker
+from tests.helpers import decide, eventually, free_port, stored_row, temporary_database, worker_maker
 from tests.processes import expected_message_ids, forget_dead_worker, log_tail, received, worker_process
 
 pytestmark = pytest.mark.devserver
@@ -87,21 +86,8 @@ async def test_the_mail_relay_down_for_a_stretch_delays_mail_and_loses_none(dev_
 @pytest.fixture
 def own_postgres(postgres_url) -> Iterator[str]:
     """A PostgreSQL database for this test alone (it is made unavailable), at the current schema."""
-    server = make_url(postgres_url)
-    name = f"assure_fault_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = server.set(database=name).render_as_string(hide_password=False)
-    migrate(url)
-    try:
+    with temporary_database(postgres_url, "assure_fault") as url:
         yield url
-    finally:
-        get_engine(url).dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def set_available(url: str, available: bool) -> None:

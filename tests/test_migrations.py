@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from models.db import StoreNeedsAttention, get_engine, migrate
+from tests.helpers import temporary_database
 
 ASSURE = str(Path(sys.executable).parent / "assure")
 
@@ -66,13 +66,8 @@ def test_a_store_made_before_migrations_that_differs_is_refused_with_the_reason(
 def test_workers_starting_together_migrate_one_at_a_time(postgres_url):
     """Three `assure migrate` processes on a fresh database at once (three workers starting
     together): the advisory lock lets one migrate at a time, and none fails."""
-    admin = create_engine(make_url(postgres_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    fresh = make_url(postgres_url).set(database=make_url(postgres_url).database + "_race")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{fresh.database}"')
-    url = fresh.render_as_string(hide_password=False)
-    env = {**os.environ, "ASSURE_DATABASE_URL": url}
-    try:
+    with temporary_database(postgres_url, "assure_race", migrated=False) as url:
+        env = {**os.environ, "ASSURE_DATABASE_URL": url}
         racers = [
             subprocess.Popen([ASSURE, "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(3)
@@ -82,11 +77,6 @@ def test_workers_starting_together_migrate_one_at_a_time(postgres_url):
         said = sorted(out.strip().rsplit(": ", 1)[1] for _, out, _ in outcomes)
         assert said == ["already at the current schema", "already at the current schema", "applied 0001"], outcomes
         assert differences(url) == [] and revision(url) == "0001"
-    finally:
-        get_engine(url).dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{fresh.database}" WITH (FORCE)')
-        admin.dispose()
 
 
 def test_assure_migrate_says_what_it_did(tmp_path):

@@ -55,6 +55,7 @@ def build_worker(client: Client, *, settings: Settings, executor: ThreadPoolExec
         activities=[
             projection.record_transition,
             mail.deliver_mail,
+            mail.deliver_mail_batch,
             add_to_board_digest,
             BoardPackActivities(settings, client).send_board_pack,
         ],

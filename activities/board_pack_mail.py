@@ -14,10 +14,10 @@ from temporalio.exceptions import ApplicationError
 
 from activities.board_pack import board_pack_data, render_board_pack, sign_off_gaps_of
 from activities.mail.message import addressed_message, mail_domain, message_id_for
-from activities.mail.smtp import PermanentSendFailure, TemporarySendFailure, send
+from activities.mail.smtp import PermanentSendFailure, Relay, TemporarySendFailure
 from models.db import session_scope
 from models.payloads import SEND_BOARD_PACK, BoardPackInput, BoardPackResult, Notification
-from models.store import record_sent_mail, sent_mail_status
+from models.store import record_sent_mail, sent_mail_statuses
 from models.tables import Person
 from settings import Settings
 
@@ -46,26 +46,32 @@ class BoardPackActivities:
         )  # fmt: skip
         domain = mail_domain(self.settings.mail_from)
         sent = 0
-        for member in members:
-            activity.heartbeat()
-            message_id = message_id_for(notification.key, member, domain)
-            with session_scope(url) as session:
-                if sent_mail_status(session=session, message_id=message_id) == "sent":
-                    continue
-            message = _pack_message(self.settings.mail_from, member, label, html, message_id)
-            try:
-                await send(self.settings, message)
-            except TemporarySendFailure as exc:
-                raise ApplicationError(str(exc), type="MailDeferred") from None
-            except PermanentSendFailure as exc:
-                log.warning("board_pack_bounced", smtp_code=exc.code)
-                status = "bounced"
-            else:
-                status, sent = "sent", sent + 1
-            with session_scope(url) as session:
-                record_sent_mail(
-                    session=session, message_id=message_id, notification=notification, recipient=member, status=status
-                )
+        # One connection to the relay for the whole Board.
+        async with Relay(self.settings) as relay:
+            for member in members:
+                activity.heartbeat()
+                message_id = message_id_for(notification.key, member, domain)
+                with session_scope(url) as session:
+                    if sent_mail_statuses(session=session, message_ids=[message_id]).get(message_id) == "sent":
+                        continue
+                message = _pack_message(self.settings.mail_from, member, label, html, message_id)
+                try:
+                    await relay.send(message)
+                except TemporarySendFailure as exc:
+                    raise ApplicationError(str(exc), type="MailDeferred") from None
+                except PermanentSendFailure as exc:
+                    log.warning("board_pack_bounced", smtp_code=exc.code)
+                    status = "bounced"
+                else:
+                    status, sent = "sent", sent + 1
+                with session_scope(url) as session:
+                    record_sent_mail(
+                        session=session,
+                        message_id=message_id,
+                        notification=notification,
+                        recipient=member,
+                        status=status,
+                    )
         log.info("board_pack_sent", month=month.isoformat(), recipients=len(members), sent=sent)
         return BoardPackResult(month=month, recipients=members, sent=sent)
 

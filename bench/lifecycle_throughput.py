@@ -31,6 +31,8 @@ import math
 import os
 import platform
 import shlex
+import socket
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -103,6 +105,24 @@ async def in_lanes(n: int, concurrency: int, one: Callable[[int], Awaitable[None
     started = time.perf_counter()
     await asyncio.gather(*(lane() for _ in range(max(1, min(concurrency, n)))))
     return time.perf_counter() - started
+
+
+def mailcatcher_process(port: int, database_url: str) -> subprocess.Popen:
+    """The mail catcher in a process of its own, as a real relay would be: its work is not the
+    worker's (``terminate()`` it at the end)."""
+    env = {**os.environ, "ASSURE_SMTP_HOST": "127.0.0.1", "ASSURE_SMTP_PORT": str(port)}
+    env["ASSURE_DATABASE_URL"] = database_url
+    catcher = subprocess.Popen([sys.executable, "-m", "cli", "mailcatcher"], env=env, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:  # serving once it accepts a connection
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return catcher
+        except OSError:
+            if catcher.poll() is not None or time.monotonic() > deadline:
+                catcher.kill()
+                raise RuntimeError("the mail catcher did not start") from None
+            time.sleep(0.1)
 
 
 # --- the bare Temporal baseline -----------------------------------------------------------
@@ -254,7 +274,6 @@ async def main(n: int, concurrency: int, database: str | None = None) -> None:
     from temporalio.testing import WorkflowEnvironment
 
     from logs import configure_logging
-    from mailcatcher import start_mailcatcher
     from models.db import init_db
     from settings import Settings
     from temporal_client import dev_server_path
@@ -266,7 +285,7 @@ async def main(n: int, concurrency: int, database: str | None = None) -> None:
         init_db(database_url)
         smtp_port = free_port()
         # The caught mail in a file of its own: a real relay is not the store's business.
-        catcher = start_mailcatcher(host="127.0.0.1", port=smtp_port, database_url=f"sqlite:///{Path(tmp) / 'mail.db'}")
+        catcher = mailcatcher_process(smtp_port, f"sqlite:///{Path(tmp) / 'mail.db'}")
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=dev_server_path(), data_converter=pydantic_data_converter, ui=False
         )
@@ -280,7 +299,8 @@ async def main(n: int, concurrency: int, database: str | None = None) -> None:
             assure, closing = await assure_run(env.client, settings, n, concurrency)
         finally:
             await env.shutdown()
-            catcher.stop()
+            catcher.terminate()
+            catcher.wait()
     ratio = assure.updates_per_second / bare.updates_per_second
     names = [
         "workflows",

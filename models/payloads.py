@@ -419,6 +419,12 @@ class MailDelivery(Payload):
     recipient: str
 
 
+class MailBatch(Payload):
+    """The messages of one transition, sent together over one connection to the relay."""
+
+    deliveries: list[MailDelivery]
+
+
 class MailDeliveryResult(Payload):
     """What became of a delivery. A bounce is a result, not an error: the workflow acts on it."""
 
@@ -426,6 +432,12 @@ class MailDeliveryResult(Payload):
     message_id: str
     smtp_code: int | None = None
     detail: str = ""
+
+
+class MailBatchResult(Payload):
+    """One result per delivery of a ``MailBatch``, in its order."""
+
+    results: list[MailDeliveryResult]
 
 
 class SignOffRecord(Payload):
@@ -469,6 +481,8 @@ class RecommendationState(Payload):
     version: int = 0  # bumped at every transition; the read model keeps only the newest
     # What the read model and the outbox have already received.
     projected_seq: int = 0
+    # When the newest stored notification was queued (set by workflows that store by local activity).
+    outbox_stored_through: datetime | None = None
     outbox: list[Notification] = Field(default_factory=list)
     # Stored notifications still to be emailed, one per recipient (kept across continue-as-new).
     pending_mail: list[MailDelivery] = Field(default_factory=list)
@@ -575,13 +589,20 @@ class ProjectionInput(Payload):
     workflow_id: str
     status: RecommendationStatus
     new_events: list[TimelineEvent]
-    notifications: list[Notification]
+    notifications: list[Notification] = []
+    # Set when the transition is stored by a local activity, which runs before its workflow task
+    # is committed: a task that was never committed (its worker died) may have stored timeline
+    # events after this sequence number and notifications queued after this time, and this
+    # transition's replace them. The read model row then moves on an equal version too.
+    replace_after_seq: int | None = None
+    replace_outbox_after: datetime | None = None
 
 
 # The activity the workflow calls by name (workflow code never imports activities/, which
 # pulls in SQLAlchemy).
 RECORD_TRANSITION = "record_transition"
 DELIVER_MAIL = "deliver_mail"
+DELIVER_MAIL_BATCH = "deliver_mail_batch"
 # The dashboard's one-time sign-in email: its link is signed by the delivery activity.
 SIGN_IN_KIND = "sign_in"
 ADD_TO_BOARD_DIGEST = "add_to_board_digest"

@@ -80,7 +80,11 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
     upsert = insert.on_conflict_do_update(
         index_elements=["ref"],
         set_={k: insert.excluded[k] for k in values if k != "ref"},
-        where=RecommendationRow.__table__.c.version < insert.excluded.version,
+        where=(
+            RecommendationRow.__table__.c.version < insert.excluded.version
+            if data.replace_after_seq is None
+            else RecommendationRow.__table__.c.version <= insert.excluded.version
+        ),
     )
     # RETURNING, not rowcount: psycopg reports -1 for an upsert, and the row comes back only when
     # it was inserted or updated (an older version's WHERE leaves it, and returns nothing).
@@ -106,6 +110,19 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
                 for a in status.actions
             ],
         )
+    if data.replace_after_seq is not None:
+        timeline = TimelineRow.__table__.c
+        session.connection().execute(
+            delete(TimelineRow).where(timeline.ref == status.ref, timeline.seq > data.replace_after_seq)
+        )
+    if data.replace_outbox_after is not None:
+        # Never sent: only a committed task starts a delivery, and the replaced ones never were.
+        queued = OutboxRow.__table__.c
+        session.connection().execute(
+            delete(OutboxRow).where(
+                queued.workflow_id == data.workflow_id, queued.created_at > data.replace_outbox_after
+            )
+        )
     _insert_ignoring_duplicates(
         session,
         TimelineRow,
@@ -114,14 +131,20 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
             for e in data.new_events
         ],
     )
+    record_outbox(session=session, workflow_id=data.workflow_id, notifications=data.notifications)
+    return moved
+
+
+def record_outbox(*, session: Session, workflow_id: str, notifications: Sequence[Notification]) -> None:
+    """Enter notifications in the outbox; one already there (by key) is left as it is."""
     _insert_ignoring_duplicates(
         session,
         OutboxRow,
         [
             {
                 "key": n.key,
-                "workflow_id": data.workflow_id,
-                "ref": status.ref,
+                "workflow_id": workflow_id,
+                "ref": str(n.context.get("ref", "")),
                 "kind": n.kind,
                 "recipients": n.recipients,
                 "action_id": n.action_id,
@@ -129,10 +152,9 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
                 "context": n.model_dump(mode="json")["context"],
                 "created_at": n.created_at,
             }
-            for n in data.notifications
+            for n in notifications
         ],
     )
-    return moved
 
 
 def audit_due(status: RecommendationStatus) -> date | None:
@@ -374,10 +396,12 @@ def caught_mail(*, session: Session, recipient: str | None = None) -> list[Caugh
     return rows
 
 
-def sent_mail_status(*, session: Session, message_id: str) -> str | None:
-    """``sent`` or ``bounced`` if this message was handled before, else None."""
-    row = session.get(SentMail, message_id)
-    return row.status if row else None
+def sent_mail_statuses(*, session: Session, message_ids: Sequence[str]) -> dict[str, str]:
+    """``sent`` or ``bounced`` for each of these messages handled before, by Message-ID."""
+    if not message_ids:
+        return {}
+    rows = session.exec(select(SentMail.message_id, SentMail.status).where(SentMail.message_id.in_(message_ids)))
+    return dict(rows.all())
 
 
 def record_sent_mail(

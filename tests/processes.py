@@ -22,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.mail.message import mail_domain, message_id_for
 from models.db import session_scope
-from models.payloads import DELIVER_MAIL, DIGEST_KINDS
+from models.payloads import DELIVER_MAIL, DELIVER_MAIL_BATCH, DIGEST_KINDS
 from models.store import caught_mail, sent_log
 from settings import Settings
 from tests.helpers import TEST_SECRET_KEY, eventually, sent
@@ -30,6 +30,9 @@ from tests.helpers import TEST_SECRET_KEY, eventually, sent
 ROOT = Path(__file__).resolve().parents[1]
 # Every wait is bounded, so a failure is quick and says what it waited for.
 WAIT = 60.0
+
+# The activities that send mail: one message, or a transition's messages together.
+DELIVERIES = frozenset({DELIVER_MAIL, DELIVER_MAIL_BATCH})
 
 
 def worker_environment(dev_env: WorkflowEnvironment, settings: Settings, **extra: str) -> dict[str, str]:
@@ -123,7 +126,7 @@ def expected_message_ids(database_url: str, ref: str, settings: Settings) -> dic
 
 
 async def fail_stranded_deliveries(
-    dev_env: WorkflowEnvironment, handle: WorkflowHandle, *, types: frozenset[str] | None = frozenset({DELIVER_MAIL})
+    dev_env: WorkflowEnvironment, handle: WorkflowHandle, *, types: frozenset[str] | None = DELIVERIES
 ) -> list[str]:
     """Report every attempt (of a delivery, or of any activity with ``types`` None) still "started"
     on the dead worker as failed, to retry at once.
@@ -151,7 +154,7 @@ async def fail_stranded_deliveries(
 
 
 async def forget_dead_worker(
-    dev_env: WorkflowEnvironment, handle: WorkflowHandle, *, types: frozenset[str] | None = frozenset({DELIVER_MAIL})
+    dev_env: WorkflowEnvironment, handle: WorkflowHandle, *, types: frozenset[str] | None = DELIVERIES
 ) -> list[str]:
     """Tell the server the worker is dead: its attempts failed and its sticky queue is gone.
 

@@ -18,7 +18,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from models.payloads import RecommendationInput
+from models.payloads import DELIVER_MAIL, DELIVER_MAIL_BATCH, RECORD_TRANSITION, RecommendationInput
 from temporal_client import workflow_id_for
 from worker import workflow_runner
 from workflows.recommendation import RecommendationWorkflow
@@ -54,34 +54,43 @@ class TestReplay:
             "continue_as_new_first_run",
             "continue_as_new_final_run",
         }
-        # Before email delivery (patch deliver-email-v1 off), after it, and after deliveries
-        # stopped waking the main loop (quiet-deliveries-v1).
+        # Before email delivery (patch deliver-email-v1 off), after it, after deliveries stopped
+        # waking the main loop (quiet-deliveries-v1), and after transitions were stored by local
+        # activity and mail sent in batches (local-projection-v1, batched-mail-v1).
+        generations = ("email", "quiet", "batched")
         expected = (
             scenarios
-            | {f"{name}.{generation}" for name in scenarios for generation in ("email", "quiet")}
-            | {"imported_start.email", "imported_start.quiet"}
+            | {f"{name}.{generation}" for name in scenarios for generation in generations}
+            | {f"imported_start.{generation}" for generation in generations}
         )
         assert 4 <= len(HISTORY_FILES)
         assert set() == expected - names
 
-    def test_the_newest_histories_take_the_newest_paths(self):
-        """The ``.quiet`` recordings carry both patches' markers, so the replays above really cover
-        those branches."""
-        events = json.loads((HISTORIES / "full_lifecycle.quiet.json").read_text())["events"]
-        markers = [e["markerRecordedEventAttributes"]["markerName"] for e in events
-                   if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"]  # fmt: skip
-        scheduled = [e["activityTaskScheduledEventAttributes"]["activityType"]["name"] for e in events
-                     if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"]  # fmt: skip
-        patches = {
-            json.loads(
-                base64.b64decode(e["markerRecordedEventAttributes"]["details"]["patch-data"]["payloads"][0]["data"])
-            )["id"]
-            for e in events
-            if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
-            and e["markerRecordedEventAttributes"]["markerName"] == "core_patch"
+    @pytest.mark.parametrize(
+        ("generation", "patches", "stored_by", "sent_by"),
+        [
+            ("quiet", {"deliver-email-v1", "quiet-deliveries-v1"}, "activity", DELIVER_MAIL),
+            ("batched", {"deliver-email-v1", "quiet-deliveries-v1", "local-projection-v1", "batched-mail-v1"},
+             "local activity", DELIVER_MAIL_BATCH),
+        ],
+    )  # fmt: skip
+    def test_each_generation_takes_its_own_paths(self, generation, patches, stored_by, sent_by):
+        """Each generation's recording carries its patches' markers and stores and sends the way
+        its code did, so the replays above really cover those branches."""
+        events = json.loads((HISTORIES / f"full_lifecycle.{generation}.json").read_text())["events"]
+        markers = [e["markerRecordedEventAttributes"] for e in events if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"]
+        scheduled = {e["activityTaskScheduledEventAttributes"]["activityType"]["name"] for e in events
+                     if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"}  # fmt: skip
+        recorded = {
+            json.loads(base64.b64decode(m["details"]["patch-data"]["payloads"][0]["data"]))["id"]
+            for m in markers
+            if m["markerName"] == "core_patch"
         }
-        assert {"deliver-email-v1", "quiet-deliveries-v1"} == patches
-        assert "core_local_activity" not in markers and "record_transition" in scheduled
+        local = any(m["markerName"] == "core_local_activity" for m in markers)
+        assert patches == recorded
+        assert ("local activity" if local else "activity") == stored_by
+        assert (RECORD_TRANSITION in scheduled) is not local
+        assert sent_by in scheduled and ({DELIVER_MAIL, DELIVER_MAIL_BATCH} - {sent_by}).isdisjoint(scheduled)
 
     def test_the_first_run_history_ends_by_continuing_as_new(self):
         """The continue-as-new recording really covers a run that continued as new."""

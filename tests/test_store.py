@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from models.db import session_scope
 from models.lifecycle import Lifecycle
-from models.payloads import AcknowledgeInput, ProjectionInput
+from models.payloads import AcknowledgeInput, ProjectionInput, WithdrawInput
 from models.store import RegistryError, apply_projection, board_context, outbox, recommendation_row
 from models.tables import ActionRow, Agency, Board, Person, TimelineRow
 from tests import factories as f
@@ -58,6 +58,44 @@ class TestApplyProjection:
             row = recommendation_row(session=session, ref="STORE")
             assert ("in_progress", newer.status.version) == (row.stage, row.version)
             assert ["acknowledged"] == [a.status for a in session.exec(select(ActionRow))]
+
+
+class TestReplacingAnUncommittedTask:
+    """A transition stored by a local activity runs before its workflow task is committed; a task
+    that never committed (its worker killed) runs again later, and its store replaces what the
+    first run stored."""
+
+    def test_the_committed_run_replaces_the_uncommitted_one(self, store_url, life):
+        """Events and notifications stored by the uncommitted run give way to the committed run's, and nothing before them is touched."""
+        committed = _projection(life, NOW).model_copy(
+            update={"replace_after_seq": 0, "replace_outbox_after": NOW - timedelta(seconds=1)}
+        )
+        with session_scope(store_url) as session:
+            apply_projection(session=session, data=committed)
+        bounds = {"replace_after_seq": life.state.seq, "replace_outbox_after": NOW}
+        seen = len(life.state.timeline)
+
+        # The first run of the next task: withdrawn, stored, then its worker dies uncommitted.
+        lost = Lifecycle.begin(f.start("STORE", actions=[f.action("A1", NOW.date() + timedelta(days=30))]),
+                               workflow_id="recommendation-STORE", now=NOW)  # fmt: skip
+        lost.state.outbox.clear()
+        lost.apply(
+            "withdraw", WithdrawInput(by=f.SPONSOR, reason="a run that never committed"), NOW + timedelta(minutes=1)
+        )
+        # The task's second run sees an acknowledgement first, at a later time.
+        life.state.outbox.clear()
+        life.apply("acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"), NOW + timedelta(minutes=2))
+        for run, at in ((lost, NOW + timedelta(minutes=1)), (life, NOW + timedelta(minutes=2))):
+            data = _projection(run, at)
+            data = data.model_copy(update={"new_events": data.new_events[seen:], **bounds})
+            with session_scope(store_url) as session:
+                apply_projection(session=session, data=data)
+
+        with session_scope(store_url) as session:
+            stored = [(row.seq, row.kind) for row in session.exec(select(TimelineRow).order_by(TimelineRow.seq))]
+            assert [(e.seq, e.kind) for e in life.state.timeline] == stored
+            assert ["task_assigned"] == [row.kind for row in outbox(session=session)]
+            assert "in_progress" == recommendation_row(session=session, ref="STORE").stage
 
 
 class TestBoardContext:

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from models.payloads import (
         ADD_TO_BOARD_DIGEST,
         DELIVER_MAIL,
+        DELIVER_MAIL_BATCH,
         DIGEST_KINDS,
         DIGEST_ROLES,
         RECORD_TRANSITION,
@@ -33,6 +34,8 @@ with workflow.unsafe.imports_passed_through():
         CompleteActionInput,
         DecideExtensionInput,
         DeclineInput,
+        MailBatch,
+        MailBatchResult,
         MailDelivery,
         MailDeliveryResult,
         ProjectionInput,
@@ -66,6 +69,13 @@ DELIVER_EMAIL_PATCH = "deliver-email-v1"
 # Workflows started before it keep their recorded behaviour on replay: the main loop left asleep
 # when a message is delivered.
 QUIET_DELIVERIES_PATCH = "quiet-deliveries-v1"
+# Workflows started before it keep their recorded behaviour on replay: each transition stored by a
+# local activity (in the decision's own workflow task, not through the task queue), and its
+# messages sent by one batch activity rather than one activity per message and recipient.
+LOCAL_PROJECTION_PATCH = "local-projection-v1"
+BATCHED_MAIL_PATCH = "batched-mail-v1"
+# A batch is one transition's messages; more than this (a long list of copies) go in several.
+MAIL_BATCH_LIMIT = 25
 
 
 @workflow.defn
@@ -117,32 +127,65 @@ class RecommendationWorkflow:
             pass
 
     def _start_deliveries(self) -> None:
-        """Start a delivery activity for every pending message not already on its way."""
+        """Start delivering every pending message not already on its way."""
+        waiting = []
         for delivery in list(self._life.state.pending_mail):
             key = (delivery.notification.key, delivery.recipient)
             if key not in self._in_flight:
                 self._in_flight.add(key)
-                asyncio.create_task(self._deliver(delivery, key))
+                waiting.append(delivery)
+        if not waiting:
+            return
+        # Started in the order they were queued: workflows recorded before batching replay the
+        # same commands in the same order.
+        batching = any(not self._for_digest(d) for d in waiting) and workflow.patched(BATCHED_MAIL_PATCH)
+        to_send = []
+        for delivery in waiting:
+            if self._for_digest(delivery):
+                asyncio.create_task(self._add_to_digest(delivery))
+            elif batching:
+                to_send.append(delivery)
+            else:
+                asyncio.create_task(self._send_one(delivery))
+        for first in range(0, len(to_send), MAIL_BATCH_LIMIT):
+            asyncio.create_task(self._send_batch(to_send[first : first + MAIL_BATCH_LIMIT]))
 
-    async def _deliver(self, delivery: MailDelivery, key: tuple[str, str]) -> None:
+    @staticmethod
+    def _for_digest(delivery: MailDelivery) -> bool:
+        """The board hears of escalations once a day: the digest workflow sends and logs them."""
         role = delivery.notification.context.get("roles", {}).get(delivery.recipient)
-        if delivery.notification.kind in DIGEST_KINDS and role in DIGEST_ROLES:
-            # The board hears once a day: the digest workflow sends and logs it.
-            await workflow.execute_activity(
-                ADD_TO_BOARD_DIGEST,
-                delivery,
-                start_to_close_timeout=timedelta(minutes=1),
-                retry_policy=MAIL_RETRY,
-            )
-            result = None
-        else:
-            result = await workflow.execute_activity(
-                DELIVER_MAIL,
-                delivery,
-                result_type=MailDeliveryResult,
-                **DELIVERY_OPTIONS,
-            )
-        self._in_flight.discard(key)
+        return delivery.notification.kind in DIGEST_KINDS and role in DIGEST_ROLES
+
+    async def _add_to_digest(self, delivery: MailDelivery) -> None:
+        await workflow.execute_activity(
+            ADD_TO_BOARD_DIGEST,
+            delivery,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=MAIL_RETRY,
+        )
+        self._delivered(delivery, None)
+
+    async def _send_one(self, delivery: MailDelivery) -> None:
+        result = await workflow.execute_activity(
+            DELIVER_MAIL,
+            delivery,
+            result_type=MailDeliveryResult,
+            **DELIVERY_OPTIONS,
+        )
+        self._delivered(delivery, result)
+
+    async def _send_batch(self, deliveries: list[MailDelivery]) -> None:
+        batch = await workflow.execute_activity(
+            DELIVER_MAIL_BATCH,
+            MailBatch(deliveries=deliveries),
+            result_type=MailBatchResult,
+            **DELIVERY_OPTIONS,
+        )
+        for delivery, result in zip(deliveries, batch.results, strict=True):
+            self._delivered(delivery, result)
+
+    def _delivered(self, delivery: MailDelivery, result: MailDeliveryResult | None) -> None:
+        self._in_flight.discard((delivery.notification.key, delivery.recipient))
         self._life.state.pending_mail.remove(delivery)
         bounced = result is not None and result.status == "bounced"
         if bounced:
@@ -175,9 +218,26 @@ class RecommendationWorkflow:
             new_events=new_events,
             notifications=notifications,
         )
-        await workflow.execute_activity(
-            RECORD_TRANSITION, projection, start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE_RETRY
-        )
+        if workflow.patched(LOCAL_PROJECTION_PATCH):
+            # In this workflow task, without a trip through the task queue; the decision's caller
+            # waits for it. The task may yet fail to commit (its worker killed) and run again
+            # later, with new times in its messages' keys, so the store replaces what an
+            # uncommitted run stored after what committed runs did: see ProjectionInput.
+            local = projection.model_copy(
+                update={
+                    "replace_after_seq": state.projected_seq,
+                    "replace_outbox_after": state.outbox_stored_through or workflow.info().workflow_start_time,
+                }
+            )
+            await workflow.execute_local_activity(
+                RECORD_TRANSITION, local, start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE_RETRY
+            )
+            if notifications:
+                state.outbox_stored_through = max(n.created_at for n in notifications)
+        else:
+            await workflow.execute_activity(
+                RECORD_TRANSITION, projection, start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE_RETRY
+            )
         escalations = [e.kind.removeprefix("escalation:") for e in new_events if e.kind.startswith("escalation:")]
         if escalations:  # metrics are not recorded on replay, so each escalation counts once
             counter = workflow.metric_meter().create_counter(

@@ -20,12 +20,21 @@ from temporalio.exceptions import ApplicationError
 
 from activities.mail.message import build_message, mail_domain, message_id_for, thread_id_for
 from activities.mail.render import RenderedEmail, render, render_sign_in
-from activities.mail.smtp import PermanentSendFailure, TemporarySendFailure, send
+from activities.mail.smtp import PermanentSendFailure, Relay, TemporarySendFailure
 from models.db import session_scope
 from models.links import LINK_ROLES, LinkClaims, LinkSigner, signer_from_settings, signing_key
-from models.payloads import DELIVER_MAIL, SIGN_IN_KIND, MailDelivery, MailDeliveryResult, Notification
+from models.payloads import (
+    DELIVER_MAIL,
+    DELIVER_MAIL_BATCH,
+    SIGN_IN_KIND,
+    MailBatch,
+    MailBatchResult,
+    MailDelivery,
+    MailDeliveryResult,
+    Notification,
+)
 from models.sessions import SIGN_IN_LINK_MINUTES, SignInLinks
-from models.store import record_sent_mail, sent_mail_status
+from models.store import record_sent_mail, sent_mail_statuses
 from settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -100,10 +109,33 @@ class MailActivities:
     @activity.defn(name=DELIVER_MAIL)
     async def deliver_mail(self, delivery: MailDelivery) -> MailDeliveryResult:
         """Send one notification to one recipient, unless the sent log says it already went."""
+        activity.heartbeat()  # alive; the workflow's heartbeat timeout catches a dead worker
+        earlier = await asyncio.to_thread(self._earlier_statuses, [delivery])
+        async with Relay(self.settings) as relay:
+            return await self._deliver(delivery, relay, earlier)
+
+    @activity.defn(name=DELIVER_MAIL_BATCH)
+    async def deliver_mail_batch(self, batch: MailBatch) -> MailBatchResult:
+        """Send a transition's messages over one connection to the relay, each once: those the
+        sent log already has are skipped, so a retried batch resends nothing that went.
+
+        A relay that is down fails the whole batch for a retry; a bounce is that message's result.
+        """
+        activity.heartbeat()
+        if not batch.deliveries:
+            return MailBatchResult(results=[])
+        earlier = await asyncio.to_thread(self._earlier_statuses, batch.deliveries)
+        results = []
+        async with Relay(self.settings) as relay:
+            for delivery in batch.deliveries:
+                results.append(await self._deliver(delivery, relay, earlier))
+                activity.heartbeat(len(results))
+        return MailBatchResult(results=results)
+
+    async def _deliver(self, delivery: MailDelivery, relay: Relay, earlier: Mapping[str, str]) -> MailDeliveryResult:
         info = activity.info()
         notification, recipient = delivery.notification, delivery.recipient
-        domain = mail_domain(self.settings.mail_from)
-        message_id = message_id_for(notification.key, recipient, domain)
+        message_id = self._message_id(delivery)
         bound = log.bind(
             workflow_id=info.workflow_id,
             run_id=info.workflow_run_id,
@@ -112,12 +144,11 @@ class MailActivities:
             message_id=message_id,
             attempt=info.attempt,
         )
-        activity.heartbeat()  # alive; the workflow's heartbeat timeout catches a dead worker
-        earlier = await asyncio.to_thread(self._earlier_status, message_id)
-        if earlier == "sent":
+        if earlier.get(message_id) == "sent":
             bound.info("mail_already_sent")
             _count(notification.kind, "already_sent")
             return MailDeliveryResult(status="already_sent", message_id=message_id)
+        domain = mail_domain(self.settings.mail_from)
         rendered = self._render(notification, recipient)
         message = build_message(
             mail_from=self.settings.mail_from,
@@ -132,7 +163,7 @@ class MailActivities:
         activity.heartbeat()
         _crash_here("before_send")
         try:
-            await send(self.settings, message)
+            await relay.send(message)
         except TemporarySendFailure as exc:
             bound.warning("mail_deferred", reason=str(exc))
             raise ApplicationError(str(exc), type="MailDeferred") from None
@@ -148,6 +179,9 @@ class MailActivities:
         _count(notification.kind, "sent")
         bound.info("mail_sent")
         return MailDeliveryResult(status="sent", message_id=message_id)
+
+    def _message_id(self, delivery: MailDelivery) -> str:
+        return message_id_for(delivery.notification.key, delivery.recipient, mail_domain(self.settings.mail_from))
 
     async def _log_after_sending(self, delivery: MailDelivery, message_id: str, bound) -> None:
         """Write the sent log of a message that has gone, waiting out a store that is down.
@@ -187,9 +221,10 @@ class MailActivities:
 
     # The store is synchronous (SQLAlchemy): its calls run on a thread, so that a slow or locked
     # store never stalls the event loop every other delivery and workflow task shares.
-    def _earlier_status(self, message_id: str) -> str | None:
+    def _earlier_statuses(self, deliveries: list[MailDelivery]) -> dict[str, str]:
+        """What the sent log says of these messages, by Message-ID."""
         with session_scope(self.settings.database_url) as session:
-            return sent_mail_status(session=session, message_id=message_id)
+            return sent_mail_statuses(session=session, message_ids=[self._message_id(d) for d in deliveries])
 
     def _log(self, delivery: MailDelivery, message_id: str, *, status: str, code: int | None = None, detail: str = ""):
         with session_scope(self.settings.database_url) as session:

@@ -71,8 +71,9 @@ from workflows.recommendation import RecommendationWorkflow
 HISTORIES = Path(__file__).resolve().parent
 # Each generation of histories is kept: ``<scenario>.json`` were recorded before email delivery
 # (they replay with the ``deliver-email-v1`` patch off), ``<scenario>.email.json`` after it, and
-# ``<scenario>.quiet.json`` after ``quiet-deliveries-v1``.
-GENERATION = "quiet"
+# ``<scenario>.quiet.json`` after ``quiet-deliveries-v1``, and ``<scenario>.batched.json`` after
+# ``local-projection-v1`` and ``batched-mail-v1``.
+GENERATION = "batched"
 
 
 class Recorder:

@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.board_pack_mail import BoardPackActivities
@@ -20,6 +20,7 @@ from activities.mail.delivery import MailActivities
 from activities.projection import ProjectionActivities
 from logs import configure_logging
 from models.db import init_db
+from models.payloads import mail_queue
 from settings import Settings, get_settings, settings_or_exit
 from temporal_client import connect, metrics_runtime
 from workflows.board_digest import BoardDigestWorkflow
@@ -35,27 +36,28 @@ log = structlog.get_logger(__name__)
 WORKFLOW_PASSTHROUGH = ("holidays", "dateutil", "isodate", "pydantic", "models")
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox with Assure's pure domain libraries passed through."""
+def workflow_runner(*, sandboxed: bool = True) -> WorkflowRunner:
+    """The sandbox with Assure's pure domain libraries passed through, or no sandbox."""
+    if not sandboxed:
+        return UnsandboxedWorkflowRunner()
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*WORKFLOW_PASSTHROUGH)
     )
 
 
 def build_worker(client: Client, *, settings: Settings, executor: ThreadPoolExecutor, **options: Any) -> Worker:
-    """A worker for every workflow and activity of Assure on the settings' task queue
+    """A worker for Assure's workflows, their decisions and the store, on the settings' task queue
     (``options`` go to ``temporalio.worker.Worker``, e.g. ``max_cached_workflows``)."""
-    projection = ProjectionActivities(settings.database_url)
     mail = MailActivities(settings)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[RecommendationWorkflow, BoardDigestWorkflow, FreshLinkWorkflow, BoardPackWorkflow],
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(sandboxed=settings.workflow_sandbox),
         activities=[
-            projection.record_transition,
+            ProjectionActivities(settings.database_url).record_transition,
+            # Single messages: a sign-in link, and workflows started before mail went in batches.
             mail.deliver_mail,
-            mail.deliver_mail_batch,
             add_to_board_digest,
             BoardPackActivities(settings, client).send_board_pack,
         ],
@@ -65,19 +67,45 @@ def build_worker(client: Client, *, settings: Settings, executor: ThreadPoolExec
     )
 
 
+def build_mail_worker(client: Client, *, settings: Settings) -> Worker:
+    """A worker that sends the recommendations' mail batches, on the mail queue."""
+    return Worker(
+        client,
+        task_queue=mail_queue(settings.task_queue),
+        activities=[MailActivities(settings).deliver_mail_batch],
+    )
+
+
+def build_workers(client: Client, *, settings: Settings, executor: ThreadPoolExecutor, **options: Any) -> list[Worker]:
+    """The workers ``settings.worker_serves`` asks for (``options`` go to the decisions worker)."""
+    serves = settings.worker_serves
+    workers = []
+    if serves in ("all", "decisions"):
+        workers.append(build_worker(client, settings=settings, executor=executor, **options))
+    if serves in ("all", "mail"):
+        workers.append(build_mail_worker(client, settings=settings))
+    return workers
+
+
 async def run_worker(settings: Settings | None = None) -> None:
     """Connect, make sure the store exists, and work until cancelled."""
     settings = settings or get_settings()
     init_db(settings.database_url)
     runtime = metrics_runtime(settings.metrics_address) if settings.metrics_address else None
     client = await connect(settings, runtime=runtime)
-    from temporal_client import ensure_board_pack_schedule
+    if settings.worker_serves != "mail":
+        from temporal_client import ensure_board_pack_schedule
 
-    await ensure_board_pack_schedule(client, settings)
+        await ensure_board_pack_schedule(client, settings)
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as executor:
-        worker = build_worker(client, settings=settings, executor=executor)
-        log.info("worker_started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)
-        await worker.run()
+        workers = build_workers(client, settings=settings, executor=executor)
+        log.info(
+            "worker_started",
+            task_queue=settings.task_queue,
+            namespace=settings.temporal_namespace,
+            serves=settings.worker_serves,
+        )
+        await asyncio.gather(*(w.run() for w in workers))
 
 
 def main() -> None:

@@ -67,13 +67,14 @@ def bench_settings(*, address: str, task_queue: str, database_url: str, smtp_por
 
 
 async def serve_worker(settings: Settings, max_cached: int | None) -> None:
-    """Run one Assure worker until this process is terminated."""
-    from worker import build_worker
+    """Run one Assure worker (decisions and mail) until this process is terminated."""
+    from worker import build_workers
 
     client = await connect(settings)
     options = {} if max_cached is None else {"max_cached_workflows": max_cached}
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as executor:
-        await build_worker(client, settings=settings, executor=executor, **options).run()
+        workers = build_workers(client, settings=settings, executor=executor, **options)
+        await asyncio.gather(*(worker.run() for worker in workers))
 
 
 def spawn_worker(settings: Settings, max_cached: int | None) -> subprocess.Popen:

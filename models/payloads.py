@@ -603,6 +603,14 @@ class ProjectionInput(Payload):
 RECORD_TRANSITION = "record_transition"
 DELIVER_MAIL = "deliver_mail"
 DELIVER_MAIL_BATCH = "deliver_mail_batch"
+
+
+def mail_queue(task_queue: str) -> str:
+    """The task queue of the mail batches of workflows on ``task_queue``: served apart, so
+    that sending email never queues ahead of a decision."""
+    return f"{task_queue}-mail"
+
+
 # The dashboard's one-time sign-in email: its link is signed by the delivery activity.
 SIGN_IN_KIND = "sign_in"
 ADD_TO_BOARD_DIGEST = "add_to_board_digest"

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import case, delete, func
+from sqlalchemy import bindparam, case, delete, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
@@ -36,6 +37,7 @@ from models.tables import (
     RecommendationRow,
     SentMail,
     TimelineRow,
+    UtcDateTime,
 )
 
 
@@ -43,20 +45,67 @@ class RegistryError(LookupError):
     """The registry lacks something a recommendation needs (a board, a sponsor, ...)."""
 
 
-def _insert(session: Session, model: type[SQLModel]):
-    dialect = session.get_bind().dialect.name
+@dataclass(frozen=True)
+class _ProjectionStatements:
+    """The projection's statements, built once per dialect: values come as parameters, so each is
+    compiled once and taken from SQLAlchemy's cache after (building them per call cost more than
+    running them)."""
+
+    upsert_newer: Any
+    upsert_same_or_newer: Any
+    delete_actions: Any
+    delete_events_after: Any
+    delete_outbox_after: Any
+
+
+@lru_cache(maxsize=4)
+def _projection_statements(dialect: str) -> _ProjectionStatements:
     module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(model)
+    recommendation = RecommendationRow.__table__.c
+    insert = module.insert(RecommendationRow)
+    updated = {c.name: insert.excluded[c.name] for c in RecommendationRow.__table__.columns if c.name != "ref"}
+
+    def upsert(where):
+        return insert.on_conflict_do_update(index_elements=["ref"], set_=updated, where=where).returning(
+            recommendation.ref
+        )
+
+    timeline, queued = TimelineRow.__table__.c, OutboxRow.__table__.c
+    return _ProjectionStatements(
+        upsert_newer=upsert(recommendation.version < insert.excluded.version),
+        upsert_same_or_newer=upsert(recommendation.version <= insert.excluded.version),
+        delete_actions=delete(ActionRow).where(ActionRow.__table__.c.ref == bindparam("ref")),
+        delete_events_after=delete(TimelineRow).where(
+            timeline.ref == bindparam("ref"), timeline.seq > bindparam("seq")
+        ),
+        delete_outbox_after=delete(OutboxRow).where(
+            queued.workflow_id == bindparam("workflow_id"), queued.created_at > bindparam("after", type_=UtcDateTime)
+        ),
+    )
+
+
+def _statements(session: Session) -> _ProjectionStatements:
+    return _projection_statements(session.get_bind().dialect.name)
+
+
+@lru_cache(maxsize=32)
+def _insert_ignoring_statement(dialect: str, model: type[SQLModel]):
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(model).on_conflict_do_nothing()
 
 
 def _insert_ignoring_duplicates(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (all with the same keys), leaving any already there by primary key."""
     if rows:
-        session.connection().execute(_insert(session, model).values(list(rows)).on_conflict_do_nothing())
+        statement = _insert_ignoring_statement(session.get_bind().dialect.name, model)
+        session.connection().execute(statement, list(rows))
 
 
 def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
     """Write one transition; returns whether the recommendation row moved to this version."""
     status = data.status
+    statements = _statements(session)
+    connection = session.connection()
     values = {
         "ref": status.ref,
         "workflow_id": data.workflow_id,
@@ -76,21 +125,13 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
         "version": status.version,
         "updated_at": status.as_of,
     }
-    insert = _insert(session, RecommendationRow).values(values)
-    upsert = insert.on_conflict_do_update(
-        index_elements=["ref"],
-        set_={k: insert.excluded[k] for k in values if k != "ref"},
-        where=(
-            RecommendationRow.__table__.c.version < insert.excluded.version
-            if data.replace_after_seq is None
-            else RecommendationRow.__table__.c.version <= insert.excluded.version
-        ),
-    )
+    # An equal version moves the row too when an uncommitted run's store is being replaced.
+    upsert = statements.upsert_newer if data.replace_after_seq is None else statements.upsert_same_or_newer
     # RETURNING, not rowcount: psycopg reports -1 for an upsert, and the row comes back only when
     # it was inserted or updated (an older version's WHERE leaves it, and returns nothing).
-    moved = session.connection().execute(upsert.returning(RecommendationRow.__table__.c.ref)).first() is not None
+    moved = connection.execute(upsert, values).first() is not None
     if moved:
-        session.connection().execute(delete(ActionRow).where(ActionRow.ref == status.ref))
+        connection.execute(statements.delete_actions, {"ref": status.ref})
         _insert_ignoring_duplicates(
             session,
             ActionRow,
@@ -111,26 +152,18 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
             ],
         )
     if data.replace_after_seq is not None:
-        timeline = TimelineRow.__table__.c
-        session.connection().execute(
-            delete(TimelineRow).where(timeline.ref == status.ref, timeline.seq > data.replace_after_seq)
-        )
+        connection.execute(statements.delete_events_after, {"ref": status.ref, "seq": data.replace_after_seq})
     if data.replace_outbox_after is not None:
         # Never sent: only a committed task starts a delivery, and the replaced ones never were.
-        queued = OutboxRow.__table__.c
-        session.connection().execute(
-            delete(OutboxRow).where(
-                queued.workflow_id == data.workflow_id, queued.created_at > data.replace_outbox_after
-            )
+        connection.execute(
+            statements.delete_outbox_after, {"workflow_id": data.workflow_id, "after": data.replace_outbox_after}
         )
     _insert_ignoring_duplicates(
         session,
         TimelineRow,
-        [
-            {"ref": status.ref, **e.model_dump(include={"seq", "at", "kind", "actor", "detail"})}
-            for e in data.new_events
-        ],
-    )
+        [{"ref": status.ref, "seq": e.seq, "at": e.at, "kind": e.kind, "actor": e.actor, "detail": e.detail}
+         for e in data.new_events],
+    )  # fmt: skip
     record_outbox(session=session, workflow_id=data.workflow_id, notifications=data.notifications)
     return moved
 

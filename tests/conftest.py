@@ -150,6 +150,8 @@ def settings(task_queue, database_url, mail_port) -> Settings:
         mail_from="MK Together Assure <assure@mktogether.example>",
         base_url="https://assure.mktogether.example",
         secret_key=SecretStr(TEST_SECRET_KEY),
+        # The sandbox stops some non-deterministic calls in workflow code: every test runs in it.
+        workflow_sandbox=True,
     )
 
 

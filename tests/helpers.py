@@ -7,7 +7,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from datetime import date, timedelta
 from typing import TypeVar
 
@@ -20,7 +20,7 @@ from models.payloads import RecommendationStatus
 from models.store import outbox, recommendation_row
 from models.tables import OutboxRow, RecommendationRow
 from settings import Settings
-from worker import build_worker
+from worker import build_workers
 from workflows.recommendation import RecommendationWorkflow
 
 T = TypeVar("T")
@@ -105,13 +105,15 @@ def stored_row(database_url: str, ref: str) -> RecommendationRow | None:
 
 
 def worker_maker(client, *, settings: Settings, executor: ThreadPoolExecutor):
-    """A factory of running workers on one queue and store: ``async with make():`` runs one."""
+    """A factory of running workers on one queue and store: ``async with make():`` runs the
+    decisions worker (yielded) and, unless ``settings.worker_serves`` says otherwise, the mail one."""
 
     @asynccontextmanager
     async def make(**options) -> AsyncIterator[Worker]:
-        worker = build_worker(client, settings=settings, executor=executor, **options)
-        async with worker as running:
-            yield running
+        async with AsyncExitStack() as stack:
+            workers = build_workers(client, settings=settings, executor=executor, **options)
+            running = [await stack.enter_async_context(worker) for worker in workers]
+            yield running[0]
 
     return make
 

@@ -18,7 +18,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from models.payloads import DELIVER_MAIL, DELIVER_MAIL_BATCH, RECORD_TRANSITION, RecommendationInput
+from models.payloads import DELIVER_MAIL, DELIVER_MAIL_BATCH, RECORD_TRANSITION, RecommendationInput, mail_queue
 from temporal_client import workflow_id_for
 from worker import workflow_runner
 from workflows.recommendation import RecommendationWorkflow
@@ -70,7 +70,8 @@ class TestReplay:
         ("generation", "patches", "stored_by", "sent_by"),
         [
             ("quiet", {"deliver-email-v1", "quiet-deliveries-v1"}, "activity", DELIVER_MAIL),
-            ("batched", {"deliver-email-v1", "quiet-deliveries-v1", "local-projection-v1", "batched-mail-v1"},
+            ("batched", {"deliver-email-v1", "quiet-deliveries-v1", "local-projection-v1", "batched-mail-v1",
+                         "steady-timer-v1"},
              "local activity", DELIVER_MAIL_BATCH),
         ],
     )  # fmt: skip
@@ -91,6 +92,15 @@ class TestReplay:
         assert ("local activity" if local else "activity") == stored_by
         assert (RECORD_TRANSITION in scheduled) is not local
         assert sent_by in scheduled and ({DELIVER_MAIL, DELIVER_MAIL_BATCH} - {sent_by}).isdisjoint(scheduled)
+
+    def test_mail_batches_go_to_the_mail_queue(self):
+        """Batches are scheduled on the workflow's queue's mail queue, which mail workers serve apart."""
+        events = json.loads((HISTORIES / "full_lifecycle.batched.json").read_text())["events"]
+        started = next(e for e in events if e["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED")
+        task_queue = started["workflowExecutionStartedEventAttributes"]["taskQueue"]["name"]
+        queues = {e["activityTaskScheduledEventAttributes"]["taskQueue"]["name"] for e in events
+                  if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"}  # fmt: skip
+        assert {mail_queue(task_queue)} == queues
 
     def test_the_first_run_history_ends_by_continuing_as_new(self):
         """The continue-as-new recording really covers a run that continued as new."""

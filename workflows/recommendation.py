@@ -9,7 +9,7 @@ transition is flushed to the store and the outbox by one idempotent activity.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         SignOffInput,
         SubmitPlansInput,
         WithdrawInput,
+        mail_queue,
     )
     from models.permissions import Reader, reader_of
 
@@ -73,8 +74,12 @@ QUIET_DELIVERIES_PATCH = "quiet-deliveries-v1"
 # local activity (in the decision's own workflow task, not through the task queue), and its
 # messages sent by one batch activity rather than one activity per message and recipient.
 LOCAL_PROJECTION_PATCH = "local-projection-v1"
+# Workflows started before it keep their recorded behaviour on replay: the timer to the next
+# deadline kept while the deadline stays the same, rather than cancelled and started again on
+# every decision.
+STEADY_TIMER_PATCH = "steady-timer-v1"
 BATCHED_MAIL_PATCH = "batched-mail-v1"
-# A batch is one transition's messages; more than this (a long list of copies) go in several.
+# The most messages one batch carries (one activity's input stays small); the rest go next.
 MAIL_BATCH_LIMIT = 25
 
 
@@ -92,6 +97,10 @@ class RecommendationWorkflow:
         self._flush_lock = asyncio.Lock()
         # Deliveries running now, by (notification key, recipient); the pending list is in state.
         self._in_flight: set[tuple[str, str]] = set()
+        self._batch_in_flight = False
+        # The timer to the next deadline, and that deadline (see _sleep_until_next_deadline).
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_at: datetime | None = None
 
     @workflow.run
     async def run(self, start: RecommendationInput) -> RecommendationStatus:
@@ -120,20 +129,27 @@ class RecommendationWorkflow:
     async def _sleep_until_next_deadline(self) -> None:
         """Wait for the next timer, decision or finished delivery, whichever comes first."""
         next_at = self._life.next_deadline()
-        timeout = None if next_at is None else max(next_at - workflow.now(), timedelta(seconds=1))
-        try:
-            await workflow.wait_condition(lambda: self._woken or self._finished(), timeout=timeout)
-        except TimeoutError:
-            pass
+        if not workflow.patched(STEADY_TIMER_PATCH):
+            timeout = None if next_at is None else max(next_at - workflow.now(), timedelta(seconds=1))
+            try:
+                await workflow.wait_condition(lambda: self._woken or self._finished(), timeout=timeout)
+            except TimeoutError:
+                pass
+            return
+        if self._timer is None or self._timer.done() or next_at != self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer, self._timer_at = None, next_at
+            if next_at is not None:
+                delay = max(next_at - workflow.now(), timedelta(seconds=1))
+                self._timer = asyncio.create_task(workflow.sleep(delay))
+        timer = self._timer
+        await workflow.wait_condition(lambda: self._woken or self._finished() or (timer is not None and timer.done()))
 
     def _start_deliveries(self) -> None:
-        """Start delivering every pending message not already on its way."""
-        waiting = []
-        for delivery in list(self._life.state.pending_mail):
-            key = (delivery.notification.key, delivery.recipient)
-            if key not in self._in_flight:
-                self._in_flight.add(key)
-                waiting.append(delivery)
+        """Start delivering every pending message not already on its way; batched mail goes one
+        batch at a time, and what is queued meanwhile goes in the next."""
+        waiting = [d for d in self._life.state.pending_mail if self._key(d) not in self._in_flight]
         if not waiting:
             return
         # Started in the order they were queued: workflows recorded before batching replay the
@@ -142,13 +158,22 @@ class RecommendationWorkflow:
         to_send = []
         for delivery in waiting:
             if self._for_digest(delivery):
+                self._in_flight.add(self._key(delivery))
                 asyncio.create_task(self._add_to_digest(delivery))
             elif batching:
                 to_send.append(delivery)
             else:
+                self._in_flight.add(self._key(delivery))
                 asyncio.create_task(self._send_one(delivery))
-        for first in range(0, len(to_send), MAIL_BATCH_LIMIT):
-            asyncio.create_task(self._send_batch(to_send[first : first + MAIL_BATCH_LIMIT]))
+        if to_send and not self._batch_in_flight:
+            batch = to_send[:MAIL_BATCH_LIMIT]
+            self._in_flight.update(self._key(d) for d in batch)
+            self._batch_in_flight = True
+            asyncio.create_task(self._send_batch(batch))
+
+    @staticmethod
+    def _key(delivery: MailDelivery) -> tuple[str, str]:
+        return (delivery.notification.key, delivery.recipient)
 
     @staticmethod
     def _for_digest(delivery: MailDelivery) -> bool:
@@ -179,13 +204,18 @@ class RecommendationWorkflow:
             DELIVER_MAIL_BATCH,
             MailBatch(deliveries=deliveries),
             result_type=MailBatchResult,
+            task_queue=mail_queue(workflow.info().task_queue),
             **DELIVERY_OPTIONS,
         )
         for delivery, result in zip(deliveries, batch.results, strict=True):
             self._delivered(delivery, result)
+        # One batch at a time: a burst of decisions costs one batch (and one workflow task) for
+        # what it queued while the last was out, not one per decision.
+        self._batch_in_flight = False
+        self._start_deliveries()
 
     def _delivered(self, delivery: MailDelivery, result: MailDeliveryResult | None) -> None:
-        self._in_flight.discard((delivery.notification.key, delivery.recipient))
+        self._in_flight.discard(self._key(delivery))
         self._life.state.pending_mail.remove(delivery)
         bounced = result is not None and result.status == "bounced"
         if bounced:

@@ -64,15 +64,14 @@ from models.payloads import (
 from settings import Settings
 from temporal_client import start_recommendation, test_server_path
 from tests import factories as f
-from tests.helpers import TEST_SECRET_KEY, days, decide, free_port, refused, skip_to, today
-from worker import build_worker
+from tests.helpers import TEST_SECRET_KEY, days, decide, free_port, refused, skip_to, today, worker_maker
 from workflows.recommendation import RecommendationWorkflow
 
 HISTORIES = Path(__file__).resolve().parent
 # Each generation of histories is kept: ``<scenario>.json`` were recorded before email delivery
 # (they replay with the ``deliver-email-v1`` patch off), ``<scenario>.email.json`` after it, and
 # ``<scenario>.quiet.json`` after ``quiet-deliveries-v1``, and ``<scenario>.batched.json`` after
-# ``local-projection-v1`` and ``batched-mail-v1``.
+# ``local-projection-v1``, ``batched-mail-v1`` and ``steady-timer-v1``.
 GENERATION = "batched"
 
 
@@ -385,7 +384,7 @@ async def main() -> None:
                     smtp_port=mail_port,
                     secret_key=SecretStr(TEST_SECRET_KEY),
                 )
-                async with build_worker(env.client, settings=settings, executor=executor):
+                async with worker_maker(env.client, settings=settings, executor=executor)():
                     await scenario(Recorder(env, task_queue))
         catcher.stop()
 

@@ -4,8 +4,9 @@ date (alembic migrations in ``migrations/``, the same on SQLite and PostgreSQL).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 
@@ -127,10 +128,18 @@ def _alembic_config(url: str):
     return config
 
 
+@lru_cache(maxsize=8)
+def _one_at_a_time(url: str) -> AbstractContextManager:
+    """SQLite has one writer: this process's sessions on a SQLite file take turns. Left to
+    SQLite's own busy handler, threads writing at once back off by sleeps of up to 100 ms, and a
+    burst of workflow tasks storing their transitions waited seconds (bench.scale_timers)."""
+    return threading.RLock() if get_engine(url).dialect.name == "sqlite" else nullcontext()
+
+
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
-    with Session(get_engine(url)) as session:
+    with _one_at_a_time(url), Session(get_engine(url)) as session:
         try:
             yield session
             session.commit()

@@ -45,15 +45,16 @@ class BoardPackActivities:
             created_at=datetime.now(UTC),
         )  # fmt: skip
         domain = mail_domain(self.settings.mail_from)
+        message_ids = {member: message_id_for(notification.key, member, domain) for member in members}
+        with session_scope(url) as session:
+            earlier = sent_mail_statuses(session=session, message_ids=list(message_ids.values()))
         sent = 0
         # One connection to the relay for the whole Board.
         async with Relay(self.settings) as relay:
-            for member in members:
+            for member, message_id in message_ids.items():
                 activity.heartbeat()
-                message_id = message_id_for(notification.key, member, domain)
-                with session_scope(url) as session:
-                    if sent_mail_statuses(session=session, message_ids=[message_id]).get(message_id) == "sent":
-                        continue
+                if earlier.get(message_id) == "sent":
+                    continue
                 message = _pack_message(self.settings.mail_from, member, label, html, message_id)
                 try:
                     await relay.send(message)

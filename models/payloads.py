@@ -589,7 +589,7 @@ class ProjectionInput(Payload):
     workflow_id: str
     status: RecommendationStatus
     new_events: list[TimelineEvent]
-    notifications: list[Notification] = []
+    notifications: list[Notification]
     # Set when the transition is stored by a local activity, which runs before its workflow task
     # is committed: a task that was never committed (its worker died) may have stored timeline
     # events after this sequence number and notifications queued after this time, and this

@@ -164,20 +164,14 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
         [{"ref": status.ref, "seq": e.seq, "at": e.at, "kind": e.kind, "actor": e.actor, "detail": e.detail}
          for e in data.new_events],
     )  # fmt: skip
-    record_outbox(session=session, workflow_id=data.workflow_id, notifications=data.notifications)
-    return moved
-
-
-def record_outbox(*, session: Session, workflow_id: str, notifications: Sequence[Notification]) -> None:
-    """Enter notifications in the outbox; one already there (by key) is left as it is."""
     _insert_ignoring_duplicates(
         session,
         OutboxRow,
         [
             {
                 "key": n.key,
-                "workflow_id": workflow_id,
-                "ref": str(n.context.get("ref", "")),
+                "workflow_id": data.workflow_id,
+                "ref": status.ref,
                 "kind": n.kind,
                 "recipients": n.recipients,
                 "action_id": n.action_id,
@@ -185,9 +179,10 @@ def record_outbox(*, session: Session, workflow_id: str, notifications: Sequence
                 "context": n.model_dump(mode="json")["context"],
                 "created_at": n.created_at,
             }
-            for n in notifications
+            for n in data.notifications
         ],
     )
+    return moved
 
 
 def audit_due(status: RecommendationStatus) -> date | None:

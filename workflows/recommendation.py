@@ -70,15 +70,16 @@ DELIVER_EMAIL_PATCH = "deliver-email-v1"
 # Workflows started before it keep their recorded behaviour on replay: the main loop left asleep
 # when a message is delivered.
 QUIET_DELIVERIES_PATCH = "quiet-deliveries-v1"
-# Workflows started before it keep their recorded behaviour on replay: each transition stored by a
-# local activity (in the decision's own workflow task, not through the task queue), and its
-# messages sent by one batch activity rather than one activity per message and recipient.
+# Workflows started before each of these keep their recorded behaviour on replay:
+# - each transition stored by a local activity (in the decision's own workflow task, not through
+#   the task queue);
 LOCAL_PROJECTION_PATCH = "local-projection-v1"
-# Workflows started before it keep their recorded behaviour on replay: the timer to the next
-# deadline kept while the deadline stays the same, rather than cancelled and started again on
-# every decision.
-STEADY_TIMER_PATCH = "steady-timer-v1"
+# - a transition's messages sent by one batch activity on the mail queue, rather than one
+#   activity per message and recipient;
 BATCHED_MAIL_PATCH = "batched-mail-v1"
+# - the timer to the next deadline kept while the deadline stays the same, rather than cancelled
+#   and started again on every decision.
+STEADY_TIMER_PATCH = "steady-timer-v1"
 # The most messages one batch carries (one activity's input stays small); the rest go next.
 MAIL_BATCH_LIMIT = 25
 
@@ -242,32 +243,30 @@ class RecommendationWorkflow:
             return
         notifications = list(state.outbox)
         status = self._life.status(workflow.now()).model_copy(update={"timeline": []})
+        local = workflow.patched(LOCAL_PROJECTION_PATCH)
+        # A local activity runs in this workflow task, without a trip through the task queue; the
+        # decision's caller waits for it. The task may yet fail to commit (its worker killed) and
+        # run again later, with new times in its messages' keys, so the store replaces what an
+        # uncommitted run stored after what committed runs did: see ProjectionInput.
+        replace = (
+            {
+                "replace_after_seq": state.projected_seq,
+                "replace_outbox_after": state.outbox_stored_through or workflow.info().workflow_start_time,
+            }
+            if local
+            else {}
+        )
         projection = ProjectionInput(
             workflow_id=workflow.info().workflow_id,
             status=status,
             new_events=new_events,
             notifications=notifications,
+            **replace,
         )
-        if workflow.patched(LOCAL_PROJECTION_PATCH):
-            # In this workflow task, without a trip through the task queue; the decision's caller
-            # waits for it. The task may yet fail to commit (its worker killed) and run again
-            # later, with new times in its messages' keys, so the store replaces what an
-            # uncommitted run stored after what committed runs did: see ProjectionInput.
-            local = projection.model_copy(
-                update={
-                    "replace_after_seq": state.projected_seq,
-                    "replace_outbox_after": state.outbox_stored_through or workflow.info().workflow_start_time,
-                }
-            )
-            await workflow.execute_local_activity(
-                RECORD_TRANSITION, local, start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE_RETRY
-            )
-            if notifications:
-                state.outbox_stored_through = max(n.created_at for n in notifications)
-        else:
-            await workflow.execute_activity(
-                RECORD_TRANSITION, projection, start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE_RETRY
-            )
+        run = workflow.execute_local_activity if local else workflow.execute_activity
+        await run(RECORD_TRANSITION, projection, start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE_RETRY)
+        if local and notifications:
+            state.outbox_stored_through = max(n.created_at for n in notifications)
         escalations = [e.kind.removeprefix("escalation:") for e in new_events if e.kind.startswith("escalation:")]
         if escalations:  # metrics are not recorded on replay, so each escalation counts once
             counter = workflow.metric_meter().create_counter(

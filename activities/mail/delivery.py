@@ -122,8 +122,6 @@ class MailActivities:
         A relay that is down fails the whole batch for a retry; a bounce is that message's result.
         """
         activity.heartbeat()
-        if not batch.deliveries:
-            return MailBatchResult(results=[])
         earlier = await asyncio.to_thread(self._earlier_statuses, batch.deliveries)
         results = []
         async with Relay(self.settings) as relay:

@@ -24,9 +24,10 @@ class Settings(BaseSettings):
     temporal_address: str = Field(default="localhost:7233", description="host:port of the Temporal frontend")
     temporal_namespace: str = Field(default="default", min_length=1)
     task_queue: str = Field(default="assurance", min_length=1)
-    # What this worker process serves: the workflows, their decisions and the store ("decisions"),
-    # the sending of their email (on <task_queue>-mail), or both. Split, mail can run apart (and
-    # under `nice`), so a burst of email never slows a decision.
+    # What this worker process serves: the workflows and their decisions ("decisions"), the
+    # background work on <task_queue>-mail (each transition's write to the store, and the sending
+    # of its email: "mail"), or both. Split, the background work can run apart (and under `nice`),
+    # so a burst of it never slows a decision.
     worker_serves: Literal["all", "decisions", "mail"] = "all"
     # Run workflow code in Temporal's sandbox, which stops some non-deterministic calls at the cost
     # of CPU on every workflow task. The tests always run it; production need not.

@@ -55,6 +55,8 @@ def build_worker(client: Client, *, settings: Settings, executor: ThreadPoolExec
         workflows=[RecommendationWorkflow, BoardDigestWorkflow, FreshLinkWorkflow, BoardPackWorkflow],
         workflow_runner=workflow_runner(sandboxed=settings.workflow_sandbox),
         activities=[
+            # Transitions of workflows started before they were stored in the background (by local
+            # activity, or before that on this queue); newer ones' go on the mail queue.
             ProjectionActivities(settings.database_url).record_transition,
             # Single messages: a sign-in link, and workflows started before mail went in batches.
             mail.deliver_mail,
@@ -67,12 +69,17 @@ def build_worker(client: Client, *, settings: Settings, executor: ThreadPoolExec
     )
 
 
-def build_mail_worker(client: Client, *, settings: Settings) -> Worker:
-    """A worker that sends the recommendations' mail batches, on the mail queue."""
+def build_mail_worker(client: Client, *, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
+    """A worker for the mail queue: it stores each transition in the background and sends the
+    recommendations' mail batches."""
     return Worker(
         client,
         task_queue=mail_queue(settings.task_queue),
-        activities=[MailActivities(settings).deliver_mail_batch],
+        activities=[
+            ProjectionActivities(settings.database_url).record_transition,
+            MailActivities(settings).deliver_mail_batch,
+        ],
+        activity_executor=executor,
     )
 
 
@@ -83,7 +90,7 @@ def build_workers(client: Client, *, settings: Settings, executor: ThreadPoolExe
     if serves in ("all", "decisions"):
         workers.append(build_worker(client, settings=settings, executor=executor, **options))
     if serves in ("all", "mail"):
-        workers.append(build_mail_worker(client, settings=settings))
+        workers.append(build_mail_worker(client, settings=settings, executor=executor))
     return workers
 
 

@@ -104,6 +104,17 @@ def stored_row(database_url: str, ref: str) -> RecommendationRow | None:
         return row
 
 
+async def stored_through(database_url: str, status: RecommendationStatus, *, timeout: float = 15.0) -> None:
+    """Wait until the store holds ``status``'s version: a decision answers before the background
+    activity has written its transition."""
+
+    def caught_up() -> bool:
+        row = stored_row(database_url, status.ref)
+        return row is not None and row.version >= status.version
+
+    await eventually(caught_up, timeout=timeout)
+
+
 def worker_maker(client, *, settings: Settings, executor: ThreadPoolExecutor):
     """A factory of running workers on one queue and store: ``async with make():`` runs the
     decisions worker (yielded) and, unless ``settings.worker_serves`` says otherwise, the mail one."""

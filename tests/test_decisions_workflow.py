@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from models.payloads import (
     AcknowledgeInput,
     AgreeActionsInput,
@@ -21,7 +23,17 @@ from models.payloads import (
 )
 from temporal_client import start_recommendation
 from tests import factories as f
-from tests.helpers import days, decide, refused, sent, skip_to, status, status_with_escalations, today
+from tests.helpers import (
+    days,
+    decide,
+    refused,
+    sent,
+    skip_to,
+    status,
+    status_with_escalations,
+    stored_through,
+    today,
+)
 
 
 async def _in_progress(env, start, ref: str):
@@ -272,6 +284,7 @@ class TestChanges:
         repeated = [e for e in second.escalations if e.kind == "repeated_audit_failure"]
         assert [(EscalationLevel.assurance_board, [f.ASSURANCE])] == [(e.level, e.recipients) for e in repeated]
         assert 2 == len(second.audits)
+        await stored_through(database_url, second)
         assert 1 == len([r for r in sent(database_url, "REAUDIT") if r.kind == "repeated_audit_failure"])
 
 
@@ -284,13 +297,17 @@ class TestContinueAsNew:
         await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
         for n in range(12):
             await decide(handle, "report_progress", ReportProgressInput(by=f.OWNER, action_id="A1", note=f"update {n}"))
-        current = await env.client.get_workflow_handle(handle.id).describe()
-        assert first_run != current.run_id
+        # It continues as new once the last transition is stored, just after the decision answers
+        # (polled in real time: the worker's work, not the clock).
+        async with asyncio.timeout(15):
+            while (await env.client.get_workflow_handle(handle.id).describe()).run_id == first_run:
+                await asyncio.sleep(0.05)
         carried = await status(handle)
         assert [f"update {n}" for n in range(12)] == [p.note for p in carried.actions[0].progress]
         assert list(range(1, carried.timeline[-1].seq + 1)) == [e.seq for e in carried.timeline]
-        await decide(handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="done"))
+        done = await decide(handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="done"))
         assert Stage.dissemination_plan == (await status(handle)).stage
+        await stored_through(database_url, done)
         keys = [r.key for r in sent(database_url, "CAN")]
         assert len(keys) == len(set(keys))
         assert ["task_assigned", "plans_requested"] == [r.kind for r in sent(database_url, "CAN")]

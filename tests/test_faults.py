@@ -24,12 +24,14 @@ from temporalio.testing import WorkflowEnvironment
 from mailcatcher import start_mailcatcher
 from models.db import session_scope
 from models.payloads import (
+    RECORD_TRANSITION,
     AcknowledgeInput,
     AuditOutcome,
     CompleteActionInput,
     RecommendationStatus,
     RecordAuditInput,
     SignOffInput,
+    Stage,
     SubmitPlansInput,
     WithdrawInput,
 )
@@ -110,8 +112,9 @@ def set_available(url: str, available: bool) -> None:
 
 @pytest.mark.postgres
 async def test_the_store_unavailable_for_a_stretch_loses_no_transition(dev_env, settings, executor, own_postgres):
-    """PostgreSQL refuses every connection while owners take their actions on: the decisions wait,
-    the projections retry, and once it is back the store holds every transition and every email."""
+    """PostgreSQL refuses every connection while owners take their decisions: the decisions are
+    taken all the same, the projections retry, and once it is back the store holds every
+    transition and every email."""
     on_postgres = settings.model_copy(update={"database_url": own_postgres})
     relay = start_mailcatcher(host="127.0.0.1", port=free_port(), database_url=settings.database_url)
     on_postgres = on_postgres.model_copy(update={"smtp_port": relay.port})
@@ -130,26 +133,27 @@ async def test_the_store_unavailable_for_a_stretch_loses_no_transition(dev_env, 
 
             set_available(own_postgres, False)
             try:
-                acknowledged = [
-                    asyncio.create_task(decide(h, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1")))
-                    for h in handles.values()
-                ]
-                await asyncio.sleep(4)
-                assert not any(task.done() for task in acknowledged)  # an Update returns once stored
+                # A decision answers from the workflow, which holds it; the store waits.
+                async with asyncio.timeout(WAIT):
+                    for handle in handles.values():
+                        await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
+                        await decide(
+                            handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="Done")
+                        )
+                # Not a sleep: until each recommendation's write has failed and is being retried.
+                async with asyncio.timeout(WAIT):
+                    while not all([await retrying_projection(handle) for handle in handles.values()]):
+                        await asyncio.sleep(0.1)
             finally:
                 set_available(own_postgres, True)
-            async with asyncio.timeout(WAIT):
-                await asyncio.gather(*acknowledged)
-            for handle in handles.values():
-                await decide(
-                    handle, "complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="Done")
-                )
 
-            # Every transition is in the store, in the version the workflow reached.
+            # Every transition reaches the store, in the version the workflow reached.
             for ref in refs:
                 status = await recommendation_status(dev_env.client, ref)
+                assert status.stage is Stage.dissemination_plan
+                await eventually(lambda: stored(own_postgres, [ref])[ref].version == status.version, timeout=WAIT)  # noqa: B023
                 row = stored(own_postgres, [ref])[ref]
-                assert (row.stage, row.version) == (status.stage.value, status.version)
+                assert row.stage == status.stage.value
                 assert events(own_postgres, ref) == [e.seq for e in status.timeline]
             # Every email the outbox asked for was delivered, once (none was due during the outage).
             wanted = set().union(*(expected_mail(own_postgres, ref, settings) for ref in refs))
@@ -160,6 +164,15 @@ async def test_the_store_unavailable_for_a_stretch_loses_no_transition(dev_env, 
                 await close(handle)
     finally:
         relay.stop()
+
+
+async def retrying_projection(handle) -> bool:
+    """Whether the workflow's write to the store has failed at least once and waits to retry."""
+    described = await handle.describe()
+    return any(
+        p.activity_type.name == RECORD_TRANSITION and p.attempt >= 2
+        for p in described.raw_description.pending_activities
+    )
 
 
 def stored(url: str, refs: list[str]) -> dict[str, RecommendationRow]:

@@ -56,8 +56,9 @@ class TestReplay:
         }
         # Before email delivery (patch deliver-email-v1 off), after it, after deliveries stopped
         # waking the main loop (quiet-deliveries-v1), and after transitions were stored by local
-        # activity and mail sent in batches (local-projection-v1, batched-mail-v1).
-        generations = ("email", "quiet", "batched")
+        # activity and mail sent in batches (local-projection-v1, batched-mail-v1), and after
+        # they were stored in the background (background-projection-v1).
+        generations = ("email", "quiet", "batched", "background")
         expected = (
             scenarios
             | {f"{name}.{generation}" for name in scenarios for generation in generations}
@@ -73,6 +74,9 @@ class TestReplay:
             ("batched", {"deliver-email-v1", "quiet-deliveries-v1", "local-projection-v1", "batched-mail-v1",
                          "steady-timer-v1"},
              "local activity", DELIVER_MAIL_BATCH),
+            ("background", {"deliver-email-v1", "quiet-deliveries-v1", "batched-mail-v1", "steady-timer-v1",
+                            "background-projection-v1"},
+             "activity", DELIVER_MAIL_BATCH),
         ],
     )  # fmt: skip
     def test_each_generation_takes_its_own_paths(self, generation, patches, stored_by, sent_by):
@@ -93,9 +97,11 @@ class TestReplay:
         assert (RECORD_TRANSITION in scheduled) is not local
         assert sent_by in scheduled and ({DELIVER_MAIL, DELIVER_MAIL_BATCH} - {sent_by}).isdisjoint(scheduled)
 
-    def test_mail_batches_go_to_the_mail_queue(self):
-        """Batches are scheduled on the workflow's queue's mail queue, which mail workers serve apart."""
-        events = json.loads((HISTORIES / "full_lifecycle.batched.json").read_text())["events"]
+    @pytest.mark.parametrize("generation", ["batched", "background"])
+    def test_mail_batches_and_background_writes_go_to_the_mail_queue(self, generation):
+        """Batches (and, in the background generation, the store's writes) are scheduled on the
+        workflow's queue's mail queue, which mail workers serve apart."""
+        events = json.loads((HISTORIES / f"full_lifecycle.{generation}.json").read_text())["events"]
         started = next(e for e in events if e["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED")
         task_queue = started["workflowExecutionStartedEventAttributes"]["taskQueue"]["name"]
         queues = {e["activityTaskScheduledEventAttributes"]["taskQueue"]["name"] for e in events

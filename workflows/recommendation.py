@@ -80,6 +80,10 @@ BATCHED_MAIL_PATCH = "batched-mail-v1"
 # - the timer to the next deadline kept while the deadline stays the same, rather than cancelled
 #   and started again on every decision.
 STEADY_TIMER_PATCH = "steady-timer-v1"
+# - each transition stored by an activity on the mail queue that a decision does not wait for,
+#   one at a time per recommendation, rather than by a local activity in the decision's own
+#   workflow task (the decision's caller reads the workflow, not the store; see _apply).
+BACKGROUND_PROJECTION_PATCH = "background-projection-v1"
 # The most messages one batch carries (one activity's input stays small); the rest go next.
 MAIL_BATCH_LIMIT = 25
 
@@ -99,6 +103,8 @@ class RecommendationWorkflow:
         # Deliveries running now, by (notification key, recipient); the pending list is in state.
         self._in_flight: set[tuple[str, str]] = set()
         self._batch_in_flight = False
+        # A transition being stored in the background (see _start_projection).
+        self._projecting = False
         # The timer to the next deadline, and that deadline (see _sleep_until_next_deadline).
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: datetime | None = None
@@ -109,14 +115,21 @@ class RecommendationWorkflow:
             # Reset before the flush: a decision taken while the flush runs wakes the next wait.
             self._woken = False
             self._life.fire_due(workflow.now())
-            await self._flush()
+            if workflow.patched(BACKGROUND_PROJECTION_PATCH):
+                self._start_projection()
+            else:
+                await self._flush()
             self._start_deliveries()
             if self._finished():
                 break
             if not self._life.closed and self._should_continue_as_new():
-                # Handlers flush their own transitions before they finish, and deliveries still
-                # pending are carried in the state; nothing awaits between the wait and continuing.
-                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._in_flight)
+                # A write to the store on its way is waited for (as are handlers, which before
+                # background-projection-v1 stored their own transitions); what is not stored yet
+                # and deliveries still pending are carried in the state. Nothing awaits between
+                # the wait and continuing.
+                await workflow.wait_condition(
+                    lambda: workflow.all_handlers_finished() and not self._in_flight and not self._projecting
+                )
                 workflow.continue_as_new(
                     start.model_copy(update={"state": self._life.state, "actions": []}),
                 )
@@ -124,8 +137,19 @@ class RecommendationWorkflow:
         return self._life.status(workflow.now())
 
     def _finished(self) -> bool:
-        """Closed, every message delivered (or bounced), and no decision still being handled."""
-        return self._life.closed and not self._life.state.pending_mail and workflow.all_handlers_finished()
+        """Closed, stored, every message delivered (or bounced), and no decision still being handled."""
+        return (
+            self._life.closed
+            and not self._life.state.pending_mail
+            and workflow.all_handlers_finished()
+            and not self._projecting
+            and not self._unprojected()
+        )
+
+    def _unprojected(self) -> bool:
+        """Whether the state holds timeline events or notifications the store has not had yet."""
+        state = self._life.state
+        return bool(state.outbox) or any(e.seq > state.projected_seq for e in state.timeline[-1:])
 
     async def _sleep_until_next_deadline(self) -> None:
         """Wait for the next timer, decision or finished delivery, whichever comes first."""
@@ -231,18 +255,76 @@ class RecommendationWorkflow:
         info = workflow.info()
         return info.is_continue_as_new_suggested() or info.get_current_history_length() > self._continue_as_new_after
 
+    def _start_projection(self) -> None:
+        """Store what the state holds that the store has not had, unless a write is already on its
+        way: what is queued meanwhile goes in the next one, so a burst of decisions costs one
+        write for all that came while the last was out."""
+        if self._projecting or not self._unprojected():
+            return
+        self._projecting = True
+        asyncio.create_task(self._project())
+
+    async def _project(self) -> None:
+        projection = self._projection()
+        # On the mail queue: a worker of its own can write the store and send the mail, off the
+        # decisions' path. A write retried (or late) is harmless: the store keeps the newest
+        # version and ignores a timeline event or notification it already has.
+        await workflow.execute_activity(
+            RECORD_TRANSITION,
+            projection,
+            task_queue=mail_queue(workflow.info().task_queue),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+        )
+        self._projected(projection)
+        self._projecting = False
+        self._start_projection()
+        self._start_deliveries()
+
+    def _projection(self, **replace: Any) -> ProjectionInput:
+        """The store's next write: the status now, and the events and notifications it lacks."""
+        state = self._life.state
+        return ProjectionInput(
+            workflow_id=workflow.info().workflow_id,
+            status=self._life.status(workflow.now()).model_copy(update={"timeline": []}),
+            new_events=[e for e in state.timeline if e.seq > state.projected_seq],
+            notifications=list(state.outbox),
+            **replace,
+        )
+
+    def _projected(self, projection: ProjectionInput) -> None:
+        """The store has ``projection``: count its escalations and send its mail."""
+        state = self._life.state
+        new_events, notifications = projection.new_events, projection.notifications
+        escalations = [e.kind.removeprefix("escalation:") for e in new_events if e.kind.startswith("escalation:")]
+        if escalations:  # metrics are not recorded on replay, so each escalation counts once
+            counter = workflow.metric_meter().create_counter(
+                "assure_escalations", "Escalations sent up the ladder, by the level reached"
+            )
+            for level in escalations:
+                counter.add(1, {"level": level})
+        # Decisions taken while the activity ran stay queued for the next write.
+        state.projected_seq = max(state.projected_seq, new_events[-1].seq if new_events else 0)
+        del state.outbox[: len(notifications)]
+        if notifications and workflow.patched(DELIVER_EMAIL_PATCH):
+            workflow_id = workflow.info().workflow_id
+            state.pending_mail.extend(
+                MailDelivery(workflow_id=workflow_id, notification=n, recipient=r)
+                for n in notifications
+                for r in n.recipients
+            )
+
     async def _flush(self) -> None:
         """Send new timeline events and queued notifications to the store, exactly once."""
         async with self._flush_lock:
             await self._flush_pending()
 
     async def _flush_pending(self) -> None:
+        """How workflows started before background projection store a transition, in the flusher's
+        own workflow task."""
         state = self._life.state
-        new_events = [e for e in state.timeline if e.seq > state.projected_seq]
-        if not new_events and not state.outbox:
+        if not state.outbox and not any(e.seq > state.projected_seq for e in state.timeline):
             return
-        notifications = list(state.outbox)
-        status = self._life.status(workflow.now()).model_copy(update={"timeline": []})
         local = workflow.patched(LOCAL_PROJECTION_PATCH)
         # A local activity runs in this workflow task, without a trip through the task queue; the
         # decision's caller waits for it. The task may yet fail to commit (its worker killed) and
@@ -256,34 +338,12 @@ class RecommendationWorkflow:
             if local
             else {}
         )
-        projection = ProjectionInput(
-            workflow_id=workflow.info().workflow_id,
-            status=status,
-            new_events=new_events,
-            notifications=notifications,
-            **replace,
-        )
+        projection = self._projection(**replace)
         run = workflow.execute_local_activity if local else workflow.execute_activity
         await run(RECORD_TRANSITION, projection, start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE_RETRY)
-        if local and notifications:
-            state.outbox_stored_through = max(n.created_at for n in notifications)
-        escalations = [e.kind.removeprefix("escalation:") for e in new_events if e.kind.startswith("escalation:")]
-        if escalations:  # metrics are not recorded on replay, so each escalation counts once
-            counter = workflow.metric_meter().create_counter(
-                "assure_escalations", "Escalations sent up the ladder, by the level reached"
-            )
-            for level in escalations:
-                counter.add(1, {"level": level})
-        # Decisions taken while the activity ran stay queued for the next flush.
-        state.projected_seq = max(state.projected_seq, new_events[-1].seq if new_events else 0)
-        del state.outbox[: len(notifications)]
-        if notifications and workflow.patched(DELIVER_EMAIL_PATCH):
-            workflow_id = workflow.info().workflow_id
-            state.pending_mail.extend(
-                MailDelivery(workflow_id=workflow_id, notification=n, recipient=r)
-                for n in notifications
-                for r in n.recipients
-            )
+        if local and projection.notifications:
+            state.outbox_stored_through = max(n.created_at for n in projection.notifications)
+        self._projected(projection)
 
     # --- decisions --------------------------------------------------------------------------
 
@@ -303,8 +363,13 @@ class RecommendationWorkflow:
         # Applied before the first await, so no other handler interleaves with the change.
         self._life.apply(name, decision, workflow.now())
         self._woken = True
-        # Return only once the store has the change: the caller's next page reads it.
-        await self._flush()
+        if workflow.patched(BACKGROUND_PROJECTION_PATCH):
+            # The caller has the new status in this answer and reads the workflow for the pages
+            # after, so the decision does not wait for the store: lists and reports catch up as
+            # soon as the write in the background is done (normally within a second).
+            self._start_projection()
+        else:
+            await self._flush()
         return self._life.status(workflow.now())
 
     @workflow.update

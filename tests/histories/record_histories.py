@@ -70,9 +70,10 @@ from workflows.recommendation import RecommendationWorkflow
 HISTORIES = Path(__file__).resolve().parent
 # Each generation of histories is kept: ``<scenario>.json`` were recorded before email delivery
 # (they replay with the ``deliver-email-v1`` patch off), ``<scenario>.email.json`` after it, and
-# ``<scenario>.quiet.json`` after ``quiet-deliveries-v1``, and ``<scenario>.batched.json`` after
-# ``local-projection-v1``, ``batched-mail-v1`` and ``steady-timer-v1``.
-GENERATION = "batched"
+# ``<scenario>.quiet.json`` after ``quiet-deliveries-v1``, ``<scenario>.batched.json`` after
+# ``local-projection-v1``, ``batched-mail-v1`` and ``steady-timer-v1``, and
+# ``<scenario>.background.json`` after ``background-projection-v1``.
+GENERATION = "background"
 
 
 class Recorder:

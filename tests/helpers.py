@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from datetime import date, timedelta
 from typing import TypeVar
 
+from sqlalchemy import select
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
@@ -18,7 +19,7 @@ from temporalio.worker import Worker
 from models.db import session_scope
 from models.payloads import RecommendationStatus
 from models.store import outbox, recommendation_row
-from models.tables import OutboxRow, RecommendationRow
+from models.tables import OutboxRow, RecommendationRow, TimelineRow
 from settings import Settings
 from worker import build_workers
 from workflows.recommendation import RecommendationWorkflow
@@ -102,6 +103,13 @@ def stored_row(database_url: str, ref: str) -> RecommendationRow | None:
         if row is not None:
             session.expunge(row)
         return row
+
+
+def stored_seqs(database_url: str, ref: str) -> list[int]:
+    """The sequence numbers of ``ref``'s timeline events in the store, in order."""
+    with session_scope(database_url) as session:
+        rows = session.exec(select(TimelineRow.seq).where(TimelineRow.ref == ref).order_by(TimelineRow.seq))
+        return list(rows.scalars())
 
 
 async def stored_through(database_url: str, status: RecommendationStatus, *, timeout: float = 15.0) -> None:

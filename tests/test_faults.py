@@ -35,10 +35,10 @@ from models.payloads import (
     SubmitPlansInput,
     WithdrawInput,
 )
-from models.tables import RecommendationRow, TimelineRow
+from models.tables import RecommendationRow
 from temporal_client import dev_server_path, recommendation_status, start_recommendation
 from tests import factories as f
-from tests.helpers import decide, eventually, free_port, stored_row, temporary_database, worker_maker
+from tests.helpers import decide, eventually, free_port, stored_row, stored_seqs, temporary_database, worker_maker
 from tests.processes import expected_message_ids, forget_dead_worker, log_tail, received, worker_process
 
 pytestmark = pytest.mark.devserver
@@ -154,7 +154,7 @@ async def test_the_store_unavailable_for_a_stretch_loses_no_transition(dev_env, 
                 await eventually(lambda: stored(own_postgres, [ref])[ref].version == status.version, timeout=WAIT)  # noqa: B023
                 row = stored(own_postgres, [ref])[ref]
                 assert row.stage == status.stage.value
-                assert events(own_postgres, ref) == [e.seq for e in status.timeline]
+                assert stored_seqs(own_postgres, ref) == [e.seq for e in status.timeline]
             # Every email the outbox asked for was delivered, once (none was due during the outage).
             wanted = set().union(*(expected_mail(own_postgres, ref, settings) for ref in refs))
             assert len(wanted) == 2 * len(refs)  # the task, then the request for plans
@@ -181,13 +181,6 @@ def stored(url: str, refs: list[str]) -> dict[str, RecommendationRow]:
         for row in rows:
             session.expunge(row)
         return {row.ref: row for row in rows}
-
-
-def events(url: str, ref: str) -> list[int]:
-    with session_scope(url) as session:
-        return list(
-            session.exec(select(TimelineRow.seq).where(TimelineRow.ref == ref).order_by(TimelineRow.seq)).scalars()
-        )
 
 
 async def test_the_temporal_server_restarted_on_its_file_resumes_every_workflow(settings, executor, tmp_path):

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from models.payloads import (
+    RECORD_TRANSITION,
     AcknowledgeInput,
     AgreeActionsInput,
     AuditOutcome,
     CompleteActionInput,
     RecordAuditInput,
+    ReportProgressInput,
     SignOffInput,
     Stage,
     SubmitPlansInput,
 )
 from tests import factories as f
-from tests.helpers import days, decide, refused, sent, skip_to, status, today
+from tests.helpers import days, decide, refused, sent, skip_to, status, stored_seqs, stored_through, today
 
 
 class TestFullLifecycle:
@@ -95,3 +99,30 @@ class TestFullLifecycle:
         kinds = [row.kind for row in sent(database_url, "CSPR-LIFE")]
         assert kinds.count("task_assigned") == 3
         assert "plans_requested" in kinds and "signed_off" in kinds and "audit_failed" in kinds
+
+
+class TestBackgroundWrites:
+    async def test_a_burst_of_decisions_is_stored_one_write_at_a_time_and_completely(self, env, start, database_url):
+        """Decisions taken together answer at once; their transitions reach the store in writes that
+        never overlap (each starts after the last finished), fewer than the decisions, and the
+        store ends with every timeline event the workflow has."""
+        now = await today(env)
+        handle = await start(f.start("BURST", actions=[f.action("A1", now + days(60))]))
+        await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
+        notes = [ReportProgressInput(by=f.OWNER, action_id="A1", note=f"note {n}") for n in range(8)]
+        answers = await asyncio.gather(*(decide(handle, "report_progress", note) for note in notes))
+        latest = max(answers, key=lambda answer: answer.version)
+        await stored_through(database_url, latest)
+
+        history = await handle.fetch_history()
+        writes, open_write = 0, None
+        for event in history.events:
+            if event.HasField("activity_task_scheduled_event_attributes"):
+                if event.activity_task_scheduled_event_attributes.activity_type.name == RECORD_TRANSITION:
+                    assert open_write is None, "a write started while another was on its way"
+                    open_write, writes = event.event_id, writes + 1
+            elif event.HasField("activity_task_completed_event_attributes"):
+                if event.activity_task_completed_event_attributes.scheduled_event_id == open_write:
+                    open_write = None
+        assert 2 <= writes < 2 + len(notes)  # the start, then the decisions, some written together
+        assert stored_seqs(database_url, "BURST") == [e.seq for e in (await status(handle)).timeline]

@@ -25,10 +25,13 @@ class Settings(BaseSettings):
     temporal_namespace: str = Field(default="default", min_length=1)
     task_queue: str = Field(default="assurance", min_length=1)
     # What this worker process serves: the workflows and their decisions ("decisions"), the
-    # background work on <task_queue>-mail (each transition's write to the store, and the sending
-    # of its email: "mail"), or both. Split, the background work can run apart (and under `nice`),
-    # so a burst of it never slows a decision.
+    # background work (each transition's write to the store on <task_queue>-store, the sending of
+    # its email on <task_queue>-mail: "mail"), or both. Split, the background work can run apart
+    # (and under `nice`), so a burst of it never slows a decision.
     worker_serves: Literal["all", "decisions", "mail"] = "all"
+    # How many writes to the store a worker runs at once. In a burst the rest wait their turn, and
+    # a recommendation's decisions taken meanwhile go in its next write: fewer, fuller writes.
+    store_writes_at_once: int = Field(default=2, ge=1, le=100)
     # Run workflow code in Temporal's sandbox, which stops some non-deterministic calls at the cost
     # of CPU on every workflow task. The tests always run it; production need not.
     workflow_sandbox: bool = False

@@ -20,7 +20,7 @@ from activities.mail.delivery import MailActivities
 from activities.projection import ProjectionActivities
 from logs import configure_logging
 from models.db import init_db
-from models.payloads import mail_queue
+from models.payloads import mail_queue, store_queue
 from settings import Settings, get_settings, settings_or_exit
 from temporal_client import connect, metrics_runtime
 from workflows.board_digest import BoardDigestWorkflow
@@ -69,17 +69,24 @@ def build_worker(client: Client, *, settings: Settings, executor: ThreadPoolExec
     )
 
 
-def build_mail_worker(client: Client, *, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
-    """A worker for the mail queue: it stores each transition in the background and sends the
-    recommendations' mail batches."""
+def build_mail_worker(client: Client, *, settings: Settings) -> Worker:
+    """A worker that sends the recommendations' mail batches, on the mail queue."""
     return Worker(
         client,
         task_queue=mail_queue(settings.task_queue),
-        activities=[
-            ProjectionActivities(settings.database_url).record_transition,
-            MailActivities(settings).deliver_mail_batch,
-        ],
+        activities=[MailActivities(settings).deliver_mail_batch],
+    )
+
+
+def build_store_worker(client: Client, *, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
+    """A worker that writes the recommendations' transitions to the store, on the store queue,
+    ``settings.store_writes_at_once`` at a time."""
+    return Worker(
+        client,
+        task_queue=store_queue(settings.task_queue),
+        activities=[ProjectionActivities(settings.database_url).record_transition],
         activity_executor=executor,
+        max_concurrent_activities=settings.store_writes_at_once,
     )
 
 
@@ -90,7 +97,8 @@ def build_workers(client: Client, *, settings: Settings, executor: ThreadPoolExe
     if serves in ("all", "decisions"):
         workers.append(build_worker(client, settings=settings, executor=executor, **options))
     if serves in ("all", "mail"):
-        workers.append(build_mail_worker(client, settings=settings, executor=executor))
+        workers.append(build_store_worker(client, settings=settings, executor=executor))
+        workers.append(build_mail_worker(client, settings=settings))
     return workers
 
 

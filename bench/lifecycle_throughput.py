@@ -16,8 +16,8 @@ the median ratio, and every round's ratio is listed under it.
 
 Starting each workflow is inside the timed window in both runs. An Assure decision answers
 before its transition is written to the store, and the store's writes and the mail run on the
-mail queue (by default in a worker process of their own): they are still being done when the
-last Update returns. The time from then until every recommendation's workflow has closed (every
+store and mail queues (by default in a worker process of their own): they are still being done
+when the last Update returns. The time from then until every recommendation's workflow has closed (every
 transition stored, every email sent) is reported on its own line and is not part of the rates.
 
 This module also holds the small helpers the other benchmarks share (the machine's header line,
@@ -113,8 +113,9 @@ async def in_lanes(n: int, concurrency: int, one: Callable[[int], Awaitable[None
 
 
 def mail_worker_process(settings, temporal_address: str) -> subprocess.Popen:
-    """An Assure worker serving only the mail queue, in a process of its own at a lower CPU
-    priority, as the README suggests for a busy partnership (``terminate()`` it at the end)."""
+    """An Assure worker serving only the background work (the store and mail queues), in a process
+    of its own at a lower CPU priority, as the README suggests for a busy partnership
+    (``terminate()`` it at the end)."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("ASSURE_")}
     env |= {
         "ASSURE_WORKER_SERVES": "mail",
@@ -361,9 +362,10 @@ async def main(
     ]
     print()
     print(header("bench.lifecycle_throughput"))
-    mail = "in the same worker" if mail_in_worker else "sent by a worker process of its own (nice 10)"
+    where = "in the decisions' worker" if mail_in_worker else "in a worker process of its own (nice 10)"
     print_table(
-        f"Lifecycle throughput: dev server (in memory), one worker each, {concurrency} at a time; Assure's mail {mail}",
+        f"Lifecycle throughput: dev server (in memory), one worker each, {concurrency} at a time; "
+        f"Assure's store writes and mail {where}",
         ["", "Assure", "bare Temporal"],
         [[name, a, b] for name, a, b in zip(names, assure.column(), bare.column(), strict=True)],
     )
@@ -386,7 +388,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--mail-in-worker",
         action="store_true",
-        help="serve Assure's mail queue (the store's writes, the mail) from the worker that takes the decisions "
+        help="serve Assure's background work (the store's writes, the mail) from the worker that takes the decisions "
         "(default: a worker process of its own)",
     )
     return parser.parse_args(argv)

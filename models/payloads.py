@@ -606,10 +606,16 @@ DELIVER_MAIL_BATCH = "deliver_mail_batch"
 
 
 def mail_queue(task_queue: str) -> str:
-    """The task queue of the background work of workflows on ``task_queue`` (each transition's
-    write to the store, and its mail batches): served apart, so that it never queues ahead of a
-    decision."""
+    """The task queue of the mail batches of workflows on ``task_queue``: served apart, so that
+    sending email never queues ahead of a decision."""
     return f"{task_queue}-mail"
+
+
+def store_queue(task_queue: str) -> str:
+    """The task queue of the writes to the store of workflows on ``task_queue``: served apart
+    from the decisions (so they never queue ahead of one) and from the mail (so a slow relay
+    never holds the store back)."""
+    return f"{task_queue}-store"
 
 
 # The dashboard's one-time sign-in email: its link is signed by the delivery activity.

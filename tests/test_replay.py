@@ -18,7 +18,14 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from models.payloads import DELIVER_MAIL, DELIVER_MAIL_BATCH, RECORD_TRANSITION, RecommendationInput, mail_queue
+from models.payloads import (
+    DELIVER_MAIL,
+    DELIVER_MAIL_BATCH,
+    RECORD_TRANSITION,
+    RecommendationInput,
+    mail_queue,
+    store_queue,
+)
 from temporal_client import workflow_id_for
 from worker import workflow_runner
 from workflows.recommendation import RecommendationWorkflow
@@ -98,15 +105,19 @@ class TestReplay:
         assert sent_by in scheduled and ({DELIVER_MAIL, DELIVER_MAIL_BATCH} - {sent_by}).isdisjoint(scheduled)
 
     @pytest.mark.parametrize("generation", ["batched", "background"])
-    def test_mail_batches_and_background_writes_go_to_the_mail_queue(self, generation):
-        """Batches (and, in the background generation, the store's writes) are scheduled on the
-        workflow's queue's mail queue, which mail workers serve apart."""
+    def test_mail_batches_go_to_the_mail_queue_and_background_writes_to_the_store_queue(self, generation):
+        """Batches are scheduled on the workflow's queue's mail queue, and (in the background
+        generation) the store's writes on its store queue, each served apart from the decisions."""
         events = json.loads((HISTORIES / f"full_lifecycle.{generation}.json").read_text())["events"]
         started = next(e for e in events if e["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED")
         task_queue = started["workflowExecutionStartedEventAttributes"]["taskQueue"]["name"]
-        queues = {e["activityTaskScheduledEventAttributes"]["taskQueue"]["name"] for e in events
-                  if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"}  # fmt: skip
-        assert {mail_queue(task_queue)} == queues
+        queues = {(e["activityTaskScheduledEventAttributes"]["activityType"]["name"],
+                   e["activityTaskScheduledEventAttributes"]["taskQueue"]["name"])
+                  for e in events if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"}  # fmt: skip
+        wanted = {(DELIVER_MAIL_BATCH, mail_queue(task_queue))}
+        if generation == "background":
+            wanted.add((RECORD_TRANSITION, store_queue(task_queue)))
+        assert wanted == queues
 
     def test_the_first_run_history_ends_by_continuing_as_new(self):
         """The continue-as-new recording really covers a run that continued as new."""

@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         SubmitPlansInput,
         WithdrawInput,
         mail_queue,
+        store_queue,
     )
     from models.permissions import Reader, reader_of
 
@@ -80,7 +81,7 @@ BATCHED_MAIL_PATCH = "batched-mail-v1"
 # - the timer to the next deadline kept while the deadline stays the same, rather than cancelled
 #   and started again on every decision.
 STEADY_TIMER_PATCH = "steady-timer-v1"
-# - each transition stored by an activity on the mail queue that a decision does not wait for,
+# - each transition stored by an activity on the store queue that a decision does not wait for,
 #   one at a time per recommendation, rather than by a local activity in the decision's own
 #   workflow task (the decision's caller reads the workflow, not the store; see _apply).
 BACKGROUND_PROJECTION_PATCH = "background-projection-v1"
@@ -266,13 +267,15 @@ class RecommendationWorkflow:
 
     async def _project(self) -> None:
         projection = self._projection()
-        # On the mail queue: a worker of its own can write the store and send the mail, off the
-        # decisions' path. A write retried (or late) is harmless: the store keeps the newest
-        # version and ignores a timeline event or notification it already has.
+        # On the store queue, off the decisions' path. Its worker takes a few writes at a time, so
+        # in a burst a write waits its turn while this recommendation's next decisions queue up
+        # for the write after it: fewer, fuller writes. A write retried (or late) is harmless:
+        # the store keeps the newest version and ignores a timeline event or notification it
+        # already has.
         await workflow.execute_activity(
             RECORD_TRANSITION,
             projection,
-            task_queue=mail_queue(workflow.info().task_queue),
+            task_queue=store_queue(workflow.info().task_queue),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=STORE_RETRY,
         )

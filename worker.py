@@ -56,7 +56,7 @@ def build_worker(client: Client, *, settings: Settings, executor: ThreadPoolExec
         workflow_runner=workflow_runner(sandboxed=settings.workflow_sandbox),
         activities=[
             # Transitions of workflows started before they were stored in the background (by local
-            # activity, or before that on this queue); newer ones' go on the mail queue.
+            # activity, or before that on this queue); newer ones' go on the store queue.
             ProjectionActivities(settings.database_url).record_transition,
             # Single messages: a sign-in link, and workflows started before mail went in batches.
             mail.deliver_mail,

@@ -17,8 +17,9 @@ the median ratio, and every round's ratio is listed under it.
 Starting each workflow is inside the timed window in both runs. An Assure decision answers
 before its transition is written to the store, and the store's writes and the mail run on the
 store and mail queues (by default in a worker process of their own): they are still being done
-when the last Update returns. The time from then until every recommendation's workflow has closed (every
-transition stored, every email sent) is reported on its own line and is not part of the rates.
+when the last Update returns. The time from then until every recommendation's workflow has
+closed (every transition stored, every email sent) is reported on its own line and is not part
+of the rates.
 
 This module also holds the small helpers the other benchmarks share (the machine's header line,
 aligned tables, percentiles). Its imports at the top are kept to the standard library and

@@ -32,7 +32,7 @@ import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ from temporal_client import (
     workflow_id_for,
 )
 from tests import factories as f
-from tests.helpers import drain_digests, free_port, worker_maker
+from tests.helpers import drain_digests, free_port, skip_to, worker_maker
 
 TASK_QUEUE = "bench-year"
 BEHAVIOURS = {"on time": 0.5, "late": 0.3, "never": 0.2}
@@ -198,20 +198,6 @@ def stage_table(database_url: str) -> list[list[str]]:
     return [[stage.value, str(standing[stage.value]), str(reached[f"stage:{stage.value}"])] for stage in Stage]
 
 
-async def next_day(env, day: date) -> None:
-    """Move the test server's clock to 09:00 UTC on ``day`` (as ``tests.helpers.skip_to``), with
-    time for the worker: the server holds the clock until the worker's work is done, and with
-    hundreds of recommendations that outlasts the sleep call's default deadline."""
-    from temporalio.api.testservice.v1 import SleepRequest
-
-    target = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
-    now = await env.get_current_time()
-    if target > now:
-        request = SleepRequest()
-        request.duration.FromTimedelta(target - now)
-        await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=timedelta(minutes=30))
-
-
 async def main(n: int, days: int, seed: int) -> None:
     configure_logging(fmt="json", level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
@@ -246,7 +232,7 @@ async def main(n: int, days: int, seed: int) -> None:
                             by_day[d.day][s.ref].append(d)
                     taken = 0
                     for day in range(1, days + 1):
-                        await next_day(env, day0 + timedelta(days=day))
+                        await skip_to(env, day0 + timedelta(days=day), deadline=timedelta(minutes=30))
                         todays = list(by_day.get(day, {}).items())
 
                         async def take(j: int, todays=todays) -> None:

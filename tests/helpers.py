@@ -82,14 +82,25 @@ async def today(env) -> date:
     return (await env.get_current_time()).date()
 
 
-async def skip_to(env, day: date, hour: int = 9) -> None:
-    """Move the test server's clock to ``day`` at ``hour``:00 UTC (after the 08:00 deadlines)."""
+async def skip_to(env, day: date, hour: int = 9, *, deadline: timedelta | None = None) -> None:
+    """Move the test server's clock to ``day`` at ``hour``:00 UTC (after the 08:00 deadlines).
+
+    The server holds the clock until the worker's work is done; ``deadline`` gives the call
+    longer than its default when that work is large (hundreds of recommendations at once)."""
     from datetime import UTC, datetime
+
+    from temporalio.api.testservice.v1 import SleepRequest
 
     target = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
     now = await env.get_current_time()
-    if target > now:
+    if target <= now:
+        return
+    if deadline is None:
         await env.sleep(target - now)
+        return
+    request = SleepRequest()
+    request.duration.FromTimedelta(target - now)
+    await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=deadline)
 
 
 def days(n: int) -> timedelta:
@@ -125,7 +136,8 @@ async def stored_through(database_url: str, status: RecommendationStatus, *, tim
 
 def worker_maker(client, *, settings: Settings, executor: ThreadPoolExecutor):
     """A factory of running workers on one queue and store: ``async with make():`` runs the
-    decisions worker (yielded) and, unless ``settings.worker_serves`` says otherwise, the mail one."""
+    decisions worker (yielded) and, unless ``settings.worker_serves`` says otherwise, the store
+    and mail ones."""
 
     @asynccontextmanager
     async def make(**options) -> AsyncIterator[Worker]:

@@ -325,9 +325,9 @@ class RecommendationWorkflow:
     async def _flush_pending(self) -> None:
         """How workflows started before background projection store a transition, in the flusher's
         own workflow task."""
-        state = self._life.state
-        if not state.outbox and not any(e.seq > state.projected_seq for e in state.timeline):
+        if not self._unprojected():
             return
+        state = self._life.state
         local = workflow.patched(LOCAL_PROJECTION_PATCH)
         # A local activity runs in this workflow task, without a trip through the task queue; the
         # decision's caller waits for it. The task may yet fail to commit (its worker killed) and

@@ -93,7 +93,11 @@ def _uvicorn_config(settings, host: str | None, port: int | None, *, dev: bool =
         host=host or settings.web_host,
         port=port or settings.web_port,
         access_log=False,
-        proxy_headers=True,
+        # X-Forwarded-For (and -Proto) believed from ASSURE_TRUSTED_PROXIES only; with none set,
+        # from nobody (uvicorn's own default would trust 127.0.0.1, so any local client could
+        # name itself anew on each request and escape its rate limits).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
         server_header=False,
         log_level="warning",
     )
@@ -319,7 +323,7 @@ async def _import(path: Path, settings, *, dry_run: bool, as_json: bool, apply: 
     from rich.progress import Progress
 
     from importing.apply import import_plan
-    from importing.sheets import read_plan_file
+    from importing.isolated import read_plan_file  # the API's reader: a child process within limits
     from importing.validate import check_plan
     from models.db import init_db, session_scope
     from models.store import registry
@@ -369,6 +373,8 @@ async def _import(path: Path, settings, *, dry_run: bool, as_json: bool, apply: 
         for refused in report.not_applied.get(ref, []):
             if refused not in changes:
                 typer.echo(f"    not applied: {refused}")
+    if report.roles_updated:
+        typer.echo(f"roles changed in the registry reached {len(report.roles_updated)} running recommendation(s)")
     return 0
 
 
@@ -456,7 +462,7 @@ def _decide_as(ref: str, name: str, payload: dict) -> None:
 
     async def take() -> str:
         client = await connect(settings)
-        return (await decide(client, ref, name, payload)).stage.value
+        return (await decide(client, ref, name, payload, database_url=settings.database_url)).stage.value
 
     try:
         stage = asyncio.run(take())
@@ -501,9 +507,12 @@ def audit(
         help="The remedial actions of an audit that is not fully embedded: a .yaml list or a .csv with the "
         "columns action_id, description, agency, owner, due (YYYY-MM-DD), success_measure",
     ),
+    early_reason: str = typer.Option(
+        "", "--early-reason", help="Why the audit is recorded before its planned date (needed before that date)"
+    ),
 ) -> None:
     """Record an audit's outcome as an auditor or an Assurance Board member."""
-    payload: dict = {"by": by, "outcome": outcome.value, "findings": findings}
+    payload: dict = {"by": by, "outcome": outcome.value, "findings": findings, "early_reason": early_reason}
     if re_audit_on is not None:
         payload["re_audit_on"] = re_audit_on
     if remedial is not None:
@@ -739,6 +748,42 @@ def show(ref: str, as_json: bool = typer.Option(False, "--json", help="Print the
                 f"  {action['action_id']}: {action['status']}, due {action['due']} ({action['escalation_level']})"
             )
     _exit(0)
+
+
+@app.command()
+def doctor(
+    as_json: bool = typer.Option(False, "--json", help="Print what was found as JSON"),
+    resolve: list[int] = typer.Option([], "--resolve", help="Mark problem ID dealt with (repeatable)"),
+    grace: int = typer.Option(120, help="Seconds a new workflow may run before the store must have its row"),
+) -> None:
+    """What needs an operator: problems the effects recorded, workflows whose task keeps failing,
+    and the read model against Temporal. Exit 0 when all is well, 1 when anything needs attention
+    (or Temporal or the store cannot be reached)."""
+    from datetime import UTC, datetime, timedelta
+
+    from activities.doctor import examine
+    from models.db import init_db, session_scope
+    from models.store import resolve_problems
+    from temporal_client import connect
+
+    settings = settings_or_exit()
+    init_db(settings.database_url)
+    if resolve:
+        with session_scope(settings.database_url) as session:
+            count = resolve_problems(session=session, ids=resolve, now=datetime.now(UTC))
+        typer.echo(f"{count} problem(s) marked resolved")
+
+    async def look():
+        client = await connect(settings)
+        return await examine(client, settings.database_url, grace=timedelta(seconds=max(grace, 0)))
+
+    try:
+        found = asyncio.run(look())
+    except RuntimeError as exc:  # the SDK's "Failed client connect"
+        typer.echo(f"cannot reach Temporal at {settings.temporal_address}: {exc}", err=True)
+        _exit(1)
+    typer.echo(json.dumps(found.as_json(), indent=2) if as_json else found.as_text())
+    _exit(1 if found.needs_attention else 0)
 
 
 def main() -> None:

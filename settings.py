@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Where `assure dev` keeps its state (the dev server's SQLite file, the store, the development
 # signing key). ASSURE_STATE_DIR moves it, for a second stack on one machine or a test.
@@ -76,6 +77,10 @@ class Settings(BaseSettings):
     rate_limit_decisions: str = Field(default="30/minute", description="decisions posted per client")
     rate_limit_fresh_links: str = Field(default="5/hour", description="fresh-link requests per client")
     rate_limit_sign_in: str = Field(default="10/hour", description="dashboard sign-in requests per client")
+    # The proxies in front of `assure web` (addresses or CIDR networks, comma-separated) whose
+    # X-Forwarded-For names the client. From anyone else the header is ignored: a client could
+    # otherwise name itself anew on every request and escape its rate limits.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("base_url")
     @classmethod
@@ -83,6 +88,35 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"ASSURE_BASE_URL must start with http:// or https://, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _not_the_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip().lower().startswith("change-me"):
+            raise ValueError(
+                "ASSURE_SECRET_KEY is still the placeholder from .env.example; anyone who has read it could "
+                "sign links. Make a key with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: object) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise ValueError("ASSURE_TRUSTED_PROXIES must be addresses or networks separated by commas")
+        networks = []
+        for item in (str(entry).strip() for entry in items):
+            if not item:
+                continue
+            try:
+                networks.append(str(ipaddress.ip_network(item)))  # an address is a network of one
+            except ValueError as exc:
+                raise ValueError(
+                    f"ASSURE_TRUSTED_PROXIES: {item!r} is not an IP address or network such as 10.0.0.5 or "
+                    f"172.16.0.0/12 ({exc})"
+                ) from None
+        return networks
 
     @field_validator("mail_from")
     @classmethod

@@ -139,15 +139,24 @@ def parse_decision(name: str, payload: BaseModel | dict[str, Any]) -> BaseModel:
         raise DecisionNotTaken("InvalidInput", f"{name}: {summary}", fields=fields) from None
 
 
-async def decide(client: Client, ref: str, name: str, payload: BaseModel | dict[str, Any]) -> RecommendationStatus:
+async def decide(
+    client: Client, ref: str, name: str, payload: BaseModel | dict[str, Any], *, database_url: str | None = None
+) -> RecommendationStatus:
     """Take one decision on a recommendation and return its new status.
 
     Raises ``UnknownRecommendation`` for an unknown ref and ``DecisionNotTaken`` for a refusal,
-    a closed recommendation or a malformed payload; nothing is applied in either case.
+    a closed recommendation or a malformed payload; nothing is applied in either case. With the
+    store's ``database_url`` (every edge passes it), the registry as it is now has its say first:
+    a decision naming someone not registered in a fitting role is refused (``NotInRegistry``),
+    and the workflow learns the current role holders before it judges who may decide.
     """
     decision = parse_decision(name, payload)
     handle = client.get_workflow_handle(workflow_id_for(ref))
     try:
+        if database_url is not None:
+            from registry_sync import prepare_decision
+
+            await prepare_decision(client, database_url, ref, decision)
         return await handle.execute_update(name, decision, result_type=RecommendationStatus)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 
 import structlog
 from temporalio import activity
@@ -15,11 +14,11 @@ from models.payloads import ADD_TO_BOARD_DIGEST, BoardDigestInput, MailDelivery
 log = structlog.get_logger(__name__)
 
 
-def digest_workflow_id(board: str, recipient: str, day) -> str:
-    """``digest-<board>-<hash of recipient>-<day>``: no address in a workflow id."""
-    slug = re.sub(r"[^a-z0-9]+", "-", board.lower()).strip("-") or "board"
+def digest_workflow_id(recipient: str, day) -> str:
+    """``digest-<hash of recipient>-<day>``: one digest per person and working day, whatever
+    boards and roles they hold, and no address in a workflow id."""
     person = hashlib.sha256(recipient.lower().encode()).hexdigest()[:12]
-    return f"digest-{slug}-{person}-{day.isoformat()}"
+    return f"digest-{person}-{day.isoformat()}"
 
 
 @activity.defn(name=ADD_TO_BOARD_DIGEST)
@@ -32,7 +31,7 @@ async def add_to_board_digest(delivery: MailDelivery) -> str:
     # Escalations on a weekend or bank holiday go into the next working day's digest.
     day = roll_forward(notification.created_at.date())
     board = str(notification.context.get("board", ""))
-    workflow_id = digest_workflow_id(board, delivery.recipient, day)
+    workflow_id = digest_workflow_id(delivery.recipient, day)
     await activity.client().start_workflow(
         BoardDigestWorkflow.run,
         BoardDigestInput(board=board, recipient=delivery.recipient, day=day),

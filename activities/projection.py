@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 
+from activities.problems import (
+    STORE_REFUSED,
+    bad_data,
+    describe,
+    note_problem,
+    store_refused_data,
+    store_unavailable,
+    suspect_fields,
+)
 from models.db import session_scope
 from models.payloads import RECORD_TRANSITION, ProjectionInput
 from models.store import apply_projection
@@ -20,11 +30,27 @@ class ProjectionActivities:
 
     @activity.defn(name=RECORD_TRANSITION)
     def record_transition(self, data: ProjectionInput) -> bool:
-        """Upsert the read model (if newer), append timeline events, queue notifications."""
+        """Upsert the read model (if newer), append timeline events, queue notifications.
+
+        A store that is down is retried (``StoreUnavailable``); data it refuses is recorded as a
+        problem and fails for good (``BadData``): the workflow notes it and carries on.
+        """
         info = activity.info()
         bound = log.bind(workflow_id=info.workflow_id, run_id=info.workflow_run_id, ref=data.status.ref)
-        with session_scope(self.database_url) as session:
-            moved = apply_projection(session=session, data=data)
+        try:
+            with session_scope(self.database_url) as session:
+                moved = apply_projection(session=session, data=data)
+        except SQLAlchemyError as exc:
+            if not store_refused_data(exc):
+                bound.warning("transition_waiting_for_store", error=describe(exc))
+                raise store_unavailable(exc) from None
+            # The same data is refused on every try: kept for an operator, and not retried.
+            fields = suspect_fields(data.model_dump(mode="json"))
+            detail = f"the store refused the transition ({describe(exc)})" + (
+                f"; text to check: {', '.join(fields)}" if fields else ""
+            )
+            note_problem(self.database_url, kind=STORE_REFUSED, subject="store", ref=data.status.ref, detail=detail)
+            raise bad_data(detail) from None
         # Identifiers and counts only: no recommendation text or people in logs.
         bound.info(
             "transition_recorded",

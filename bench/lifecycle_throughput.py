@@ -196,7 +196,10 @@ def lifecycle_steps(today) -> list[tuple[str, Any]]:
         ("complete_action", CompleteActionInput(by=f.OWNER_2, action_id="A2", evidence="Protocol revised")),
         ("submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=dissemination, audit=audit)),
         ("sign_off", SignOffInput(by=f.ASSURANCE, note="Credible plans")),
-        ("record_audit", RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="Embedded")),
+        (
+            "record_audit",
+            RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="Embedded", early_reason="At once"),
+        ),
     ]
 
 

@@ -19,6 +19,7 @@ from importing.validate import Plan, PlannedRecommendation
 from models.db import session_scope
 from models.payloads import ActionSpec, RecommendationStatus
 from models.store import upsert_registry
+from registry_sync import sync_registry
 from temporal_client import DecisionNotTaken, decide, recommendation_status, start_recommendation, workflow_id_for
 
 log = structlog.get_logger(__name__)
@@ -35,6 +36,7 @@ class ImportReport:
     changes: dict[str, list[str]] = field(default_factory=dict)
     applied: dict[str, list[str]] = field(default_factory=dict)
     not_applied: dict[str, list[str]] = field(default_factory=dict)
+    roles_updated: list[str] = field(default_factory=list)
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -45,6 +47,7 @@ class ImportReport:
             "changes": self.changes,
             "applied": self.applied,
             "not_applied": self.not_applied,
+            "roles_updated": self.roles_updated,
         }
 
 
@@ -72,6 +75,9 @@ async def import_plan(
     if not dry_run:
         with session_scope(database_url) as session:
             upsert_registry(session=session, agencies=plan.agencies, people=plan.people, boards=plan.boards)
+        # The registry is the truth from now on: every open recommendation learns who holds its
+        # roles, whether or not its own rows changed (see registry_sync).
+        report.roles_updated = await sync_registry(client, database_url)
     # Recommendations are independent: several at a time, in the file's order in the report.
     gate = asyncio.Semaphore(IMPORT_CONCURRENCY)
 
@@ -79,7 +85,7 @@ async def import_plan(
         async with gate:
             outcome = await _import_one(client, item, task_queue=task_queue, dry_run=dry_run)
             if outcome[1] == "changed" and apply_changes and not dry_run:
-                await _apply(client, outcome[0], outcome[2], report)
+                await _apply(client, outcome[0], outcome[2], report, database_url)
             if progress is not None:
                 progress(outcome[0])
             return outcome
@@ -181,13 +187,13 @@ def differences(item: PlannedRecommendation, status: RecommendationStatus) -> li
     return changes
 
 
-async def _apply(client: Client, ref: str, changes: list[Change], report: ImportReport) -> None:
+async def _apply(client: Client, ref: str, changes: list[Change], report: ImportReport, database_url: str) -> None:
     for change in changes:
         if change.decision is None:
             report.not_applied.setdefault(ref, []).append(change.describe)
             continue
         try:
-            await decide(client, ref, change.decision, change.payload)
+            await decide(client, ref, change.decision, change.payload, database_url=database_url)
         except DecisionNotTaken as refused:
             report.not_applied.setdefault(ref, []).append(f"{change.describe}: {refused.message}")
         else:

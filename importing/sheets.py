@@ -10,10 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+
+from importing import limits
+from models.plain_text import text_problem
 
 # A plan of several thousand recommendations is well under this; a bigger file is a mistake.
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -52,8 +56,11 @@ REGISTRY_SHEETS = ("Agencies", "People", "Boards")
 CSV_SHEET = "CSV"
 CSV_RECOMMENDATION_COLUMNS = SHEETS["Recommendations"][0] + SHEETS["Recommendations"][1]
 CSV_ACTION_COLUMNS = tuple(c for c in SHEETS["Actions"][0] + SHEETS["Actions"][1] if c != "recommendation_ref")
-# Cells a spreadsheet program would run as a formula if the CSV were opened in it.
-FORMULA_STARTS = ("=", "+", "@", "\t", "\r")
+# Cells a spreadsheet program would run as a formula if the file were opened in it: these first
+# characters, also after leading spaces or quotes (` =HYPERLINK(...)`, `"=1+1`), which a
+# spreadsheet skips. A lone "-" is a placeholder, not a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_SKIPPED = "'\""
 
 FORMULA_REASON = "formulas are not accepted: type the value"
 
@@ -84,8 +91,15 @@ class Sheet:
     rows: list[tuple[int, dict[str, Cell]]] = field(default_factory=list)
 
 
-def read_plan_file(path: Path) -> tuple[dict[str, Sheet], list[Problem]]:
-    """The file's sheets, or the problems that stop it being read at all."""
+# Told the name of each sheet as its reading starts, so a reader stopped at a limit can say where.
+OnSheet = Callable[[str], None]
+
+
+def read_plan_file(path: Path, *, on_sheet: OnSheet | None = None) -> tuple[dict[str, Sheet], list[Problem]]:
+    """The file's sheets, or the problems that stop it being read at all. This reads in the calling
+    process with no time or memory limit: ``importing.isolated.read_plan_file`` is the same read in
+    a child process within limits, which the CLI and the API use."""
+    on_sheet = on_sheet or (lambda _name: None)
     name = path.name
     suffix = path.suffix.lower()
     if not path.is_file():
@@ -98,10 +112,12 @@ def read_plan_file(path: Path) -> tuple[dict[str, Sheet], list[Problem]]:
         return {}, [Problem(name, 0, "", f"{suffix} files are not accepted (macros or an old format): save as .xlsx")]
     data = path.read_bytes()
     if suffix == ".xlsx":
-        return _read_xlsx(name, data)
+        return _read_xlsx(name, data, on_sheet)
     if suffix == ".csv":
+        on_sheet(CSV_SHEET)
         return _read_text(name, data, _read_csv)
     if suffix in {".yaml", ".yml"}:
+        on_sheet(name)
         return _read_text(name, data, _read_yaml)
     return {}, [Problem(name, 0, "", "use a .xlsx, .csv or .yaml file")]
 
@@ -116,16 +132,19 @@ def _read_text(name: str, data: bytes, reader) -> tuple[dict[str, Sheet], list[P
     return reader(name, text)
 
 
-def _read_xlsx(name: str, data: bytes) -> tuple[dict[str, Sheet], list[Problem]]:
+def _read_xlsx(name: str, data: bytes, on_sheet: OnSheet) -> tuple[dict[str, Sheet], list[Problem]]:
     if not data.startswith(b"PK\x03\x04"):
         return {}, [Problem(name, 0, "", "this is not an Excel workbook (.xlsx), whatever its name says")]
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = archive.namelist()
-    except zipfile.BadZipFile:
+            if any(n.lower().endswith("vbaproject.bin") for n in names):
+                return {}, [Problem(name, 0, "", "the workbook contains macros; remove them and save as .xlsx")]
+            oversized = _oversized(name, archive, data)
+    except (zipfile.BadZipFile, EOFError):
         return {}, [Problem(name, 0, "", "this Excel workbook is damaged")]
-    if any(n.lower().endswith("vbaproject.bin") for n in names):
-        return {}, [Problem(name, 0, "", "the workbook contains macros; remove them and save as .xlsx")]
+    if oversized:
+        return {}, oversized
     from openpyxl import load_workbook
 
     try:
@@ -139,19 +158,28 @@ def _read_xlsx(name: str, data: bytes) -> tuple[dict[str, Sheet], list[Problem]]
             if worksheet.title not in SHEETS:
                 continue
             sheet = Sheet(worksheet.title)
-            for number, cells in enumerate(worksheet.iter_rows(), start=1):
+            on_sheet(sheet.name)
+            # Only the header's columns and one row past the limit are read, whatever size the
+            # sheet declares: openpyxl would otherwise fill every declared cell of every row.
+            header = next(worksheet.iter_rows(max_row=1, max_col=limits.MAX_COLUMNS), ())
+            sheet.columns = [_header(c.value) for c in header]
+            width = max((i for i, column in enumerate(sheet.columns, start=1) if column), default=0)
+            sheet.columns = sheet.columns[:width]
+            rows = worksheet.iter_rows(min_row=2, max_row=MAX_ROWS + 1, max_col=width) if width else ()
+            for number, cells in enumerate(rows, start=2):
                 if number > MAX_ROWS:
                     problems.append(Problem(sheet.name, number, "", f"more than {MAX_ROWS} rows"))
                     break
-                if number == 1:
-                    sheet.columns = [_header(c.value) for c in cells]
-                    continue
                 row: dict[str, Cell] = {}
                 for column, cell in zip(sheet.columns, cells, strict=False):
                     if not column:
                         continue
-                    if cell.data_type == "f" or (isinstance(cell.value, str) and cell.value.startswith("=")):
-                        problems.append(Problem(sheet.name, number, column, FORMULA_REASON))
+                    if isinstance(cell.value, str) and len(cell.value) > limits.MAX_CELL_CHARS:
+                        problems.append(Problem(sheet.name, number, column, _LONG_CELL))
+                        continue
+                    reason = FORMULA_REASON if cell.data_type == "f" else cell_problem(cell.value)
+                    if reason:
+                        problems.append(Problem(sheet.name, number, column, reason))
                         continue
                     row[column] = cell.value
                 if any(v not in (None, "") for v in row.values()):
@@ -162,6 +190,44 @@ def _read_xlsx(name: str, data: bytes) -> tuple[dict[str, Sheet], list[Problem]]
     return sheets, problems
 
 
+_LONG_CELL = f"the cell holds more than {limits.MAX_CELL_CHARS:,} characters, the most a spreadsheet cell can"
+
+
+def _oversized(name: str, archive: zipfile.ZipFile, data: bytes) -> list[Problem]:
+    """The workbook's parts and declared sheet sizes beyond a plan's, found before parsing."""
+    titles = limits.sheet_parts(archive, data)
+    problems = [Problem(where or name, 0, "", why) for where, why in limits.archive_problems(archive, titles)]
+    if problems:
+        return problems
+    for part, title in titles.items():
+        if title in SHEETS and part in archive.NameToInfo:
+            why = limits.dimension_problem(archive, part, MAX_ROWS)
+            if why:
+                problems.append(Problem(title, 0, "", why))
+    return problems
+
+
+def is_formula(text: str) -> bool:
+    """Whether a spreadsheet would run ``text`` as a formula (the rule for every format)."""
+    if text.startswith(("\t", "\r")):
+        return True
+    start = text
+    while start and (start[0].isspace() or start[0] in FORMULA_SKIPPED):
+        start = start[1:]
+    return start.startswith(FORMULA_STARTS) and start.strip() != "-"
+
+
+def cell_problem(value: Cell) -> str | None:
+    """What is wrong with one cell's value wherever it came from, or None: a formula, or a
+    character the text rule (``models.plain_text``) refuses. Every cell of every sheet is checked,
+    the ones the import ignores too, so nothing is stored that the store would refuse."""
+    if not isinstance(value, str):
+        return None
+    if is_formula(value):
+        return FORMULA_REASON
+    return text_problem(value, multiline=True)
+
+
 def _header(value: Any) -> str:
     return str(value).strip().lower().replace(" ", "_") if value is not None else ""
 
@@ -170,25 +236,35 @@ def _read_csv(name: str, text: str) -> tuple[dict[str, Sheet], list[Problem]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     sheet = Sheet(CSV_SHEET)
     problems: list[Problem] = []
+    # The csv module's field limit is for the whole process: set to a cell's most for this read.
+    field_limit = csv.field_size_limit(limits.MAX_CELL_CHARS)
     try:
         for number, cells in enumerate(reader, start=1):
             if number > MAX_ROWS:
                 problems.append(Problem(CSV_SHEET, number, "", f"more than {MAX_ROWS} rows"))
+                break
+            if len(cells) > limits.MAX_COLUMNS:
+                reason = f"{len(cells):,} columns; the limit is {limits.MAX_COLUMNS}"
+                problems.append(Problem(CSV_SHEET, reader.line_num, "", reason))
                 break
             if number == 1:
                 sheet.columns = [_header(c) for c in cells]
                 continue
             row: dict[str, Cell] = {}
             for column, value in zip(sheet.columns, cells, strict=False):
-                if column and value.startswith(FORMULA_STARTS):
-                    problems.append(Problem(CSV_SHEET, number, column, FORMULA_REASON))
+                reason = cell_problem(value) if column else None
+                if reason:
+                    problems.append(Problem(CSV_SHEET, number, column, reason))
                     continue
                 if column:
                     row[column] = value
             if any(v for v in row.values()):
                 sheet.rows.append((number, row))
     except csv.Error as exc:
-        problems.append(Problem(CSV_SHEET, reader.line_num, "", f"not a well-formed CSV file ({exc})"))
+        reason = _LONG_CELL if "field larger than field limit" in str(exc) else f"not a well-formed CSV file ({exc})"
+        problems.append(Problem(CSV_SHEET, reader.line_num, "", reason))
+    finally:
+        csv.field_size_limit(field_limit)
     return {CSV_SHEET: sheet}, problems
 
 
@@ -196,7 +272,9 @@ def _read_yaml(name: str, text: str) -> tuple[dict[str, Sheet], list[Problem]]:
     import yaml
 
     try:
-        document = yaml.safe_load(text)
+        document = limits.yaml_document(text)
+    except limits.YamlTooLarge as exc:
+        return {}, [Problem(name, exc.line, "", exc.reason)]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
@@ -221,8 +299,8 @@ def _read_yaml(name: str, text: str) -> tuple[dict[str, Sheet], list[Problem]]:
             for column, value in row.items():
                 if isinstance(value, list | dict):
                     problems.append(Problem(key, number, column, "must be a single value (separate lists with ';')"))
-                elif isinstance(value, str) and value.startswith("="):
-                    problems.append(Problem(key, number, column, FORMULA_REASON))
+                elif reason := cell_problem(value):
+                    problems.append(Problem(key, number, column, reason))
             sheet.columns = list(dict.fromkeys([*sheet.columns, *row]))
             sheet.rows.append((number, row))
         sheets[key] = sheet

@@ -24,6 +24,8 @@ from importing.sheets import (
     Problem,
     Sheet,
 )
+from models.addresses import AddressError, check_address
+from models.days import day_problem
 from models.payloads import (
     ActionSpec,
     ActionStatus,
@@ -34,14 +36,15 @@ from models.payloads import (
     ImportedProgress,
     Recommendation,
     RecommendationInput,
-    is_email,
 )
+from models.people import person_problem
 from models.store import RegistryError, registry_context
 from models.tables import Agency, Board, Person
 
 KNOWN_ROLES = ("owner", "agency_lead", "assurance_member", "auditor", "admin")
 BOARD_ROLES = ("board_sponsor", "board_chair")
 _UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 # Excel's serial day numbers: 1 is 1 January 1900; 2958465 is 31 December 9999.
 _EXCEL_EPOCH = date(1899, 12, 30)
 _MAX_SERIAL = 2958465
@@ -93,7 +96,23 @@ class _Check:
         if parsed is None:
             self.add(sheet, number, column, f"{str(value)[:40]!r} is not a date (use 2023-04-01 or 01/04/2023)")
             return None
-        return parsed + self.shift
+        # The date rule (models.days) before the shift, which could not move 31/12/9999, and after.
+        problem = day_problem(parsed)
+        if problem is None:
+            parsed += self.shift
+            problem = day_problem(parsed)
+        if problem:
+            self.add(sheet, number, column, problem)
+            return None
+        return parsed
+
+    def address(self, sheet: str, number: int, row: dict[str, Cell], column: str) -> str | None:
+        """The address in ``column`` by the one address rule (models.addresses), or None (reported)."""
+        try:
+            return check_address(self.text(row, column))
+        except AddressError as exc:
+            self.add(sheet, number, column, str(exc))
+            return None
 
     def required(self, sheet: str, number: int, row: dict[str, Cell], columns: tuple[str, ...]) -> bool:
         missing = [c for c in columns if not self.text(row, c)]
@@ -131,7 +150,11 @@ def parse_date(value: Cell) -> date | None:
             return date(year, month, day)
         if text.isdigit():
             return parse_date(int(text))
-        return date.fromisoformat(text[:10]) if re.match(r"^\d{4}-\d{2}-\d{2}", text) else None
+        if not _ISO_DAY.match(text):
+            return None
+        # A date with a time (a spreadsheet's export) must be a real time too: 2024-01-01T25:99 is
+        # no date, not 1 January.
+        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text).date()
     except ValueError:
         return None
 
@@ -158,8 +181,10 @@ def check_plan(
     plan.boards = _boards(sheets.get("Boards"), check) if "Boards" in sheets else list(stored[2])
     _registry_links(plan, sheets, check)
     plan.recommendations = _recommendations(sheets, plan, check, today)
-    if not sheets.get("Recommendations"):
-        check.add("Recommendations", 0, "", "the file has no recommendations")
+    # One rule for every way in (CLI, API): no recommendation rows, whether the sheet is missing
+    # or empty, is nothing to import, not a silent success.
+    if not (sheets.get("Recommendations") and sheets["Recommendations"].rows):
+        check.add("Recommendations", 0, "", "the file has no recommendations, so there is nothing to import")
     return plan, sorted(set(check.problems), key=_order)
 
 
@@ -217,9 +242,9 @@ def _agencies(sheet: Sheet | None, check: _Check) -> list[Agency]:
         name = check.text(row, "name")
         if not check.required("Agencies", number, row, ("name",)):
             continue
-        lead = check.text(row, "safeguarding_lead_email").lower() or None
-        if lead and not is_email(lead):
-            check.add("Agencies", number, "safeguarding_lead_email", f"{lead!r} is not an email address")
+        lead = None
+        if check.text(row, "safeguarding_lead_email"):
+            lead = check.address("Agencies", number, row, "safeguarding_lead_email")
         if _unique(check, "Agencies", seen, name, number, "name", "agency"):
             rows.append(
                 Agency(name=name[:100], short_name=check.text(row, "short_name")[:30], safeguarding_lead_email=lead)
@@ -232,9 +257,8 @@ def _people(sheet: Sheet | None, check: _Check) -> list[Person]:
     for number, row in sheet.rows if sheet else []:
         if not check.required("People", number, row, ("email",)):
             continue
-        email = check.text(row, "email").lower()
-        if not is_email(email):
-            check.add("People", number, "email", f"{email!r} is not an email address")
+        email = check.address("People", number, row, "email")
+        if email is None:
             continue
         roles = [r.strip() for r in check.text(row, "roles").split(",") if r.strip()]
         for role in roles:
@@ -316,7 +340,8 @@ def _recommendations(sheets: dict[str, Sheet], plan: Plan, check: _Check, today:
     boards = {b.name.casefold(): b for b in plan.boards}
     # Boards named in the file but refused for problems of their own: not reported again as unknown.
     named_boards = {str(row.get("name") or "").strip().casefold() for _, row in _rows(sheets, "Boards")}
-    owners = {p.email for p in plan.people}
+    # Who may be named for what: one rule with the decisions' (models/people.py).
+    roles = {p.email.lower(): p.role_list() for p in plan.people}
     agencies = {a.name.casefold(): a.name for a in plan.agencies}
     planned: dict[str, PlannedRecommendation] = {}
     seen: dict[str, int] = {}
@@ -351,8 +376,8 @@ def _recommendations(sheets: dict[str, Sheet], plan: Plan, check: _Check, today:
         start = RecommendationInput(recommendation=recommendation, policy=policy, parties=parties)
         planned[ref.casefold()] = PlannedRecommendation(start=start, sheet=where, row=number)
     named = {check.text(row, "ref").casefold() for _, row in rec_sheet.rows}
-    actions_by_ref = _actions(sheets.get("Actions"), planned, named, owners, agencies, check, today)
-    plans_by_ref = _plans(sheets.get("Plans"), planned, named, check)
+    actions_by_ref = _actions(sheets.get("Actions"), planned, named, roles, agencies, check, today)
+    plans_by_ref = _plans(sheets.get("Plans"), planned, named, roles, check)
     for key, item in planned.items():
         specs, progress = actions_by_ref.get(key, ([], []))
         dissemination, audit = plans_by_ref.get(key, (None, None))
@@ -363,7 +388,7 @@ def _recommendations(sheets: dict[str, Sheet], plan: Plan, check: _Check, today:
     return list(planned.values())
 
 
-def _actions(sheet, planned, named, owners, agencies, check: _Check, today: date):
+def _actions(sheet, planned, named, roles, agencies, check: _Check, today: date):
     by_ref: dict[str, tuple[list[ActionSpec], list[ImportedAction]]] = {}
     seen: dict[tuple[str, str], int] = {}
     name = "Actions" if sheet is None or sheet.name != CSV_SHEET else CSV_SHEET
@@ -384,8 +409,8 @@ def _actions(sheet, planned, named, owners, agencies, check: _Check, today: date
             continue
         seen[key] = number
         owner = check.text(row, "owner_email").lower()
-        if owner and owner not in owners:
-            check.add(where, number, "owner_email", f"{owner} is not in People")
+        if owner and (problem := person_problem(owner, "action owner", roles)):
+            check.add(where, number, "owner_email", problem.replace("the registry", "People"))
         agency = agencies.get(check.text(row, "agency").casefold())
         if agency is None:
             check.add(where, number, "agency", f"unknown agency {check.text(row, 'agency')!r}")
@@ -422,7 +447,7 @@ def _actions(sheet, planned, named, owners, agencies, check: _Check, today: date
     return by_ref
 
 
-def _plans(sheet: Sheet | None, planned, named, check: _Check):
+def _plans(sheet: Sheet | None, planned, named, roles, check: _Check):
     by_ref: dict[str, tuple[DisseminationPlan, AuditPlan]] = {}
     seen: dict[str, int] = {}
     for number, row in sheet.rows if sheet else []:
@@ -439,6 +464,9 @@ def _plans(sheet: Sheet | None, planned, named, check: _Check):
 
         lists = {c: _items(check.text(row, c)) for c in ("audiences", "channels", "success_measures")}
         texts = {c: check.text(row, c) for c in ("socialisation", "owner", "method", "auditor")}
+        for column, named_for in (("owner", "dissemination plan owner"), ("auditor", "auditor")):
+            if texts[column] and (problem := person_problem(texts[column], named_for, roles)):
+                check.add("Plans", number, column, problem.replace("the registry", "People"))
         dissemination = check.model(
             "Plans",
             number,

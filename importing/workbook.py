@@ -11,7 +11,8 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from importing.sheets import SHEETS
-from models.payloads import ActionStatus, Priority, SourceKind
+from models.payloads import ActionStatus
+from models.vocabulary import priority_names, source_kind_names
 
 EXAMPLE_ROWS: dict[str, dict[str, Any]] = {
     "Agencies": {"name": "Thames Valley Police", "short_name": "TVP",
@@ -23,8 +24,9 @@ EXAMPLE_ROWS: dict[str, dict[str, Any]] = {
                "acknowledge_within": "P5D", "remind_before_due": "P7D", "agency_lead_after": "P7D",
                "board_after": "P14D", "assurance_after": "P42D", "progress_every": "P1M", "working_days": "no"},
     "Recommendations": {"ref": "SAR-2023-01", "title": "Professionals' meetings are held whenever concerns escalate",
-                        "source_kind": "sar", "source_title": "Safeguarding Adult Review: Adult A",
-                        "source_date": "2023-03-14", "board": "Adults Board", "priority": "high"},
+                        "source_kind": "Safeguarding Adult Review",
+                        "source_title": "Safeguarding Adult Review: Adult A", "source_date": "2023-03-14",
+                        "board": "Adults Board", "priority": "High"},
     "Actions": {"recommendation_ref": "SAR-2023-01", "action_id": "A1",
                 "description": "Brief every adult social care team on the escalation protocol",
                 "agency": "Thames Valley Police", "owner_email": "named.nurse@icb.example.org",
@@ -32,7 +34,7 @@ EXAMPLE_ROWS: dict[str, dict[str, Any]] = {
                 "status": "complete", "completed_on": "2023-03-20",
                 "evidence": "Briefing register signed by all 12 teams"},
     "Plans": {"ref": "SAR-2023-01", "audiences": "GPs; adult social care teams", "channels": "7-minute briefing",
-              "socialisation": "Discussed in team meetings for three months", "owner": "Sam Example",
+              "socialisation": "Discussed in team meetings for three months", "owner": "named.nurse@icb.example.org",
               "starts": "2023-07-03", "ends": "2023-09-29", "method": "Case file audit of 20 cases",
               "auditor": "named.nurse@icb.example.org", "audit_on": "2024-01-15",
               "success_measures": "Protocol used in 90% of cases"},
@@ -40,8 +42,9 @@ EXAMPLE_ROWS: dict[str, dict[str, Any]] = {
 
 # Drop-down lists for the columns with a fixed vocabulary.
 CHOICES: dict[tuple[str, str], list[str]] = {
-    ("Recommendations", "source_kind"): [k.value for k in SourceKind],
-    ("Recommendations", "priority"): [p.value for p in Priority],
+    # Full names, as people write them (the importer reads these, the values and abbreviations).
+    ("Recommendations", "source_kind"): source_kind_names(),
+    ("Recommendations", "priority"): priority_names(),
     ("Actions", "status"): [s.value for s in ActionStatus],
     ("Boards", "working_days"): ["yes", "no"],
 }

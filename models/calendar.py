@@ -24,6 +24,12 @@ class DurationError(ValueError):
     """An ISO-8601 duration that Assure cannot use for a deadline."""
 
 
+class CalendarError(ValueError):
+    """A date that working-day arithmetic cannot count with: outside the calendar, or past the
+    last date Python can hold. A domain error, never ``OverflowError``; the date rule at entry
+    (``models.days``) keeps every accepted date and duration well inside."""
+
+
 @dataclass(frozen=True)
 class DateDuration:
     """A parsed date-level ISO-8601 duration such as P1M or P2W3D."""
@@ -64,26 +70,35 @@ def parse_duration(text: str) -> DateDuration:
 
 # Computed once when this module loads, outside any workflow: the holidays package reads locale
 # settings and translation files on each call, which the workflow sandbox rightly refuses.
-# 0.1 s and about a thousand dates cover every deadline Assure will ever set.
-CALENDAR_YEARS = range(1990, 2101)
+# 0.1 s and about a thousand dates cover every deadline Assure will ever set: the accepted dates
+# (2000 to 2100, ``models.days``) with fifteen years' room either side for policy durations
+# (at most five years, in working days about seven).
+CALENDAR_YEARS = range(1985, 2116)
 _BANK_HOLIDAYS: frozenset[date] = frozenset(
     holidays.country_holidays("GB", subdiv="ENG", years=CALENDAR_YEARS, language="en_GB").keys()
 )
 
 
 def is_working_day(day: date) -> bool:
-    """Monday to Friday and not an England and Wales bank holiday (1990 to 2100)."""
+    """Monday to Friday and not an England and Wales bank holiday (1985 to 2115)."""
     if day.year not in CALENDAR_YEARS:
-        raise ValueError(
+        raise CalendarError(
             f"{day} is outside the working-day calendar ({CALENDAR_YEARS.start}-{CALENDAR_YEARS.stop - 1})"
         )
     return day.weekday() < 5 and day not in _BANK_HOLIDAYS
 
 
+def _moved(day: date, days: int) -> date:
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        raise CalendarError(f"{day} moved by {days} days is outside the dates that can be counted") from None
+
+
 def roll_forward(day: date) -> date:
     """The day itself if it is a working day, else the next working day."""
     while not is_working_day(day):
-        day += timedelta(days=1)
+        day = _moved(day, 1)
     return day
 
 
@@ -98,7 +113,7 @@ def add_working_days(start: date, count: int) -> date:
     step = 1 if count > 0 else -1
     day, remaining = start, abs(count)
     while remaining:
-        day += timedelta(days=step)
+        day = _moved(day, step)
         if is_working_day(day):
             remaining -= 1
     return day
@@ -112,6 +127,10 @@ def _add_months(day: date, months: int) -> date:
         try:
             return date(year, month, min(day.day, last))
         except ValueError:
+            if not 1 <= year <= 9999:
+                raise CalendarError(
+                    f"{day} moved by {months} months is outside the dates that can be counted"
+                ) from None
             continue
     raise AssertionError("unreachable: every month has 28 days")
 
@@ -121,7 +140,7 @@ def add_duration(start: date, duration: str, *, working_days: bool) -> date:
     parsed = parse_duration(duration)
     moved = _add_months(start, parsed.years * 12 + parsed.months)
     if not working_days:
-        return moved + timedelta(days=parsed.days)
+        return _moved(moved, parsed.days)
     if parsed.days:
         return add_working_days(moved, parsed.days)
     return roll_forward(moved)
@@ -132,10 +151,10 @@ def subtract_duration(end: date, duration: str, *, working_days: bool) -> date:
     parsed = parse_duration(duration)
     moved = _add_months(end, -(parsed.years * 12 + parsed.months))
     if not working_days:
-        return moved - timedelta(days=parsed.days)
+        return _moved(moved, -parsed.days)
     if parsed.days:
         return add_working_days(moved, -parsed.days)
     # Rolling back keeps a reminder before the date it warns about.
     while not is_working_day(moved):
-        moved -= timedelta(days=1)
+        moved = _moved(moved, -1)
     return moved

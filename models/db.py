@@ -16,6 +16,10 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from models import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
+# SQLAlchemy puts a failed statement's parameters (titles, addresses, evidence) into the error's
+# text, which an activity reports to Temporal as its failure and a log line prints: never.
+HIDE_PARAMETERS = True
+
 
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
@@ -24,10 +28,28 @@ def get_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=HIDE_PARAMETERS
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True, hide_parameters=HIDE_PARAMETERS)
+    event.listen(engine, "handle_error", _primary_message_only)
+    return engine
+
+
+def _primary_message_only(context) -> None:
+    """PostgreSQL's own error text quotes the row too ("DETAIL: Key (email)=(…) already exists",
+    "Failing row contains (…)"): keep only its primary message, which names the constraint or
+    the fault, in the driver's error and in SQLAlchemy's (whose text is built from it)."""
+    original = context.original_exception
+    primary = getattr(getattr(original, "diag", None), "message_primary", None)
+    if not primary:
+        return
+    original.args = (primary,)
+    if context.sqlalchemy_exception is not None:
+        kind = type(original)
+        context.sqlalchemy_exception.args = (f"({kind.__module__}.{kind.__name__}) {primary}",)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from models.deadlines import SYSTEM_ACTOR, Deadlines
+from models.calendar import add_duration
+from models.deadlines import ACK_LADDER, SYSTEM_ACTOR, Deadlines
 from models.payloads import (
     ACTION_STAGES,
     CLOSED_STAGES,
@@ -31,6 +32,7 @@ from models.payloads import (
     AgreeActionsInput,
     AuditOutcome,
     AuditRecord,
+    BoardDecision,
     ChangeDueDateInput,
     CompleteActionInput,
     DecideExtensionInput,
@@ -40,12 +42,16 @@ from models.payloads import (
     MailDelivery,
     MailDeliveryResult,
     Notification,
+    Parties,
+    Problem,
     ProgressNote,
     ReassignOwnerInput,
     RecommendationInput,
     RecommendationState,
     RecommendationStatus,
     RecordAuditInput,
+    RecordBoardDecisionInput,
+    RemindOwnerInput,
     ReportProgressInput,
     RequestExtensionInput,
     SignOffInput,
@@ -54,10 +60,11 @@ from models.payloads import (
     Stage,
     SubmitPlansInput,
     TimelineEvent,
+    UpdatePartiesInput,
     WithdrawInput,
     action_facts,
 )
-from models.rules import highest, sign_off_gaps
+from models.rules import highest, ladder_dates, sign_off_gaps
 
 L = EscalationLevel
 
@@ -133,8 +140,11 @@ class Lifecycle(Deadlines):
                 action.completed_at = datetime(on.year, on.month, on.day, 12, tzinfo=now.tzinfo)
                 action.evidence = known.evidence
                 self._event(now, "action_completed", SYSTEM_ACTOR, f"{action.action_id} (imported)")
+            elif action.due >= now.date() and action.status is ActionStatus.acknowledged:
+                # Under way already: the owner is told it is now followed here, not asked to acknowledge.
+                self._notify(now, "task_under_way", [action.owner], action=action)
             elif action.due >= now.date():
-                self._notify(now, "task_assigned", [action.owner], action=action)
+                self._notify_task(now, action)
         self._enter(Stage.action, now, SYSTEM_ACTOR, "imported")
         plans = start.imported
         if not self._open_actions() and plans.dissemination is not None and plans.audit is not None:
@@ -253,7 +263,15 @@ class Lifecycle(Deadlines):
             action = ActionState(**spec.model_dump(), round=round_, assigned_on=now.date())
             self.state.actions.append(action)
             self._event(now, "action_assigned", actor, f"{action.action_id} to {action.owner}, due {action.due}")
-            self._notify(now, "task_assigned", [action.owner], action=action)
+            self._notify_task(now, action)
+
+    def _notify_task(self, now: datetime, action: ActionState) -> None:
+        """The task email, saying only the acknowledgement reminders that fall before the due date:
+        from the due date on, the overdue ladder takes over and the rest never come."""
+        policy = self.state.policy
+        anchor = add_duration(action.assigned_on, policy.acknowledge_within, working_days=policy.working_days)
+        rungs = [level.value for level, day in ladder_dates(policy, anchor, ACK_LADDER).items() if day < action.due]
+        self._notify(now, "task_assigned", [action.owner], action=action, ack_rungs=rungs)
 
     def _require_action(self, action_id: str) -> ActionState:
         action = self.state.action(action_id)
@@ -395,7 +413,7 @@ class Lifecycle(Deadlines):
         action.extension = None
         self._event(now, "owner_reassigned", d.by, f"{action.action_id} from {previous} to {d.new_owner}")
         self._notify(now, "task_reassigned", [previous], action=action, reason=d.reason)
-        self._notify(now, "task_assigned", [d.new_owner], action=action)
+        self._notify_task(now, action)
 
     def check_add_actions(self, d: AddActionsInput, now: datetime) -> None:
         self._require_stage(sorted(ACTION_STAGES), "add actions")
@@ -479,6 +497,7 @@ class Lifecycle(Deadlines):
         self._require_person(d.by, recorders, "an auditor or an Assurance Board member")
         if d.outcome is AuditOutcome.embedded:
             _refuse_unless(not d.remedial_actions, "an embedded change needs no remedial actions")
+            self._refuse_early_audit(d, now)
             return
         _refuse_unless(bool(d.remedial_actions), "a change that is not fully embedded needs remedial actions")
         _refuse_unless(d.re_audit_on is not None, "a change that is not fully embedded needs a re-audit date")
@@ -487,6 +506,25 @@ class Lifecycle(Deadlines):
         _check_action_specs(d.remedial_actions, existing=self.state.actions, today=now.date())
         late = [a.action_id for a in d.remedial_actions if a.due > d.re_audit_on]
         _refuse_unless(not late, f"remedial action(s) {', '.join(late)} are due after the re-audit date")
+        self._refuse_early_audit(d, now)
+
+    def _refuse_early_audit(self, d: RecordAuditInput, now: datetime) -> None:
+        """Before its planned date an audit is a deliberate choice: confirmed, with the reason."""
+        planned = self.planned_audit_on()
+        if planned is not None and now.date() < planned and not d.early_reason:
+            raise DecisionRefused(
+                f"the audit is planned for {planned.day} {planned:%B %Y}: "
+                "to record it early, confirm and give the reason",
+                type="EarlyAudit",
+            )
+
+    def planned_audit_on(self) -> date | None:
+        """The date the audit now due was planned for: the plan's, or the last failed audit's re-audit date."""
+        if self.state.stage is Stage.re_audit and self.state.audits:
+            return self.state.audits[-1].re_audit_on
+        if self.state.stage is Stage.audit and self.state.audit_plan:
+            return self.state.audit_plan.audit_on
+        return None
 
     def apply_record_audit(self, d: RecordAuditInput, now: datetime) -> None:
         round_ = len(self.state.audits) + 1
@@ -500,7 +538,9 @@ class Lifecycle(Deadlines):
                 re_audit_on=d.re_audit_on,
             )
         )
-        self._event(now, f"audit_{d.outcome.value}", d.by, f"audit {round_}")
+        planned = self.planned_audit_on()
+        early = f", early (planned for {planned}): {d.early_reason}" if planned and now.date() < planned else ""
+        self._event(now, f"audit_{d.outcome.value}", d.by, f"audit {round_}{early}")
         if d.outcome is AuditOutcome.embedded:
             self.state.consecutive_failed_audits = 0
             self.state.closed_reason = "embedded and evidenced by audit"
@@ -554,6 +594,47 @@ class Lifecycle(Deadlines):
         self._enter(Stage.withdrawn, now, d.by, "withdrawn")
         self._notify(now, "withdrawn", [*{a.owner for a in self._open_actions()}, *self._sponsors()], reason=d.reason)
 
+    def check_remind_owner(self, d: RemindOwnerInput, now: datetime) -> None:
+        self._require_stage(sorted(ACTION_STAGES), "send a reminder")
+        self._require_person(d.by, self._sponsors(), "a sponsor or the chair of the sponsoring board")
+        action = self._require_action(d.action_id)
+        _refuse_unless(action.is_open, f"action {d.action_id} is already complete")
+
+    def apply_remind_owner(self, d: RemindOwnerInput, now: datetime) -> None:
+        action = self._require_action(d.action_id)
+        self._event(now, "owner_reminded", d.by, action.action_id)
+        self._notify(now, "sponsor_reminder", [action.owner], action=action, note=d.note, sponsor=d.by)
+
+    def check_record_board_decision(self, d: RecordBoardDecisionInput, now: datetime) -> None:
+        self._require_person(d.by, self._sponsors(), "a sponsor or the chair of the sponsoring board")
+        if d.action_id is not None:
+            self._require_action(d.action_id)
+
+    def apply_record_board_decision(self, d: RecordBoardDecisionInput, now: datetime) -> None:
+        action = self.state.action(d.action_id) if d.action_id else None
+        self._event(now, "board_decision", d.by, d.action_id or "")
+        self.state.board_decisions.append(BoardDecision(at=now, by=d.by, action_id=d.action_id, decision=d.decision))
+        owners = [action.owner] if action else [a.owner for a in self._open_actions()]
+        self._notify(now, "board_decision", owners, action=action, decision=d.decision, sponsor=d.by)
+
+    # --- the registry ---------------------------------------------------------------------
+
+    def check_update_parties(self, d: UpdatePartiesInput, now: datetime) -> None:
+        """Refused when nothing would change, so that a registry sync costs no history where it has
+        nothing to say."""
+        _refuse_unless(
+            d.parties.model_dump() != self.state.parties.model_dump(), "the roles are unchanged", "Unchanged"
+        )
+
+    def apply_update_parties(self, d: UpdatePartiesInput, now: datetime) -> None:
+        """Take the registry's role holders as they are now. Links and pages ask the workflow who
+        holds which role, so a removed holder's links stop working from this event on, and new mail
+        goes to the new holders."""
+        before, after = self.state.parties, d.parties
+        changes = _role_changes(before, after)
+        self.state.parties = after
+        self._event(now, "roles_changed", d.by, "; ".join(changes) or d.summary)
+
     def _advance(self, now: datetime, actor: str) -> None:
         """Move from ``action`` to ``in_progress`` to ``dissemination_plan`` as actions settle."""
         stage = self.state.stage
@@ -593,6 +674,20 @@ class Lifecycle(Deadlines):
             bounced_kind=notification.kind,
             smtp_code=result.smtp_code,
         )
+
+    def problem(self, kind: str, subject: str, detail: str, now: datetime) -> bool:
+        """Record that an effect could not do something with this recommendation's data, for an
+        operator (``state.problems``, and a timeline event the first time). A repeat only counts
+        (no event, no new version): a store that refuses this data must not be sent a new
+        version to refuse, for ever. Returns whether it was new."""
+        for known in self.state.problems:
+            if (known.kind, known.subject) == (kind, subject):
+                known.count += 1
+                known.last_at, known.detail = now, detail
+                return False
+        self.state.problems.append(Problem(kind=kind, subject=subject, detail=detail, first_at=now, last_at=now))
+        self._event(now, kind, SYSTEM_ACTOR, detail)
+        return True
 
     # --- the status query -----------------------------------------------------------------
 
@@ -654,14 +749,35 @@ class Lifecycle(Deadlines):
             closed_reason=state.closed_reason,
             version=state.version,
             as_of=now,
+            problems=state.problems,
         )
+
+
+def _role_changes(before: Parties, after: Parties) -> list[str]:
+    """Plain words for what a registry change did to the roles (for the timeline)."""
+    words = []
+    for field, label in (
+        ("board_sponsors", "a board sponsor"),
+        ("assurance_members", "an Assurance Board member"),
+        ("auditors", "an auditor"),
+    ):
+        old, new = set(getattr(before, field)), set(getattr(after, field))
+        words += [f"{p} is now {label}" for p in sorted(new - old)]
+        words += [f"{p} is no longer {label}" for p in sorted(old - new)]
+    if before.board_chair != after.board_chair:
+        words.append(f"the board chair is now {after.board_chair or 'nobody'}")
+    for agency in sorted({*before.agency_leads, *after.agency_leads}):
+        if before.agency_leads.get(agency) != after.agency_leads.get(agency):
+            words.append(f"the safeguarding lead of {agency} is now {after.agency_leads.get(agency) or 'nobody'}")
+    return words
 
 
 def _check_action_specs(specs: Sequence[ActionSpec], *, existing: Sequence[ActionState], today: date) -> None:
     """New action ids unused on the recommendation; due dates not in the past."""
-    taken = {a.action_id for a in existing}
+    taken = {a.action_id.casefold() for a in existing}  # A1 and a1 are one id, as on import
     for spec in specs:
         _refuse_unless(
-            spec.action_id not in taken, f"action id {spec.action_id!r} is already used on this recommendation"
+            spec.action_id.casefold() not in taken,
+            f"action id {spec.action_id!r} is already used on this recommendation",
         )
         _refuse_unless(spec.due >= today, f"action {spec.action_id}: due date {spec.due} is in the past")

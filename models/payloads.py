@@ -8,14 +8,17 @@ acting person's email).
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
+from models.addresses import check_address, is_address
 from models.calendar import DurationError, add_duration, parse_duration
+from models.days import check_day
+from models.plain_text import clean_text
+from models.vocabulary import priority_value, source_kind_value
 
 # --- vocabularies -------------------------------------------------------------------------
 
@@ -87,36 +90,67 @@ class AuditOutcome(StrEnum):
 
 # --- constrained scalars ------------------------------------------------------------------
 
-_EMAIL = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"']+$")
-
 
 def is_email(value: str) -> bool:
     """Whether ``value`` (already trimmed and lower-cased) is an address the payloads accept."""
-    return bool(_EMAIL.match(value)) and len(value) <= 254
+    return is_address(value)
 
 
 def _email(value: str) -> str:
-    value = value.strip().lower()
-    if not is_email(value):
-        raise ValueError(f"{value!r} is not an email address")
-    return value
+    return check_address(value)
+
+
+# A policy's durations stay under this, so deadline arithmetic from any accepted date stays
+# inside the calendar (``models.calendar``).
+MAX_DURATION_PROBE = (date(2000, 1, 1), date(2005, 1, 1))
 
 
 def _iso_duration(value: str) -> str:
     try:
         parse_duration(value)
+        start, limit = MAX_DURATION_PROBE
+        too_long = add_duration(start, value, working_days=False) > limit
     except DurationError as exc:
         raise ValueError(str(exc)) from exc
+    if too_long:
+        raise ValueError(f"{value.strip()!r} is longer than five years; a deadline that far off is a mistake")
     return value.strip().upper()
+
+
+def _one_line(value: str) -> str:
+    return clean_text(value, multiline=False)
+
+
+def _lines(value: str) -> str:
+    return clean_text(value, multiline=True)
+
+
+def _text(max_length: int, *, min_length: int = 0, multiline: bool = True) -> Any:
+    """Trimmed text of at most ``max_length`` characters, holding no refused character
+    (``models.plain_text``); single-line text holds no tab or line break either."""
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+        AfterValidator(_lines if multiline else _one_line),
+    ]
 
 
 Email = Annotated[str, AfterValidator(_email)]
 Duration = Annotated[str, AfterValidator(_iso_duration)]
+# Every date a person or a file gives: 2000 to 2100 (``models.days``).
+Day = Annotated[date, AfterValidator(check_day)]
 Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20000)]
-RequiredText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+ShortText = _text(300, multiline=False)
+Text = _text(5000)
+LongText = _text(20000)
+RequiredText = _text(5000, min_length=1)
+RequiredLongText = _text(20000, min_length=1)
+Title = _text(2000, min_length=1)
+Name = _text(100, min_length=1, multiline=False)
+# The names people write for a kind or a priority (``SAR``, ``Rapid review``, ``High``) are read
+# as the value they name (``models.vocabulary``).
+SourceKindName = Annotated[SourceKind, BeforeValidator(source_kind_value)]
+PriorityName = Annotated[Priority, BeforeValidator(priority_value)]
 
 
 class Payload(BaseModel):
@@ -179,23 +213,23 @@ class Recommendation(Payload):
     """A recommendation from a review, audit or inspection, sponsored by one board."""
 
     ref: Ref
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-    source_kind: SourceKind
+    title: Title
+    source_kind: SourceKindName
     source_title: ShortText
-    source_date: date
-    board: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    priority: Priority = Priority.medium
+    source_date: Day
+    board: Name
+    priority: PriorityName = Priority.medium
 
 
 class ActionSpec(Payload):
     """A SMART action as agreed by the board: what, which agency, who, by when, how measured."""
 
     action_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")]
-    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-    agency: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    description: Title
+    agency: Name
     owner: Email
-    due: date
-    success_measure: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    due: Day
+    success_measure: Title
 
 
 def action_facts(action: ActionSpec | ActionView) -> dict[str, str]:
@@ -217,8 +251,8 @@ class DisseminationPlan(Payload):
     channels: list[ShortText] = Field(default_factory=list, max_length=50)
     socialisation: Text = ""
     owner: ShortText = ""
-    starts: date | None = None
-    ends: date | None = None
+    starts: Day | None = None
+    ends: Day | None = None
 
 
 class AuditPlan(Payload):
@@ -226,7 +260,7 @@ class AuditPlan(Payload):
 
     method: Text = ""
     auditor: ShortText = ""
-    audit_on: date | None = None
+    audit_on: Day | None = None
     success_measures: list[ShortText] = Field(default_factory=list, max_length=50)
 
 
@@ -234,8 +268,9 @@ class AuditPlan(Payload):
 
 
 def _unique_action_ids(specs: list[ActionSpec]) -> list[ActionSpec]:
-    ids = [spec.action_id for spec in specs]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    # Case does not tell actions apart (A1 and a1 are one id), as on import.
+    ids = [spec.action_id.casefold() for spec in specs]
+    repeated = sorted({spec.action_id for spec in specs if ids.count(spec.action_id.casefold()) > 1})
     if repeated:
         raise ValueError(f"action id(s) used more than once: {', '.join(repeated)}")
     return specs
@@ -263,7 +298,7 @@ class ReportProgressInput(Decision):
 
 class RequestExtensionInput(Decision):
     action_id: str
-    new_due: date
+    new_due: Day
     reason: RequiredText
 
 
@@ -275,7 +310,7 @@ class DecideExtensionInput(Decision):
 
 class CompleteActionInput(Decision):
     action_id: str
-    evidence: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
+    evidence: RequiredLongText
 
 
 class AddActionsInput(Decision):
@@ -288,7 +323,7 @@ class ChangeDueDateInput(Decision):
     """A board's new due date for an open action (a changed action plan), not an owner's request."""
 
     action_id: str
-    new_due: date
+    new_due: Day
     reason: RequiredText
 
 
@@ -311,7 +346,10 @@ class RecordAuditInput(Decision):
     outcome: AuditOutcome
     findings: LongText = ""
     remedial_actions: ActionSpecs = Field(default_factory=list, max_length=100)
-    re_audit_on: date | None = None
+    re_audit_on: Day | None = None
+    # An audit recorded before the plan's audit date is a deliberate choice: the reason is
+    # required then, and kept in the timeline.
+    early_reason: Text = ""
 
 
 class DeclineInput(Decision):
@@ -320,6 +358,29 @@ class DeclineInput(Decision):
 
 class WithdrawInput(Decision):
     reason: RequiredText
+
+
+class RemindOwnerInput(Decision):
+    """A sponsor chasing an action's owner now, with a word of their own, without waiting for the ladder."""
+
+    action_id: str
+    note: Text = ""
+
+
+class RecordBoardDecisionInput(Decision):
+    """What the sponsoring board decided about an escalation, on one action or the whole recommendation."""
+
+    action_id: str | None = None
+    decision: RequiredText
+
+
+class UpdatePartiesInput(Payload):
+    """The registry changed: who now holds the recommendation's roles. Not a person's decision, so
+    not in ``DECISION_INPUTS``; sent by the registry sync with ``by`` naming who changed it."""
+
+    by: ShortText
+    parties: Parties
+    summary: ShortText = ""
 
 
 # Every decision by name, with its payload type: the contract the web, CLI and API share.
@@ -338,6 +399,8 @@ DECISION_INPUTS: dict[str, type[Decision]] = {
     "record_audit": RecordAuditInput,
     "decline": DeclineInput,
     "withdraw": WithdrawInput,
+    "remind_owner": RemindOwnerInput,
+    "record_board_decision": RecordBoardDecisionInput,
 }
 
 
@@ -428,16 +491,37 @@ class MailBatch(Payload):
 class MailDeliveryResult(Payload):
     """What became of a delivery. A bounce is a result, not an error: the workflow acts on it."""
 
-    status: Literal["sent", "already_sent", "bounced"]
+    status: Literal["sent", "already_sent", "bounced", "failed"]
     message_id: str
     smtp_code: int | None = None
     detail: str = ""
+    # For "failed": a message that cannot be sent as it is (an address or a header the message
+    # builder cannot encode). Kept in the problem table for an operator; never retried.
+    reason: str = ""
 
 
 class MailBatchResult(Payload):
     """One result per delivery of a ``MailBatch``, in its order."""
 
     results: list[MailDeliveryResult]
+
+
+# The stable type of the ``ApplicationError`` an effect raises when what it was given cannot be
+# stored or sent as it is: never retried, recorded as a problem for an operator.
+BAD_DATA = "BadData"
+
+
+class Problem(Payload):
+    """Something an effect could not do with this recommendation's data, for an operator:
+    ``kind`` is ``store_refused`` or ``mail_failed``, ``subject`` what it concerns (``store``,
+    or the recipient), ``detail`` what went wrong (no recommendation text)."""
+
+    kind: str
+    subject: str
+    detail: str
+    first_at: datetime
+    last_at: datetime
+    count: int = 1
 
 
 class SignOffRecord(Payload):
@@ -457,6 +541,13 @@ class AuditRecord(Payload):
     re_audit_on: date | None = None
 
 
+class BoardDecision(Payload):
+    at: datetime
+    by: str
+    action_id: str | None = None
+    decision: str
+
+
 class RecommendationState(Payload):
     """The whole long-lived state: handed unchanged to continue-as-new."""
 
@@ -474,6 +565,7 @@ class RecommendationState(Payload):
     audits: list[AuditRecord] = Field(default_factory=list)
     consecutive_failed_audits: int = 0
     escalations: list[Escalation] = Field(default_factory=list)
+    board_decisions: list[BoardDecision] = Field(default_factory=list)
     stage_ladder: list[EscalationLevel] = Field(default_factory=list)
     timeline: list[TimelineEvent] = Field(default_factory=list)
     closed_reason: str = ""
@@ -486,6 +578,8 @@ class RecommendationState(Payload):
     outbox: list[Notification] = Field(default_factory=list)
     # Stored notifications still to be emailed, one per recipient (kept across continue-as-new).
     pending_mail: list[MailDelivery] = Field(default_factory=list)
+    # What effects could not do with this recommendation's data (see ``Problem``).
+    problems: list[Problem] = Field(default_factory=list)
 
     def action(self, action_id: str) -> ActionState | None:
         return next((a for a in self.actions if a.action_id == action_id), None)
@@ -496,7 +590,7 @@ class ImportedAction(Payload):
 
     action_id: str
     status: ActionStatus = ActionStatus.assigned
-    completed_on: date | None = None
+    completed_on: Day | None = None
     evidence: LongText = ""
 
 
@@ -581,6 +675,8 @@ class RecommendationStatus(Payload):
     closed_reason: str
     version: int
     as_of: datetime
+    # What effects could not do with its data: an operator's to look at (``assure doctor``).
+    problems: list[Problem] = Field(default_factory=list)
 
 
 class ProjectionInput(Payload):

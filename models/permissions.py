@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 PROBE_OWNER = "probe@assure.invalid"
 PROBE_TEXT = "probe"
 # Decisions shown even when their check refuses for content, with these refusal types.
-SHOWN_WHEN_REFUSED = {"sign_off": {"SignOffRefused"}}
+# An audit before its planned date is offered too: the form asks to confirm it, with a reason.
+SHOWN_WHEN_REFUSED = {"sign_off": {"SignOffRefused"}, "record_audit": {"EarlyAudit"}}
 
 
 class OpenDecision(Payload):
@@ -85,6 +86,17 @@ def _probes(life: Lifecycle, person: str, today: date) -> Iterator[tuple[str, st
             aid,
             DECISION_INPUTS["reassign_owner"](by=person, action_id=aid, new_owner=PROBE_OWNER, reason=PROBE_TEXT),
         )
+        yield (
+            "change_due_date",
+            aid,
+            DECISION_INPUTS["change_due_date"](by=person, action_id=aid, new_due=new_due, reason=PROBE_TEXT),
+        )
+        yield "remind_owner", aid, DECISION_INPUTS["remind_owner"](by=person, action_id=aid)
+        yield (
+            "record_board_decision",
+            aid,
+            DECISION_INPUTS["record_board_decision"](by=person, action_id=aid, decision=PROBE_TEXT),
+        )
     taken = {a.action_id for a in life.state.actions}
     probe_id = next(f"probe{n}" for n in range(len(taken) + 1) if f"probe{n}" not in taken)
     probe_action = ActionSpec(
@@ -92,6 +104,8 @@ def _probes(life: Lifecycle, person: str, today: date) -> Iterator[tuple[str, st
         success_measure=PROBE_TEXT,
     )  # fmt: skip
     yield "agree_actions", None, DECISION_INPUTS["agree_actions"](by=person, actions=[probe_action])
+    yield "add_actions", None, DECISION_INPUTS["add_actions"](by=person, actions=[probe_action])
+    yield "record_board_decision", None, DECISION_INPUTS["record_board_decision"](by=person, decision=PROBE_TEXT)
     yield (
         "submit_plans",
         None,

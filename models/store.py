@@ -34,6 +34,7 @@ from models.tables import (
     CaughtMail,
     OutboxRow,
     Person,
+    ProblemRow,
     RecommendationRow,
     SentMail,
     TimelineRow,
@@ -468,3 +469,67 @@ def sent_log(*, session: Session, ref: str | None = None) -> list[SentMail]:
     if ref is not None:
         query = query.where(SentMail.ref == ref)
     return list(session.exec(query))
+
+
+# --- problems, for operators ----------------------------------------------------------------
+
+
+def record_problem(
+    *, session: Session, key: str, workflow_id: str, ref: str, kind: str, detail: str, now: datetime
+) -> None:
+    """Note one occurrence of a problem: a new row, or one more on the row of ``key`` (which
+    opens it again if an operator had marked it resolved)."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = ProblemRow.__table__.c  # type: ignore[attr-defined]
+    insert = module.insert(ProblemRow).values(
+        key=key[:300], workflow_id=workflow_id[:100], ref=ref[:64], kind=kind[:60], detail=detail[:500],
+        first_seen=now, last_seen=now, count=1, resolved_at=None,
+    )  # fmt: skip
+    session.connection().execute(
+        insert.on_conflict_do_update(
+            index_elements=["key"],
+            set_={
+                "count": table.count + 1,
+                "last_seen": insert.excluded.last_seen,
+                "detail": insert.excluded.detail,
+                "resolved_at": None,
+            },
+        )
+    )
+
+
+def open_problems(*, session: Session) -> list[ProblemRow]:
+    """Every problem no operator has marked resolved, most recent first."""
+    table = ProblemRow.__table__.c  # type: ignore[attr-defined]
+    rows = list(session.exec(select(ProblemRow).where(table.resolved_at.is_(None)).order_by(table.last_seen.desc())))
+    for row in rows:
+        session.expunge(row)
+    return rows
+
+
+def problem_counts(*, session: Session) -> dict[str, int]:
+    """How many open problems there are, by kind."""
+    table = ProblemRow.__table__.c  # type: ignore[attr-defined]
+    rows = session.connection().execute(
+        sa_select(table.kind, func.count()).where(table.resolved_at.is_(None)).group_by(table.kind)
+    )
+    return {kind: count for kind, count in rows}
+
+
+def resolve_problems(*, session: Session, ids: Sequence[int], now: datetime) -> int:
+    """Mark these problems dealt with; returns how many were open."""
+    table = ProblemRow.__table__.c  # type: ignore[attr-defined]
+    rows = session.exec(select(ProblemRow).where(table.id.in_(ids), table.resolved_at.is_(None)))
+    count = 0
+    for row in rows:
+        row.resolved_at = now
+        session.add(row)
+        count += 1
+    return count
+
+
+def stored_workflows(*, session: Session) -> dict[str, tuple[str, str]]:
+    """Every recommendation in the read model: its workflow id, with its ref and stage."""
+    table = RecommendationRow.__table__.c  # type: ignore[attr-defined]
+    rows = session.connection().execute(sa_select(table.workflow_id, table.ref, table.stage))
+    return {workflow_id: (ref, stage) for workflow_id, ref, stage in rows}

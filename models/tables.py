@@ -231,3 +231,27 @@ class WebSession(SQLModel, table=True):
     person: str = Field(index=True, max_length=254)
     created_at: datetime = Field(sa_type=UtcDateTime)
     expires_at: datetime = Field(index=True, sa_type=UtcDateTime)
+
+
+# --- operators ----------------------------------------------------------------------------
+
+
+class ProblemRow(SQLModel, table=True):
+    """Something an effect could not do with a recommendation's data (a store write refused, a
+    message that cannot be sent): never retried, kept here for an operator (``assure doctor``,
+    the dashboard's problems list). One row per (workflow, kind, subject), counting repeats;
+    ``detail`` names what failed and where, never the recommendation's text or a person."""
+
+    __tablename__ = "problem"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True, max_length=300)
+    workflow_id: str = Field(index=True, max_length=100)
+    ref: str = Field(index=True, max_length=64)
+    kind: str = Field(index=True, max_length=60)
+    detail: str = Field(default="", max_length=500)
+    first_seen: datetime = Field(sa_type=UtcDateTime)
+    last_seen: datetime = Field(sa_type=UtcDateTime)
+    count: int = 1
+    # Set by an operator who has dealt with it (``assure doctor --resolve ID``); a repeat reopens it.
+    resolved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

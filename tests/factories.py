@@ -13,6 +13,7 @@ from models.payloads import (
     Recommendation,
     RecommendationInput,
 )
+from models.tables import Agency, Board, Person
 
 SPONSOR = "review.sponsor@mk.example"
 CHAIR = "review.chair@mk.example"
@@ -37,6 +38,26 @@ def parties() -> Parties:
         auditors=[AUDITOR],
         agency_leads={ICB: ICB_LEAD, POLICE: POLICE_LEAD},
     )
+
+
+def registry_rows() -> tuple[list[Agency], list[Person], list[Board]]:
+    """The registry that ``parties()`` and the owners here come from, for tests whose decisions the
+    edges check against the store."""
+    agencies = [
+        Agency(name=ICB, safeguarding_lead_email=ICB_LEAD),
+        Agency(name=POLICE, safeguarding_lead_email=POLICE_LEAD),
+    ]
+    people = [
+        Person(email=SPONSOR, roles="board_sponsor:Review Board"),
+        Person(email=CHAIR, roles="board_chair:Review Board"),
+        Person(email=ASSURANCE, roles="assurance_member"),
+        Person(email=AUDITOR, roles="auditor"),
+        *(Person(email=e, roles="owner") for e in (OWNER, OWNER_2, NEW_OWNER)),
+        Person(email=ICB_LEAD, roles="agency_lead", agency=ICB),
+        Person(email=POLICE_LEAD, roles="agency_lead", agency=POLICE),
+    ]
+    boards = [Board(name="Review Board", sponsor_email=SPONSOR, chair_email=CHAIR)]
+    return agencies, people, boards
 
 
 def action(action_id: str, due: date, *, owner: str = OWNER, agency: str = ICB) -> ActionSpec:

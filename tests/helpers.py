@@ -156,7 +156,7 @@ def digest_ids(database_url: str) -> list[tuple[str, date]]:
     from models.payloads import DIGEST_KINDS, DIGEST_ROLES
 
     ids = {
-        (digest_workflow_id(row.context["board"], recipient, day), day)
+        (digest_workflow_id(recipient, day), day)
         for row in sent(database_url)
         if row.kind in DIGEST_KINDS
         for day in [roll_forward(row.created_at.date())]
@@ -243,3 +243,14 @@ def temporary_database(server_url: str, prefix: str, *, migrated: bool = True) -
             connection.exec_driver_sql(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+def seed_registry(database_url: str) -> None:
+    """Store the registry the factories' recommendations come from (``factories.registry_rows``)."""
+    from models.db import session_scope
+    from models.store import upsert_registry
+    from tests.factories import registry_rows
+
+    agencies, people, boards = registry_rows()
+    with session_scope(database_url) as session:
+        upsert_registry(session=session, agencies=agencies, people=people, boards=boards)

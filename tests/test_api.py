@@ -100,8 +100,28 @@ async def test_one_recommendation_is_its_status_query(env, start, api, database_
     assert response.status_code == 200
     live = await recommendation_status(env.client, "API-1")
     assert response.json() == live.model_dump(mode="json") | {"as_of": response.json()["as_of"]}
-    assert (await api.get("/api/recommendations/API-2", headers=api.as_(f.OWNER))).status_code == 403
+    assert (await api.get("/api/recommendations/API-2", headers=api.as_(f.OWNER))).status_code == 404
     assert (await api.get("/api/recommendations/NOPE", headers=api.as_(f.ASSURANCE))).status_code == 404
+
+
+async def test_a_ref_the_caller_may_not_see_is_answered_as_one_that_does_not_exist(env, start, api, database_url):
+    """Reading or deciding on another's recommendation answers 404 with the words an unknown ref gets."""
+    await two_recommendations(env, start, database_url)
+    owner = api.as_(f.OWNER)  # API-2 is OWNER_2's alone
+
+    async def read(ref: str) -> httpx.Response:
+        return await api.get(f"/api/recommendations/{ref}", headers=owner)
+
+    async def acknowledge(ref: str) -> httpx.Response:
+        return await api.post(
+            f"/api/recommendations/{ref}/decisions/acknowledge", json={"action_id": "B1"}, headers=owner
+        )
+
+    for ask in (read, acknowledge):
+        hidden, unknown = await ask("API-2"), await ask("NOPE")
+        assert (404, 404) == (hidden.status_code, unknown.status_code), ask.__name__
+        assert unknown.json()["detail"].replace("NOPE", "REF") == hidden.json()["detail"].replace("API-2", "REF")
+    assert "assigned" == (await recommendation_status(env.client, "API-2")).actions[0].status.value
 
 
 async def test_decisions_answer_200_409_403_404_and_422(env, start, api, database_url):
@@ -131,7 +151,12 @@ async def test_decisions_answer_200_409_403_404_and_422(env, start, api, databas
 async def test_health_and_readiness(api):
     assert (await api.get("/healthz")).json() == {"status": "ok"}
     ready = await api.get("/readyz")
-    assert ready.status_code == 200 and ready.json() == {"status": "ready", "temporal": "ok", "database": "ok"}
+    assert ready.status_code == 200 and ready.json() == {
+        "status": "ready",
+        "temporal": "ok",
+        "database": "ok",
+        "problems": {},
+    }
     schema = (await api.get("/openapi.json")).json()
     assert "/api/recommendations/{ref}/decisions/{decision}" in schema["paths"]
 

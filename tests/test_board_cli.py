@@ -11,12 +11,20 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from models.payloads import SubmitPlansInput
 from temporal_client import recommendation_status
 from tests import factories as f
-from tests.helpers import decide, eventually, stored_row, today
+from tests.helpers import decide, eventually, seed_registry, stored_row, today
 
 ASSURE = str(Path(sys.executable).parent / "assure")
+
+
+@pytest.fixture(autouse=True)
+def registry(database_url) -> None:
+    """The command line checks every decision against the registry, as the other edges do."""
+    seed_registry(database_url)
 
 
 async def assure(env, settings, *args: str) -> subprocess.CompletedProcess:
@@ -75,9 +83,10 @@ async def test_sign_off_and_audit_move_a_recommendation_to_assured(env, start, s
     assert "now at stage audit" in signed.stdout
     wrong_person = await assure(env, settings, "audit", "CLI-GOOD", "--outcome", "embedded", "--by", f.OWNER)
     assert wrong_person.returncode == 3 and "is not an auditor or an Assurance Board member" in wrong_person.stderr
-    audited = await assure(
-        env, settings, "audit", "CLI-GOOD", "--outcome", "embedded", "--by", f.AUDITOR, "--findings", "18 of 20"
-    )
+    args = ("audit", "CLI-GOOD", "--outcome", "embedded", "--by", f.AUDITOR, "--findings", "18 of 20")
+    early = await assure(env, settings, *args)
+    assert early.returncode == 3 and "to record it early, confirm and give the reason" in early.stderr
+    audited = await assure(env, settings, *args, "--early-reason", "Asked for before the service restructure")
     assert audited.returncode == 0, audited.stderr
     assert (await recommendation_status(env.client, "CLI-GOOD")).stage.value == "assured"
 
@@ -99,7 +108,8 @@ async def test_a_failed_audit_takes_its_remedial_actions_from_a_file(env, start,
     handle = await at_sign_off(env, start, "CLI-REMEDY", credible=True)
     await decide(handle, "sign_off", {"by": f.ASSURANCE})
     day = await today(env)
-    args = ("audit", "CLI-REMEDY", "--outcome", "not_embedded", "--by", f.ASSURANCE, "--findings", "4 of 20")
+    args = ("audit", "CLI-REMEDY", "--outcome", "not_embedded", "--by", f.ASSURANCE, "--findings", "4 of 20",
+            "--early-reason", "Concerns raised at the board")  # fmt: skip
 
     without = await assure(env, settings, *args, "--re-audit-on", str(day + timedelta(days=90)))
     assert without.returncode == 3 and "needs remedial actions" in without.stderr

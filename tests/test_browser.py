@@ -33,6 +33,7 @@ from models.tables import Agency, Board, Person
 from temporal_client import start_recommendation
 from tests import factories as f
 from tests.helpers import days, decide, eventually, free_port, status, stored_row, worker_maker
+from tests.web_client import token_for
 from web.app import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.devserver]
@@ -42,7 +43,7 @@ AXE_OPTIONS = {
     "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
     "resultTypes": ["violations"],
 }
-PHONE = {"width": 375, "height": 812}
+PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
 
@@ -144,6 +145,14 @@ class Visit:
         assert not violations, f"axe found violations on {name} ({self.page.url}):\n{violations_report(violations)}"
         self.checked.append(name)
 
+    async def fits(self, name: str) -> None:
+        """Nothing on the page is wider than the viewport: no sideways scrolling of the whole page."""
+        width, viewport = await self.page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        wide = await self.page.evaluate(WIDEST_ELEMENTS) if width > viewport else []
+        assert width <= viewport, f"{name} is {width} px wide in a {viewport} px viewport; too wide: {wide}"
+
     async def check(self, name: str, *, photograph: bool = True) -> None:
         """axe at desktop width; for a main page also at phone width, with a full-page screenshot of each."""
         await self.accessible(f"{name} (desktop)")
@@ -152,8 +161,15 @@ class Visit:
         await self.page.screenshot(path=self.directory / f"{name}-desktop.png", full_page=True)
         await self.page.set_viewport_size(PHONE)
         await self.accessible(f"{name} (phone)")
+        await self.fits(f"{name} (phone)")
         await self.page.screenshot(path=self.directory / f"{name}-phone.png", full_page=True)
         await self.page.set_viewport_size(DESKTOP)
+
+
+# The elements that reach past the viewport's right edge, for a message that says where to look.
+WIDEST_ELEMENTS = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .slice(-5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
 
 
 async def fill_date(page: Page, legend: str, day: date) -> None:
@@ -173,6 +189,14 @@ async def test_an_owner_takes_their_action_to_sign_off_in_chromium(
     web_settings = settings.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
     today = datetime.now(UTC).date()  # the dev server runs on the real clock
     ref = "E2E-BROWSER"
+    with session_scope(database_url) as session:  # the plans name the owner and the auditor: registered
+        upsert_registry(
+            session=session,
+            agencies=[],
+            people=[Person(email=f.OWNER, name="Nia Nurse", roles="owner"),
+                    Person(email=f.AUDITOR, name="Ade Auditor", roles="auditor")],
+            boards=[],
+        )  # fmt: skip
     app = create_app(web_settings, client=dev_env.client)
     make_worker = worker_maker(dev_env.client, settings=web_settings, executor=executor)
 
@@ -364,6 +388,8 @@ async def test_the_assurance_board_signs_in_signs_off_and_records_an_audit_in_ch
                 # The audit: embedded, with findings; the recommendation is assured and closed.
                 await page.get_by_label("Embedded", exact=True).check()
                 await page.get_by_label("Findings").fill("Professionals' meetings held in 18 of 20 cases audited")
+                await page.get_by_label("I confirm this audit is early").check()  # the plans date it months ahead
+                await page.get_by_label("Why it is recorded early").fill("Brought forward for the inspection")
                 await page.get_by_role("button", name="Record the audit").click()
                 await expect(page.locator(".govuk-notification-banner--success")).to_be_visible()
                 await expect(page.locator(".assure-standing .govuk-tag")).to_have_text("Assured (closed)")
@@ -386,3 +412,159 @@ async def test_the_assurance_board_signs_in_signs_off_and_records_an_audit_in_ch
                 await decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="browser test finished"))
             with suppress(WorkflowFailureError):
                 await asyncio.wait_for(handle.result(), timeout=10)
+
+
+async def sign_in(page: Page, base: str, database_url: str, who: str) -> None:
+    """Sign in to the dashboard as ``who`` through the emailed one-time link."""
+    await page.goto(f"{base}/sign-in")
+    await page.get_by_label("Your work email address").fill(who)
+    await page.get_by_role("button", name="Email me a sign-in link").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
+    [link] = await eventually(lambda: links_in_mail(database_url, who, base, "/sign-in/"))
+    await page.goto(link)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
+
+
+@pytest.mark.timeout(120)
+async def test_caught_mail_the_sponsors_escalation_forms_gaps_an_early_audit_and_the_timeline_in_chromium(
+    chromium, dev_env, settings, executor, database_url, screenshots
+):
+    """The caught-mail list and a message (its HTML part framed and sandboxed), a sponsor's page with the
+    escalation forms and a refusal beside one, a refused sign-off listing every gap, the early-audit
+    question and the timeline: axe finds nothing and no page is wider than a 390 px phone."""
+    port = free_port()
+    web_settings = settings.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
+    base = web_settings.base_url
+    today = datetime.now(UTC).date()
+    with session_scope(database_url) as session:  # people only: each workflow keeps its factory holders
+        upsert_registry(
+            session=session,
+            agencies=[],
+            people=[
+                Person(email=f.ASSURANCE, name="Sam Scrutineer", roles="assurance_member"),
+                Person(email=f.OWNER, name="Nia Nurse", roles="owner"),
+                Person(email=f.OWNER_2, name="Pat Officer", roles="owner"),
+                Person(email=f.AUDITOR, name="Ade Auditor", roles="auditor"),
+            ],
+            boards=[],
+        )
+    app = create_app(web_settings, client=dev_env.client, dev_pages=True)
+    make_worker = worker_maker(dev_env.client, settings=web_settings, executor=executor)
+    late, weak, early = "E2E-LATE", "E2E-GAPS", "E2E-EARLY"
+
+    async with make_worker(), serving(app, port), async_playwright() as playwright:
+        handles = [
+            await start_recommendation(
+                dev_env.client,
+                f.start(
+                    late, actions=[f.action("A1", today - days(20)), f.action("A2", today + days(30), owner=f.OWNER_2)]
+                ),
+                task_queue=web_settings.task_queue,
+            )
+        ]
+        try:
+            credible, audit = f.credible_plans(today)
+            for ref, plans in (
+                (weak, credible.model_copy(update={"channels": [], "socialisation": ""})),
+                (early, credible),
+            ):
+                handle = await start_recommendation(
+                    dev_env.client,
+                    f.start(ref, actions=[f.action("A1", today + days(60))]),
+                    task_queue=web_settings.task_queue,
+                )
+                handles.append(handle)
+                await decide(
+                    handle, "complete_action", {"by": f.OWNER, "action_id": "A1", "evidence": "Briefings held"}
+                )
+                await decide(handle, "submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=plans, audit=audit))
+            await decide(handles[2], "sign_off", {"by": f.ASSURANCE})
+            await eventually(lambda: links_in_mail(database_url, f.OWNER_2, base))
+
+            browser = await playwright.chromium.launch(executable_path=chromium, headless=True)
+            try:
+                context = await browser.new_context(viewport=DESKTOP, locale="en-GB")
+                context.set_default_timeout(10_000)
+                page = await context.new_page()
+                problems = watch_for_problems(page)
+                visit = Visit(page, screenshots)
+
+                # Caught mail: the list's links work; a message shows its text and its framed HTML part.
+                await page.goto(f"{base}/dev/mail")
+                await expect(page.get_by_role("heading", level=1)).to_have_text("Caught mail")
+                await visit.check("m1-mail-list")
+                await page.locator(".assure-mail-list a").first.click()
+                await expect(page.get_by_role("heading", name="The text part")).to_be_visible()
+                frame = page.locator("iframe.assure-mail-frame")
+                await expect(frame).to_have_attribute("sandbox", "")
+                await expect(page.frame_locator("iframe.assure-mail-frame").locator("body")).to_contain_text("Assure")
+                await visit.check("m2-mail-message")
+
+                # The sponsor's page: what a sponsor does with an escalation, and a refusal beside its form.
+                sponsor_link = f"{base}/r/{token_for(web_settings, f.SPONSOR, late, 'sponsor')}"
+                await page.goto(sponsor_link)
+                for summary in ("Agree a new due date", "Send the owner a reminder now"):
+                    await expect(page.locator("#action-A1").get_by_text(summary, exact=True)).to_be_visible()
+                await expect(page.get_by_text("Add an action to this recommendation", exact=True)).to_be_visible()
+                await expect(page.get_by_text("Record what the board decided", exact=True)).to_be_visible()
+                await page.locator("#action-A2").get_by_text("Agree a new due date", exact=True).click()
+                form = page.locator("#change_due_date-A2")
+                await fill_date(form, "New due date", today + days(30))  # its date already: refused
+                await form.get_by_label("Why the date changes").fill("Training moved")
+                await form.get_by_role("button", name="Agree the new date").click()
+                await expect(page.locator(".govuk-error-summary")).to_contain_text("already due on")
+                await expect(page.locator("#change_due_date-A2").get_by_label("Why the date changes")).to_have_value(
+                    "Training moved"
+                )
+                await page.get_by_text("Record what the board decided", exact=True).click()
+                await visit.check("s1-sponsor-escalation")
+                await (
+                    page.locator("#record_board_decision")
+                    .get_by_label("What the board decided")
+                    .fill("The agency's director attends the next meeting with a recovery plan")
+                )
+                await page.locator("#record_board_decision").get_by_role("button", name="Record the decision").click()
+                await expect(page.locator(".govuk-notification-banner--success")).to_contain_text(
+                    "decision is recorded"
+                )
+
+                # A refused sign-off lists every gap at the top.
+                await page.goto(f"{base}/r/{token_for(web_settings, f.ASSURANCE, weak, 'assurance_member')}")
+                await page.get_by_role("button", name="Sign off").click()
+                summary = page.locator(".govuk-error-summary")
+                await expect(summary).to_contain_text("cannot sign off yet")
+                assert await summary.get_by_role("link").count() >= 3  # the refusal and each gap
+                await visit.check("g1-sign-off-gaps")
+
+                # An audit before its date: the question, refused unconfirmed.
+                await page.goto(f"{base}/r/{token_for(web_settings, f.AUDITOR, early, 'auditor')}")
+                await expect(page.get_by_label("I confirm this audit is early")).to_be_visible()
+                await page.get_by_label("Embedded", exact=True).check()
+                await page.get_by_role("button", name="Record the audit").click()
+                await expect(page.locator(".govuk-error-summary")).to_contain_text("Confirm that this audit is early")
+                await visit.check("a1-early-audit")
+
+                # The timeline of the late recommendation, in words and London time.
+                await sign_in(page, base, database_url, f.ASSURANCE)
+                await visit.check("t0-overview")
+                await page.goto(f"{base}/dashboard/r/{late}")
+                timeline = page.locator("#timeline-table")
+                await expect(timeline).to_contain_text("The board's decision recorded")
+                await expect(timeline).not_to_contain_text("stage:")
+                await expect(timeline).to_contain_text(re.compile(r"\d{2}:\d{2} (GMT|BST)"))
+                await page.locator("#timeline").scroll_into_view_if_needed()
+                await visit.check("t1-timeline")
+                await page.goto(f"{base}/dashboard/recommendations")
+                await visit.check("t2-list")
+
+                assert [] == problems, "the browser reported errors:\n" + "\n".join(problems)
+                print(f"axe checked, no violations: {', '.join(visit.checked)}; screenshots in {screenshots}")
+            finally:
+                await browser.close()
+        finally:
+            for handle in handles:
+                with suppress(WorkflowUpdateFailedError, RPCError):
+                    await decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="browser test finished"))
+                with suppress(WorkflowFailureError):
+                    await asyncio.wait_for(handle.result(), timeout=10)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from settings import Settings
 
@@ -369,14 +370,25 @@ class TestEnvExample:
         assert "python -c 'import secrets; print(secrets.token_urlsafe(48))'" in text
 
     def test_the_example_values_are_valid_settings(self):
-        """The example's Assure values pass Settings' own validation."""
+        """The example's Assure values pass Settings' own validation, once its secret key is replaced."""
         values = {
             name.removeprefix(ENV_PREFIX).lower(): env_example_value(name)
             for name in env_example_names()
             if name.startswith(ENV_PREFIX)
         }
-        settings = Settings(_env_file=None, **values)
+        settings = Settings(_env_file=None, **values | {"secret_key": "a-real-key-" + "x" * 40})
         assert "https://assure.example.org" == settings.base_url
+        assert ["172.16.0.0/12"] == settings.trusted_proxies
+
+    def test_the_example_secret_key_stops_start_up(self):
+        """Left as it is, the example's placeholder secret key is refused, naming the variable."""
+        with pytest.raises(ValidationError, match="ASSURE_SECRET_KEY is still the placeholder"):
+            Settings(_env_file=None, secret_key=env_example_value("ASSURE_SECRET_KEY"))
+
+    def test_the_web_app_trusts_only_the_configured_proxy(self):
+        """The web service takes ASSURE_TRUSTED_PROXIES from .env, required; the worker does not need it."""
+        assert environment(SERVICES["web"])["ASSURE_TRUSTED_PROXIES"].startswith("${ASSURE_TRUSTED_PROXIES:?")
+        assert "ASSURE_TRUSTED_PROXIES" not in COMPOSE["x-assure-environment"]
 
 
 class TestDockerfile:

@@ -36,6 +36,11 @@ PEOPLE = {
 }
 
 
+# What the audit form sends when its audit is recorded before the planned date (every audit in
+# these tests is: the plans date it months ahead).
+EARLY = {"early_asked": "1", "early_confirmed": "yes", "early_reason": "Brought forward for the board"}
+
+
 @pytest.fixture
 def registry(database_url) -> None:
     with session_scope(database_url) as session:
@@ -248,6 +253,7 @@ async def test_the_overview_lists_what_needs_the_board_and_draws_the_counts(env,
             "by": f.AUDITOR,
             "outcome": "not_embedded",
             "findings": "Meetings held in 4 of 20 cases",
+            "early_reason": "Brought forward for the board",
             "re_audit_on": (day + timedelta(days=5)).isoformat(),
             "remedial_actions": [f.action("R1", day + timedelta(days=4)).model_dump(mode="json")],
         },
@@ -267,7 +273,7 @@ async def test_the_overview_lists_what_needs_the_board_and_draws_the_counts(env,
 
     def section(list_id: str) -> set[str]:
         """The refs a list links to; an empty list is a heading with nothing under it."""
-        found = re.search(rf'(?s)<table class="govuk-table" id="{list_id}">(.*?)</table>', page.text)
+        found = re.search(rf'(?s)<table class="govuk-table[^"]*" id="{list_id}">(.*?)</table>', page.text)
         if found is None:
             assert f'<h3 class="govuk-heading-m" id="{list_id}">' in page.text, list_id
             return set()
@@ -320,7 +326,7 @@ async def test_sign_off_is_refused_with_the_gaps_then_taken_and_the_audit_record
     bare = await member.post("/dashboard/r/DASH-GO/record_audit", {"outcome": "not_embedded", "findings": "4 of 20"})
     assert bare.status_code in (409, 422) and "There is a problem" in text_of(bare)
     audited = await member.post(
-        "/dashboard/r/DASH-GO/record_audit", {"outcome": "embedded", "findings": "18 of 20 cases", "rows": "1"}
+        "/dashboard/r/DASH-GO/record_audit", {"outcome": "embedded", "findings": "18 of 20 cases", "rows": "1", **EARLY}
     )
     assert audited.status_code == 303, text_of(audited)
     status = await recommendation_status(env.client, "DASH-GO")
@@ -335,6 +341,7 @@ async def test_an_auditor_records_a_failed_audit_with_remedial_actions_from_the_
     fields = {
         "outcome": "partially_embedded",
         "findings": "Held in 11 of 20 cases",
+        **EARLY,
         **date_fields("re_audit_on", day + timedelta(days=90)),
         "rows": "1",
         "actions-0-action_id": "R1",
@@ -348,3 +355,22 @@ async def test_an_auditor_records_a_failed_audit_with_remedial_actions_from_the_
     assert response.status_code == 303, text_of(response)
     status = await recommendation_status(env.client, "DASH-RE")
     assert status.stage is Stage.re_audit and [a.action_id for a in status.actions][-1] == "R1"
+
+
+async def test_the_timeline_speaks_plain_words_in_london_time(env, start, browser):
+    """The timeline says what happened in words (no ``stage:``, ``action:A1 (overdue)`` or ``imported``)
+    and each time in London time, with GMT or BST; its table stacks on a phone rather than cutting off."""
+    day = await today(env)
+    await start(f.start("DASH-WORDS", actions=[f.action("A1", day - timedelta(days=20))]))
+    member = await browser(f.ASSURANCE)
+    page = await member.client.get("/dashboard/r/DASH-WORDS")
+    assert page.status_code == 200
+    table = re.search(r'(?s)<table class="[^"]*assure-stacked[^"]*" id="timeline-table">(.*?)</table>', page.text)
+    assert table, "no stacked timeline table"
+    rows = re.findall(r"(?s)<tbody.*?</tbody>", table.group(1))[0]
+    words = " ".join(re.sub(r"<[^>]+>", " ", rows).split())
+    assert "Escalated" in words or "Reminder sent to the owner" in words, words
+    for internal in ("stage:", "action:", "(overdue)", "imported", "UTC", "escalation:", "_"):
+        assert internal not in words.replace("named.nurse@icb.example", ""), (internal, words)
+    assert re.search(r"\d{1,2} [A-Z][a-z]+ \d{4} \d{2}:\d{2} (GMT|BST)", words), words
+    assert "Times are London time" in text_of(page)

@@ -223,6 +223,7 @@ class TestChanges:
         )
         result = await decide(handle, "acknowledge", AcknowledgeInput(by=f.NEW_OWNER, action_id="A1"))
         assert "acknowledged" == result.actions[0].status
+        await stored_through(database_url, result)
         rows = sorted((r.kind, r.recipients) for r in sent(database_url, "REASSIGN") if r.action_id == "A1")
         assert [("task_assigned", [f.NEW_OWNER]), ("task_assigned", [f.OWNER]), ("task_reassigned", [f.OWNER])] == rows
 
@@ -279,6 +280,7 @@ class TestChanges:
                 findings="Still not embedded",
                 remedial_actions=[f.action("R2", audit.audit_on + days(80))],
                 re_audit_on=audit.audit_on + days(120),
+                early_reason="R1 finished early, so re-audited at once",
             ),
         )
         repeated = [e for e in second.escalations if e.kind == "repeated_audit_failure"]
@@ -286,6 +288,22 @@ class TestChanges:
         assert 2 == len(second.audits)
         await stored_through(database_url, second)
         assert 1 == len([r for r in sent(database_url, "REAUDIT") if r.kind == "repeated_audit_failure"])
+
+
+class TestEarlyAudit:
+    async def test_an_audit_before_its_date_needs_a_confirmed_reason_kept_in_the_timeline(self, env, start):
+        """Before the plan's audit date an audit is refused as EarlyAudit unless a reason is given, which the timeline keeps."""
+        handle, now, audit = await _at_sign_off(env, start, "EARLY")
+        await decide(handle, "sign_off", SignOffInput(by=f.ASSURANCE))
+        early = RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="20 of 20")
+        refusal = await refused(handle, "record_audit", early)
+        assert "EarlyAudit" == refusal.type
+        assert "planned for" in refusal.message
+        reason = "The team asked for the audit before a restructure"
+        result = await decide(handle, "record_audit", early.model_copy(update={"early_reason": reason}))
+        assert Stage.assured == result.stage
+        [event] = [e for e in result.timeline if e.kind == "audit_embedded"]
+        assert reason in event.detail and str(audit.audit_on) in event.detail
 
 
 class TestContinueAsNew:

@@ -92,7 +92,9 @@ class TestDevServerLifecycle:
             await decide(
                 handle,
                 "record_audit",
-                RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="19 of 20"),
+                RecordAuditInput(
+                    by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="19 of 20", early_reason="Audited at once"
+                ),
             )
             final_status = await status(handle)
             assert Stage.assured == final_status.stage

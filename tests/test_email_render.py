@@ -39,11 +39,15 @@ from models.payloads import (
     DecideExtensionInput,
     DeclineInput,
     DisseminationPlan,
+    ImportedAction,
+    ImportedProgress,
     MailDelivery,
     MailDeliveryResult,
     Notification,
     ReassignOwnerInput,
     RecordAuditInput,
+    RecordBoardDecisionInput,
+    RemindOwnerInput,
     RequestExtensionInput,
     SignOffInput,
     SubmitPlansInput,
@@ -126,6 +130,18 @@ def _main_life() -> Lifecycle:
         t1 + _days(61),
     )
     _run(life, t1 + _days(60), t1 + _days(90))  # A2 reaches the Assurance Board
+    life.apply(
+        "remind_owner",
+        RemindOwnerInput(by=f.SPONSOR, action_id="A2", note="Please send the training dates by Friday."),
+        t1 + _days(90),
+    )
+    life.apply(
+        "record_board_decision",
+        RecordBoardDecisionInput(
+            by=f.CHAIR, action_id="A2", decision="Extra training sessions funded; report monthly."
+        ),
+        t1 + _days(90),
+    )
     t2 = t1 + _days(91)
     for action_id, owner in (("A1", f.NEW_OWNER), ("A2", f.OWNER_2)):
         evidence = "Guidance published; 14 of 15 teams briefed."
@@ -210,10 +226,18 @@ def _withdrawn_life() -> Lifecycle:
     return life
 
 
+def _imported_life() -> Lifecycle:
+    """An action log imported with one action already under way: its owner is not asked to acknowledge."""
+    start = f.start("LR-2022-11", actions=[f.action("C1", NOW.date() + _days(60))])
+    progress = ImportedProgress(actions=[ImportedAction(action_id="C1", status="acknowledged")])
+    start = start.model_copy(update={"imported": progress})
+    return Lifecycle.begin(start, workflow_id="recommendation-LR-2022-11", now=NOW)
+
+
 @functools.cache
 def lifecycle_notifications() -> tuple[Notification, ...]:
     """Every notification a few lifecycles emit between them: each kind the lifecycle knows, many readers."""
-    lives = (_main_life(), _declined_life(), _withdrawn_life())
+    lives = (_main_life(), _declined_life(), _withdrawn_life(), _imported_life())
     return tuple(n for life in lives for n in life.state.outbox)
 
 
@@ -534,7 +558,13 @@ class TestWhatTheReaderIsTold:
         n = next(n for n in all_notifications()["board_escalation"] if n.context["about"] == "overdue")
         email = rendered("board_escalation", n.context, f.CHAIR)
         assert "It is now on the Review Board's escalation list" in email.text
-        assert "- reassign the action to someone who can do it" in email.text
+        for choice in (
+            "send them a reminder now",
+            "agree a new due date if more time is reasonable, giving the reason",
+            "add an action, or reassign this one to someone who can do it",
+            "record the board's decision",
+        ):
+            assert choice in email.text
         assert "You are getting this because you chair the Review Board, which sponsors" in email.text
 
     def test_skipped_rungs_are_explained(self):

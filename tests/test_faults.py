@@ -282,7 +282,7 @@ async def test_a_worker_killed_mid_lifecycle_loses_nothing_and_sends_nothing_twi
                 ("complete_action", CompleteActionInput(by=f.OWNER, action_id="A1", evidence="Briefed")),
                 ("submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=dissemination, audit=audit)),
                 ("sign_off", SignOffInput(by=f.ASSURANCE)),
-                ("record_audit", RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded)),
+                ("record_audit", RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded, early_reason="At once")),
             ):
                 await decide(handle, name, payload)
             assured.append(ref)

@@ -123,15 +123,22 @@ async def test_an_overdue_action_is_placed_on_its_rung_with_one_notice(env, sett
     assert kinds.count("board_escalation") == 1 and "agency_lead_copy" not in kinds
     # Owners of new open actions were sent their task; complete ones nothing. (Each workflow
     # stores its own first transition: IMP-1's may land after IMP-5's, so it is waited for.)
-    await eventually(lambda: [r.kind for r in sent(settings.database_url, f"IMP{tag}-1")].count("task_assigned") == 2)
+    # The acknowledged one is told it is now followed here, not asked to acknowledge again.
+    await eventually(
+        lambda: (
+            sorted((r.kind, r.recipients[0]) for r in sent(settings.database_url, f"IMP{tag}-1"))
+            == [("task_assigned", pf.NURSE), ("task_under_way", pf.OFFICER)]
+        )
+    )
     assert "task_assigned" not in [r.kind for r in sent(settings.database_url, f"IMP{tag}-2")]
 
 
 async def test_a_csv_takes_its_registry_from_the_store(env, settings, imported, tmp_path, tag):
     day = await today(env)
-    await imported(
-        pf.write_yaml({**pf.plan(day, tag), "Recommendations": [], "Actions": [], "Plans": []}, tmp_path / "r.yaml")
-    )
+    # The registry comes in with one recommendation of its own (a file with none is refused).
+    registry_only = pf.plan(day, tag + "R")
+    registry_only.update(Recommendations=registry_only["Recommendations"][3:4], Actions=[], Plans=[])
+    await imported(pf.write_yaml(registry_only, tmp_path / "r.yaml"))
     rows = pf.plan(day, tag)
     report = await imported(pf.write_csv(rows, tmp_path / "plan.csv"))
     assert len(report.started) == 5
@@ -223,7 +230,7 @@ def test_every_problem_is_reported_at_once_with_sheet_row_and_column(tmp_path):
         "Recommendations, row 3, source_date: 'next Tuesday' is not a date (use 2023-04-01 or 01/04/2023)",
         "Recommendations, row 4, title: is required",
         "Actions, row 3, recommendation_ref: no recommendation 'IMP-2' in Recommendations",  # its ref was changed
-        "Actions, row 5, owner_email: stranger@elsewhere.example.org is not in People",
+        "Actions, row 5, owner_email: the action owner stranger@elsewhere.example.org is not in People: name a registered person",
         f"Plans, row 1, ends: {DAY - timedelta(days=300)} is before starts {DAY + timedelta(days=7)}",
     ]
 
@@ -403,3 +410,39 @@ async def test_the_example_loads_as_a_live_year(env, settings, worker):
     finally:
         await close_all(env, report.started, by=member)
         await drain_digests(env, settings.database_url)
+
+
+def test_people_are_named_only_in_a_role_that_fits_as_decisions_are(tmp_path):
+    """An action owner without the owner role and a plan auditor without the auditor role are refused by the importer with the decisions' own rule."""
+
+    def edit(rows):
+        rows["Actions"][0]["owner_email"] = pf.MEMBER  # registered, as an Assurance Board member only
+        rows["Plans"][0]["auditor"] = pf.NURSE  # registered, as an owner only
+
+    assert problems_of(broken(tmp_path, edit), on=DAY) == [
+        f"Actions, row 1, owner_email: the action owner {pf.MEMBER} is in People, but without the role owner",
+        f"Plans, row 1, auditor: the auditor {pf.NURSE} is in People, but without the role assurance_member or auditor",
+    ]
+
+
+async def test_a_re_import_with_changed_roles_reaches_every_running_recommendation(
+    env, settings, imported, tmp_path, tag
+):
+    """Re-importing a plan in which an Assurance Board member lost the role tells every open recommendation, and the workflow no longer counts them."""
+    from temporal_client import reader_status
+    from tests.helpers import stored_row
+
+    day = await today(env)
+    rows = pf.plan(day, tag)
+    report = await imported(pf.write_yaml(rows, tmp_path / "plan.yaml"))
+    await eventually(lambda: all(stored_row(settings.database_url, ref) for ref in report.started))
+    assert "assurance_member" in (await reader_status(env.client, f"IMP{tag}-4", pf.MEMBER)).roles
+    member = next(p for p in rows["People"] if p["email"] == pf.MEMBER)
+    member["roles"] = "owner"
+    rows["People"].append(
+        {"email": "new.member@icb.example.org", "name": "New", "agency": pf.ICB, "roles": "assurance_member"}
+    )
+    again = await imported(pf.write_yaml(rows, tmp_path / "changed.yaml"))
+    assert sorted(again.roles_updated) == sorted(report.started)
+    assert "assurance_member" not in (await reader_status(env.client, f"IMP{tag}-4", pf.MEMBER)).roles
+    assert "assurance_member" in (await reader_status(env.client, f"IMP{tag}-4", "new.member@icb.example.org")).roles

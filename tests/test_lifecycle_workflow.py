@@ -91,7 +91,14 @@ class TestFullLifecycle:
             CompleteActionInput(by=f.OWNER, action_id="R1", evidence="Supervision template changed"),
         )
         result = await decide(
-            handle, "record_audit", RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="19 of 20")
+            handle,
+            "record_audit",
+            RecordAuditInput(
+                by=f.AUDITOR,
+                outcome=AuditOutcome.embedded,
+                findings="19 of 20",
+                early_reason="Remedial work done early",
+            ),
         )
         assert Stage.assured == result.stage
         final = await handle.result()

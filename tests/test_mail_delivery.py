@@ -172,3 +172,28 @@ class TestBoardDigest:
         assert 2 == text.count("https://assure.mktogether.example/r/")
         chair = [m for m in inbox(database_url, f.CHAIR) if "DIGEST-1" in parts(m)[0]]
         assert 1 == len(chair)
+
+    async def test_a_person_on_two_boards_gets_one_digest_a_day_for_both(self, env, start, database_url):
+        """Someone who sponsors one board and chairs another gets one digest on a day both escalate, naming both boards."""
+        policy = EscalationPolicy(agency_lead_after="P1D", board_after="P2D", assurance_after="P30D")
+        now = await today(env)
+        due = now + days(3)
+        review = f.start("DIGEST-R", actions=[f.action("A1", due)], policy=policy)
+        risk = f.start("DIGEST-K", actions=[f.action("A1", due)], policy=policy)
+        risk = risk.model_copy(
+            update={
+                "recommendation": risk.recommendation.model_copy(update={"board": "Risk Board"}),
+                "parties": risk.parties.model_copy(update={"board_sponsors": [f.CHAIR], "board_chair": f.SPONSOR}),
+            }
+        )
+        for handle in [await start(review), await start(risk)]:
+            await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
+        await skip_to(env, roll_forward(due + days(2)), hour=17)
+
+        def digests():
+            return [m for m in inbox(database_url, f.SPONSOR) if "escalation" in str(m["Subject"])]
+
+        [digest] = await eventually(digests)
+        text, _ = parts(digest)
+        assert "DIGEST-R" in text and "DIGEST-K" in text
+        assert "the Review Board and the Risk Board" in str(digest["Subject"])

@@ -23,7 +23,7 @@ def with_actions() -> Lifecycle:
 
 def test_at_review_only_the_board_can_agree_or_close():
     life = Lifecycle.begin(f.start(), workflow_id="w", now=NOW)
-    board = {("agree_actions", None), ("decline", None), ("withdraw", None)}
+    board = {("agree_actions", None), ("decline", None), ("withdraw", None), ("record_board_decision", None)}
     assert offered(life, f.SPONSOR) == board
     assert offered(life, f.CHAIR) == board
     assert offered(life, f.ASSURANCE) == {("withdraw", None)}
@@ -36,9 +36,13 @@ def test_owners_act_on_their_own_actions_and_sponsors_on_everyones():
     own = {"acknowledge", "report_progress", "request_extension", "complete_action"}
     assert offered(life, f.OWNER) == {(name, "A1") for name in own}
     assert offered(life, f.OWNER_2) == {(name, "A2") for name in own}
+    # What a sponsor does with an escalation: a new due date, a reminder now, the board's decision,
+    # another action, or another owner.
+    on_each = {"reassign_owner", "change_due_date", "remind_owner", "record_board_decision"}
     assert offered(life, f.SPONSOR) == {
-        ("reassign_owner", "A1"),
-        ("reassign_owner", "A2"),
+        *((name, aid) for name in on_each for aid in ("A1", "A2")),
+        ("add_actions", None),
+        ("record_board_decision", None),
         ("decline", None),
         ("withdraw", None),
     }

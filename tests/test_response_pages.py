@@ -9,6 +9,7 @@ import re
 from datetime import date, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
+from html import unescape
 
 import httpx
 import itsdangerous.timed
@@ -18,7 +19,9 @@ from structlog.testing import capture_logs
 
 from models.db import session_scope
 from models.payloads import SignOffInput, Stage, SubmitPlansInput
-from models.store import caught_mail
+from models.rules import sign_off_gaps
+from models.store import caught_mail, upsert_registry
+from models.tables import Person
 from temporal_client import recommendation_status
 from tests import factories as f
 from tests.helpers import TEST_SECRET_KEY, decide, eventually, stored_row, today
@@ -28,6 +31,20 @@ from web.app import create_app
 from web.security import CsrfTokens, redact_path
 
 REF = "CSPR-2023-01"
+# What the audit form sends when its audit is recorded before the planned date (every audit in
+# these tests is: the plans date it months ahead).
+EARLY = {"early_asked": "1", "early_confirmed": "yes", "early_reason": "Brought forward for the board"}
+
+
+@pytest.fixture(autouse=True)
+def registered_people(database_url) -> None:
+    """The people these tests name as owners and auditors, in the registry (people only: with no
+    board there, each workflow keeps the role holders the factories started it with)."""
+    owners = (f.OWNER, f.OWNER_2, f.NEW_OWNER)
+    people = [Person(email=e, name=e.split("@")[0], roles="owner") for e in owners]
+    people.append(Person(email=f.AUDITOR, name="Ade Auditor", roles="auditor"))
+    with session_scope(database_url) as session:
+        upsert_registry(session=session, agencies=[], people=people, boards=[])
 
 
 @pytest_asyncio.fixture
@@ -297,7 +314,9 @@ async def test_an_auditor_records_an_embedded_audit(env, start, person):
     await decide(handle, "sign_off", SignOffInput(by=f.ASSURANCE))
     auditor = person(f.AUDITOR, "auditor")
     assert "Is the change embedded in practice?" in text_of(await auditor.open())
-    page = await auditor.act("record_audit", {"outcome": "embedded", "findings": "Seen in 18 of 20 cases", "rows": "1"})
+    page = await auditor.act(
+        "record_audit", {"outcome": "embedded", "findings": "Seen in 18 of 20 cases", "rows": "1", **EARLY}
+    )
     assert "Assured" in text_of(page)
     assert (await current(env)).stage is Stage.assured
 
@@ -308,6 +327,7 @@ async def test_an_auditor_records_a_failed_audit_with_a_remedial_action(env, sta
     fields = {
         "outcome": "not_embedded",
         "findings": "Only 9 of 20 cases",
+        **EARLY,
         "rows": "1",
         **date_fields("re_audit_on", day + timedelta(days=120)),
         **row_fields(0, "R1", f.OWNER, day + timedelta(days=60)),
@@ -583,7 +603,9 @@ async def test_pages_carry_the_security_headers(env, start, person, web):
     assert response.headers["x-frame-options"] == "DENY"
     assert "<script>" not in response.text  # no inline script anywhere
     home = await web.get("/")
-    assert home.headers["content-security-policy"] == csp and "cache-control" not in home.headers
+    assert home.headers["content-security-policy"] == csp and home.headers["cache-control"] == "no-store"
+    # Only the static assets, the same for everyone, may be cached (tests/test_security_edges.py).
+    assert "cache-control" not in (await web.get("/static/favicon.svg")).headers
 
 
 async def test_text_from_the_workflow_is_escaped(env, start, person):
@@ -645,3 +667,120 @@ async def test_an_owner_hears_about_their_own_actions_not_anothers_lateness(env,
     assert "The agency's safeguarding lead has been told" in late and "If action A1 is still not complete" in late
     board = text_of(await person(f.SPONSOR, "sponsor").open())
     assert "The agency's safeguarding lead has been told" in board
+
+
+# --- what a sponsor does with an escalation (issue 14, D15) ----------------------------------
+
+SPONSOR_FORMS = ("Agree a new due date", "Add an action to this recommendation", "Send the owner a reminder now",
+                 "Record what the board decided")  # fmt: skip
+
+
+async def test_a_sponsor_page_offers_what_a_sponsor_does_with_an_escalation_and_an_owner_page_does_not(
+    env, start, person
+):
+    """A sponsor's link shows the new-due-date, add-an-action, reminder and board-decision forms; an owner's shows none."""
+    await with_actions(env, start)
+    words = text_of(await person(f.SPONSOR, "sponsor").open())
+    assert all(form in words for form in SPONSOR_FORMS), words
+    owner_words = text_of(await person(f.OWNER, "owner", action_id="A1").open())
+    assert not any(form in owner_words for form in SPONSOR_FORMS)
+
+
+async def test_a_sponsor_agrees_a_new_due_date_reminds_the_owner_adds_an_action_and_records_the_decision(
+    env, start, person, database_url
+):
+    """Each of the sponsor's four escalation decisions is taken from the page and reaches the workflow and the owner."""
+    _, day = await with_actions(env, start)
+    sponsor = person(f.SPONSOR, "sponsor")
+    new_due = day + timedelta(days=75)
+    page = await sponsor.act(
+        "change_due_date", {"action_id": "A1", "reason": "Training moved to spring", **date_fields("new_due", new_due)}
+    )
+    assert wording.DECISION_DONE["change_due_date"] in text_of(page)
+    assert (await current(env)).actions[0].due == new_due
+
+    page = await sponsor.act("remind_owner", {"action_id": "A2", "note": "The board meets on Friday"})
+    assert wording.DECISION_DONE["remind_owner"] in text_of(page)
+    [reminder] = await eventually(lambda: mail_to(database_url, f.OWNER_2, "Reminder from"))
+    assert "The board meets on Friday" in reminder.get_body(preferencelist=("plain",)).get_content()
+
+    page = await sponsor.act("add_actions", {"rows": "1", **row_fields(0, "A3", f.OWNER, day + timedelta(days=50))})
+    assert wording.DECISION_DONE["add_actions"] in text_of(page)
+    assert "A3" in [a.action_id for a in (await current(env)).actions]
+
+    page = await sponsor.act("record_board_decision", {"action_id": "A2", "decision": "Director to attend in May"})
+    assert wording.DECISION_DONE["record_board_decision"] in text_of(page)
+    kinds = [(e.kind, e.detail) for e in (await current(env)).timeline]
+    assert ("board_decision", "A2") in kinds and ("owner_reminded", "A2") in kinds
+
+
+async def test_a_refused_new_due_date_is_shown_beside_its_form_with_the_typed_values_kept(env, start, person):
+    """A new due date the workflow refuses comes back 409 with its reason in the error summary and the reason typed kept."""
+    _, day = await with_actions(env, start)
+    fields = {"action_id": "A1", "reason": "Same date by mistake", **date_fields("new_due", day + timedelta(days=40))}
+    response = await person(f.SPONSOR, "sponsor").post("change_due_date", fields)
+    assert response.status_code == 409
+    summary = re.search(r'(?s)<div class="govuk-error-summary".*?</div>\s*</div>', response.text)
+    assert summary and "already due on" in summary.group(0)
+    assert re.search(r"already due on \d{1,2} [A-Z][a-z]+ \d{4}", summary.group(0))  # a date as people write it
+    assert 'id="change_due_date-A1-refusal"' in response.text and "Same date by mistake" in response.text
+    blank = await person(f.SPONSOR, "sponsor").post("record_board_decision", {"action_id": "", "decision": ""})
+    assert blank.status_code == 422 and "Enter what the board decided" in text_of(blank)
+
+
+# --- every gap at the top; an early audit confirmed (issue 14, D17) --------------------------
+
+
+async def test_a_refused_sign_off_lists_every_gap_in_the_error_summary(env, start, person):
+    """The error summary at the top of a refused sign-off names each gap in the plans, not only that there are some."""
+    handle, day = await with_actions(env, start)
+    for who, aid in ((f.OWNER, "A1"), (f.OWNER_2, "A2")):
+        await decide(handle, "complete_action", {"by": who, "action_id": aid, "evidence": "Done"})
+    dissemination, audit = f.credible_plans(day)
+    weak = dissemination.model_copy(update={"channels": [], "socialisation": ""})
+    await decide(handle, "submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=weak, audit=audit))
+    gaps = sign_off_gaps(weak, audit)
+    assert len(gaps) >= 2
+    response = await person(f.ASSURANCE, "assurance_member").post("sign_off", {"note": ""})
+    assert response.status_code == 409
+    summary = re.search(r'(?s)<div class="govuk-error-summary".*?</ul>', response.text)
+    assert summary, "no error summary"
+    listed = [unescape(item) for item in re.findall(r'<a href="#sign_off-refusal">([^<]+)</a>', summary.group(0))]
+    assert [plain_refusal_words(), *(gap[:1].upper() + gap[1:] for gap in gaps)] == [
+        " ".join(item.split()) for item in listed
+    ]
+
+
+def plain_refusal_words() -> str:
+    return "The Assurance Board cannot sign off yet, because the plans have gaps:"
+
+
+async def test_an_early_audit_asks_to_confirm_with_a_reason_kept_in_the_timeline(env, start, person):
+    """Before the planned date the audit form asks to confirm it is early, refuses without the box or the reason,
+    and takes it with both, keeping the reason in the timeline."""
+    handle, _ = await _at_sign_off(env, start, person)
+    await decide(handle, "sign_off", SignOffInput(by=f.ASSURANCE))
+    auditor = person(f.AUDITOR, "auditor")
+    words = text_of(await auditor.open())
+    assert "I confirm this audit is early" in words and "Why it is recorded early" in words
+    audit = {"outcome": "embedded", "findings": "Seen in 18 of 20 cases", "rows": "1", "early_asked": "1"}
+
+    unconfirmed = await auditor.post("record_audit", {**audit, "early_reason": "Inspection next month"})
+    assert unconfirmed.status_code == 422 and "Confirm that this audit is early" in text_of(unconfirmed)
+    assert (
+        'href="#record_audit-early_confirmed"' in unconfirmed.text
+        and 'id="record_audit-early_confirmed"' in unconfirmed.text
+    )
+    assert "Inspection next month" in unconfirmed.text
+    no_reason = await auditor.post("record_audit", {**audit, "early_confirmed": "yes"})
+    assert no_reason.status_code == 422 and "Enter why the audit is recorded before its date" in text_of(no_reason)
+    # A form from before the question was asked: the workflow's own refusal, shown like the others.
+    unasked = await auditor.post("record_audit", {k: v for k, v in audit.items() if k != "early_asked"})
+    assert unasked.status_code == 409 and "to record it early, confirm and give the reason" in text_of(unasked)
+    assert (await current(env)).stage is Stage.audit
+
+    await auditor.act("record_audit", {**audit, "early_confirmed": "yes", "early_reason": "Inspection next month"})
+    status = await current(env)
+    assert status.stage is Stage.assured
+    [event] = [e for e in status.timeline if e.kind == "audit_embedded"]
+    assert "early" in event.detail and "Inspection next month" in event.detail

@@ -16,14 +16,16 @@ from fastapi import APIRouter, Body, Depends, File, HTTPException, Query, Reques
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 
 from importing.apply import import_plan
-from importing.sheets import MAX_FILE_BYTES, read_plan_file
+from importing.isolated import read_plan_file
+from importing.sheets import MAX_FILE_BYTES, Problem
 from importing.validate import check_plan
 from models.access import Viewer, viewer_for
 from models.db import session_scope
 from models.payloads import DECISION_INPUTS, RecommendationStatus, Stage
-from models.store import RecommendationSummary, recommendation_summaries, registry
+from models.store import RecommendationSummary, problem_counts, recommendation_summaries, registry
 from models.tokens import person_for_token
 from temporal_client import DecisionNotTaken, UnknownRecommendation, decide, recommendation_status
 from web.context import WebContext
@@ -75,14 +77,20 @@ async def list_recommendations(
         )
 
 
+def _not_found(ref: str) -> HTTPException:
+    """The one answer for a ref that does not exist and for one the caller may not see, so that
+    the API never says whether a recommendation exists to someone whose roles do not cover it."""
+    return HTTPException(404, f"there is no recommendation {ref!r} that you may see")
+
+
 async def _visible_status(request: Request, person: Viewer, ref: str) -> RecommendationStatus:
     try:
         status = await recommendation_status(_ctx(request).client, ref)
     except UnknownRecommendation:
-        raise HTTPException(404, f"there is no recommendation {ref!r}") from None
+        raise _not_found(ref) from None
     owners = {a.owner for a in status.actions}
     if not person.may_see(board=status.board, owners=owners, agencies={a.agency for a in status.actions}):
-        raise HTTPException(403, f"{person.email} may not see {ref}")
+        raise _not_found(ref)
     return status
 
 
@@ -113,9 +121,12 @@ async def take_decision(
         raise HTTPException(422, "leave out 'by': the decision is taken as the token's person")
     await _visible_status(request, person, ref)
     try:
-        return await decide(_ctx(request).client, ref, decision, {**payload, "by": person.email})
+        ctx = _ctx(request)
+        return await decide(
+            ctx.client, ref, decision, {**payload, "by": person.email}, database_url=ctx.settings.database_url
+        )
     except UnknownRecommendation:
-        raise HTTPException(404, f"there is no recommendation {ref!r}") from None
+        raise _not_found(ref) from None
     except DecisionNotTaken as refused:
         body = {"type": refused.type, "message": refused.message, "gaps": refused.gaps, "fields": refused.fields}
         status_code = {"InvalidInput": 422, "WrongPerson": 403}.get(refused.type, 409)
@@ -138,15 +149,9 @@ async def upload_plan(
         return JSONResponse({"problems": [{"sheet": file.filename, "row": None, "column": None,
                                            "reason": "use a .xlsx, .csv or .yaml file"}]}, status_code=400)  # fmt: skip
     data = await file.read(MAX_FILE_BYTES + 1)
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / f"upload{suffix}"
-        path.write_bytes(data)
-        sheets, problems = read_plan_file(path)
-    plan = None
-    if not problems:
-        with session_scope(ctx.settings.database_url) as session:
-            stored = registry(session=session)
-        plan, problems = check_plan(sheets, stored=stored, today=date.today())
+    # Reading (in a child process, within limits), the registry and the checks all block: in the
+    # thread pool, so the event loop answers every other request (/healthz too) meanwhile.
+    plan, problems = await run_in_threadpool(_checked_upload, data, suffix, ctx.settings.database_url)
     if problems or plan is None:
         named = [{**p.as_dict(), "sheet": file.filename if p.sheet.startswith("upload") else p.sheet} for p in problems]
         return JSONResponse({"problems": named}, status_code=400)
@@ -160,6 +165,19 @@ async def upload_plan(
     return JSONResponse(report.as_dict())
 
 
+def _checked_upload(data: bytes, suffix: str, database_url: str) -> tuple[Any, list[Problem]]:
+    """The uploaded plan, read as `assure import` reads a file, and checked against the registry."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / f"upload{suffix}"
+        path.write_bytes(data)
+        sheets, problems = read_plan_file(path)
+    if problems:
+        return None, problems
+    with session_scope(database_url) as session:
+        stored = registry(session=session)
+    return check_plan(sheets, stored=stored, today=date.today())
+
+
 @router.get("/healthz", tags=["health"])
 async def healthz() -> dict[str, str]:
     """The process is up."""
@@ -168,9 +186,11 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", tags=["health"])
 async def readyz(request: Request) -> JSONResponse:
-    """Temporal and the database both answer."""
+    """Temporal and the database both answer; ``problems`` counts, by kind, what the effects
+    recorded for an operator (``assure doctor`` says more). Problems do not make it unready."""
     ctx = _ctx(request)
     checks: dict[str, str] = {}
+    problems: dict[str, int] = {}
     try:
         await ctx.client.service_client.check_health()
         checks["temporal"] = "ok"
@@ -179,8 +199,10 @@ async def readyz(request: Request) -> JSONResponse:
     try:
         with session_scope(ctx.settings.database_url) as session:
             session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+            problems = problem_counts(session=session)
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = type(exc).__name__
     ready = all(value == "ok" for value in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", **checks}, status_code=200 if ready else 503)
+    body = {"status": "ready" if ready else "not ready", **checks, "problems": problems}
+    return JSONResponse(body, status_code=200 if ready else 503)

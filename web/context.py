@@ -48,20 +48,25 @@ class WebContext:
         )
         return HTMLResponse(html, status_code=status_code)
 
-    def limited(self, request: Request, bucket: str) -> Response | None:
-        """The "too many requests" page if this client is over ``bucket``'s limit, else None."""
-        wait = self.rate_limits.hit(bucket, client_address(request))
+    def limited(self, request: Request, bucket: str, *, subject: str | None = None) -> Response | None:
+        """The "too many requests" page if ``subject`` (by default this client's address) is over
+        ``bucket``'s limit, else None."""
+        wait = self.rate_limits.hit(bucket, subject if subject is not None else client_address(request))
         if wait is None:
             return None
         response = self.page(request, "too_many.html", {"wait_minutes": max(1, round(wait / 60))}, status_code=429)
         response.headers["Retry-After"] = str(wait)
         return response
 
-    async def guarded_form(self, request: Request, *, binding: str, bucket: str) -> FormData | Response:
-        """The posted form, or the page that refuses it: rate limit first, then the origin and a
-        CSRF token bound to ``binding`` (the page's link token, or the session cookie)."""
-        if limited := self.limited(request, bucket):
-            return limited
+    async def guarded_form(
+        self, request: Request, *, binding: str, bucket: str, subject: str | None = None
+    ) -> FormData | Response:
+        """The posted form, or the page that refuses it: the origin and a CSRF token bound to
+        ``binding`` (the page's link token, or the session cookie) first, then the rate limit,
+        counted against ``subject`` (a signed link's person) or else the client's address.
+
+        Counting only what passed the cheap checks means junk posts (which fail them) never use
+        up a real person's allowance, however many share the address they come from."""
         form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
         csrf = form.get("csrf_token")
         if not (
@@ -69,4 +74,6 @@ class WebContext:
             and self.csrf.valid(csrf if isinstance(csrf, str) else None, binding)
         ):
             return self.page(request, "csrf_refused.html", {}, status_code=403)
+        if limited := self.limited(request, bucket, subject=subject):
+            return limited
         return form

@@ -129,6 +129,41 @@ async def list_page(
     )
 
 
+# What each finding of ``doctor`` is, in plain words.
+FINDING_KINDS = {
+    "problem": "Refused data",
+    "failing_task": "Workflow keeps failing",
+    "failing_activity": "Work retried many times",
+    "missing_from_store": "Missing from the lists",
+    "workflow_not_running": "Listed, but not running",
+}
+
+
+@router.get("/dashboard/problems", response_class=HTMLResponse)
+async def problems_page(request: Request) -> Response:
+    """For admins: everything ``assure doctor`` finds (the same examination)."""
+    from activities.doctor import examine
+
+    ctx: WebContext = request.app.state.ctx
+    viewer = signed_in(request)
+    if viewer is None:
+        return _sign_in_first(request)
+    if "admin" not in viewer.roles:
+        return _not_found(ctx, request, viewer)
+    examination = await examine(ctx.client, ctx.settings.database_url)
+    return ctx.page(
+        request,
+        "dashboard/problems.html",
+        {
+            **_shared(ctx, request, viewer),
+            "nav": "problems",
+            "examination": examination,
+            "findings": examination.findings,
+            "kinds": FINDING_KINDS,
+        },
+    )
+
+
 def _filter_words(filters: dict[str, str]) -> str:
     parts = []
     if "board" in filters:

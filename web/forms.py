@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from models.days import EARLIEST_DAY, LATEST_DAY
 from temporal_client import DecisionNotTaken, parse_decision
 
-# Dates before this or after that are typing mistakes, whatever the rules say about the future.
-EARLIEST_YEAR = 2000
-LATEST_YEAR = 2100
+# Dates before this or after that are typing mistakes, whatever the rules say about the future:
+# the one date rule (models.days), said here in the words of a form.
+EARLIEST_YEAR = EARLIEST_DAY.year
+LATEST_YEAR = LATEST_DAY.year
 MAX_ACTION_ROWS = 20
 ACTION_ROW_FIELDS = ("action_id", "description", "agency", "owner", "due", "success_measure")
 # Fields of the plans form, and where each sits in the submit_plans payload.
@@ -41,7 +43,13 @@ PLAIN_FIELDS = {
     "record_audit": ("outcome", "findings"),
     "decline": ("reason",),
     "withdraw": ("reason",),
+    "change_due_date": ("reason",),
+    "remind_owner": ("note",),
+    "record_board_decision": ("decision",),
 }
+# Decisions about the recommendation as a whole (no action id), and the one where it is optional.
+WHOLE_DECISIONS = {"agree_actions", "add_actions", "submit_plans", "sign_off", "record_audit", "decline", "withdraw"}
+OPTIONAL_ACTION = {"record_board_decision"}
 # Friendlier words for pydantic's messages about empty or over-long text.
 _MESSAGES = [
     (re.compile(r"^String should have at least 1 character"), "Enter {label}"),
@@ -78,6 +86,9 @@ LABELS = {
     "due": "the due date",
     "success_measure": "a success measure",
     "actions": "at least one action",
+    "decision": "what the board decided",
+    "early_reason": "why the audit is recorded early",
+    "early_confirmed": "that this audit is early",
 }
 
 
@@ -138,11 +149,13 @@ def parse_form(name: str, form: Mapping[str, str], *, by: str) -> ParsedForm:
     """Reshape ``form`` for decision ``name`` and validate it with the decision's payload type."""
     parsed = ParsedForm()
     payload: dict[str, Any] = {"by": by}
-    if name not in {"agree_actions", "submit_plans", "sign_off", "record_audit", "decline", "withdraw"}:
+    if name in OPTIONAL_ACTION:
+        payload["action_id"] = (form.get("action_id") or "").strip() or None
+    elif name not in WHOLE_DECISIONS:
         payload["action_id"] = (form.get("action_id") or "").strip()
     for plain in PLAIN_FIELDS.get(name, ()):
         payload[plain] = (form.get(plain) or "").strip()
-    if name == "request_extension":
+    if name in {"request_extension", "change_due_date"}:
         payload["new_due"], problem = read_date(form, "new_due", required=True)
         if problem:
             parsed.errors["new_due"] = problem
@@ -165,7 +178,7 @@ def parse_form(name: str, form: Mapping[str, str], *, by: str) -> ParsedForm:
                 else:
                     target[key] = (form.get(form_name) or "").strip()
         payload["dissemination"], payload["audit"] = dissemination, audit
-    elif name == "agree_actions":
+    elif name in {"agree_actions", "add_actions"}:
         payload["actions"] = _action_rows(form, parsed)
     elif name == "record_audit":
         payload["remedial_actions"] = _action_rows(form, parsed)
@@ -174,6 +187,7 @@ def parse_form(name: str, form: Mapping[str, str], *, by: str) -> ParsedForm:
             parsed.errors["re_audit_on"] = problem
         if not payload["outcome"]:
             parsed.errors["outcome"] = "Choose the audit's outcome"
+        _early_audit(form, payload, parsed)
     if parsed.errors:
         return parsed
     try:
@@ -183,6 +197,19 @@ def parse_form(name: str, form: Mapping[str, str], *, by: str) -> ParsedForm:
             form_name = form_field_of(where)
             parsed.errors.setdefault(form_name, friendly(message, form_name))
     return parsed
+
+
+def _early_audit(form: Mapping[str, str], payload: dict[str, Any], parsed: ParsedForm) -> None:
+    """An audit before its planned date: the page asked (``early_asked``), so the box must be
+    ticked and the reason given; the reason goes in the payload, for the timeline."""
+    if not form.get("early_asked"):
+        return
+    reason = (form.get("early_reason") or "").strip()
+    if form.get("early_confirmed") != "yes":
+        parsed.errors["early_confirmed"] = "Confirm that this audit is early, or record it on or after its date"
+    elif not reason:
+        parsed.errors["early_reason"] = "Enter why the audit is recorded before its date"
+    payload["early_reason"] = reason
 
 
 def form_field_of(location: str) -> str:

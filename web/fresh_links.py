@@ -27,6 +27,19 @@ log = structlog.get_logger(__name__)
 CONTEXT_ROLE = {link: named for named, link in reversed(LINK_ROLES.items())}
 
 
+async def fresh_link_after_answer(
+    ctx: WebContext, *, claims: LinkClaims | None, email: str | None, ref: str | None
+) -> None:
+    """``request_fresh_link`` as a background task of the answer (Starlette runs it once the
+    response is sent): the page then takes the same time whether or not anyone is registered,
+    so its timing says nothing about an address. A failure is logged by its type alone (the
+    locals of a traceback would hold the typed address)."""
+    try:
+        await request_fresh_link(ctx, claims=claims, email=email, ref=ref)
+    except Exception as exc:  # nobody is waiting for it: the log is where it must show
+        log.error("fresh_link_failed", error=type(exc).__name__)
+
+
 async def request_fresh_link(
     ctx: WebContext, *, claims: LinkClaims | None, email: str | None, ref: str | None
 ) -> WorkflowHandle | None:

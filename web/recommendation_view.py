@@ -29,7 +29,9 @@ log = structlog.get_logger(__name__)
 
 # Decisions taken on one action, whose forms sit with that action.
 ACTION_DECISIONS = ("acknowledge", "report_progress", "request_extension", "complete_action", "decide_extension",
-                    "reassign_owner")  # fmt: skip
+                    "reassign_owner", "change_due_date", "remind_owner")  # fmt: skip
+# Decisions on the recommendation as a whole, whose forms sit below the actions.
+WHOLE_DECISIONS = ("agree_actions", "add_actions", "submit_plans", "sign_off", "record_audit", "decline", "withdraw")
 
 
 @dataclass
@@ -111,7 +113,6 @@ def recommendation_page(
     shown = mine if parts.own_view else status.actions
     today = status.as_of.date()
     actions = [_action_context(a, form, reader_is_owner=a.owner.lower() == person, today=today) for a in shown]
-    errors = failed.errors if failed else {}
     level = highest([a.escalation_level for a in mine]) if parts.own_view else status.escalation_level
     context: dict[str, Any] = {
         **extra,
@@ -122,9 +123,7 @@ def recommendation_page(
         "own_view": parts.own_view,
         "done_message": wording.DECISION_DONE.get(done or ""),
         "failed": failed,
-        "error_list": [{"text": message, "href": "#" + failed.dom_id(name)} for name, message in errors.items()]
-        if failed
-        else [],
+        "error_list": _error_list(failed),
         "stage_label": wording.STAGES[status.stage.value],
         "stage_meaning": wording.STAGE_MEANING[status.stage],
         # An owner hears about their own actions: another owner's lateness is not theirs.
@@ -133,14 +132,55 @@ def recommendation_page(
         "deadline_phrase": wording.deadline_phrase(status, mine if parts.own_view else None),
         "source_phrase": wording.source_phrase(status),
         "plan_gaps": sign_off_gaps(status.dissemination, status.audit_plan) if status.dissemination else [],
-        "forms": {
-            name: form(name)
-            for name in ("agree_actions", "submit_plans", "sign_off", "record_audit", "decline", "withdraw")
-        },  # fmt: skip
+        "forms": {name: form(name) for name in WHOLE_DECISIONS},
+        # One form for the board's decision, about the whole recommendation or one of its actions.
+        "board_decision": _board_decision_form(open_decisions, failed),
+        "early_audit_planned": _early_audit_planned(status),
         "closed": status.stage.value in {"assured", "declined", "withdrawn"},
         "max_rows": MAX_ACTION_ROWS,
     }
     return ctx.page(request, template, context, status_code=status_code, error=bool(failed and failed.failed))
+
+
+def _error_list(failed: FormView | None) -> list[dict[str, str]]:
+    """The error summary's items: each field's message, or the refusal and each gap it names."""
+    if failed is None or not failed.failed:
+        return []
+    if failed.errors:
+        return [{"text": message, "href": "#" + failed.dom_id(name)} for name, message in failed.errors.items()]
+    target = f"#{failed.id}-refusal"
+    return [
+        {"text": failed.refusal or "", "href": target},
+        *({"text": gap[:1].upper() + gap[1:], "href": target} for gap in failed.gaps),
+    ]
+
+
+@dataclass
+class BoardDecisionForm:
+    """The board's decision form: which actions it may be about, and whether the whole recommendation."""
+
+    view: FormView
+    action_ids: list[str]
+    whole: bool
+
+
+def _board_decision_form(open_decisions: list[Any], failed: FormView | None) -> BoardDecisionForm | None:
+    offered = [d.action_id for d in open_decisions if d.name == "record_board_decision"]
+    again = failed if failed and failed.decision == "record_board_decision" else None
+    if not offered and again is None:
+        return None
+    view = again or FormView(decision="record_board_decision")
+    return BoardDecisionForm(view=view, action_ids=[a for a in offered if a], whole=None in offered)
+
+
+def _early_audit_planned(status: RecommendationStatus) -> date | None:
+    """The audit's planned date while it is still ahead: the audit form then asks to confirm it is early."""
+    planned = None
+    if status.stage.value == "audit" and status.audit_plan is not None:
+        planned = status.audit_plan.audit_on
+    elif status.stage.value == "re_audit" and status.audits:
+        planned = status.audits[-1].re_audit_on
+    return planned if planned is not None and status.as_of.date() < planned else None
 
 
 def _action_context(
@@ -162,6 +202,7 @@ def plain_refusal(refused: DecisionNotTaken) -> str:
     message = refused.message
     if refused.type == "SignOffRefused" and refused.gaps:
         return "The Assurance Board cannot sign off yet, because the plans have gaps:"
+    message = wording.with_uk_dates(message)  # "already due on 2026-12-31" as a reader writes it
     return message[0].upper() + message[1:] if message else "This could not be done."
 
 
@@ -169,7 +210,9 @@ async def submit_form(ctx: WebContext, ref: str, decision: str, form: FormData, 
     """Take ``decision`` from a posted form as ``by``: None when the workflow took it, else the form
     to show again with what was typed and why not (its ``status_code`` says how it failed)."""
     fields = {key: str(value) for key, value in form.items() if key != "csrf_token"}
-    view = FormView(decision=decision, action_id=fields.get("action_id") or None, values=fields)
+    # The board's decision is one form whose action is chosen in it: its id never names one.
+    action_id = None if decision == "record_board_decision" else fields.get("action_id") or None
+    view = FormView(decision=decision, action_id=action_id, values=fields)
     view.rows = row_count(fields)
     if "add_row" in fields:  # "Add another action": show one more row, take nothing yet
         view.rows = min(view.rows + 1, MAX_ACTION_ROWS)
@@ -180,7 +223,7 @@ async def submit_form(ctx: WebContext, ref: str, decision: str, form: FormData, 
         view.errors, view.status_code = parsed.errors, 422
         return view
     try:
-        await decide(ctx.client, ref, decision, parsed.payload)
+        await decide(ctx.client, ref, decision, parsed.payload, database_url=ctx.settings.database_url)
     except DecisionNotTaken as refused:
         log.info("decision_refused", ref=ref, decision=decision, type=refused.type)
         view.refusal, view.gaps, view.status_code = plain_refusal(refused), refused.gaps, 409

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.background import BackgroundTask
 
 from models.links import ROLE_HOLDERS, LinkClaims, LinkExpired, LinkRefused, still_valid
 from models.payloads import RecommendationStatus
@@ -21,7 +22,7 @@ from models.permissions import Reader
 from temporal_client import UnknownRecommendation, reader_status, recommendation_status
 from web import wording
 from web.context import WebContext
-from web.fresh_links import request_fresh_link
+from web.fresh_links import fresh_link_after_answer
 from web.recommendation_view import FormView, PageParts, recommendation_page, submit_form
 
 log = structlog.get_logger(__name__)
@@ -30,7 +31,20 @@ router = APIRouter()
 # What each kind of link may ever do: the edge's check, before the workflow's own.
 ROLE_DECISIONS = {
     "owner": ("acknowledge", "report_progress", "request_extension", "complete_action", "submit_plans"),
-    "sponsor": ("agree_actions", "decide_extension", "reassign_owner", "submit_plans", "decline", "withdraw"),
+    # What a sponsor does with an escalation, too: a new due date, another action, a reminder now,
+    # and what the board decided.
+    "sponsor": (
+        "agree_actions",
+        "decide_extension",
+        "reassign_owner",
+        "submit_plans",
+        "decline",
+        "withdraw",
+        "change_due_date",
+        "add_actions",
+        "remind_owner",
+        "record_board_decision",
+    ),  # fmt: skip
     "assurance_member": ("sign_off", "withdraw"),
     "auditor": ("record_audit",),
     "agency_lead": (),
@@ -98,19 +112,22 @@ async def fresh_link(request: Request, token: str) -> Response:
     claims = _claims_even_if_unusable(ctx, token)
     email = (str(form.get("email") or "")).strip()[:254]
     ref = (str(form.get("ref") or "")).strip()[:64]
-    try:
-        await request_fresh_link(ctx, claims=claims, email=email or None, ref=ref or None)
-    except Exception as exc:  # never tell the visitor (or an attacker) anything more
-        # The type only: a traceback's locals would hold the typed address.
-        log.error("fresh_link_failed", error=type(exc).__name__)
-    return ctx.page(request, "fresh_link_sent.html", {})
+    response = ctx.page(request, "fresh_link_sent.html", {})
+    # The lookup and the sending after the answer: the same page in the same time either way.
+    response.background = BackgroundTask(
+        fresh_link_after_answer, ctx, claims=claims, email=email or None, ref=ref or None
+    )
+    return response
 
 
 @router.post("/r/{token}/{decision}", response_class=HTMLResponse, include_in_schema=False)
 async def take_decision(request: Request, token: str, decision: str) -> Response:
     """Take ``decision`` as the link's person; show it again with the reason if it is refused."""
     ctx: WebContext = request.app.state.ctx
-    form = await ctx.guarded_form(request, binding=token, bucket="decisions")
+    # Counted against the signed link's person, after the cheap checks: not the shared address.
+    signed = _claims_even_if_unusable(ctx, token)
+    subject = f"person:{signed.person}" if signed is not None else None
+    form = await ctx.guarded_form(request, binding=token, bucket="decisions", subject=subject)
     if isinstance(form, Response):
         return form
     try:

@@ -45,6 +45,22 @@ CONTENT_SECURITY_POLICY = "; ".join(_STRICT_DIRECTIVES)
 # /assets are not documents and need no policy of their own.
 DOCS_CONTENT_SECURITY_POLICY = "; ".join([*_STRICT_DIRECTIVES, "connect-src 'self'"])
 CSP_BY_PATH = {"/docs": DOCS_CONTENT_SECURITY_POLICY}
+# Caught mail (web/dev_pages.py, ``assure dev`` only). A message's page frames the message's HTML
+# part, which is served alone under a policy of its own: sandboxed (no script, no form, an opaque
+# origin), the inline styles mail is written in and nothing fetched, framed by this origin only.
+# So mail HTML never runs as the app's own page, whatever a message holds.
+MAIL_PAGE_CONTENT_SECURITY_POLICY = "; ".join([*_STRICT_DIRECTIVES, "frame-src 'self'"])
+MAIL_PART_CONTENT_SECURITY_POLICY = "; ".join(
+    ["default-src 'none'", "style-src 'unsafe-inline'", "img-src data:", "base-uri 'none'", "form-action 'none'",
+     "frame-ancestors 'self'", "sandbox"]
+)  # fmt: skip
+HEADERS_BY_PATTERN = [
+    (re.compile(r"^/dev/mail/\d+$"), {"Content-Security-Policy": MAIL_PAGE_CONTENT_SECURITY_POLICY}),
+    (
+        re.compile(r"^/dev/mail/\d+/html$"),
+        {"Content-Security-Policy": MAIL_PART_CONTENT_SECURITY_POLICY, "X-Frame-Options": "SAMEORIGIN"},
+    ),
+]
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     # The token is in the path: no Referer may carry it anywhere, not even to our own assets.
@@ -55,8 +71,9 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
 }
-# Pages with a person's link in their address, or their case, are never stored by any cache.
-PRIVATE_PREFIXES = ("/r/",)
+# Every response may carry a person's link, their case or who they are (pages, dashboard, API,
+# sign-in), so no cache ever stores one; only the static assets, the same for everyone, may be kept.
+PUBLIC_PREFIXES = ("/static/", "/assets/")
 
 # A form body bigger than this is not a person typing: 64 KiB holds the longest evidence field.
 MAX_BODY_BYTES = 64 * 1024
@@ -65,7 +82,11 @@ MAX_FORM_FIELDS = 400
 CSRF_SALT = "assure.csrf.v1"
 CSRF_MAX_AGE_SECONDS = 12 * 60 * 60  # a page left open over a working day still posts
 
-_TOKEN_IN_PATH = re.compile(r"^(/r/)[^/]+")
+# The paths whose next segment is a capability (a response-page link, a one-time sign-in link).
+# One rule for all of them: tests/test_security_edges.py checks that every route with a
+# ``{token}`` in its path starts with one of these, so a new kind of link cannot be forgotten.
+TOKEN_PREFIXES = ("/r/", "/sign-in/")
+_TOKEN_IN_PATH = re.compile(rf"^({'|'.join(re.escape(prefix) for prefix in TOKEN_PREFIXES)})[^/]+")
 
 
 def redact_path(path: str) -> str:
@@ -73,8 +94,18 @@ def redact_path(path: str) -> str:
     return _TOKEN_IN_PATH.sub(r"\1<token>", path)
 
 
+def headers_for(path: str) -> dict[str, str]:
+    """The security headers of a response to ``path``: the strict set, or a page's own policy."""
+    if path in CSP_BY_PATH:
+        return {**SECURITY_HEADERS, "Content-Security-Policy": CSP_BY_PATH[path]}
+    for pattern, own in HEADERS_BY_PATTERN:
+        if pattern.match(path):
+            return {**SECURITY_HEADERS, **own}
+    return SECURITY_HEADERS
+
+
 class SecurityHeaders:
-    """Adds the security headers to every response, and ``no-store`` to private pages."""
+    """Adds the security headers to every response, and ``no-store`` to all but the static assets."""
 
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
@@ -84,10 +115,8 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        private = scope["path"].startswith(PRIVATE_PREFIXES)
-        security_headers = SECURITY_HEADERS
-        if scope["path"] in CSP_BY_PATH:
-            security_headers = {**SECURITY_HEADERS, "Content-Security-Policy": CSP_BY_PATH[scope["path"]]}
+        private = not scope["path"].startswith(PUBLIC_PREFIXES)
+        security_headers = headers_for(scope["path"])
 
         async def with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
@@ -232,8 +261,8 @@ def same_origin(request: Request, base_url: str) -> bool:
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return True
-    allowed = {_origin_of(base_url), _origin_of(str(request.base_url))}
-    return origin.rstrip("/") in allowed
+    # ASSURE_BASE_URL alone: an origin built from the request (its Host header) is the caller's word.
+    return origin.rstrip("/") == _origin_of(base_url)
 
 
 def _origin_of(url: str) -> str:
@@ -265,4 +294,6 @@ class RateLimits:
 
 
 def client_address(request: Request) -> str:
+    """The client's address: the connection's peer, or the one a trusted proxy named
+    (``ASSURE_TRUSTED_PROXIES``, applied by uvicorn's proxy-headers middleware in ``assure web``)."""
     return request.client.host if request.client else "unknown"

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from models.access import Viewer, viewer_for
@@ -28,6 +30,7 @@ from models.sessions import (
     registered_person,
     use_sign_in_link,
 )
+from models.tables import Person
 from web.context import WebContext
 
 log = structlog.get_logger(__name__)
@@ -88,17 +91,23 @@ async def request_sign_in_link(request: Request) -> Response:
     if len(email) > 254 or not is_email(email):
         return _request_page(ctx, request, email=email[:254], error="Enter an email address like name@agency.org.uk")
     fingerprint = hashlib.sha256(email.encode()).hexdigest()
+    response = ctx.page(request, "sign_in_sent.html", {"minutes": SIGN_IN_LINK_MINUTES})
     if ctx.rate_limits.hit("sign_in_address", fingerprint) is None:
-        try:
-            await _send_link(ctx, email)
-        except Exception as exc:  # the visitor learns nothing either way; the type alone is logged
-            log.error("sign_in_link_failed", error=type(exc).__name__)
-    return ctx.page(request, "sign_in_sent.html", {"minutes": SIGN_IN_LINK_MINUTES})
+        # The registry lookup and the workflow start run once the answer is sent (Starlette's
+        # background task): a registered address is answered as fast as an unknown one.
+        response.background = BackgroundTask(_send_link_after_answer, ctx, email)
+    return response
+
+
+async def _send_link_after_answer(ctx: WebContext, email: str) -> None:
+    try:
+        await _send_link(ctx, email)
+    except Exception as exc:  # the visitor learns nothing either way; the type alone is logged
+        log.error("sign_in_link_failed", error=type(exc).__name__)
 
 
 async def _send_link(ctx: WebContext, email: str) -> None:
-    with session_scope(ctx.settings.database_url) as session:
-        person = registered_person(session=session, email=email)
+    person = await run_in_threadpool(_registered, ctx.settings.database_url, email)
     if person is None:
         log.info("sign_in_unknown_address")
         return
@@ -122,6 +131,12 @@ async def _send_link(ctx: WebContext, email: str) -> None:
     except WorkflowAlreadyStartedError:  # a random nonce twice: not in practice
         return
     log.info("sign_in_link_requested")
+
+
+def _registered(database_url: str, email: str) -> Person | None:
+    """The registry's person for ``email``, or None (a blocking query: run it in a thread)."""
+    with session_scope(database_url) as session:
+        return registered_person(session=session, email=email)
 
 
 @router.get("/sign-in/{token}", response_class=HTMLResponse)

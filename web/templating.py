@@ -6,6 +6,7 @@ from pathlib import Path
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, select_autoescape
 
+from models.plain_text import shown_harmlessly
 from web import wording
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "web"
@@ -23,7 +24,9 @@ def environment() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=shown_harmlessly,
     )
     env.filters["ukdate"] = wording.uk_date
     env.filters["ukday"] = wording.uk_day
+    env.filters["uktime"] = wording.uk_time
     return env

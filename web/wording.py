@@ -6,12 +6,42 @@ the email that linked to it describe a recommendation the same way.
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from activities.mail.render import SOURCE_KINDS, STAGES, uk_date, uk_day
+from activities.mail.render import MESSAGE_NAMES, SOURCE_KINDS, STAGES
+from activities.mail.render import uk_date as _uk_date
+from activities.mail.render import uk_day as _uk_day
 from models.payloads import ActionStatus, ActionView, EscalationLevel, RecommendationStatus, Stage
 
-__all__ = ["SOURCE_KINDS", "STAGES", "uk_date", "uk_day"]
+__all__ = ["SOURCE_KINDS", "STAGES", "uk_date", "uk_day", "uk_time", "event_words", "event_detail"]
+
+# The partnership works in London time (GMT, or BST in summer); the workflows keep UTC.
+LONDON = ZoneInfo("Europe/London")
+
+
+def in_london(moment: datetime) -> datetime:
+    """``moment`` on London's clock (a naive time is the store's UTC)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(LONDON)
+
+
+def uk_date(value: Any) -> str:
+    """A date as a British reader writes it, ``3 May 2023``; a moment's date is London's."""
+    return _uk_date(in_london(value) if isinstance(value, datetime) else value)
+
+
+def uk_day(value: Any) -> str:
+    """A deadline with its weekday, ``Wednesday 3 May 2023``; a moment's date is London's."""
+    return _uk_day(in_london(value) if isinstance(value, datetime) else value)
+
+
+def uk_time(value: datetime) -> str:
+    """A moment on London's clock with its zone, ``3 May 2023, 14:05 BST``."""
+    local = in_london(value)
+    return f"{_uk_date(local)}, {local:%H:%M} {local.tzname()}"
+
 
 # What a stage means for the whole partnership, one sentence each.
 STAGE_MEANING = {
@@ -48,6 +78,10 @@ DECISION_DONE = {
     "record_audit": "The audit result is recorded.",
     "decline": "The recommendation is declined and closed.",
     "withdraw": "The recommendation is withdrawn and closed.",
+    "change_due_date": "The new due date is recorded and the owner has been told.",
+    "add_actions": "The action is added and its owner has been emailed.",
+    "remind_owner": "The reminder has been sent to the owner.",
+    "record_board_decision": "The board's decision is recorded and the owners have been told.",
 }
 
 
@@ -123,3 +157,102 @@ def source_phrase(status: RecommendationStatus) -> str:
     title = status.source.title
     named = title if title.lower().startswith(kind.lower()) else f"{kind}: {title}"
     return f"{named} ({uk_date(status.source.date)})"
+
+
+# --- the timeline ---------------------------------------------------------------------------
+
+# Every kind of timeline event, in words: the one table the pages use (``stage:`` and
+# ``escalation:`` kinds are worded from the stage and level tables below).
+EVENT_WORDS = {
+    "received": "Recommendation received",
+    "action_assigned": "Action assigned",
+    "actions_agreed": "Actions agreed",
+    "actions_added": "Actions added",
+    "acknowledged": "Action taken on by its owner",
+    "progress_reported": "Progress reported",
+    "progress_requested": "Progress update asked for",
+    "due_reminder": "Reminder before the due date",
+    "extension_requested": "More time asked for",
+    "extension_approved": "More time agreed",
+    "extension_declined": "More time refused",
+    "action_completed": "Action reported complete",
+    "owner_reassigned": "Action given to a new owner",
+    "due_date_changed": "Due date changed by the board",
+    "plans_submitted": "Dissemination and audit plans submitted",
+    "signed_off": "Signed off by the Assurance Board",
+    "audit_embedded": "Audit: the change is embedded",
+    "audit_partially_embedded": "Audit: the change is partly embedded",
+    "audit_not_embedded": "Audit: the change is not embedded",
+    "owner_reminded": "The board reminded the owner",
+    "board_decision": "The board's decision recorded",
+    "roles_changed": "Who holds the roles changed",
+    "mail_bounced": "An email could not be delivered",
+    "store_refused": "Assure could not save this recommendation's record: an operator is needed",
+    "mail_failed": "An email could not be sent: an operator is needed",
+}
+# What an escalation was about, by the deadline's kind (``models.deadlines``) or its cause.
+ESCALATION_ABOUT = {
+    "acknowledge": "not confirmed by its owner",
+    "overdue": "not complete by its due date",
+    "plans": "the plans were not in on time",
+    "agree_actions": "the actions were not agreed on time",
+    "audit": "the audit was not recorded on time",
+    "re_audit": "the re-audit was not recorded on time",
+    "repeated_audit_failure": "audits found the change not embedded again",
+    "owner_unreachable": "an email to the owner could not be delivered",
+}
+# Details that are a single action id, worded as "Action A1".
+_ACTION_DETAIL = {"acknowledged", "progress_reported", "progress_requested", "due_reminder", "extension_declined",
+                  "action_completed", "owner_reminded"}  # fmt: skip
+_ISO_DAY = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+_ESCALATION_DETAIL = re.compile(r"^(action|stage):(\S+) \((\w+)\)$")
+_BOUNCE_DETAIL = re.compile(r"^(\w+) to (\S+) \((\d+)\)$")
+_STAGE_DETAIL = {"imported": "taken up from the imported action plan"}
+
+
+def with_uk_dates(text: str) -> str:
+    """``text`` with each ISO date (``2026-12-31``) written as a British reader writes it."""
+    return _ISO_DAY.sub(lambda m: _uk_date(m.group(1)), text)
+
+
+def event_words(kind: str) -> str:
+    """What a timeline event of ``kind`` was, in words."""
+    if kind.startswith("stage:"):
+        return f"Now at: {STAGES.get(kind.removeprefix('stage:'), 'a new stage')}"
+    if kind.startswith("escalation:"):
+        try:
+            return LEVEL_WORDS[EscalationLevel(kind.removeprefix("escalation:"))]
+        except ValueError:
+            return "Escalated"
+    return EVENT_WORDS.get(kind, kind.replace("_", " ").replace(":", " ").capitalize())
+
+
+def event_detail(kind: str, detail: str) -> str:
+    """An event's detail in words: dates written out, action ids and internal names explained."""
+    if kind == "received":  # "from cspr": the source's kind
+        source = detail.removeprefix("from ")
+        return f"From {SOURCE_KINDS.get(source, source)}"
+    if kind.startswith("escalation:") and (found := _ESCALATION_DETAIL.match(detail)):
+        what, name, about = found.groups()
+        subject = f"Action {name}" if what == "action" else STAGES.get(name, "This stage")
+        return f"{subject}: {ESCALATION_ABOUT.get(about, about.replace('_', ' '))}"
+    if kind.startswith("stage:"):
+        detail = _STAGE_DETAIL.get(detail, detail)
+    elif kind == "mail_bounced" and (found := _BOUNCE_DETAIL.match(detail)):
+        message, recipient, code = found.groups()
+        return f"{MESSAGE_NAMES.get(message, 'an email').capitalize()} to {recipient} (refused, code {code})"
+    elif kind == "action_completed" and detail.endswith(" (imported)"):
+        return f"Action {detail.removesuffix(' (imported)')}, complete when the plan was imported"
+    elif kind == "plans_submitted":
+        if detail == "credible":
+            return "Complete enough to sign off"
+        return detail.replace("1 gap(s)", "1 gap to fill").replace("gap(s)", "gaps to fill")
+    elif kind == "board_decision":
+        return f"About action {detail}" if detail else "About the whole recommendation"
+    elif kind in _ACTION_DETAIL or kind in {"owner_reassigned", "due_date_changed", "extension_approved",
+                                            "extension_requested", "action_assigned"}:  # fmt: skip
+        detail = f"Action {detail}" if detail else detail
+    elif kind in {"actions_agreed", "actions_added"}:
+        detail = detail.replace("1 action(s)", "1 action").replace("action(s)", "actions")
+    detail = with_uk_dates(detail)
+    return detail[:1].upper() + detail[1:]

@@ -1,4 +1,4 @@
-"""BoardDigestWorkflow: one email per board, recipient and working day gathering its escalations.
+"""BoardDigestWorkflow: one email per recipient and working day gathering their boards' escalations.
 
 A board sponsor with ten overdue items gets one message at the end of the working day, not ten.
 Recommendation workflows add items by signal-with-start (through an activity); the digest sleeps

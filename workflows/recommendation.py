@@ -14,7 +14,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from models.lifecycle import DecisionRefused, Lifecycle
     from models.payloads import (
         ADD_TO_BOARD_DIGEST,
+        BAD_DATA,
         DELIVER_MAIL,
         DELIVER_MAIL_BATCH,
         DIGEST_KINDS,
@@ -43,10 +44,13 @@ with workflow.unsafe.imports_passed_through():
         RecommendationInput,
         RecommendationStatus,
         RecordAuditInput,
+        RecordBoardDecisionInput,
+        RemindOwnerInput,
         ReportProgressInput,
         RequestExtensionInput,
         SignOffInput,
         SubmitPlansInput,
+        UpdatePartiesInput,
         WithdrawInput,
         mail_queue,
         store_queue,
@@ -87,6 +91,10 @@ STEADY_TIMER_PATCH = "steady-timer-v1"
 BACKGROUND_PROJECTION_PATCH = "background-projection-v1"
 # The most messages one batch carries (one activity's input stays small); the rest go next.
 MAIL_BATCH_LIMIT = 25
+# Asked only when a store write or a mail batch has failed for good (bad data, which is never
+# retried): the problem is recorded and the recommendation goes on. Histories where such a failure
+# came before this replay as they ran (the failure left where it fell).
+BAD_DATA_PATCH = "bad-data-problems-v1"
 
 
 @workflow.defn
@@ -226,13 +234,19 @@ class RecommendationWorkflow:
         self._delivered(delivery, result)
 
     async def _send_batch(self, deliveries: list[MailDelivery]) -> None:
-        batch = await workflow.execute_activity(
-            DELIVER_MAIL_BATCH,
-            MailBatch(deliveries=deliveries),
-            result_type=MailBatchResult,
-            task_queue=mail_queue(workflow.info().task_queue),
-            **DELIVERY_OPTIONS,
-        )
+        try:
+            batch = await workflow.execute_activity(
+                DELIVER_MAIL_BATCH,
+                MailBatch(deliveries=deliveries),
+                result_type=MailBatchResult,
+                task_queue=mail_queue(workflow.info().task_queue),
+                **DELIVERY_OPTIONS,
+            )
+        except ActivityError as failure:
+            # A relay that is down is retried without limit: only a failure for good gets here.
+            if not workflow.patched(BAD_DATA_PATCH):
+                raise
+            batch = self._batch_failed(deliveries, failure)
         for delivery, result in zip(deliveries, batch.results, strict=True):
             self._delivered(delivery, result)
         # One batch at a time: a burst of decisions costs one batch (and one workflow task) for
@@ -240,16 +254,30 @@ class RecommendationWorkflow:
         self._batch_in_flight = False
         self._start_deliveries()
 
+    @staticmethod
+    def _batch_failed(deliveries: list[MailDelivery], failure: ActivityError) -> MailBatchResult:
+        """A whole batch that failed for good, as one failed result per message: each is recorded
+        as a problem, and the recommendation's later mail goes on."""
+        reason = _failure_text(failure, "the mail batch failed")
+        return MailBatchResult(
+            results=[MailDeliveryResult(status="failed", message_id="", reason=reason) for _ in deliveries]
+        )
+
     def _delivered(self, delivery: MailDelivery, result: MailDeliveryResult | None) -> None:
         self._in_flight.discard(self._key(delivery))
         self._life.state.pending_mail.remove(delivery)
         bounced = result is not None and result.status == "bounced"
+        failed = result is not None and result.status == "failed"
         if bounced:
             self._life.mail_bounced(delivery, result, workflow.now())
+        elif failed:
+            # Not sent, and never will be as it is: for an operator, and on the recommendation.
+            detail = f"{result.reason}, to {delivery.recipient}"
+            self._life.problem("mail_failed", delivery.recipient, detail, workflow.now())
         # A delivered message changes nothing the main loop acts on (its wait also ends when the
-        # last one of a closed recommendation is done), so only a bounce wakes it now: waking it
-        # for each message cost a timer cancelled and started again per email.
-        if bounced or not workflow.patched(QUIET_DELIVERIES_PATCH):
+        # last one of a closed recommendation is done), so only a bounce (or a failure) wakes it
+        # now: waking it for each message cost a timer cancelled and started again per email.
+        if bounced or failed or not workflow.patched(QUIET_DELIVERIES_PATCH):
             self._woken = True
 
     def _should_continue_as_new(self) -> bool:
@@ -272,17 +300,33 @@ class RecommendationWorkflow:
         # for the write after it: fewer, fuller writes. A write retried (or late) is harmless:
         # the store keeps the newest version and ignores a timeline event or notification it
         # already has.
-        await workflow.execute_activity(
-            RECORD_TRANSITION,
-            projection,
-            task_queue=store_queue(workflow.info().task_queue),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=STORE_RETRY,
-        )
-        self._projected(projection)
+        try:
+            await workflow.execute_activity(
+                RECORD_TRANSITION,
+                projection,
+                task_queue=store_queue(workflow.info().task_queue),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=STORE_RETRY,
+            )
+        except ActivityError as failure:
+            # Only a failure for good ends the activity (an outage is retried without limit).
+            if not workflow.patched(BAD_DATA_PATCH):
+                raise
+            self._store_refused(projection, failure)
+        else:
+            self._projected(projection)
         self._projecting = False
         self._start_projection()
         self._start_deliveries()
+
+    def _store_refused(self, projection: ProjectionInput, failure: ActivityError) -> None:
+        """The store refused this write's data for good (the activity has put it in the problem
+        table): note it on the recommendation, then go on as if stored, so its mail still goes
+        (the people asked to act are told; the sent log has what went) and the next transition
+        is written as usual. The read model lags until an operator deals with it."""
+        detail = _failure_text(failure, "the store refused the transition")
+        self._life.problem("store_refused", "store", detail, workflow.now())
+        self._projected(projection)
 
     def _projection(self, **replace: Any) -> ProjectionInput:
         """The store's next write: the status now, and the events and notifications it lacks."""
@@ -487,6 +531,31 @@ class RecommendationWorkflow:
     def _check_withdraw(self, decision: WithdrawInput) -> None:
         self._check("withdraw", decision)
 
+    @workflow.update
+    async def remind_owner(self, decision: RemindOwnerInput) -> RecommendationStatus:
+        return await self._apply("remind_owner", decision)
+
+    @remind_owner.validator
+    def _check_remind_owner(self, decision: RemindOwnerInput) -> None:
+        self._check("remind_owner", decision)
+
+    @workflow.update
+    async def record_board_decision(self, decision: RecordBoardDecisionInput) -> RecommendationStatus:
+        return await self._apply("record_board_decision", decision)
+
+    @record_board_decision.validator
+    def _check_record_board_decision(self, decision: RecordBoardDecisionInput) -> None:
+        self._check("record_board_decision", decision)
+
+    @workflow.update
+    async def update_parties(self, change: UpdatePartiesInput) -> RecommendationStatus:
+        """The registry changed who holds this recommendation's roles (see ``registry_sync``)."""
+        return await self._apply("update_parties", change)
+
+    @update_parties.validator
+    def _check_update_parties(self, change: UpdatePartiesInput) -> None:
+        self._check("update_parties", change)
+
     # --- query ------------------------------------------------------------------------------
 
     @workflow.query
@@ -499,3 +568,12 @@ class RecommendationWorkflow:
         """Who ``person`` is to this recommendation and which decisions it would accept from them
         now: what a response page offers. Read-only, so adding it changes no history."""
         return reader_of(self._life, person, workflow.now())
+
+
+def _failure_text(failure: ActivityError, fallback: str) -> str:
+    """What an effect's failure for good said: its own message when it is ours (``BadData``
+    messages name no value), else only the kind of error."""
+    cause = failure.cause
+    if isinstance(cause, ApplicationError) and cause.type == BAD_DATA:
+        return cause.message
+    return f"{fallback} ({type(cause).__name__ if cause else 'no cause'})"

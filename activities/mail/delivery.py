@@ -20,7 +20,16 @@ from temporalio.exceptions import ApplicationError
 
 from activities.mail.message import build_message, mail_domain, message_id_for, thread_id_for
 from activities.mail.render import RenderedEmail, render, render_sign_in
-from activities.mail.smtp import PermanentSendFailure, Relay, TemporarySendFailure
+from activities.mail.smtp import PermanentSendFailure, Relay, TemporarySendFailure, UnsendableMessage
+from activities.problems import (
+    MAIL_FAILED,
+    STORE_REFUSED,
+    describe,
+    note_problem,
+    store_refused_data,
+    store_unavailable,
+    unsendable,
+)
 from models.db import session_scope
 from models.links import LINK_ROLES, LinkClaims, LinkSigner, signer_from_settings, signing_key
 from models.payloads import (
@@ -119,7 +128,9 @@ class MailActivities:
         """Send a transition's messages over one connection to the relay, each once: those the
         sent log already has are skipped, so a retried batch resends nothing that went.
 
-        A relay that is down fails the whole batch for a retry; a bounce is that message's result.
+        A relay that is down fails the whole batch for a retry; a bounce is that message's result,
+        and so is a message that cannot be sent as it is (``failed``, recorded as a problem): one
+        unsendable recipient never holds back the others.
         """
         activity.heartbeat()
         earlier = await asyncio.to_thread(self._earlier_statuses, batch.deliveries)
@@ -147,27 +158,34 @@ class MailActivities:
             _count(notification.kind, "already_sent")
             return MailDeliveryResult(status="already_sent", message_id=message_id)
         domain = mail_domain(self.settings.mail_from)
-        rendered = self._render(notification, recipient)
-        message = build_message(
-            mail_from=self.settings.mail_from,
-            recipient=recipient,
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
-            message_id=message_id,
-            thread_root=thread_id_for(str(notification.context.get("thread", notification.key)), domain),
-            sent_at=datetime.now(UTC),
-        )
+        try:
+            rendered = self._render(notification, recipient)
+            message = build_message(
+                mail_from=self.settings.mail_from,
+                recipient=recipient,
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+                message_id=message_id,
+                thread_root=thread_id_for(str(notification.context.get("thread", notification.key)), domain),
+                sent_at=datetime.now(UTC),
+            )
+        except Exception as exc:
+            if not unsendable(exc):
+                raise
+            return await self._failed(delivery, message_id, bound, f"could not be built ({type(exc).__name__})")
         activity.heartbeat()
         _crash_here("before_send")
         try:
             await relay.send(message)
+        except UnsendableMessage as exc:
+            return await self._failed(delivery, message_id, bound, f"could not be encoded for sending ({exc})")
         except TemporarySendFailure as exc:
             bound.warning("mail_deferred", reason=str(exc))
             raise ApplicationError(str(exc), type="MailDeferred") from None
         except PermanentSendFailure as exc:
             bound.warning("mail_bounced", smtp_code=exc.code)
-            await asyncio.to_thread(self._log, delivery, message_id, status="bounced", code=exc.code, detail=exc.detail)
+            await asyncio.to_thread(self._log_refusable, delivery, message_id, "bounced", exc.code, exc.detail)
             _count(notification.kind, "bounced")
             return MailDeliveryResult(
                 status="bounced", message_id=message_id, smtp_code=exc.code, detail=exc.detail[:500]
@@ -177,6 +195,41 @@ class MailActivities:
         _count(notification.kind, "sent")
         bound.info("mail_sent")
         return MailDeliveryResult(status="sent", message_id=message_id)
+
+    async def _failed(self, delivery: MailDelivery, message_id: str, bound, what: str) -> MailDeliveryResult:
+        """A message that cannot be sent as it is: recorded as a problem and given up, so the rest
+        of the batch (and the recommendation's later mail) still goes. ``what`` names no one."""
+        notification = delivery.notification
+        reason = f"{notification.kind} message {what}"
+        bound.warning("mail_failed", reason=reason)
+        await asyncio.to_thread(
+            note_problem,
+            self.settings.database_url,
+            kind=MAIL_FAILED,
+            subject=delivery.recipient,
+            ref=str(notification.context.get("ref", "")),
+            detail=reason,
+            workflow_id=delivery.workflow_id,
+        )
+        _count(notification.kind, "failed")
+        return MailDeliveryResult(status="failed", message_id=message_id, reason=reason)
+
+    def _log_refusable(self, delivery: MailDelivery, message_id: str, status: str, code=None, detail: str = "") -> None:
+        """Write the sent log of a message that has been handed over or refused; a row the store
+        refuses (its data) becomes a problem rather than a resend, and an outage a retry."""
+        try:
+            self._log(delivery, message_id, status=status, code=code, detail=detail)
+        except SQLAlchemyError as exc:
+            if not store_refused_data(exc):
+                raise store_unavailable(exc) from None
+            note_problem(
+                self.settings.database_url,
+                kind=STORE_REFUSED,
+                subject=f"sent log {message_id}",
+                ref=str(delivery.notification.context.get("ref", "")),
+                detail=f"the sent log refused a {delivery.notification.kind} message's row ({describe(exc)})",
+                workflow_id=delivery.workflow_id,
+            )
 
     def _message_id(self, delivery: MailDelivery) -> str:
         return message_id_for(delivery.notification.key, delivery.recipient, mail_domain(self.settings.mail_from))
@@ -191,12 +244,12 @@ class MailActivities:
         wait, waited = 0.5, 0.0
         while True:
             try:
-                await asyncio.to_thread(self._log, delivery, message_id, status="sent")
+                await asyncio.to_thread(self._log_refusable, delivery, message_id, "sent")
                 return
-            except SQLAlchemyError as exc:
+            except ApplicationError as exc:  # the store did not answer (see _log_refusable)
                 if waited >= SENT_LOG_PATIENCE.total_seconds():
                     raise
-                bound.warning("sent_log_waiting_for_store", error=type(exc).__name__)
+                bound.warning("sent_log_waiting_for_store", error=exc.message)
                 activity.heartbeat()
                 await asyncio.sleep(wait)
                 waited += wait
@@ -221,8 +274,11 @@ class MailActivities:
     # store never stalls the event loop every other delivery and workflow task shares.
     def _earlier_statuses(self, deliveries: list[MailDelivery]) -> dict[str, str]:
         """What the sent log says of these messages, by Message-ID."""
-        with session_scope(self.settings.database_url) as session:
-            return sent_mail_statuses(session=session, message_ids=[self._message_id(d) for d in deliveries])
+        try:
+            with session_scope(self.settings.database_url) as session:
+                return sent_mail_statuses(session=session, message_ids=[self._message_id(d) for d in deliveries])
+        except SQLAlchemyError as exc:
+            raise store_unavailable(exc) from None
 
     def _log(self, delivery: MailDelivery, message_id: str, *, status: str, code: int | None = None, detail: str = ""):
         with session_scope(self.settings.database_url) as session:

@@ -23,6 +23,7 @@ from markupsafe import Markup, escape
 from activities.mail.message import header_safe as _one_header_line
 from models.deadlines import ACK_LADDER, BOARD_LADDER, ESCALATION_KIND, OWNER_RUNG_KIND
 from models.payloads import EscalationLevel
+from models.plain_text import shown_harmlessly
 from models.rules import LADDER
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
@@ -66,6 +67,17 @@ KINDS: dict[str, _Kind] = {
     "task_assigned": _Kind(
         "New task for you: action {{ action.action_id }}, due {{ due|ukdate }}", "action", "Acknowledge the task"
     ),
+    "task_under_way": _Kind(
+        "Action {{ action.action_id }} is now followed in Assure, due {{ due|ukdate }}",
+        "info",
+        "Report progress or completion",
+    ),
+    "sponsor_reminder": _Kind(
+        "Reminder from {{ the_board }}: action {{ action.action_id }}, due {{ due|ukdate }}",
+        "reminder",
+        "Report progress or completion",
+    ),
+    "board_decision": _Kind("{{ The_board }} has decided on an escalation", "info", OPEN),
     "task_reassigned": _Kind("Action {{ action.action_id }} has been passed to someone else", "info", OPEN),
     "acknowledge_reminder": _Kind(
         "Please acknowledge action {{ action.action_id }}", "reminder", "Acknowledge the task"
@@ -134,6 +146,9 @@ KINDS: dict[str, _Kind] = {
 MESSAGE_NAMES = {
     "actions_needed": "a request to agree actions",
     "task_assigned": "a new task",
+    "task_under_way": "a note that an action is now followed in Assure",
+    "sponsor_reminder": "a reminder from the board",
+    "board_decision": "the board's decision",
     "task_reassigned": "a note that an action was reassigned",
     "acknowledge_reminder": "a reminder to acknowledge a task",
     "due_reminder": "a reminder of a due date",
@@ -205,6 +220,8 @@ _LADDER_STARTS = {
     "actions_needed": "agree_actions",
     "task_assigned": "acknowledge",
     "due_reminder": "overdue",
+    "task_under_way": "overdue",
+    "sponsor_reminder": "overdue",
     "plans_requested": "plans",
     "extension_decided": "overdue",
 }
@@ -377,6 +394,9 @@ def next_steps(kind: str, context: Mapping[str, Any]) -> tuple[str, list[str]]:
     if about not in _LADDERS:
         return "", []
     ladder = _LADDERS[about]
+    if about == "acknowledge" and "ack_rungs" in context:
+        # Only the reminders that fall before the due date: the overdue ladder takes over then.
+        ladder = [rung for rung in ladder if rung.value in context["ack_rungs"]]
     level = _LEVEL_OF_KIND.get(kind)
     done = ladder.index(level) + 1 if level in ladder else 0
     action = context.get("action")
@@ -395,12 +415,15 @@ def next_steps(kind: str, context: Mapping[str, Any]) -> tuple[str, list[str]]:
         if about == "acknowledge" and context.get("due"):
             return f"From the due date, {uk_date(context['due'])}, the steps for an overdue action take over.", []
         return STAYS_ON_AGENDA, []
-    if kind in ("due_reminder", "extension_decided"):
+    if kind in ("due_reminder", "extension_decided", "task_under_way", "sponsor_reminder"):
         condition = f"If it is not reported complete by {uk_date(context['due'])}"
     else:
         condition = _STILL_NOT[about]
         if context.get("next_step_on"):
             condition += f" by {uk_date(context['next_step_on'])}"
+    if about == "acknowledge" and len(ladder) < len(_LADDERS[about]) and context.get("due"):
+        # The rest of the acknowledgement ladder would fall after the due date, so it never comes.
+        steps.append(f"from the due date, {uk_date(context['due'])}, the steps for an overdue action take over")
     if len(steps) == 1:
         return f"{condition}, {steps[0]}.", []
     return f"{condition}:", [steps[0], *(f"then {step}" for step in steps[1:-1]), f"later, {steps[-1]}"]
@@ -432,9 +455,10 @@ def board_options(about: str | None, context: Mapping[str, Any]) -> list[str]:
     owner = (context.get("action") or {}).get("owner", "the owner")
     if about in ("acknowledge", "overdue"):
         return [
-            f"contact the owner, {owner}, to find out what is in the way",
-            "agree an extension if more time is reasonable: the owner asks for one through their link, and you decide",
-            "reassign the action to someone who can do it",
+            f"contact the owner, {owner}, to find out what is in the way, or send them a reminder now",
+            "agree a new due date if more time is reasonable, giving the reason",
+            "add an action, or reassign this one to someone who can do it",
+            "record the board's decision, so the owner and the Assurance Board see it",
         ]
     return {
         "agree_actions": ["agree the SMART actions for this recommendation", "or decline it, giving the reasons"],
@@ -562,6 +586,7 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=shown_harmlessly,
     )
     env.filters.update(ukdate=uk_date, ukday=uk_day, multiline=multiline, words=words)
     return env
@@ -605,6 +630,11 @@ def render(kind: str, context: Mapping[str, Any], *, recipient: str, link: str |
         "late": late(about, context),
         **_labels(context),
     }
+    if digest:
+        # One digest a day gathers every board the reader sits on: name them all.
+        boards = [_the(b) for b in sorted({str(i.get("board", "")) for i in context.get("items", ())}) if b]
+        if len(boards) > 1:
+            facts["the_board"] = ", ".join(boards[:-1]) + " and " + boards[-1]
     facts["The_board"] = _capital(facts["the_board"])
     variables: dict[str, Any] = {**context, **facts}
     headline = header_safe(_template(spec.headline).render(variables), 300)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.errors
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
@@ -15,6 +16,11 @@ from settings import Settings
 
 class TemporarySendFailure(Exception):
     """The relay could not take the message now (down, busy, 4xx): try again later."""
+
+
+class UnsendableMessage(Exception):
+    """The message cannot be put on the wire as it is (an address or header that does not
+    encode): the same on every try, so never retried. The text names the error's type only."""
 
 
 class PermanentSendFailure(Exception):
@@ -58,9 +64,12 @@ class Relay:
         """Hand over one message, or raise ``TemporarySendFailure`` / ``PermanentSendFailure``."""
         # Flattened here with our policy: aiosmtplib's own folds headers at 78 characters, and a
         # folded subject around an encoded word (a dash, an accent) reads with a doubled space.
-        raw = message.as_bytes(policy=SMTP_POLICY)
-        sender = parseaddr(str(message["From"]))[1]
-        recipients = [address for _, address in getaddresses([str(message["To"])])]
+        try:
+            raw = message.as_bytes(policy=SMTP_POLICY)
+            sender = parseaddr(str(message["From"]))[1]
+            recipients = [address for _, address in getaddresses([str(message["To"])])]
+        except (ValueError, email.errors.MessageError) as exc:  # a header defect, an encoding error
+            raise UnsendableMessage(type(exc).__name__) from None
         with _classified_failures():
             smtp = await self._connected()
             await smtp.sendmail(sender, recipients, raw, timeout=self.timeout)

@@ -218,7 +218,11 @@ async def full_lifecycle(r: Recorder) -> None:
         CompleteActionInput(by=f.OWNER, action_id="R1", evidence="Supervision template changed"),
     )
     await r.decide(
-        handle, "record_audit", RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="19 of 20")
+        handle,
+        "record_audit",
+        RecordAuditInput(
+            by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="19 of 20", early_reason="Remedial work done early"
+        ),
     )
     await r.finish("full_lifecycle", handle, Stage.assured)
 
@@ -344,7 +348,7 @@ async def other_kinds(r: Recorder) -> None:
     from workflows.board_digest import DIGEST_TIME
 
     day = roll_forward(escalated.escalations[-1].at.date())
-    digest = r.client.get_workflow_handle(digest_workflow_id("Review Board", f.SPONSOR, day))
+    digest = r.client.get_workflow_handle(digest_workflow_id(f.SPONSOR, day))
     send_at = datetime.combine(day, DIGEST_TIME, tzinfo=UTC) + timedelta(minutes=1)
     current = await r.env.get_current_time()
     if send_at > current:

@@ -1,0 +1,125 @@
+"""Carry the registry as it is now into the running workflows.
+
+Each recommendation's workflow keeps who holds its roles (its ``Parties``), because the lifecycle
+is deterministic and cannot read the store. When the registry changes (an import, any registry
+edit), ``sync_registry`` sends every open recommendation its new holders through the workflow's
+``update_parties`` Update: new mail goes to the new holders, the old holders' links stop working
+(links and pages ask the workflow who holds a role), and the timeline records the change. Before
+any decision, ``prepare_decision`` does the same for that one recommendation, so a person whose
+role was removed a moment ago is refused by the workflow itself, and checks that everyone the
+decision names is in the registry in a fitting role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection
+
+import structlog
+from pydantic import BaseModel
+from sqlmodel import select
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from models.db import session_scope
+from models.payloads import CLOSED_STAGES, Parties, RecommendationStatus, UpdatePartiesInput
+from models.people import unregistered_people
+from models.store import RegistryError, board_context
+from models.tables import Person, RecommendationRow
+
+log = structlog.get_logger(__name__)
+SYNC_CONCURRENCY = 16
+REGISTRY_ACTOR = "registry"
+
+
+def roles_by_person(database_url: str) -> dict[str, list[str]]:
+    """Every registered address with its roles."""
+    with session_scope(database_url) as session:
+        return {p.email.lower(): p.role_list() for p in session.exec(select(Person))}
+
+
+def parties_for(database_url: str, board: str) -> Parties | None:
+    """Who holds a recommendation's roles now, for a recommendation sponsored by ``board``."""
+    with session_scope(database_url) as session:
+        try:
+            return board_context(session=session, board_name=board)[1]
+        except RegistryError:
+            return None
+
+
+def _board_of(database_url: str, ref: str) -> str | None:
+    with session_scope(database_url) as session:
+        row = session.get(RecommendationRow, ref)
+        return row.board if row is not None else None
+
+
+def _open_boards(database_url: str) -> dict[str, str]:
+    """Every recommendation the read model has open, with its board."""
+    closed = [stage.value for stage in CLOSED_STAGES]
+    with session_scope(database_url) as session:
+        rows = session.exec(
+            select(RecommendationRow.ref, RecommendationRow.board).where(
+                RecommendationRow.stage.not_in(closed)  # type: ignore[union-attr]
+            )
+        )
+        return dict(rows.all())
+
+
+async def update_parties(client: Client, ref: str, parties: Parties, *, by: str = REGISTRY_ACTOR) -> bool:
+    """Send ``parties`` to the recommendation's workflow; False when it had them already (or is closed)."""
+    from temporal_client import workflow_id_for
+
+    handle = client.get_workflow_handle(workflow_id_for(ref))
+    change = UpdatePartiesInput(by=by, parties=parties, summary="the registry changed")
+    try:
+        await handle.execute_update("update_parties", change, result_type=RecommendationStatus)
+    except WorkflowUpdateFailedError as exc:
+        if isinstance(exc.cause, ApplicationError) and exc.cause.type in {"Unchanged", "WrongStage"}:
+            return False
+        raise
+    except RPCError:
+        # Closed or gone: a closed recommendation has no roles left to hold.
+        return False
+    return True
+
+
+async def prepare_decision(client: Client, database_url: str, ref: str, decision: BaseModel) -> None:
+    """Before a decision: refuse it if it names someone who may not be named, then bring the
+    workflow's role holders up to date so that its validator judges by the registry as it is now."""
+    from temporal_client import DecisionNotTaken
+
+    problems = unregistered_people(decision, await asyncio.to_thread(roles_by_person, database_url))
+    if problems:
+        message = "; ".join(problems.values())
+        raise DecisionNotTaken("NotInRegistry", message, fields=problems)
+    board = await asyncio.to_thread(_board_of, database_url, ref)
+    if board is None:
+        from temporal_client import recommendation_status
+
+        board = (await recommendation_status(client, ref)).board
+    parties = await asyncio.to_thread(parties_for, database_url, board)
+    if parties is not None:
+        await update_parties(client, ref, parties)
+
+
+async def sync_registry(client: Client, database_url: str, *, refs: Collection[str] | None = None) -> list[str]:
+    """Send every open recommendation (or those of ``refs``) its role holders from the registry;
+    returns the refs whose holders changed."""
+    boards = await asyncio.to_thread(_open_boards, database_url)
+    if refs is not None:
+        boards = {ref: board for ref, board in boards.items() if ref in set(refs)}
+    holders = {board: await asyncio.to_thread(parties_for, database_url, board) for board in set(boards.values())}
+    gate = asyncio.Semaphore(SYNC_CONCURRENCY)
+
+    async def one(ref: str, board: str) -> str | None:
+        parties = holders[board]
+        if parties is None:
+            log.warning("registry_sync_skipped", ref=ref, reason="the board has no sponsor or the registry no member")
+            return None
+        async with gate:
+            return ref if await update_parties(client, ref, parties) else None
+
+    changed = [ref for ref in await asyncio.gather(*(one(r, b) for r, b in sorted(boards.items()))) if ref]
+    log.info("registry_synced", open=len(boards), changed=len(changed))
+    return changed

@@ -11,7 +11,10 @@ Run it by hand, from the project root::
 
 When to re-record:
 
-* Only after a deliberate change to the workflow that is guarded by ``workflow.patched(...)``
+* Until Assure's first release is tagged no workflow of it runs anywhere: a workflow change
+  re-records the current generation (``GENERATION``) in the same commit.
+
+* From the release on, only after a deliberate change guarded by ``workflow.patched(...)``
   (or that adds a new scenario worth covering). Record the new histories *in addition* to the
   old ones, under new names: the old histories stand for workflows still running on the old
   code, and must keep replaying until every such workflow has closed.
@@ -54,11 +57,14 @@ from models.payloads import (
     RecommendationInput,
     RecommendationStatus,
     RecordAuditInput,
+    RecordBoardDecisionInput,
+    RemindOwnerInput,
     ReportProgressInput,
     RequestExtensionInput,
     SignOffInput,
     Stage,
     SubmitPlansInput,
+    UpdatePartiesInput,
     WithdrawInput,
 )
 from settings import Settings
@@ -252,7 +258,8 @@ async def overdue_ladder_and_extension(r: Recorder) -> None:
 
 
 async def reassign_and_withdraw(r: Recorder) -> None:
-    """An action is reassigned, the new owner acknowledges it, then the recommendation is withdrawn."""
+    """An action is reassigned, the new owner acknowledges it, the sponsor chases it and records the
+    board's decision, the registry names a new chair, then the recommendation is withdrawn."""
     now = await today(r.env)
     handle = await r.start(f.start("REPLAY-REASSIGN", actions=[f.action("A1", now + days(60))]))
     await r.decide(
@@ -263,6 +270,15 @@ async def reassign_and_withdraw(r: Recorder) -> None:
         ),
     )
     await r.decide(handle, "acknowledge", AcknowledgeInput(by=f.NEW_OWNER, action_id="A1"))
+    # What a sponsor does with an escalation, and the registry naming a new chair.
+    await r.decide(handle, "remind_owner", RemindOwnerInput(by=f.SPONSOR, action_id="A1", note="Dates by Friday"))
+    await r.decide(
+        handle,
+        "record_board_decision",
+        RecordBoardDecisionInput(by=f.CHAIR, action_id="A1", decision="Report monthly to the board"),
+    )
+    new_chair = f.parties().model_copy(update={"board_chair": "new.chair@mk.example"})
+    await r.decide(handle, "update_parties", UpdatePartiesInput(by="registry", parties=new_chair))
     await r.decide(handle, "withdraw", WithdrawInput(by=f.SPONSOR, reason="Recommendation merged into CSPR-2023-02"))
     await r.finish("reassign_and_withdraw", handle, Stage.withdrawn)
 

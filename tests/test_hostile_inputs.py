@@ -9,7 +9,7 @@ and API tokens. Each test names the item it covers.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -25,7 +25,7 @@ from models.tokens import issue_token
 from temporal_client import recommendation_status
 from tests import bombs
 from tests import plan_files as pf
-from tests.helpers import eventually, stored_row, today
+from tests.helpers import eventually, stored_row
 from tests.test_import import close_all
 from tests.web_client import Browser, csrf_of, text_of, token_for
 from web.app import create_app
@@ -46,6 +46,12 @@ async def stack(env, settings, worker, database_url):
         client.started = []
         yield client
     await close_all(env, client.started)
+
+
+def plan_day() -> date:
+    """The day plans are written for: the upload checks a plan against the web app's clock (the
+    wall clock), which earlier tests' moves of the test server's clock do not touch."""
+    return date.today()
 
 
 def token_of(database_url: str, email: str) -> dict[str, str]:
@@ -89,7 +95,7 @@ async def test_a1_a_role_removed_in_the_registry_ends_at_once_in_the_running_wor
     env, settings, stack, database_url, tmp_path, tag
 ):
     """A1: re-importing the plan with a member's role changed to owner kills their sign-off link and refuses their post."""
-    rows = pf.plan(await today(env), tag)
+    rows = pf.plan(plan_day(), tag)
     assert (await upload(stack, rows, tmp_path)).status_code == 200
     ref = f"IMP{tag}-3"  # imported with its plans: waiting for sign-off
     await eventually(lambda: (row := stored_row(database_url, ref)) is not None and row.stage == "sign_off")
@@ -113,7 +119,7 @@ async def test_a1_a_role_removed_in_the_registry_ends_at_once_in_the_running_wor
 
 async def test_a2_a_reassignment_to_anyone_is_refused_and_nothing_is_sent(env, stack, database_url, tmp_path, tag):
     """A2: a sponsor reassigning an action to an unregistered address gets 409 naming it, and no email goes there."""
-    assert (await upload(stack, pf.plan(await today(env), tag), tmp_path)).status_code == 200
+    assert (await upload(stack, pf.plan(plan_day(), tag), tmp_path)).status_code == 200
     ref = f"IMP{tag}-1"
     await eventually(lambda: stored_row(database_url, ref))
     stranger = "nobody@nowhere.example.org"
@@ -139,7 +145,7 @@ async def test_a3_an_address_the_mail_would_change_is_refused_at_its_cell(
     env, stack, database_url, tmp_path, tag, address, words
 ):
     """A3: an address with a comment or Excel's curly apostrophe is refused at its cell, and nothing is imported."""
-    rows = pf.plan(await today(env), tag)
+    rows = pf.plan(plan_day(), tag)
     rows["People"][4]["email"] = address
     before = people_count(database_url)
     problems = reasons(await upload(stack, rows, tmp_path))
@@ -158,7 +164,7 @@ async def test_a4_a_sign_in_token_never_reaches_the_log_and_nothing_personal_is_
 
 async def test_a5_a_hidden_ref_and_an_unknown_ref_answer_alike(env, stack, database_url, tmp_path, tag):
     """A5: a ref the caller may not see answers exactly as a ref that does not exist."""
-    assert (await upload(stack, pf.plan(await today(env), tag), tmp_path)).status_code == 200
+    assert (await upload(stack, pf.plan(plan_day(), tag), tmp_path)).status_code == 200
     await eventually(lambda: stored_row(database_url, f"IMP{tag}-1"))
     with session_scope(database_url) as session:
         upsert_registry(session=session, agencies=[], people=[Person(email="other@mk.example", roles="owner")],
@@ -188,7 +194,7 @@ async def test_a6_a_forwarded_for_header_from_an_untrusted_client_buys_no_new_bu
 
 async def test_a7_an_origin_made_to_match_the_host_header_is_refused(env, settings, stack, database_url, tmp_path, tag):
     """A7: a cross-site post whose Origin matches a forged Host header is refused, and the decision is not taken."""
-    assert (await upload(stack, pf.plan(await today(env), tag), tmp_path)).status_code == 200
+    assert (await upload(stack, pf.plan(plan_day(), tag), tmp_path)).status_code == 200
     ref = f"IMP{tag}-1"
     await eventually(lambda: stored_row(database_url, ref))
     owner = Browser(stack, token_for(settings, pf.NURSE, ref, "owner", "A1"))
@@ -207,7 +213,7 @@ async def test_a7_an_origin_made_to_match_the_host_header_is_refused(env, settin
 
 async def test_b8_far_dates_are_refused_at_entry(env, stack, database_url, tmp_path, tag):
     """B8: Excel's 'ongoing' serial in a workbook is refused at its cell, and an extension to 9999-12-31 by the API."""
-    day = await today(env)
+    day = plan_day()
     rows = pf.plan(day, tag)
     rows["Actions"][0]["due_date"] = 2958465
     problems = reasons(await upload(stack, rows, tmp_path, "plan.xlsx"))
@@ -228,7 +234,7 @@ async def test_b8_far_dates_are_refused_at_entry(env, stack, database_url, tmp_p
 @pytest.mark.parametrize("hostile", ["\0", "\u202e", "\u2028"])
 async def test_b9_text_the_store_or_a_reader_would_trip_on_is_refused_at_its_cell(env, stack, tmp_path, tag, hostile):
     """B9: a NUL, a direction override or a line separator in a title is refused at its cell."""
-    rows = pf.plan(await today(env), tag)
+    rows = pf.plan(plan_day(), tag)
     rows["Recommendations"][0]["title"] = f"Owners take on{hostile} new actions"
     problems = reasons(await upload(stack, rows, tmp_path))
     assert any(p.startswith("Recommendations, row 1, title: character 15") for p in problems), problems
@@ -261,7 +267,7 @@ async def test_c11_a_declared_huge_sheet_is_refused_within_5_s_and_names_its_she
 
 async def test_c12_each_rule_is_one_rule_everywhere(env, stack, database_url, tmp_path, tag):
     """C12: a formula behind a space, a date-time out of range and an empty plan are refused on upload; a1 beside A1 by the API."""
-    day = await today(env)
+    day = plan_day()
     rows = pf.plan(day, tag)
     rows["Recommendations"][0]["title"] = ' =HYPERLINK("http://evil.example","click")'
     problems = reasons(await upload(stack, rows, tmp_path))

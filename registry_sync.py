@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from sqlmodel import select
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from models.db import session_scope
 from models.payloads import CLOSED_STAGES, Parties, RecommendationStatus, UpdatePartiesInput
@@ -78,9 +78,12 @@ async def update_parties(client: Client, ref: str, parties: Parties, *, by: str 
         if isinstance(exc.cause, ApplicationError) and exc.cause.type in {"Unchanged", "WrongStage"}:
             return False
         raise
-    except RPCError:
-        # Closed or gone: a closed recommendation has no roles left to hold.
-        return False
+    except RPCError as exc:
+        # Closed or gone: a closed recommendation has no roles left to hold. Anything else (the
+        # server out of reach) is raised: a decision must not go ahead on stale role holders.
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            return False
+        raise
     return True
 
 

@@ -114,8 +114,12 @@ def stored_problems(database_url: str) -> list[Finding]:
     ]
 
 
-def problem_summary(database_url: str) -> dict[str, int]:
-    """Open problems by kind: what ``/readyz`` shows (cheap: one query, no Temporal)."""
+def _stored_workflows(database_url: str):
+    with session_scope(database_url) as session:
+        return stored_workflows(session=session)
+
+
+def _problem_counts(database_url: str) -> dict[str, int]:
     with session_scope(database_url) as session:
         return problem_counts(session=session)
 
@@ -144,8 +148,8 @@ async def examine(
     for found in await asyncio.gather(*(look(workflow_id) for workflow_id in running)):
         report.findings.extend(found)
 
-    with session_scope(database_url) as session:
-        stored = stored_workflows(session=session)
+    # The store is read in a thread: the dashboard awaits this on the web app's event loop.
+    stored = await asyncio.to_thread(_stored_workflows, database_url)
     report.stored = len(stored)
     for workflow_id, started in sorted(running.items()):
         if workflow_id not in stored and (started is None or started <= now - grace):
@@ -167,9 +171,8 @@ async def examine(
             return await _not_running(client, workflow_id, ref)
 
     report.findings.extend(f for f in await asyncio.gather(*(confirm(w, r) for w, r in suspects)) if f)
-    report.findings.extend(stored_problems(database_url))
-    with session_scope(database_url) as session:
-        report.problems_by_kind = problem_counts(session=session)
+    report.findings.extend(await asyncio.to_thread(stored_problems, database_url))
+    report.problems_by_kind = await asyncio.to_thread(_problem_counts, database_url)
     return report
 
 

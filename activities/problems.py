@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import email.errors
 import hashlib
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 
 from models.db import session_scope
 from models.payloads import BAD_DATA
+from models.plain_text import shown_harmlessly, text_problem
 from models.store import record_problem
 
 log = structlog.get_logger(__name__)
@@ -36,19 +36,22 @@ STORE_UNAVAILABLE = "StoreUnavailable"
 # What a message builder or an encoder raises on text it cannot carry: the email package's
 # header defects are ValueErrors, and so are Unicode's encoding errors.
 _UNSENDABLE = (ValueError, email.errors.MessageError)
-# Characters a store may refuse, or that make a field worth naming to an operator.
-_SUSPECT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def store_refused_data(exc: BaseException) -> bool:
     """Whether a store error is about the data (the same on every try) rather than the store.
 
-    ``DataError`` and ``IntegrityError`` come from the database; a ``StatementError`` wrapping
+    ``DataError`` comes from the database; an ``IntegrityError`` only for a missing or refused
+    value (NOT NULL, CHECK), since a unique-key clash can be two writes racing, which a retry
+    settles (the projection's inserts ignore rows already there); a ``StatementError`` wrapping
     a ``ValueError`` or ``UnicodeError`` is the driver refusing a value before sending it
     (psycopg's "cannot contain NUL" is a ``DataError`` raised that way).
     """
-    if isinstance(exc, DataError | IntegrityError):
+    if isinstance(exc, DataError):
         return True
+    if isinstance(exc, IntegrityError):
+        text = str(getattr(exc, "orig", exc)).lower()
+        return "unique" not in text and "duplicate" not in text
     return isinstance(exc, StatementError) and isinstance(exc.orig, ValueError | UnicodeError)
 
 
@@ -74,7 +77,8 @@ def suspect_fields(value: Any, path: str = "") -> list[str]:
 
 def _walk(value: Any, path: str) -> Iterator[str]:
     if isinstance(value, str):
-        if _SUSPECT.search(value):
+        # The entry checks' own rule (models/plain_text.py) says which characters are suspect.
+        if text_problem(value, multiline=True):
             yield path or "(value)"
     elif isinstance(value, dict):
         for key, item in value.items():
@@ -85,9 +89,9 @@ def _walk(value: Any, path: str) -> Iterator[str]:
 
 
 def harmless(text: str) -> str:
-    """``text`` with every character a store may refuse shown as U+FFFD, for an identifier kept
-    beside a problem (a ref or workflow id that came in crafted)."""
-    return _SUSPECT.sub("\ufffd", text)
+    """``text`` with every character a store may refuse shown as a visible marker, for an
+    identifier kept beside a problem (a ref or workflow id that came in crafted)."""
+    return str(shown_harmlessly(text))
 
 
 def subject_key(subject: str) -> str:

@@ -528,6 +528,9 @@ class Lifecycle(Deadlines):
 
     def apply_record_audit(self, d: RecordAuditInput, now: datetime) -> None:
         round_ = len(self.state.audits) + 1
+        # Before the record goes in: in re_audit the planned date is the previous audit's.
+        planned = self.planned_audit_on()
+        early = planned is not None and now.date() < planned
         self.state.audits.append(
             AuditRecord(
                 by=d.by,
@@ -536,11 +539,11 @@ class Lifecycle(Deadlines):
                 findings=d.findings,
                 remedial_action_ids=[a.action_id for a in d.remedial_actions],
                 re_audit_on=d.re_audit_on,
+                early_reason=d.early_reason if early else "",
             )
         )
-        planned = self.planned_audit_on()
-        early = f", early (planned for {planned}): {d.early_reason}" if planned and now.date() < planned else ""
-        self._event(now, f"audit_{d.outcome.value}", d.by, f"audit {round_}{early}")
+        said = f", early (planned for {planned}): {d.early_reason}" if early else ""
+        self._event(now, f"audit_{d.outcome.value}", d.by, f"audit {round_}{said}")
         if d.outcome is AuditOutcome.embedded:
             self.state.consecutive_failed_audits = 0
             self.state.closed_reason = "embedded and evidenced by audit"
@@ -599,9 +602,13 @@ class Lifecycle(Deadlines):
         self._require_person(d.by, self._sponsors(), "a sponsor or the chair of the sponsoring board")
         action = self._require_action(d.action_id)
         _refuse_unless(action.is_open, f"action {d.action_id} is already complete")
+        _refuse_unless(
+            action.sponsor_reminded_on != now.date(), f"the owner of action {d.action_id} was reminded today already"
+        )
 
     def apply_remind_owner(self, d: RemindOwnerInput, now: datetime) -> None:
         action = self._require_action(d.action_id)
+        action.sponsor_reminded_on = now.date()
         self._event(now, "owner_reminded", d.by, action.action_id)
         self._notify(now, "sponsor_reminder", [action.owner], action=action, note=d.note, sponsor=d.by)
 

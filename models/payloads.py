@@ -438,6 +438,8 @@ class ActionState(ActionSpec):
     due_ladder: list[EscalationLevel] = Field(default_factory=list)
     due_reminder_sent: bool = False
     last_progress_request_on: date | None = None
+    # A sponsor's "remind the owner now": once a day at most, so an owner is chased, not flooded.
+    sponsor_reminded_on: date | None = None
 
     @property
     def is_open(self) -> bool:
@@ -539,6 +541,7 @@ class AuditRecord(Payload):
     findings: str
     remedial_action_ids: list[str] = Field(default_factory=list)
     re_audit_on: date | None = None
+    early_reason: str = ""  # why it was recorded before its planned date, if it was
 
 
 class BoardDecision(Payload):

@@ -283,6 +283,11 @@ class TestChanges:
                 early_reason="R1 finished early, so re-audited at once",
             ),
         )
+        # Recorded before the re-audit date, with its reason: kept on the audit and in the timeline.
+        assert "R1 finished early, so re-audited at once" == second.audits[1].early_reason
+        assert "" == second.audits[0].early_reason  # the first was on its date
+        [early] = [e for e in second.timeline if e.detail.startswith("audit 2")]
+        assert f"early (planned for {audit.audit_on + days(60)}): R1 finished early" in early.detail
         repeated = [e for e in second.escalations if e.kind == "repeated_audit_failure"]
         assert [(EscalationLevel.assurance_board, [f.ASSURANCE])] == [(e.level, e.recipients) for e in repeated]
         assert 2 == len(second.audits)

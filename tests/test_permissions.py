@@ -103,3 +103,12 @@ def test_asking_changes_nothing():
 
 def life_input(name: str, data: dict):
     return DECISION_INPUTS[name].model_validate(data)
+
+
+def test_a_sponsor_reminds_an_owner_once_a_day_at_most():
+    """After a sponsor's reminder the same day's second is refused (and not offered), and the next day it is open again."""
+    life = with_actions()
+    life.apply("remind_owner", life_input("remind_owner", {"by": f.SPONSOR, "action_id": "A1"}), NOW)
+    assert ("remind_owner", "A1") not in offered(life, f.SPONSOR)
+    assert ("remind_owner", "A2") in offered(life, f.SPONSOR)
+    assert ("remind_owner", "A1") in offered(life, f.SPONSOR, NOW + timedelta(days=1))

@@ -48,7 +48,8 @@ PLAIN_FIELDS = {
     "record_board_decision": ("decision",),
 }
 # Decisions about the recommendation as a whole (no action id), and the one where it is optional.
-WHOLE_DECISIONS = {"agree_actions", "add_actions", "submit_plans", "sign_off", "record_audit", "decline", "withdraw"}
+# The decisions about the whole recommendation rather than one action, in the order pages show them.
+WHOLE_DECISIONS = ("agree_actions", "add_actions", "submit_plans", "sign_off", "record_audit", "decline", "withdraw")
 OPTIONAL_ACTION = {"record_board_decision"}
 # Friendlier words for pydantic's messages about empty or over-long text.
 _MESSAGES = [

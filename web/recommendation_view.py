@@ -23,7 +23,7 @@ from models.rules import highest, sign_off_gaps
 from temporal_client import DecisionNotTaken, UnknownRecommendation, decide
 from web import wording
 from web.context import WebContext
-from web.forms import MAX_ACTION_ROWS, parse_form, row_count
+from web.forms import MAX_ACTION_ROWS, WHOLE_DECISIONS, parse_form, row_count
 
 log = structlog.get_logger(__name__)
 
@@ -31,7 +31,6 @@ log = structlog.get_logger(__name__)
 ACTION_DECISIONS = ("acknowledge", "report_progress", "request_extension", "complete_action", "decide_extension",
                     "reassign_owner", "change_due_date", "remind_owner")  # fmt: skip
 # Decisions on the recommendation as a whole, whose forms sit below the actions.
-WHOLE_DECISIONS = ("agree_actions", "add_actions", "submit_plans", "sign_off", "record_audit", "decline", "withdraw")
 
 
 @dataclass

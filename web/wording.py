@@ -81,7 +81,7 @@ DECISION_DONE = {
     "change_due_date": "The new due date is recorded and the owner has been told.",
     "add_actions": "The action is added and its owner has been emailed.",
     "remind_owner": "The reminder has been sent to the owner.",
-    "record_board_decision": "The board's decision is recorded and the owners have been told.",
+    "record_board_decision": "The board's decision is recorded; the owners of the open actions it is about are told.",
 }
 
 

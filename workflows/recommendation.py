@@ -272,8 +272,8 @@ class RecommendationWorkflow:
             self._life.mail_bounced(delivery, result, workflow.now())
         elif failed:
             # Not sent, and never will be as it is: for an operator, and on the recommendation.
-            detail = f"{result.reason}, to {delivery.recipient}"
-            self._life.problem("mail_failed", delivery.recipient, detail, workflow.now())
+            # The recipient is the problem's subject; its detail names nobody.
+            self._life.problem("mail_failed", delivery.recipient, result.reason, workflow.now())
         # A delivered message changes nothing the main loop acts on (its wait also ends when the
         # last one of a closed recommendation is done), so only a bounce (or a failure) wakes it
         # now: waking it for each message cost a timer cancelled and started again per email.

@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, sel
 from markupsafe import Markup, escape
 
 from activities.mail.message import header_safe as _one_header_line
+from models import vocabulary
 from models.deadlines import ACK_LADDER, BOARD_LADDER, ESCALATION_KIND, OWNER_RUNG_KIND
 from models.payloads import EscalationLevel
 from models.plain_text import shown_harmlessly
@@ -177,16 +178,8 @@ MESSAGE_NAMES = {
 
 ROLES = ("owner", "previous_owner", "agency_lead", "board_sponsor", "board_chair", "assurance_member", "auditor")
 
-SOURCE_KINDS = {
-    "cspr": "Child Safeguarding Practice Review",
-    "sar": "Safeguarding Adult Review",
-    "dhr": "Domestic Homicide Review",
-    "rapid_review": "Rapid review",
-    "learning_review": "Local learning review",
-    "audit": "Audit",
-    "inspection": "Inspection",
-    "scrutiny": "Scrutiny",
-}
+# The full names people know each kind of review by: one table with the importer's (models/vocabulary.py).
+SOURCE_KINDS = {value: full for value, (full, _) in vocabulary.SOURCE_KINDS.items()}
 STAGES = {
     "review": "Agreeing actions",
     "action": "Actions assigned",

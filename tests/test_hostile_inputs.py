@@ -250,6 +250,28 @@ def test_b9_what_slips_past_every_entry_is_shown_harmlessly():
         assert "abc[U+202E]def[U+0000]" == shown
 
 
+async def test_b10_what_gets_past_every_entry_is_listed_for_an_operator_and_the_rest_goes_on(env, start, database_url):
+    """B10: a recipient no message can be built for (a state carried in past the checks) becomes a problem the
+    doctor lists, never retried, and the task email still reaches the owner."""
+    from activities.doctor import stored_problems
+    from tests import factories as f
+    from tests.test_operator_problems import add_unsendable, crafted
+
+    await start(crafted("HOSTILE-B10", add_unsendable))
+    [problem] = await eventually(lambda: stored_problems(database_url))
+    assert ("problem", "HOSTILE-B10", 1) == (problem.kind, problem.ref, problem.count)
+    assert problem.detail.startswith("mail_failed: task_assigned message could not be")
+
+    def owners_subjects():
+        with session_scope(database_url) as session:
+            return [row.subject for row in caught_mail(session=session, recipient=f.OWNER)]
+
+    [subject] = await eventually(owners_subjects)
+    assert "New task for you" in subject
+    status = await recommendation_status(env.client, "HOSTILE-B10")
+    assert ["mail_failed"] == [p.kind for p in status.problems]
+
+
 # --- C. Bad files never stall the app -------------------------------------------------------
 
 

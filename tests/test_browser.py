@@ -126,7 +126,16 @@ def watch_for_problems(page: Page) -> list[str]:
     page.on("console", console)
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
     page.on("response", response)
-    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url} {request.failure}"))
+    # A request the browser itself abandoned (a favicon still loading when the test moves on to
+    # the next page) is no fault of the page; any other failure is.
+    page.on(
+        "requestfailed",
+        lambda request: (
+            None
+            if request.failure == "net::ERR_ABORTED"
+            else problems.append(f"failed: {request.url} {request.failure}")
+        ),
+    )
     return problems
 
 

@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -44,6 +45,7 @@ from logs import configure_logging
 from mailcatcher import start_mailcatcher
 from models.db import init_db, session_scope
 from models.tables import SentMail
+from settings import Settings
 from temporal_client import dev_server_path, start_recommendation
 from tests import factories as f
 from tests.helpers import free_port
@@ -73,6 +75,32 @@ async def serving(app, port: int) -> AsyncIterator[None]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=10)
+
+
+@asynccontextmanager
+async def web_stack(database_url: str, **limits: str) -> AsyncIterator[tuple[WorkflowEnvironment, Settings, int, Any]]:
+    """The mail catcher, a dev server, a worker process and the settings for a web app on a free
+    port, over the store at ``database_url``, until the block ends: (env, settings, web port, worker)."""
+    smtp_port, temporal_port, web_port = free_port(), free_port(), free_port()
+    catcher = start_mailcatcher(host="127.0.0.1", port=smtp_port, database_url=database_url)
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=dev_server_path(), data_converter=pydantic_data_converter, ui=False, port=temporal_port
+    )
+    settings = bench_settings(
+        address=f"127.0.0.1:{temporal_port}",
+        task_queue=TASK_QUEUE,
+        database_url=database_url,
+        smtp_port=smtp_port,
+        base_url=f"http://127.0.0.1:{web_port}",
+        **limits,
+    )
+    worker = spawn_worker(settings, None)
+    try:
+        yield env, settings, web_port, worker
+    finally:
+        stop_worker(worker)
+        await env.shutdown()
+        catcher.stop()
 
 
 def emails_sent(database_url: str) -> int:
@@ -120,25 +148,9 @@ async def main(clients: int, requests: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite:///{Path(tmp) / 'assure.db'}"
         init_db(database_url)
-        smtp_port, temporal_port, web_port = free_port(), free_port(), free_port()
-        catcher = start_mailcatcher(host="127.0.0.1", port=smtp_port, database_url=database_url)
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=dev_server_path(),
-            data_converter=pydantic_data_converter,
-            ui=False,
-            port=temporal_port,
-        )
-        settings = bench_settings(
-            address=f"127.0.0.1:{temporal_port}",
-            task_queue=TASK_QUEUE,
-            database_url=database_url,
-            smtp_port=smtp_port,
-            base_url=f"http://127.0.0.1:{web_port}",
-            rate_limit_pages=UNLIMITED,  # raised for the run: see UNLIMITED
-            rate_limit_decisions=UNLIMITED,
-        )
-        worker = spawn_worker(settings, None)
-        try:
+        # Limits raised for the run: see UNLIMITED.
+        stack = web_stack(database_url, rate_limit_pages=UNLIMITED, rate_limit_decisions=UNLIMITED)
+        async with stack as (env, settings, web_port, worker):
             refs = [f"PORTAL-{i:05d}" for i in range(n)]
 
             async def start(i: int) -> None:
@@ -179,10 +191,6 @@ async def main(clients: int, requests: int) -> None:
                 wall = time.perf_counter() - started
                 for client in sessions:
                     await client.aclose()
-        finally:
-            stop_worker(worker)
-            await env.shutdown()
-            catcher.stop()
     rows = []
     for method, what in (("GET", "GET /r/<token>"), ("POST", "POST acknowledge, report_progress")):
         times = measured.times[method]

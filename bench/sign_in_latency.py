@@ -23,19 +23,13 @@ import time
 from pathlib import Path
 
 import httpx
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from bench.lifecycle_throughput import percentile, print_table
-from bench.portal_latency import UNLIMITED, serving
-from bench.scale_timers import bench_settings, spawn_worker, stop_worker
+from bench.portal_latency import UNLIMITED, serving, web_stack
 from logs import configure_logging
-from mailcatcher import start_mailcatcher
 from models.db import init_db, session_scope
 from models.store import upsert_registry
 from models.tables import Person
-from temporal_client import dev_server_path
-from tests.helpers import free_port
 from tests.web_client import csrf_of
 from web.app import create_app
 
@@ -69,25 +63,9 @@ async def main(requests: int) -> None:
                 boards=[],
                 people=[Person(email=address, name="Member", roles="assurance_member") for address in registered],
             )
-        smtp_port, temporal_port, web_port = free_port(), free_port(), free_port()
-        catcher = start_mailcatcher(host="127.0.0.1", port=smtp_port, database_url=database_url)
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=dev_server_path(),
-            data_converter=pydantic_data_converter,
-            ui=False,
-            port=temporal_port,
-        )
-        settings = bench_settings(
-            address=f"127.0.0.1:{temporal_port}",
-            task_queue=TASK_QUEUE,
-            database_url=database_url,
-            smtp_port=smtp_port,
-            base_url=f"http://127.0.0.1:{web_port}",
-            rate_limit_sign_in=UNLIMITED,  # one client asks for every address
-        )
-        worker = spawn_worker(settings, None)
-        times: dict[str, list[float]] = {"registered": [], "unknown": []}
-        try:
+        # One client asks for every address.
+        async with web_stack(database_url, rate_limit_sign_in=UNLIMITED) as (env, settings, web_port, _):
+            times: dict[str, list[float]] = {"registered": [], "unknown": []}
             async with serving(create_app(settings, client=env.client), web_port):
                 async with httpx.AsyncClient(base_url=settings.base_url, timeout=60) as client:
                     for i in range(total):
@@ -95,10 +73,6 @@ async def main(requests: int) -> None:
                             elapsed = await ask(client, addresses[i])
                             if i >= WARM_UP:
                                 times[kind].append(elapsed)
-        finally:
-            stop_worker(worker)
-            await env.shutdown()
-            catcher.stop()
     rows = [
         [kind, f"{len(t)}", f"{percentile(t, 50):.1f}", f"{percentile(t, 95):.1f}", f"{max(t, default=math.nan):.1f}"]
         for kind, t in times.items()

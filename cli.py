@@ -47,8 +47,8 @@ def migrate() -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import OperationalError
 
-    from models.db import StoreNeedsAttention
-    from models.db import migrate as apply_migrations
+    from store.db import StoreNeedsAttention
+    from store.db import migrate as apply_migrations
 
     settings = settings_or_exit()
     where = make_url(settings.database_url).render_as_string(hide_password=True)
@@ -67,7 +67,7 @@ def migrate() -> None:
 @app.command()
 def mailcatcher() -> None:
     """Run the development mail catcher on ASSURE_SMTP_HOST:ASSURE_SMTP_PORT, keeping mail in the store."""
-    from mailcatcher import start_mailcatcher
+    from devtools.mailcatcher import start_mailcatcher
 
     settings = settings_or_exit()
     configure_logging(fmt=settings.log_format)
@@ -124,8 +124,8 @@ def dev(
 ) -> None:
     """Run everything on this machine: the Temporal dev server (state in .assure/), the mail
     catcher, the worker and the web app; the example plan is imported on the first start."""
-    from mailcatcher import start_mailcatcher
-    from temporal_client import dev_server_path
+    from devtools.mailcatcher import start_mailcatcher
+    from gateway.workflows import dev_server_path
     from worker import run_worker
 
     settings = settings_or_exit()
@@ -159,7 +159,7 @@ def dev(
 
     async def wait_then_work() -> None:
 
-        from temporal_client import connect
+        from gateway.workflows import connect
 
         client = None
         for _ in range(300):  # the dev server takes a few seconds to open its port
@@ -224,11 +224,11 @@ async def _first_start(settings, client) -> str | None:
     year; returns a sample owner's link."""
     from datetime import date
 
-    from importing.apply import import_plan
-    from importing.sheets import read_plan_file
-    from importing.validate import check_plan
-    from models.db import init_db
-    from models.links import LinkClaims, signer_from_settings
+    from links.signed import LinkClaims, signer_from_settings
+    from plans.apply import import_plan
+    from plans.sheets import read_plan_file
+    from plans.validate import check_plan
+    from store.db import init_db
 
     marker = STATE_DIR / "example-imported"
     example = Path(settings.example_plan) if settings.example_plan else None
@@ -265,8 +265,8 @@ def _member_hint(settings) -> str:
     """ " as someone@..." naming an Assurance Board member of the registry, to sign in as."""
     from sqlmodel import select
 
-    from models.db import init_db, session_scope
-    from models.tables import Person
+    from store.db import init_db, session_scope
+    from store.tables import Person
 
     init_db(settings.database_url)
     with session_scope(settings.database_url) as session:
@@ -322,12 +322,12 @@ async def _import(path: Path, settings, *, dry_run: bool, as_json: bool, apply: 
 
     from rich.progress import Progress
 
-    from importing.apply import import_plan
-    from importing.isolated import read_plan_file  # the API's reader: a child process within limits
-    from importing.validate import check_plan
-    from models.db import init_db, session_scope
-    from models.store import registry
-    from temporal_client import connect
+    from gateway.workflows import connect
+    from plans.apply import import_plan
+    from plans.isolated import read_plan_file  # the API's reader: a child process within limits
+    from plans.validate import check_plan
+    from store.db import init_db, session_scope
+    from store.read_model import registry
 
     init_db(settings.database_url)
     sheets, problems = read_plan_file(path)
@@ -384,7 +384,7 @@ def template(
     from_yaml: Path | None = typer.Option(None, "--from", help="Fill it from this YAML plan instead"),
 ) -> None:
     """Write the blank plan workbook (headers, drop-down lists, a worked example row), or a YAML plan as one."""
-    from importing.workbook import write_from_yaml, write_template
+    from plans.workbook import write_from_yaml, write_template
 
     if out.suffix.lower() != ".xlsx":
         typer.echo("--out must name a .xlsx file", err=True)
@@ -411,9 +411,9 @@ def status(
     from rich.console import Console
     from rich.table import Table
 
-    from models.db import init_db, session_scope
     from models.payloads import Stage
-    from models.store import recommendation_summaries
+    from store.db import init_db, session_scope
+    from store.read_model import recommendation_summaries
 
     settings = settings_or_exit()
     if stage is not None and stage not in {s.value for s in Stage}:
@@ -456,7 +456,7 @@ def status(
 
 def _decide_as(ref: str, name: str, payload: dict) -> None:
     """Take one decision as a board member; exit 3 refused, 4 unknown ref, 2 bad input, 1 no Temporal."""
-    from temporal_client import DecisionNotTaken, UnknownRecommendation, connect, decide
+    from gateway.workflows import DecisionNotTaken, UnknownRecommendation, connect, decide
 
     settings = settings_or_exit()
 
@@ -565,8 +565,8 @@ def report(
     """Render the Assurance Board's monthly pack from the live record, as one HTML file."""
     from datetime import UTC, date, datetime
 
-    from activities.board_pack import board_pack_data, render_board_pack, sign_off_gaps_of
-    from models.db import init_db, session_scope
+    from reports.board_pack import board_pack_data, render_board_pack, sign_off_gaps_of
+    from store.db import init_db, session_scope
 
     settings = settings_or_exit()
     today = date.today()
@@ -583,7 +583,7 @@ def report(
         pack = board_pack_data(session=session, month=first, now=datetime.now(UTC))
 
     async def checked_gaps() -> dict[str, list[str]]:
-        from temporal_client import connect
+        from gateway.workflows import connect
 
         try:
             client = await asyncio.wait_for(connect(settings), timeout=10)
@@ -609,8 +609,8 @@ async def _send_pack(settings, month) -> int:
     """Email the pack through BoardPackWorkflow (the worker sends it, once per member)."""
     from datetime import UTC, datetime
 
+    from gateway.workflows import connect
     from models.payloads import BoardPackInput, BoardPackResult
-    from temporal_client import connect
     from workflows.board_pack import BoardPackWorkflow
 
     try:
@@ -635,8 +635,8 @@ def export(out: Path = typer.Option(..., "--out", help="FILE.xlsx or FILE.csv"))
     import csv
     from datetime import UTC, datetime
 
-    from models.db import init_db, session_scope
-    from models.store import recommendation_summaries
+    from store.db import init_db, session_scope
+    from store.read_model import recommendation_summaries
 
     suffix = out.suffix.lower()
     if suffix not in {".xlsx", ".csv"}:
@@ -682,8 +682,8 @@ app.add_typer(token_app, name="token")
 @token_app.command("issue")
 def token_issue(for_: str = typer.Option(..., "--for", help="The person's email, as in the registry")) -> None:
     """Make a token for a person; it is printed once, alone on the last line, and stored hashed."""
-    from models.db import init_db, session_scope
-    from models.tokens import UnknownPerson, issue_token
+    from store.api_tokens import UnknownPerson, issue_token
+    from store.db import init_db, session_scope
 
     settings = settings_or_exit()
     init_db(settings.database_url)
@@ -705,8 +705,8 @@ def token_revoke(
     for_: str | None = typer.Option(None, "--for", help="Revoke every token of this person instead"),
 ) -> None:
     """Revoke one token, or every token of a person."""
-    from models.db import init_db, session_scope
-    from models.tokens import revoke_tokens
+    from store.api_tokens import revoke_tokens
+    from store.db import init_db, session_scope
 
     if (token is None) == (for_ is None):
         typer.echo("give either a TOKEN or --for EMAIL", err=True)
@@ -722,7 +722,7 @@ def token_revoke(
 @app.command()
 def show(ref: str, as_json: bool = typer.Option(False, "--json", help="Print the status query's JSON")) -> None:
     """Ask a recommendation's workflow where it stands."""
-    from temporal_client import UnknownRecommendation, connect, recommendation_status
+    from gateway.workflows import UnknownRecommendation, connect, recommendation_status
 
     settings = settings_or_exit()
 
@@ -761,10 +761,10 @@ def doctor(
     (or Temporal or the store cannot be reached)."""
     from datetime import UTC, datetime, timedelta
 
-    from activities.doctor import examine
-    from models.db import init_db, session_scope
-    from models.store import resolve_problems
-    from temporal_client import connect
+    from gateway.doctor import examine
+    from gateway.workflows import connect
+    from store.db import init_db, session_scope
+    from store.read_model import resolve_problems
 
     settings = settings_or_exit()
     init_db(settings.database_url)
@@ -788,7 +788,7 @@ def doctor(
 
 def main() -> None:
     """The console script: the commands, with a store that cannot be migrated said plainly."""
-    from models.db import StoreNeedsAttention
+    from store.db import StoreNeedsAttention
 
     try:
         app()

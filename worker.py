@@ -18,11 +18,11 @@ from activities.board_pack_mail import BoardPackActivities
 from activities.digest import add_to_board_digest
 from activities.mail.delivery import MailActivities
 from activities.projection import ProjectionActivities
+from gateway.workflows import connect, metrics_runtime
 from logs import configure_logging
-from models.db import init_db
 from models.payloads import mail_queue, store_queue
 from settings import Settings, get_settings, settings_or_exit
-from temporal_client import connect, metrics_runtime
+from store.db import init_db
 from workflows.board_digest import BoardDigestWorkflow
 from workflows.board_pack import BoardPackWorkflow
 from workflows.fresh_link import FreshLinkWorkflow
@@ -109,7 +109,7 @@ async def run_worker(settings: Settings | None = None) -> None:
     runtime = metrics_runtime(settings.metrics_address) if settings.metrics_address else None
     client = await connect(settings, runtime=runtime)
     if settings.worker_serves != "mail":
-        from temporal_client import ensure_board_pack_schedule
+        from gateway.workflows import ensure_board_pack_schedule
 
         await ensure_board_pack_schedule(client, settings)
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as executor:

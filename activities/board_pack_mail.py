@@ -12,14 +12,14 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.board_pack import board_pack_data, render_board_pack, sign_off_gaps_of
 from activities.mail.message import addressed_message, mail_domain, message_id_for
 from activities.mail.smtp import PermanentSendFailure, Relay, TemporarySendFailure
-from models.db import session_scope
 from models.payloads import SEND_BOARD_PACK, BoardPackInput, BoardPackResult, Notification
-from models.store import record_sent_mail, sent_mail_statuses
-from models.tables import Person
+from reports.board_pack import board_pack_data, render_board_pack, sign_off_gaps_of
 from settings import Settings
+from store.db import session_scope
+from store.read_model import record_sent_mail, sent_mail_statuses
+from store.tables import Person
 
 log = structlog.get_logger(__name__)
 

@@ -21,10 +21,10 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError, Statement
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from models.db import session_scope
 from models.payloads import BAD_DATA
 from models.plain_text import shown_harmlessly, text_problem
-from models.store import record_problem
+from store.db import session_scope
+from store.read_model import record_problem
 
 log = structlog.get_logger(__name__)
 

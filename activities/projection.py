@@ -15,9 +15,9 @@ from activities.problems import (
     store_unavailable,
     suspect_fields,
 )
-from models.db import session_scope
 from models.payloads import RECORD_TRANSITION, ProjectionInput
-from models.store import apply_projection
+from store.db import session_scope
+from store.read_model import apply_projection
 
 log = structlog.get_logger(__name__)
 

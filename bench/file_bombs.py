@@ -3,7 +3,7 @@ large a real plan reads within the limits, and how /healthz answers while a bomb
 
 Run by hand (not in CI):  .venv/bin/python -m bench.file_bombs [--rounds 3]
 
-1. Each bomb is read ``--rounds`` times by ``importing.isolated.read_plan_file`` (the reader the
+1. Each bomb is read ``--rounds`` times by ``plans.isolated.read_plan_file`` (the reader the
    CLI and the API share): the median and the slowest refusal, and the message.
 2. Generated plans of N recommendations (two actions each) as .xlsx, .yaml and .csv: the read
    time, or the refusal once a plan is past the file size or the time limit.
@@ -30,12 +30,12 @@ from temporalio.testing import WorkflowEnvironment
 from bench.import_plan import generated
 from bench.lifecycle_throughput import header, percentile, print_table
 from bench.scale_timers import bench_settings
-from importing.isolated import read_plan_file
-from models.db import init_db, session_scope
-from models.store import upsert_registry
-from models.tables import Person
-from models.tokens import issue_token
-from temporal_client import test_server_path
+from gateway.workflows import test_server_path
+from plans.isolated import read_plan_file
+from store.api_tokens import issue_token
+from store.db import init_db, session_scope
+from store.read_model import upsert_registry
+from store.tables import Person
 from tests import bombs
 from tests.helpers import free_port
 from tests.plan_files import write_csv, write_xlsx, write_yaml
@@ -71,7 +71,7 @@ def refusals(directory: Path, rounds: int) -> dict[str, Path]:
         message = str(problems[0]) if problems else "NOT REFUSED"
         rows.append((name, f"{path.stat().st_size / 1024:,.0f} KB", f"{statistics.median(times):.2f} s",
                      f"{max(times):.2f} s", message[:110]))  # fmt: skip
-    print_table("Refusal of each bomb (importing.isolated.read_plan_file)",
+    print_table("Refusal of each bomb (plans.isolated.read_plan_file)",
                 ("bomb", "on disk", "median", "slowest", "first problem"), rows)  # fmt: skip
     return built
 

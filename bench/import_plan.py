@@ -21,14 +21,14 @@ from sqlmodel import func, select
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from importing.apply import import_plan
-from importing.sheets import read_plan_file
-from importing.validate import check_plan
-from mailcatcher import start_mailcatcher
-from models.db import init_db, session_scope
-from models.tables import RecommendationRow
+from devtools.mailcatcher import start_mailcatcher
+from gateway.workflows import dev_server_path
+from plans.apply import import_plan
+from plans.sheets import read_plan_file
+from plans.validate import check_plan
 from settings import Settings
-from temporal_client import dev_server_path
+from store.db import init_db, session_scope
+from store.tables import RecommendationRow
 from tests.helpers import free_port, worker_maker
 from tests.plan_files import plan, write_csv, write_yaml
 

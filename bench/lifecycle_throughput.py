@@ -264,8 +264,8 @@ async def assure_run(
     from concurrent.futures import ThreadPoolExecutor
     from datetime import date, timedelta
 
+    from gateway.workflows import decide, start_recommendation
     from models.payloads import Stage
-    from temporal_client import decide, start_recommendation
     from tests import factories as f
     from tests.helpers import worker_maker
 
@@ -319,10 +319,10 @@ async def main(
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
+    from gateway.workflows import dev_server_path
     from logs import configure_logging
-    from models.db import init_db
     from settings import Settings
-    from temporal_client import dev_server_path
+    from store.db import init_db
     from tests.helpers import free_port
 
     configure_logging(fmt="json", level=logging.WARNING)

@@ -43,9 +43,16 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.lifecycle_throughput import header, in_lanes, print_table
+from devtools.mailcatcher import start_mailcatcher
+from gateway.workflows import (
+    DecisionNotTaken,
+    decide,
+    recommendation_status,
+    start_recommendation,
+    test_server_path,
+    workflow_id_for,
+)
 from logs import configure_logging
-from mailcatcher import start_mailcatcher
-from models.db import init_db, session_scope
 from models.payloads import (
     CLOSED_STAGES,
     AcknowledgeInput,
@@ -57,16 +64,9 @@ from models.payloads import (
     SubmitPlansInput,
     WithdrawInput,
 )
-from models.tables import OutboxRow, RecommendationRow, SentMail, TimelineRow
 from settings import Settings
-from temporal_client import (
-    DecisionNotTaken,
-    decide,
-    recommendation_status,
-    start_recommendation,
-    test_server_path,
-    workflow_id_for,
-)
+from store.db import init_db, session_scope
+from store.tables import OutboxRow, RecommendationRow, SentMail, TimelineRow
 from tests import factories as f
 from tests.helpers import drain_digests, free_port, skip_to, worker_maker
 

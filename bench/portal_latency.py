@@ -41,12 +41,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from bench.lifecycle_throughput import header, in_lanes, percentile, print_table
 from bench.scale_timers import bench_settings, spawn_worker, stop_worker
+from devtools.mailcatcher import start_mailcatcher
+from gateway.workflows import dev_server_path, start_recommendation
 from logs import configure_logging
-from mailcatcher import start_mailcatcher
-from models.db import init_db, session_scope
-from models.tables import SentMail
 from settings import Settings
-from temporal_client import dev_server_path, start_recommendation
+from store.db import init_db, session_scope
+from store.tables import SentMail
 from tests import factories as f
 from tests.helpers import free_port
 from tests.web_client import csrf_of, token_for

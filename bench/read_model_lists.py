@@ -25,12 +25,12 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy import insert, update
 
-from models.db import init_db, session_scope
-from models.sessions import COOKIE_NAME
-from models.store import upsert_registry
-from models.tables import ActionRow, Agency, Board, Person, RecommendationRow, TimelineRow
-from models.tokens import issue_token
 from settings import Settings
+from store.api_tokens import issue_token
+from store.db import init_db, session_scope
+from store.read_model import upsert_registry
+from store.sessions import COOKIE_NAME
+from store.tables import ActionRow, Agency, Board, Person, RecommendationRow, TimelineRow
 from web.app import create_app
 
 REQUESTS = 60

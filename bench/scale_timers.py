@@ -10,7 +10,7 @@ too), so that its resident memory is its own. Prints the start rate; then, once 
 recommendation has recorded its first transition in the read model (or after ``--max-wait``
 seconds), the resident memory (VmRSS, and the peak VmHWM) of the worker and of the dev server,
 read from ``/proc/<pid>/status``, and the latency of the ``status`` query
-(``temporal_client.recommendation_status``) over a seeded random sample of 200 refs, one at a
+(``gateway.workflows.recommendation_status``) over a seeded random sample of 200 refs, one at a
 time. The issue's target: the worker stays under 1 GiB.
 
 The worker keeps the SDK's default sticky cache (1,000 workflows) unless ``--max-cached``
@@ -40,12 +40,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.lifecycle_throughput import header, in_lanes, percentile, print_table
+from devtools.mailcatcher import start_mailcatcher
+from gateway.workflows import connect, dev_server_path, recommendation_status, start_recommendation
 from logs import configure_logging
-from mailcatcher import start_mailcatcher
-from models.db import init_db, session_scope
-from models.tables import RecommendationRow, SentMail
 from settings import Settings
-from temporal_client import connect, dev_server_path, recommendation_status, start_recommendation
+from store.db import init_db, session_scope
+from store.tables import RecommendationRow, SentMail
 from tests import factories as f
 from tests.helpers import free_port
 

@@ -27,9 +27,9 @@ import httpx
 from bench.lifecycle_throughput import percentile, print_table
 from bench.portal_latency import UNLIMITED, serving, web_stack
 from logs import configure_logging
-from models.db import init_db, session_scope
-from models.store import upsert_registry
-from models.tables import Person
+from store.db import init_db, session_scope
+from store.read_model import upsert_registry
+from store.tables import Person
 from tests.web_client import csrf_of
 from web.app import create_app
 

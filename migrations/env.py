@@ -1,6 +1,6 @@
-"""Alembic's environment: the store's tables are SQLModel's metadata (models/tables.py).
+"""Alembic's environment: the store's tables are SQLModel's metadata (store/tables.py).
 
-Run by ``models.db.migrate`` (``assure migrate``, and every process that opens the store) with
+Run by ``store.db.migrate`` (``assure migrate``, and every process that opens the store) with
 the URL in the config; by hand (``alembic revision --autogenerate -m "..."`` from the project
 root) it takes ``ASSURE_DATABASE_URL``. On PostgreSQL an advisory lock lets one process migrate
 at a time, so several workers starting together never race.
@@ -12,8 +12,8 @@ from alembic import context
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from models import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-from models.db import get_engine
+from store import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from store.db import get_engine
 
 # Any fixed number; the same in every Assure process.
 MIGRATION_LOCK = 7_441_123

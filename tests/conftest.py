@@ -26,11 +26,11 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from mailcatcher import start_mailcatcher
-from models.db import get_engine, init_db, migrate
+from devtools.mailcatcher import start_mailcatcher
+from gateway.workflows import dev_server_path, start_recommendation, test_server_path
 from models.payloads import RecommendationInput, WithdrawInput
 from settings import Settings
-from temporal_client import dev_server_path, start_recommendation, test_server_path
+from store.db import get_engine, init_db, migrate
 from tests.helpers import TEST_SECRET_KEY, drain_digests, free_port, temporary_database, worker_maker
 from workflows.recommendation import RecommendationWorkflow
 

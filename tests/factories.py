@@ -13,7 +13,7 @@ from models.payloads import (
     Recommendation,
     RecommendationInput,
 )
-from models.tables import Agency, Board, Person
+from store.tables import Agency, Board, Person
 
 SPONSOR = "review.sponsor@mk.example"
 CHAIR = "review.chair@mk.example"

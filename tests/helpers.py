@@ -16,11 +16,11 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from models.db import session_scope
 from models.payloads import RecommendationStatus
-from models.store import outbox, recommendation_row
-from models.tables import OutboxRow, RecommendationRow, TimelineRow
 from settings import Settings
+from store.db import session_scope
+from store.read_model import outbox, recommendation_row
+from store.tables import OutboxRow, RecommendationRow, TimelineRow
 from worker import build_workers
 from workflows.recommendation import RecommendationWorkflow
 
@@ -219,7 +219,7 @@ def temporary_database(server_url: str, prefix: str, *, migrated: bool = True) -
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
-    from models.db import get_engine, migrate
+    from store.db import get_engine, migrate
 
     server = make_url(server_url)
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
@@ -247,8 +247,8 @@ def temporary_database(server_url: str, prefix: str, *, migrated: bool = True) -
 
 def seed_registry(database_url: str) -> None:
     """Store the registry the factories' recommendations come from (``factories.registry_rows``)."""
-    from models.db import session_scope
-    from models.store import upsert_registry
+    from store.db import session_scope
+    from store.read_model import upsert_registry
     from tests.factories import registry_rows
 
     agencies, people, boards = registry_rows()

@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from importing.sheets import CSV_ACTION_COLUMNS, CSV_RECOMMENDATION_COLUMNS
-from importing.workbook import write_workbook
+from plans.sheets import CSV_ACTION_COLUMNS, CSV_RECOMMENDATION_COLUMNS
+from plans.workbook import write_workbook
 
 SPONSOR = "sponsor@council.example.org"
 CHAIR = "chair@council.example.org"

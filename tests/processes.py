@@ -21,10 +21,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.mail.message import mail_domain, message_id_for
-from models.db import session_scope
 from models.payloads import DELIVER_MAIL, DELIVER_MAIL_BATCH, DIGEST_KINDS
-from models.store import caught_mail, sent_log
 from settings import Settings
+from store.db import session_scope
+from store.read_model import caught_mail, sent_log
 from tests.helpers import TEST_SECRET_KEY, eventually, sent
 
 ROOT = Path(__file__).resolve().parents[1]

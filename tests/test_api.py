@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from models.db import session_scope
-from models.store import upsert_registry
-from models.tables import Agency, Board, Person
-from models.tokens import issue_token, revoke_tokens
-from temporal_client import recommendation_status
+from gateway.workflows import recommendation_status
+from store.api_tokens import issue_token, revoke_tokens
+from store.db import session_scope
+from store.read_model import upsert_registry
+from store.tables import Agency, Board, Person
 from tests import factories as f
 from tests.helpers import eventually, stored_row, today
 from web.app import create_app
@@ -169,7 +169,7 @@ def test_token_issue_prints_the_token_alone_on_its_last_line(tmp_path, database_
     token = issued.stdout.splitlines()[-1]
     assert token.startswith("assure_") and " " not in token
     with session_scope(database_url) as session:
-        from models.tokens import person_for_token
+        from store.api_tokens import person_for_token
 
         assert person_for_token(session=session, token=token).email == f.OWNER
     unknown = subprocess.run([ASSURE, "token", "issue", "--for", "nobody@x.example"], env=environment,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.workflows import recommendation_status
 from models.payloads import SubmitPlansInput
-from temporal_client import recommendation_status
 from tests import factories as f
 from tests.helpers import decide, eventually, seed_registry, stored_row, today
 

@@ -10,8 +10,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from models.charts import rag_bars_svg, stage_bars_svg
 from models.payloads import SubmitPlansInput
+from reports.charts import rag_bars_svg, stage_bars_svg
 from tests import factories as f
 from tests.helpers import decide, eventually, stored_row, today
 

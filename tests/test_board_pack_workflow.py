@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 from temporalio.client import ScheduleActionStartWorkflow
 
-from models.db import session_scope
+from gateway.workflows import BOARD_PACK_SCHEDULE_ID, ensure_board_pack_schedule
 from models.payloads import BoardPackInput, BoardPackResult
-from models.store import caught_mail, upsert_registry
-from models.tables import Board, Person
-from temporal_client import BOARD_PACK_SCHEDULE_ID, ensure_board_pack_schedule
+from store.db import session_scope
+from store.read_model import caught_mail, upsert_registry
+from store.tables import Board, Person
 from tests import factories as f
 from tests.helpers import eventually, today, worker_maker
 from workflows.board_pack import BoardPackWorkflow

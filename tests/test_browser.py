@@ -26,11 +26,11 @@ from playwright.async_api import Page, async_playwright, expect
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from models.db import session_scope
+from gateway.workflows import start_recommendation
 from models.payloads import Stage, SubmitPlansInput, WithdrawInput
-from models.store import caught_mail, upsert_registry
-from models.tables import Agency, Board, Person
-from temporal_client import start_recommendation
+from store.db import session_scope
+from store.read_model import caught_mail, upsert_registry
+from store.tables import Agency, Board, Person
 from tests import factories as f
 from tests.helpers import days, decide, eventually, free_port, status, stored_row, worker_maker
 from tests.web_client import token_for

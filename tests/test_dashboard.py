@@ -14,13 +14,13 @@ import itsdangerous.timed
 import pytest
 import pytest_asyncio
 
-from models.db import session_scope
-from models.overview import end_of_month
+from gateway.workflows import recommendation_status
 from models.payloads import Stage, SubmitPlansInput
-from models.sessions import COOKIE_NAME, SignInLinks
-from models.store import caught_mail, upsert_registry
-from models.tables import Agency, Board, Person
-from temporal_client import recommendation_status
+from store.db import session_scope
+from store.overview import end_of_month
+from store.read_model import caught_mail, upsert_registry
+from store.sessions import COOKIE_NAME, SignInLinks
+from store.tables import Agency, Board, Person
 from tests import factories as f
 from tests.helpers import TEST_SECRET_KEY, decide, eventually, stored_row, today
 from tests.web_client import SIGN_IN_LINK, Dashboard, csrf_of, date_fields, text_of

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from gateway.workflows import start_recommendation
 from models.payloads import (
     AcknowledgeInput,
     AgreeActionsInput,
@@ -21,7 +22,6 @@ from models.payloads import (
     SubmitPlansInput,
     WithdrawInput,
 )
-from temporal_client import start_recommendation
 from tests import factories as f
 from tests.helpers import (
     days,

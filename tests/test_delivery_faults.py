@@ -22,9 +22,9 @@ import pytest
 from temporalio.client import WorkflowHandle
 
 from activities.mail.message import mail_domain, message_id_for
+from gateway.workflows import start_recommendation
 from models.payloads import Stage, WithdrawInput
 from settings import Settings
-from temporal_client import start_recommendation
 from tests import factories as f
 from tests.helpers import days, eventually, sent
 from tests.processes import (

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from gateway.workflows import start_recommendation, workflow_id_for
 from models.payloads import (
     AcknowledgeInput,
     AuditOutcome,
@@ -21,7 +22,6 @@ from models.payloads import (
     SubmitPlansInput,
     WithdrawInput,
 )
-from temporal_client import start_recommendation, workflow_id_for
 from tests import factories as f
 from tests.helpers import days, decide, refused, sent, status, stored_row, worker_maker
 from workflows.recommendation import RecommendationWorkflow

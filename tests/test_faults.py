@@ -21,8 +21,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from mailcatcher import start_mailcatcher
-from models.db import session_scope
+from devtools.mailcatcher import start_mailcatcher
+from gateway.workflows import dev_server_path, recommendation_status, start_recommendation
 from models.payloads import (
     RECORD_TRANSITION,
     AcknowledgeInput,
@@ -35,8 +35,8 @@ from models.payloads import (
     SubmitPlansInput,
     WithdrawInput,
 )
-from models.tables import RecommendationRow
-from temporal_client import dev_server_path, recommendation_status, start_recommendation
+from store.db import session_scope
+from store.tables import RecommendationRow
 from tests import factories as f
 from tests.helpers import decide, eventually, free_port, stored_row, stored_seqs, temporary_database, worker_maker
 from tests.processes import expected_message_ids, forget_dead_worker, log_tail, received, worker_process

@@ -14,11 +14,11 @@ import httpx
 import pytest
 import uvicorn
 
-from importing.isolated import ReadLimits, read_plan_file
-from models.db import session_scope
-from models.store import upsert_registry
-from models.tables import Person
-from models.tokens import issue_token
+from plans.isolated import ReadLimits, read_plan_file
+from store.api_tokens import issue_token
+from store.db import session_scope
+from store.read_model import upsert_registry
+from store.tables import Person
 from tests import bombs
 from tests.helpers import eventually, free_port
 from web.app import create_app
@@ -65,7 +65,7 @@ class TestEachBombIsRefused:
 
     def test_a_plan_still_reads_through_the_limits(self, tmp_path):
         """A real plan passes every limit and reads as it did in process."""
-        from importing.sheets import read_plan_file as read_in_process
+        from plans.sheets import read_plan_file as read_in_process
 
         example = Path(__file__).parents[1] / "examples" / "mk-together-2022-23.xlsx"
         assert read_plan_file(example) == read_in_process(example)

@@ -18,11 +18,11 @@ import pytest_asyncio
 import yaml
 from structlog.testing import capture_logs
 
-from models.db import session_scope
-from models.store import caught_mail, registry, upsert_registry
-from models.tables import Person
-from models.tokens import issue_token
-from temporal_client import recommendation_status
+from gateway.workflows import recommendation_status
+from store.api_tokens import issue_token
+from store.db import session_scope
+from store.read_model import caught_mail, registry, upsert_registry
+from store.tables import Person
 from tests import bombs
 from tests import plan_files as pf
 from tests.helpers import eventually, stored_row
@@ -253,7 +253,7 @@ def test_b9_what_slips_past_every_entry_is_shown_harmlessly():
 async def test_b10_what_gets_past_every_entry_is_listed_for_an_operator_and_the_rest_goes_on(env, start, database_url):
     """B10: a recipient no message can be built for (a state carried in past the checks) becomes a problem the
     doctor lists, never retried, and the task email still reaches the owner."""
-    from activities.doctor import stored_problems
+    from gateway.doctor import stored_problems
     from tests import factories as f
     from tests.test_operator_problems import add_unsendable, crafted, eventually_async
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from importing.apply import import_plan
-from importing.sheets import MAX_FILE_BYTES, read_plan_file
-from importing.validate import check_plan, parse_date
-from models.db import session_scope
+from gateway.workflows import recommendation_status
 from models.payloads import EscalationLevel, Stage
-from models.store import registry
-from temporal_client import recommendation_status
+from plans.apply import import_plan
+from plans.sheets import MAX_FILE_BYTES, read_plan_file
+from plans.validate import check_plan, parse_date
+from store.db import session_scope
+from store.read_model import registry
 from tests import plan_files as pf
 from tests.helpers import drain_digests, eventually, sent, today
 from workflows.recommendation import RecommendationWorkflow
@@ -348,7 +348,7 @@ def test_rebasing_moves_every_date_by_the_same_days(tmp_path):
 
 
 def _stored(rows):
-    from importing.sheets import Sheet
+    from plans.sheets import Sheet
 
     sheets = {
         name: Sheet(name, list(rows[name][0]), [(i + 1, row) for i, row in enumerate(rows[name])])
@@ -429,7 +429,7 @@ async def test_a_re_import_with_changed_roles_reaches_every_running_recommendati
     env, settings, imported, tmp_path, tag
 ):
     """Re-importing a plan in which an Assurance Board member lost the role tells every open recommendation, and the workflow no longer counts them."""
-    from temporal_client import reader_status
+    from gateway.workflows import reader_status
     from tests.helpers import stored_row
 
     day = await today(env)

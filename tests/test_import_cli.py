@@ -9,8 +9,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from importing.sheets import read_plan_file
-from importing.validate import check_plan
+from plans.sheets import read_plan_file
+from plans.validate import check_plan
 from tests import plan_files as pf
 
 ASSURE = str(Path(sys.executable).parent / "assure")

@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from activities.mail.message import SMTP_POLICY, addressed_message
-from importing.sheets import is_formula, read_plan_file
-from importing.validate import check_plan, parse_date
+from gateway.workflows import DecisionNotTaken, parse_decision
 from models.addresses import ADDRESS_PATTERN, AddressError, check_address, is_address
 from models.calendar import CalendarError, add_duration, add_working_days, subtract_duration
 from models.days import check_day
@@ -31,7 +30,8 @@ from models.payloads import (
     SourceKind,
 )
 from models.plain_text import clean_text
-from temporal_client import DecisionNotTaken, parse_decision
+from plans.sheets import is_formula, read_plan_file
+from plans.validate import check_plan, parse_date
 from tests import factories as f
 from tests import plan_files as pf
 from tests.helpers import today
@@ -246,7 +246,7 @@ class TestText:
 
 
 def _stored(rows):
-    from importing.sheets import Sheet
+    from plans.sheets import Sheet
 
     sheets = {
         name: Sheet(name, list(rows[name][0]), [(i + 1, row) for i, row in enumerate(rows[name])])
@@ -382,7 +382,7 @@ class TestVocabulary:
         """The template offers full names, and its example row (written in them) is a valid plan."""
         from openpyxl import load_workbook
 
-        from importing.workbook import write_template
+        from plans.workbook import write_template
 
         path = tmp_path / "template.xlsx"
         write_template(path)

@@ -12,9 +12,8 @@ from itsdangerous import URLSafeTimedSerializer
 from itsdangerous.timed import TimestampSigner
 from pydantic import ValidationError
 
-import models.links
-from models.lifecycle import Lifecycle
-from models.links import (
+import links.signed
+from links.signed import (
     CLOSED_REASON,
     EXPIRED_MESSAGE,
     INVALID_MESSAGE,
@@ -28,6 +27,7 @@ from models.links import (
     signer_from_settings,
     still_valid,
 )
+from models.lifecycle import Lifecycle
 from models.payloads import ReassignOwnerInput, RecommendationStatus, WithdrawInput
 from settings import Settings
 from tests import factories as f
@@ -242,7 +242,7 @@ class TestSignerFromSettings:
 
     def test_a_development_key_is_made_private(self, tmp_path, monkeypatch):
         """Without a configured key, one is made under the state directory, readable by its owner only."""
-        monkeypatch.setattr(models.links, "STATE_DIR", tmp_path / "state")
+        monkeypatch.setattr(links.signed, "STATE_DIR", tmp_path / "state")
         signer_from_settings(Settings(_env_file=None, secret_key=None))
         key_file = tmp_path / "state" / KEY_FILE_NAME
         key = key_file.read_text().strip()

@@ -11,11 +11,11 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from activities.mail.message import mail_domain, message_id_for, thread_id_for
-from mailcatcher import CatchingHandler
+from devtools.mailcatcher import CatchingHandler
 from models.calendar import roll_forward
-from models.db import session_scope
 from models.payloads import AcknowledgeInput, EscalationLevel, EscalationPolicy, Stage, WithdrawInput
-from models.store import caught_mail, sent_log
+from store.db import session_scope
+from store.read_model import caught_mail, sent_log
 from tests import factories as f
 from tests.helpers import days, decide, eventually, sent, skip_to, status, today
 

@@ -9,7 +9,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.mail.delivery import MailActivities
 from activities.mail.message import mail_domain, message_id_for, thread_id_for
-from models.links import LINK_ROLES, signer_from_settings
+from links.signed import LINK_ROLES, signer_from_settings
 from models.payloads import BoardDigestInput, MailDelivery
 from tests.test_email_render import ALL_KINDS, all_notifications
 from tests.test_mail_delivery import inbox, parts

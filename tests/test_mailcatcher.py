@@ -7,8 +7,8 @@ from email.message import EmailMessage
 import aiosmtplib
 import pytest
 
-from models.db import session_scope
-from models.store import caught_mail
+from store.db import session_scope
+from store.read_model import caught_mail
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from gateway.workflows import metrics_runtime, start_recommendation
 from models.payloads import AcknowledgeInput, WithdrawInput
-from temporal_client import metrics_runtime, start_recommendation
 from tests import factories as f
 from tests.helpers import decide, eventually, free_port, refused, worker_maker
 

@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from models.db import StoreNeedsAttention, get_engine, migrate
+from store.db import StoreNeedsAttention, get_engine, migrate
 from tests.helpers import temporary_database
 
 ASSURE = str(Path(sys.executable).parent / "assure")

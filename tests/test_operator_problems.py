@@ -30,14 +30,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.doctor import Examination, examine
 from activities.mail.message import mail_domain, message_id_for
-from models.db import session_scope
+from gateway.doctor import Examination, examine
+from gateway.workflows import dev_server_path, workflow_id_for
 from models.lifecycle import Lifecycle
 from models.payloads import RECORD_TRANSITION, ProjectionInput, RecommendationInput, RecommendationStatus, WithdrawInput
-from models.store import apply_projection, open_problems
-from models.tables import TimelineRow
-from temporal_client import dev_server_path, workflow_id_for
+from store.db import session_scope
+from store.read_model import apply_projection, open_problems
+from store.tables import TimelineRow
 from tests import factories as f
 from tests.helpers import decide, eventually, stored_row, temporary_database, worker_maker
 from tests.processes import received
@@ -307,7 +307,7 @@ async def test_assure_doctor_exits_0_when_all_is_well_and_1_when_something_needs
     assert (healthy.returncode, healthy.stderr) == (0, ""), healthy.stdout
     assert "nothing needs attention" in healthy.stdout
 
-    from models.store import record_problem
+    from store.read_model import record_problem
 
     with session_scope(url) as session:
         record_problem(session=session, key="w/mail_failed/x", workflow_id=workflow_id_for("SICK"), ref="SICK",
@@ -331,9 +331,9 @@ async def test_admins_see_the_same_list_on_the_dashboard_and_readyz_counts_probl
     """An admin's "Needs attention" page lists a recorded problem (others get 404, as for anything they may not see), and /readyz stays 200 with the open problems counted by kind."""
     import httpx
 
-    from models.sessions import COOKIE_NAME
-    from models.store import record_problem, upsert_registry
-    from models.tables import Person
+    from store.read_model import record_problem, upsert_registry
+    from store.sessions import COOKIE_NAME
+    from store.tables import Person
     from web.app import create_app
 
     url = settings.database_url
@@ -367,7 +367,7 @@ async def test_admins_see_the_same_list_on_the_dashboard_and_readyz_counts_probl
 
 async def test_a_recorded_problem_is_counted_on_the_workers_metrics(own_server, client, settings, executor):
     """An unsendable recipient counts once on `assure_problems{kind="mail_failed"}` and on `assure_notifications{outcome="failed"}` at the worker's Prometheus endpoint."""
-    from temporal_client import metrics_runtime
+    from gateway.workflows import metrics_runtime
     from tests.helpers import free_port
     from tests.test_metrics import counted, scrape
 

@@ -9,13 +9,13 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from models.db import session_scope
+from gateway.registry_sync import sync_registry
+from gateway.workflows import reader_status, recommendation_status
 from models.payloads import SubmitPlansInput
-from models.store import caught_mail, upsert_registry
-from models.tables import Person
-from models.tokens import issue_token
-from registry_sync import sync_registry
-from temporal_client import reader_status, recommendation_status
+from store.api_tokens import issue_token
+from store.db import session_scope
+from store.read_model import caught_mail, upsert_registry
+from store.tables import Person
 from tests import factories as f
 from tests.helpers import decide, eventually, seed_registry, sent, stored_row, today
 from tests.web_client import Browser, csrf_of, text_of, token_for
@@ -136,8 +136,8 @@ class TestDecisionsNameOnlyRegisteredPeople:
         handle = await start(f.start(ref, actions=[f.action("A1", day + timedelta(days=30))]))
         await decide(handle, "complete_action", {"by": f.OWNER, "action_id": "A1", "evidence": "Done"})
         dissemination, audit = f.credible_plans(day)
-        from temporal_client import DecisionNotTaken
-        from temporal_client import decide as decide_at_edge
+        from gateway.workflows import DecisionNotTaken
+        from gateway.workflows import decide as decide_at_edge
 
         plans = SubmitPlansInput(
             by=f.OWNER, dissemination=dissemination, audit=audit.model_copy(update={"auditor": f.OWNER_2})

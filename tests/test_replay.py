@@ -18,6 +18,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from gateway.workflows import workflow_id_for
 from models.payloads import (
     DELIVER_MAIL,
     DELIVER_MAIL_BATCH,
@@ -26,7 +27,6 @@ from models.payloads import (
     mail_queue,
     store_queue,
 )
-from temporal_client import workflow_id_for
 from worker import workflow_runner
 from workflows.recommendation import RecommendationWorkflow
 

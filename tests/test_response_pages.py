@@ -17,12 +17,12 @@ import pytest
 import pytest_asyncio
 from structlog.testing import capture_logs
 
-from models.db import session_scope
+from gateway.workflows import recommendation_status
 from models.payloads import SignOffInput, Stage, SubmitPlansInput
 from models.rules import sign_off_gaps
-from models.store import caught_mail, upsert_registry
-from models.tables import Person
-from temporal_client import recommendation_status
+from store.db import session_scope
+from store.read_model import caught_mail, upsert_registry
+from store.tables import Person
 from tests import factories as f
 from tests.helpers import TEST_SECRET_KEY, decide, eventually, stored_row, today
 from tests.web_client import Browser, csrf_of, date_fields, text_of, token_for

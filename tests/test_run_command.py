@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from importing.sheets import read_plan_file
-from importing.validate import check_plan
+from plans.sheets import read_plan_file
+from plans.validate import check_plan
 from tests.helpers import free_port
 from web.context import PROJECT_ROOT
 

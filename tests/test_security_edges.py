@@ -20,10 +20,10 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.converter import DataConverter
 
 from cli import _uvicorn_config
-from models.db import session_scope
-from models.sessions import SignInLinks
-from models.store import caught_mail, upsert_registry
-from models.tables import Agency, Board, Person
+from store.db import session_scope
+from store.read_model import caught_mail, upsert_registry
+from store.sessions import SignInLinks
+from store.tables import Agency, Board, Person
 from tests import factories as f
 from tests.helpers import TEST_SECRET_KEY, eventually, today
 from tests.web_client import SIGN_IN_LINK, Browser, csrf_of, text_of, token_for

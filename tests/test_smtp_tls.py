@@ -11,7 +11,7 @@ from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
 from activities.mail.smtp import TemporarySendFailure, send
-from mailcatcher import CatchingHandler
+from devtools.mailcatcher import CatchingHandler
 from settings import Settings
 from tests.helpers import TEST_SECRET_KEY, free_port
 from tests.test_mail_delivery import inbox

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from models.db import session_scope
 from models.lifecycle import Lifecycle
 from models.payloads import AcknowledgeInput, ProjectionInput, WithdrawInput
-from models.store import RegistryError, apply_projection, board_context, outbox, recommendation_row
-from models.tables import ActionRow, Agency, Board, Person, TimelineRow
+from store.db import session_scope
+from store.read_model import RegistryError, apply_projection, board_context, outbox, recommendation_row
+from store.tables import ActionRow, Agency, Board, Person, TimelineRow
 from tests import factories as f
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from models.db import session_scope
 from models.lifecycle import Lifecycle
 from models.payloads import AcknowledgeInput, ProjectionInput
-from models.sessions import SessionCookies, SignInClaims, SignInRefused, use_sign_in_link
-from models.store import apply_projection, recommendation_summaries, upsert_registry
-from models.tables import Person, WebSession
-from models.tokens import issue_token, person_for_token, revoke_tokens
+from store.api_tokens import issue_token, person_for_token, revoke_tokens
+from store.db import session_scope
+from store.read_model import apply_projection, recommendation_summaries, upsert_registry
+from store.sessions import SessionCookies, SignInClaims, SignInRefused, use_sign_in_link
+from store.tables import Person, WebSession
 from tests import factories as f
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)

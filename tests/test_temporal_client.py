@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.workflows import DecisionNotTaken, UnknownRecommendation, decide, recommendation_status
 from models.payloads import AcknowledgeInput, Stage
-from temporal_client import DecisionNotTaken, UnknownRecommendation, decide, recommendation_status
 from tests import factories as f
 from tests.helpers import days, today
 

@@ -8,7 +8,7 @@ from html import unescape
 
 import httpx
 
-from models.links import LinkClaims, signer_from_settings
+from links.signed import LinkClaims, signer_from_settings
 from settings import Settings
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')

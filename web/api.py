@@ -18,16 +18,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
-from importing.apply import import_plan
-from importing.isolated import read_plan_file
-from importing.sheets import MAX_FILE_BYTES, Problem
-from importing.validate import check_plan
-from models.access import Viewer, viewer_for
-from models.db import session_scope
+from gateway.workflows import DecisionNotTaken, UnknownRecommendation, decide, recommendation_status
 from models.payloads import DECISION_INPUTS, RecommendationStatus, Stage
-from models.store import RecommendationSummary, problem_counts, recommendation_summaries, registry
-from models.tokens import person_for_token
-from temporal_client import DecisionNotTaken, UnknownRecommendation, decide, recommendation_status
+from plans.apply import import_plan
+from plans.isolated import read_plan_file
+from plans.sheets import MAX_FILE_BYTES, Problem
+from plans.validate import check_plan
+from store.access import Viewer, viewer_for
+from store.api_tokens import person_for_token
+from store.db import session_scope
+from store.read_model import RecommendationSummary, problem_counts, recommendation_summaries, registry
 from web.context import WebContext
 
 router = APIRouter(tags=["recommendations"])

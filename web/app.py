@@ -17,10 +17,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 from temporalio.client import Client
 
-from importing.sheets import MAX_FILE_BYTES
-from models.links import signer_from_settings, signing_key
-from models.sessions import SessionCookies, SignInLinks
+from links.signed import signer_from_settings, signing_key
+from plans.sheets import MAX_FILE_BYTES
 from settings import Settings, get_settings
+from store.sessions import SessionCookies, SignInLinks
 from web import api, dashboard, response_pages, sign_in
 from web.context import GOVUK_DIST, PROJECT_ROOT, WebContext
 from web.docs import add_docs
@@ -38,11 +38,11 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        from models.db import init_db
+        from store.db import init_db
 
         init_db(settings.database_url)  # the store at the current schema before the first request
         if app.state.ctx.client is None:
-            from temporal_client import connect
+            from gateway.workflows import connect
 
             app.state.ctx.client = await connect(settings)
         yield

@@ -14,9 +14,9 @@ from jinja2 import Environment
 from starlette.datastructures import FormData
 from temporalio.client import Client
 
-from models.links import LinkSigner
-from models.sessions import SessionCookies, SignInLinks
+from links.signed import LinkSigner
 from settings import Settings
+from store.sessions import SessionCookies, SignInLinks
 from web.security import MAX_FORM_FIELDS, CsrfTokens, RateLimits, client_address, same_origin
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

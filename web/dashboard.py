@@ -2,7 +2,7 @@
 its live status, full timeline and the forms its reader may use.
 
 Lists read the read model; a recommendation page asks the workflow. Who sees what is
-``models/access.py``; what they may do is the workflow's ``reader`` query, and the Update's
+``store/access.py``; what they may do is the workflow's ``reader`` query, and the Update's
 validator has the last word.
 """
 
@@ -16,15 +16,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from models.access import Viewer
-from models.charts import rag_bars_svg, stage_bars_svg
-from models.db import session_scope
-from models.overview import LIST_LIMIT, end_of_month, overview
+from gateway.workflows import UnknownRecommendation, reader_status, recommendation_status
 from models.payloads import DECISION_INPUTS, RecommendationStatus, Stage
 from models.rag import Rag
-from models.sessions import COOKIE_NAME
-from models.store import recommendation_summaries, sent_log
-from temporal_client import UnknownRecommendation, reader_status, recommendation_status
+from reports.charts import rag_bars_svg, stage_bars_svg
+from store.access import Viewer
+from store.db import session_scope
+from store.overview import LIST_LIMIT, end_of_month, overview
+from store.read_model import recommendation_summaries, sent_log
+from store.sessions import COOKIE_NAME
 from web import wording
 from web.context import WebContext
 from web.recommendation_view import FormView, PageParts, recommendation_page, submit_form
@@ -142,7 +142,7 @@ FINDING_KINDS = {
 @router.get("/dashboard/problems", response_class=HTMLResponse)
 async def problems_page(request: Request) -> Response:
     """For admins: everything ``assure doctor`` finds (the same examination)."""
-    from activities.doctor import examine
+    from gateway.doctor import examine
 
     ctx: WebContext = request.app.state.ctx
     viewer = signed_in(request)

@@ -19,9 +19,9 @@ from email.policy import default as default_policy
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from models.db import session_scope
-from models.store import caught_mail
-from models.tables import CaughtMail
+from store.db import session_scope
+from store.read_model import caught_mail
+from store.tables import CaughtMail
 from web import wording
 from web.context import WebContext
 

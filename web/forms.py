@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from gateway.workflows import DecisionNotTaken, parse_decision
 from models.days import EARLIEST_DAY, LATEST_DAY
-from temporal_client import DecisionNotTaken, parse_decision
 
 # Dates before this or after that are typing mistakes, whatever the rules say about the future:
 # the one date rule (models.days), said here in the words of a form.

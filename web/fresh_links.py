@@ -16,9 +16,9 @@ import structlog
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from models.links import LINK_ROLES, ROLE_HOLDERS, LinkClaims
+from gateway.workflows import UnknownRecommendation, reader_status, recommendation_status, workflow_id_for
+from links.signed import LINK_ROLES, ROLE_HOLDERS, LinkClaims
 from models.payloads import FreshLinkInput, Notification, RecommendationStatus, action_facts
-from temporal_client import UnknownRecommendation, reader_status, recommendation_status, workflow_id_for
 from web.context import WebContext
 
 log = structlog.get_logger(__name__)

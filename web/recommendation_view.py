@@ -17,10 +17,10 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
+from gateway.workflows import DecisionNotTaken, UnknownRecommendation, decide
 from models.payloads import ActionView, EscalationLevel, RecommendationStatus
 from models.permissions import Reader
 from models.rules import highest, sign_off_gaps
-from temporal_client import DecisionNotTaken, UnknownRecommendation, decide
 from web import wording
 from web.context import WebContext
 from web.forms import MAX_ACTION_ROWS, WHOLE_DECISIONS, parse_form, row_count

@@ -16,10 +16,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
 
-from models.links import ROLE_HOLDERS, LinkClaims, LinkExpired, LinkRefused, still_valid
+from gateway.workflows import UnknownRecommendation, reader_status, recommendation_status
+from links.signed import ROLE_HOLDERS, LinkClaims, LinkExpired, LinkRefused, still_valid
 from models.payloads import RecommendationStatus
 from models.permissions import Reader
-from temporal_client import UnknownRecommendation, reader_status, recommendation_status
 from web import wording
 from web.context import WebContext
 from web.fresh_links import fresh_link_after_answer

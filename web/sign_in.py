@@ -1,4 +1,4 @@
-"""Signing in to the dashboard: an emailed one-time link, then a session cookie (models/sessions.py).
+"""Signing in to the dashboard: an emailed one-time link, then a session cookie (store/sessions.py).
 
 ``GET /sign-in`` asks for a work email address; ``POST /sign-in`` emails a link if the address is
 in the registry, and answers the same either way. ``GET /sign-in/<token>`` shows a button and
@@ -18,10 +18,10 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from models.access import Viewer, viewer_for
-from models.db import session_scope
 from models.payloads import SIGN_IN_KIND, FreshLinkInput, Notification, is_email
-from models.sessions import (
+from store.access import Viewer, viewer_for
+from store.db import session_scope
+from store.sessions import (
     COOKIE_NAME,
     SESSION_HOURS,
     SIGN_IN_LINK_MINUTES,
@@ -30,7 +30,7 @@ from models.sessions import (
     registered_person,
     use_sign_in_link,
 )
-from models.tables import Person
+from store.tables import Person
 from web.context import WebContext
 
 log = structlog.get_logger(__name__)

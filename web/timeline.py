@@ -13,8 +13,8 @@ from datetime import datetime
 
 from activities.mail.render import MESSAGE_NAMES
 from models.payloads import RecommendationStatus
-from models.store import as_utc
-from models.tables import SentMail
+from store.read_model import as_utc
+from store.tables import SentMail
 from web import wording
 
 SYSTEM_ACTORS = {"assure": "Assure (on time)"}

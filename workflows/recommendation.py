@@ -549,7 +549,7 @@ class RecommendationWorkflow:
 
     @workflow.update
     async def update_parties(self, change: UpdatePartiesInput) -> RecommendationStatus:
-        """The registry changed who holds this recommendation's roles (see ``registry_sync``)."""
+        """The registry changed who holds this recommendation's roles (see ``gateway.registry_sync``)."""
         return await self._apply("update_parties", change)
 
     @update_parties.validator

@@ -30,8 +30,7 @@ from activities.problems import (
     store_unavailable,
     unsendable,
 )
-from models.db import session_scope
-from models.links import LINK_ROLES, LinkClaims, LinkSigner, signer_from_settings, signing_key
+from links.signed import LINK_ROLES, LinkClaims, LinkSigner, signer_from_settings, signing_key
 from models.payloads import (
     DELIVER_MAIL,
     DELIVER_MAIL_BATCH,
@@ -42,9 +41,10 @@ from models.payloads import (
     MailDeliveryResult,
     Notification,
 )
-from models.sessions import SIGN_IN_LINK_MINUTES, SignInLinks
-from models.store import record_sent_mail, sent_mail_statuses
 from settings import Settings
+from store.db import session_scope
+from store.read_model import record_sent_mail, sent_mail_statuses
+from store.sessions import SIGN_IN_LINK_MINUTES, SignInLinks
 
 log = structlog.get_logger(__name__)
 # How long a sent message waits for the store to take its sent-log row (within the activity's

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import models.tables
+import store.tables
 
 revision = "0001"
 down_revision = None
@@ -37,8 +37,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("person", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
-        sa.Column("created_at", models.tables.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", models.tables.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", store.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", store.tables.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("api_token", schema=None) as batch_op:
@@ -69,7 +69,7 @@ def upgrade() -> None:
     op.create_table(
         "caught_mail",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("received_at", models.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", store.tables.UtcDateTime(timezone=True), nullable=False),
         sa.Column("mail_from", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
         sa.Column("recipients", sa.JSON(), nullable=False),
         sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -91,8 +91,8 @@ def upgrade() -> None:
         sa.Column("action_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("level", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("context", sa.JSON(), nullable=False),
-        sa.Column("created_at", models.tables.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", models.tables.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", store.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", store.tables.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("key"),
         sa.UniqueConstraint("key"),
     )
@@ -125,14 +125,14 @@ def upgrade() -> None:
         sa.Column("board", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("priority", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("stage", sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
-        sa.Column("stage_entered_at", models.tables.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("next_deadline_at", models.tables.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("stage_entered_at", store.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("next_deadline_at", store.tables.UtcDateTime(timezone=True), nullable=True),
         sa.Column("next_deadline_kind", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("overdue", sa.Boolean(), nullable=False),
         sa.Column("escalation_level", sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
         sa.Column("audit_due", sa.Date(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("updated_at", models.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", store.tables.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("ref"),
     )
     with op.batch_alter_table("recommendation", schema=None) as batch_op:
@@ -153,7 +153,7 @@ def upgrade() -> None:
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("smtp_code", sa.Integer(), nullable=True),
         sa.Column("detail", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-        sa.Column("at", models.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", store.tables.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("message_id"),
     )
     with op.batch_alter_table("sent_mail", schema=None) as batch_op:
@@ -165,7 +165,7 @@ def upgrade() -> None:
         "timeline_event",
         sa.Column("ref", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
-        sa.Column("at", models.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", store.tables.UtcDateTime(timezone=True), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
         sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
         sa.Column("detail", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -174,15 +174,15 @@ def upgrade() -> None:
     op.create_table(
         "used_sign_in_link",
         sa.Column("nonce", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("used_at", models.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", store.tables.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("nonce"),
     )
     op.create_table(
         "web_session",
         sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("person", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
-        sa.Column("created_at", models.tables.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", models.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", store.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", store.tables.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("token_hash"),
     )
     with op.batch_alter_table("web_session", schema=None) as batch_op:

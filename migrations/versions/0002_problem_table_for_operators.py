@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import models.tables
+import store.tables
 
 revision = "0002"
 down_revision = "0001"
@@ -29,10 +29,10 @@ def upgrade() -> None:
         sa.Column("ref", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
         sa.Column("detail", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-        sa.Column("first_seen", models.tables.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("last_seen", models.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("first_seen", store.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", store.tables.UtcDateTime(timezone=True), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
-        sa.Column("resolved_at", models.tables.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("resolved_at", store.tables.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("problem", schema=None) as batch_op:

@@ -43,8 +43,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from mailcatcher import start_mailcatcher
-from models.db import init_db
+from devtools.mailcatcher import start_mailcatcher
+from gateway.workflows import start_recommendation, test_server_path
 from models.payloads import (
     AcknowledgeInput,
     AgreeActionsInput,
@@ -68,7 +68,7 @@ from models.payloads import (
     WithdrawInput,
 )
 from settings import Settings
-from temporal_client import start_recommendation, test_server_path
+from store.db import init_db
 from tests import factories as f
 from tests.helpers import TEST_SECRET_KEY, days, decide, free_port, refused, skip_to, today, worker_maker
 from workflows.recommendation import RecommendationWorkflow

@@ -27,7 +27,7 @@ from models.payloads import (
     Stage,
 )
 from models.rag import rag
-from models.tables import (
+from store.tables import (
     ActionRow,
     Agency,
     Board,
@@ -207,7 +207,7 @@ def recommendation_row(*, session: Session, ref: str) -> RecommendationRow | Non
     return session.get(RecommendationRow, ref)
 
 
-# ``visible(board, owners, agencies)``: whether a reader may see a recommendation (models/access.py).
+# ``visible(board, owners, agencies)``: whether a reader may see a recommendation (store/access.py).
 Visibility = Callable[[str, set[str], set[str]], bool]
 
 

@@ -14,16 +14,6 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from importing.sheets import (
-    CSV_ACTION_COLUMNS,
-    CSV_RECOMMENDATION_COLUMNS,
-    CSV_SHEET,
-    REGISTRY_SHEETS,
-    SHEETS,
-    Cell,
-    Problem,
-    Sheet,
-)
 from models.addresses import AddressError, check_address
 from models.days import day_problem
 from models.payloads import (
@@ -38,8 +28,18 @@ from models.payloads import (
     RecommendationInput,
 )
 from models.people import person_problem
-from models.store import RegistryError, registry_context
-from models.tables import Agency, Board, Person
+from plans.sheets import (
+    CSV_ACTION_COLUMNS,
+    CSV_RECOMMENDATION_COLUMNS,
+    CSV_SHEET,
+    REGISTRY_SHEETS,
+    SHEETS,
+    Cell,
+    Problem,
+    Sheet,
+)
+from store.read_model import RegistryError, registry_context
+from store.tables import Agency, Board, Person
 
 KNOWN_ROLES = ("owner", "agency_lead", "assurance_member", "auditor", "admin")
 BOARD_ROLES = ("board_sponsor", "board_chair")

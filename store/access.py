@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, or_, select
 
-from models.store import Visibility
-from models.tables import Board, Person
+from store.read_model import Visibility
+from store.tables import Board, Person
 
 SEE_EVERYTHING = frozenset({"assurance_member", "auditor", "admin"})
 

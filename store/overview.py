@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
-from models.store import RecommendationSummary, Visibility, as_utc, recommendation_summaries
-from models.tables import TimelineRow
+from store.read_model import RecommendationSummary, Visibility, as_utc, recommendation_summaries
+from store.tables import TimelineRow
 
 FAILED_AUDIT_KINDS = ("audit_not_embedded", "audit_partially_embedded")
 

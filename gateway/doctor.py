@@ -21,10 +21,10 @@ from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryReverse
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.db import session_scope
+from gateway.workflows import WORKFLOW_ID_PREFIX
 from models.payloads import CLOSED_STAGES
-from models.store import open_problems, problem_counts, stored_workflows
-from temporal_client import WORKFLOW_ID_PREFIX
+from store.db import session_scope
+from store.read_model import open_problems, problem_counts, stored_workflows
 
 RUNNING_RECOMMENDATIONS = 'WorkflowType = "RecommendationWorkflow" AND ExecutionStatus = "Running"'
 # Describing thousands of workflows one by one would take long, and all at once would flood the

@@ -1,8 +1,8 @@
 """Read a plan file in a child process, within a time and a memory limit.
 
-The checks in ``importing.limits`` refuse what a file declares; this is the backstop for what no
+The checks in ``plans.limits`` refuse what a file declares; this is the backstop for what no
 declaration shows (a sheet whose cells are cheap to pack and slow to parse, text that grows in
-memory). The child is a fresh interpreter (``python -m importing.isolated``), so it inherits none
+memory). The child is a fresh interpreter (``python -m plans.isolated``), so it inherits none
 of the web app's threads or state and re-runs no one's main module, and the kernel enforces its
 limits (``resource.setrlimit``) while the parent keeps the wall-clock deadline. The child
 reports each sheet as it starts it, so a read stopped at a limit names the sheet it was in.
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from importing.limits import megabytes
-from importing.sheets import Problem, Sheet
-from importing.sheets import read_plan_file as read_in_process
+from plans.limits import megabytes
+from plans.sheets import Problem, Sheet
+from plans.sheets import read_plan_file as read_in_process
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ Result = tuple[dict[str, Sheet], list[Problem]]
 
 def read_plan_file(path: Path, limits: ReadLimits = LIMITS) -> Result:
     """The file's sheets, or the problems that stop it being read at all, as
-    ``importing.sheets.read_plan_file`` gives them; a read past a limit is stopped and refused
+    ``plans.sheets.read_plan_file`` gives them; a read past a limit is stopped and refused
     with the sheet it was reading and the limit. Blocks: an async caller runs it in a thread."""
     name = path.name
     if not _turns.acquire(timeout=limits.seconds):
@@ -66,7 +66,7 @@ def read_plan_file(path: Path, limits: ReadLimits = LIMITS) -> Result:
 def _read_in_child(path: Path, limits: ReadLimits) -> Result:
     name = path.name
     deadline = time.monotonic() + limits.seconds
-    command = [sys.executable, "-m", "importing.isolated", str(path.resolve()), repr(limits.seconds),
+    command = [sys.executable, "-m", "plans.isolated", str(path.resolve()), repr(limits.seconds),
                str(limits.memory_bytes)]  # fmt: skip
     child = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL)  # fmt: skip

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
-from models.tables import ApiToken, Person
+from store.tables import ApiToken, Person
 
 TOKEN_PREFIX = "assure_"
 

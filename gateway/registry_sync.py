@@ -22,11 +22,11 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.db import session_scope
 from models.payloads import CLOSED_STAGES, Parties, RecommendationStatus, UpdatePartiesInput
 from models.people import unregistered_people
-from models.store import RegistryError, board_context
-from models.tables import Person, RecommendationRow
+from store.db import session_scope
+from store.read_model import RegistryError, board_context
+from store.tables import Person, RecommendationRow
 
 log = structlog.get_logger(__name__)
 SYNC_CONCURRENCY = 16
@@ -68,7 +68,7 @@ def _open_boards(database_url: str) -> dict[str, str]:
 
 async def update_parties(client: Client, ref: str, parties: Parties, *, by: str = REGISTRY_ACTOR) -> bool:
     """Send ``parties`` to the recommendation's workflow; False when it had them already (or is closed)."""
-    from temporal_client import workflow_id_for
+    from gateway.workflows import workflow_id_for
 
     handle = client.get_workflow_handle(workflow_id_for(ref))
     change = UpdatePartiesInput(by=by, parties=parties, summary="the registry changed")
@@ -90,7 +90,7 @@ async def update_parties(client: Client, ref: str, parties: Parties, *, by: str 
 async def prepare_decision(client: Client, database_url: str, ref: str, decision: BaseModel) -> None:
     """Before a decision: refuse it if it names someone who may not be named, then bring the
     workflow's role holders up to date so that its validator judges by the registry as it is now."""
-    from temporal_client import DecisionNotTaken
+    from gateway.workflows import DecisionNotTaken
 
     problems = unregistered_people(decision, await asyncio.to_thread(roles_by_person, database_url))
     if problems:
@@ -98,7 +98,7 @@ async def prepare_decision(client: Client, database_url: str, ref: str, decision
         raise DecisionNotTaken("NotInRegistry", message, fields=problems)
     board = await asyncio.to_thread(_board_of, database_url, ref)
     if board is None:
-        from temporal_client import recommendation_status
+        from gateway.workflows import recommendation_status
 
         board = (await recommendation_status(client, ref)).board
     parties = await asyncio.to_thread(parties_for, database_url, board)

@@ -18,10 +18,10 @@ from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from activities.mail.render import STAGES, uk_date
-from models.charts import rag_bars_svg
-from models.overview import counts_by
-from models.store import RecommendationSummary, as_utc, recommendation_summaries
-from models.tables import TimelineRow
+from reports.charts import rag_bars_svg
+from store.overview import counts_by
+from store.read_model import RecommendationSummary, as_utc, recommendation_summaries
+from store.tables import TimelineRow
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "reports"
 # Timeline events worth a board's attention, in words; the rest (mail, reminders) are left out.
@@ -113,8 +113,8 @@ def board_pack_data(
 async def sign_off_gaps_of(client, refs: list[str]) -> dict[str, list[str]]:
     """What stands between each recommendation and sign-off, from its workflow; refs whose
     workflow cannot be asked are left out (the pack says they were not checked)."""
+    from gateway.workflows import recommendation_status
     from models.rules import sign_off_gaps
-    from temporal_client import recommendation_status
 
     gaps: dict[str, list[str]] = {}
     for ref in refs:

@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel, create_engine
 
-from models import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from store import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 # SQLAlchemy puts a failed statement's parameters (titles, addresses, evidence) into the error's
 # text, which an activity reports to Temporal as its failure and a log line prints: never.

@@ -10,9 +10,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from importing.sheets import SHEETS
 from models.payloads import ActionStatus
 from models.vocabulary import priority_names, source_kind_names
+from plans.sheets import SHEETS
 
 EXAMPLE_ROWS: dict[str, dict[str, Any]] = {
     "Agencies": {"name": "Thames Valley Police", "short_name": "TVP",

@@ -16,8 +16,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from importing import limits
 from models.plain_text import text_problem
+from plans import limits
 
 # A plan of several thousand recommendations is well under this; a bigger file is a mistake.
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -97,7 +97,7 @@ OnSheet = Callable[[str], None]
 
 def read_plan_file(path: Path, *, on_sheet: OnSheet | None = None) -> tuple[dict[str, Sheet], list[Problem]]:
     """The file's sheets, or the problems that stop it being read at all. This reads in the calling
-    process with no time or memory limit: ``importing.isolated.read_plan_file`` is the same read in
+    process with no time or memory limit: ``plans.isolated.read_plan_file`` is the same read in
     a child process within limits, which the CLI and the API use."""
     on_sheet = on_sheet or (lambda _name: None)
     name = path.name

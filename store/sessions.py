@@ -20,7 +20,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from models.tables import Person, UsedSignInLink, WebSession
+from store.tables import Person, UsedSignInLink, WebSession
 
 SIGN_IN_LINK_MINUTES = 30
 SESSION_HOURS = 12

@@ -154,7 +154,7 @@ async def decide(
     handle = client.get_workflow_handle(workflow_id_for(ref))
     try:
         if database_url is not None:
-            from registry_sync import prepare_decision
+            from gateway.registry_sync import prepare_decision
 
             await prepare_decision(client, database_url, ref, decision)
         return await handle.execute_update(name, decision, result_type=RecommendationStatus)

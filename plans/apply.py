@@ -15,12 +15,12 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from importing.validate import Plan, PlannedRecommendation
-from models.db import session_scope
+from gateway.registry_sync import sync_registry
+from gateway.workflows import DecisionNotTaken, decide, recommendation_status, start_recommendation, workflow_id_for
 from models.payloads import ActionSpec, RecommendationStatus
-from models.store import upsert_registry
-from registry_sync import sync_registry
-from temporal_client import DecisionNotTaken, decide, recommendation_status, start_recommendation, workflow_id_for
+from plans.validate import Plan, PlannedRecommendation
+from store.db import session_scope
+from store.read_model import upsert_registry
 
 log = structlog.get_logger(__name__)
 # Starts in flight at once: enough to keep the server busy, few enough not to swamp a small one.

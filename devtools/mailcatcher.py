@@ -15,9 +15,9 @@ import structlog
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from models.db import init_db, session_scope
-from models.store import record_caught_mail
-from models.tables import CaughtMail
+from store.db import init_db, session_scope
+from store.read_model import record_caught_mail
+from store.tables import CaughtMail
 
 log = structlog.get_logger(__name__)
 

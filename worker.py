@@ -55,10 +55,7 @@ def build_worker(client: Client, *, settings: Settings, executor: ThreadPoolExec
         workflows=[RecommendationWorkflow, BoardDigestWorkflow, FreshLinkWorkflow, BoardPackWorkflow],
         workflow_runner=workflow_runner(sandboxed=settings.workflow_sandbox),
         activities=[
-            # Transitions of workflows started before they were stored in the background (by local
-            # activity, or before that on this queue); newer ones' go on the store queue.
-            ProjectionActivities(settings.database_url).record_transition,
-            # Single messages: a sign-in link, and workflows started before mail went in batches.
+            # Single messages: a fresh link, a sign-in link, a board member's digest.
             mail.deliver_mail,
             add_to_board_digest,
             BoardPackActivities(settings, client).send_board_pack,

@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.mail.message import addressed_message, mail_domain, message_id_for
 from activities.mail.smtp import PermanentSendFailure, Relay, TemporarySendFailure
+from models.kinds import MessageKind
 from models.payloads import SEND_BOARD_PACK, BoardPackInput, BoardPackResult, Notification
 from reports.board_pack import board_pack_data, render_board_pack, sign_off_gaps_of
 from settings import Settings
@@ -41,7 +42,7 @@ class BoardPackActivities:
         html = render_board_pack(pack)
         label = f"{month:%B %Y}"
         notification = Notification(
-            key=f"board-pack/{month.isoformat()}", kind="board_pack", recipients=members, context={},
+            key=f"board-pack/{month.isoformat()}", kind=MessageKind.board_pack, recipients=members, context={},
             created_at=datetime.now(UTC),
         )  # fmt: skip
         domain = mail_domain(self.settings.mail_from)

@@ -36,7 +36,7 @@ class ProjectionActivities:
         problem and fails for good (``BadData``): the workflow notes it and carries on.
         """
         info = activity.info()
-        bound = log.bind(workflow_id=info.workflow_id, run_id=info.workflow_run_id, ref=data.status.ref)
+        bound = log.bind(workflow_id=info.workflow_id, run_id=info.workflow_run_id, ref=data.ref)
         try:
             with session_scope(self.database_url) as session:
                 moved = apply_projection(session=session, data=data)
@@ -49,13 +49,14 @@ class ProjectionActivities:
             detail = f"the store refused the transition ({describe(exc)})" + (
                 f"; text to check: {', '.join(fields)}" if fields else ""
             )
-            note_problem(self.database_url, kind=STORE_REFUSED, subject="store", ref=data.status.ref, detail=detail)
+            note_problem(self.database_url, kind=STORE_REFUSED, subject="store", ref=data.ref, detail=detail)
             raise bad_data(detail) from None
         # Identifiers and counts only: no recommendation text or people in logs.
         bound.info(
             "transition_recorded",
-            version=data.status.version,
-            stage=data.status.stage.value,
+            version=data.version,
+            stage=data.row.stage.value,
+            actions=len(data.actions),
             applied=moved,
             events=len(data.new_events),
             notifications=[n.kind for n in data.notifications],

@@ -1,4 +1,4 @@
-"""Benchmark: how fast each hostile plan file ("file bomb", ``tests/bombs.py``) is refused, how
+"""Benchmark: how fast each hostile plan file ("file bomb", ``devtools/bombs.py``) is refused, how
 large a real plan reads within the limits, and how /healthz answers while a bomb is uploaded.
 
 Run by hand (not in CI):  .venv/bin/python -m bench.file_bombs [--rounds 3]
@@ -30,16 +30,17 @@ from temporalio.testing import WorkflowEnvironment
 from bench.import_plan import generated
 from bench.lifecycle_throughput import header, percentile, print_table
 from bench.scale_timers import bench_settings
+from devtools import bombs
+from devtools.local_stack import free_port
+from devtools.plan_files import write_csv, write_xlsx, write_yaml
 from gateway.workflows import test_server_path
 from plans.isolated import read_plan_file
 from store.api_tokens import issue_token
 from store.db import init_db, session_scope
 from store.read_model import upsert_registry
 from store.tables import Person
-from tests import bombs
-from tests.helpers import free_port
-from tests.plan_files import write_csv, write_xlsx, write_yaml
 from web.app import create_app
+from workflows.search_attributes import register_search_attributes
 
 BOMBS = [
     ("huge_dimension", bombs.huge_dimension, ".xlsx"),
@@ -95,6 +96,7 @@ async def uploads(directory: Path, built: dict[str, Path]) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter, test_server_existing_path=test_server_path()
     )
+    await register_search_attributes(env.client)
     database_url = f"sqlite:///{directory / 'assure.db'}"
     init_db(database_url)
     with session_scope(database_url) as session:

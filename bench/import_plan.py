@@ -21,7 +21,9 @@ from sqlmodel import func, select
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from devtools.local_stack import free_port, worker_maker
 from devtools.mailcatcher import start_mailcatcher
+from devtools.plan_files import plan, write_csv, write_yaml
 from gateway.workflows import dev_server_path
 from plans.apply import import_plan
 from plans.sheets import read_plan_file
@@ -29,8 +31,7 @@ from plans.validate import check_plan
 from settings import Settings
 from store.db import init_db, session_scope
 from store.tables import RecommendationRow
-from tests.helpers import free_port, worker_maker
-from tests.plan_files import plan, write_csv, write_yaml
+from workflows.search_attributes import KEYS as SEARCH_ATTRIBUTE_KEYS
 
 
 def generated(n: int, today: date) -> dict:
@@ -57,7 +58,10 @@ async def main(n: int) -> None:
         port = free_port()
         catcher = start_mailcatcher(host="127.0.0.1", port=port, database_url=database_url)
         env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=dev_server_path(), data_converter=pydantic_data_converter, ui=False
+            search_attributes=SEARCH_ATTRIBUTE_KEYS,
+            dev_server_existing_path=dev_server_path(),
+            data_converter=pydantic_data_converter,
+            ui=False,
         )
         settings = Settings(
             _env_file=None, task_queue="bench", database_url=database_url, smtp_port=port,

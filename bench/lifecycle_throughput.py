@@ -47,6 +47,8 @@ from typing import Any
 
 from temporalio import workflow
 
+from workflows.search_attributes import KEYS as SEARCH_ATTRIBUTE_KEYS
+
 # --- shared by the benchmarks -------------------------------------------------------------
 
 
@@ -178,6 +180,7 @@ class BareWorkflow:
 
 def lifecycle_steps(today) -> list[tuple[str, Any]]:
     """The seven Updates that take a recommendation with two actions from ``action`` to ``assured``."""
+    from devtools import sample_data as f
     from models.payloads import (
         AcknowledgeInput,
         AuditOutcome,
@@ -186,7 +189,6 @@ def lifecycle_steps(today) -> list[tuple[str, Any]]:
         SignOffInput,
         SubmitPlansInput,
     )
-    from tests import factories as f
 
     dissemination, audit = f.credible_plans(today)
     return [
@@ -264,10 +266,10 @@ async def assure_run(
     from concurrent.futures import ThreadPoolExecutor
     from datetime import date, timedelta
 
+    from devtools import sample_data as f
+    from devtools.local_stack import worker_maker
     from gateway.workflows import decide, start_recommendation
     from models.payloads import Stage
-    from tests import factories as f
-    from tests.helpers import worker_maker
 
     today = date.today()
     steps = lifecycle_steps(today)
@@ -319,11 +321,11 @@ async def main(
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
+    from devtools.local_stack import free_port
     from gateway.workflows import dev_server_path
     from logs import configure_logging
     from settings import Settings
     from store.db import init_db
-    from tests.helpers import free_port
 
     configure_logging(fmt="json", level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
@@ -333,7 +335,10 @@ async def main(
         # The caught mail in a file of its own: a real relay is not the store's business.
         catcher = mailcatcher_process(smtp_port, f"sqlite:///{Path(tmp) / 'mail.db'}")
         env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=dev_server_path(), data_converter=pydantic_data_converter, ui=False
+            search_attributes=SEARCH_ATTRIBUTE_KEYS,
+            dev_server_existing_path=dev_server_path(),
+            data_converter=pydantic_data_converter,
+            ui=False,
         )
         settings = Settings(
             _env_file=None, task_queue="bench-assure", database_url=database_url, smtp_port=smtp_port,

@@ -12,7 +12,7 @@ all complete has its plans submitted two to ten days later, is signed off three 
 after that, and has its embedded audit recorded on the audit date, when these fall in the year.
 
 The clock moves a day at a time (to 09:00 UTC, after the day's 08:00 deadlines: see
-``tests.helpers.skip_to``); the test server holds the clock while the worker has work, so each
+``devtools.local_stack.skip_to``); the test server holds the clock while the worker has work, so each
 day's timers fire, and each day's decisions are then taken by their Updates, eight
 recommendations at a time. Prints the wall time, the simulated days, the reminders and
 escalations sent (the outbox by kind and level, and the emails of the sent log), and how many
@@ -43,6 +43,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.lifecycle_throughput import header, in_lanes, print_table
+from devtools import sample_data as f
+from devtools.local_stack import drain_digests, free_port, skip_to, worker_maker
 from devtools.mailcatcher import start_mailcatcher
 from gateway.workflows import (
     DecisionNotTaken,
@@ -67,8 +69,7 @@ from models.payloads import (
 from settings import Settings
 from store.db import init_db, session_scope
 from store.tables import OutboxRow, RecommendationRow, SentMail, TimelineRow
-from tests import factories as f
-from tests.helpers import drain_digests, free_port, skip_to, worker_maker
+from workflows.search_attributes import register_search_attributes
 
 TASK_QUEUE = "bench-year"
 BEHAVIOURS = {"on time": 0.5, "late": 0.3, "never": 0.2}
@@ -208,6 +209,7 @@ async def main(n: int, days: int, seed: int) -> None:
         env = await WorkflowEnvironment.start_time_skipping(
             data_converter=pydantic_data_converter, test_server_existing_path=test_server_path()
         )
+        await register_search_attributes(env.client)
         settings = Settings(
             _env_file=None, task_queue=TASK_QUEUE, database_url=database_url, smtp_port=smtp_port,
             secret_key=SecretStr("x" * 48),

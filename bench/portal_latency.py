@@ -41,16 +41,17 @@ from temporalio.testing import WorkflowEnvironment
 
 from bench.lifecycle_throughput import header, in_lanes, percentile, print_table
 from bench.scale_timers import bench_settings, spawn_worker, stop_worker
+from devtools import sample_data as f
+from devtools.local_stack import free_port
 from devtools.mailcatcher import start_mailcatcher
+from devtools.web_forms import csrf_of, token_for
 from gateway.workflows import dev_server_path, start_recommendation
 from logs import configure_logging
 from settings import Settings
 from store.db import init_db, session_scope
 from store.tables import SentMail
-from tests import factories as f
-from tests.helpers import free_port
-from tests.web_client import csrf_of, token_for
 from web.app import create_app
+from workflows.search_attributes import KEYS as SEARCH_ATTRIBUTE_KEYS
 
 TASK_QUEUE = "bench-portal"
 REQUESTS_PER_LINK = 5
@@ -84,7 +85,11 @@ async def web_stack(database_url: str, **limits: str) -> AsyncIterator[tuple[Wor
     smtp_port, temporal_port, web_port = free_port(), free_port(), free_port()
     catcher = start_mailcatcher(host="127.0.0.1", port=smtp_port, database_url=database_url)
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=dev_server_path(), data_converter=pydantic_data_converter, ui=False, port=temporal_port
+        search_attributes=SEARCH_ATTRIBUTE_KEYS,
+        dev_server_existing_path=dev_server_path(),
+        data_converter=pydantic_data_converter,
+        ui=False,
+        port=temporal_port,
     )
     settings = bench_settings(
         address=f"127.0.0.1:{temporal_port}",

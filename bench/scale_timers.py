@@ -40,14 +40,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.lifecycle_throughput import header, in_lanes, percentile, print_table
+from devtools import sample_data as f
+from devtools.local_stack import free_port
 from devtools.mailcatcher import start_mailcatcher
 from gateway.workflows import connect, dev_server_path, recommendation_status, start_recommendation
 from logs import configure_logging
 from settings import Settings
 from store.db import init_db, session_scope
 from store.tables import RecommendationRow, SentMail
-from tests import factories as f
-from tests.helpers import free_port
+from workflows.search_attributes import KEYS as SEARCH_ATTRIBUTE_KEYS
 
 TASK_QUEUE = "bench-timers"
 STARTS_IN_FLIGHT = 32
@@ -156,7 +157,11 @@ async def main(n: int, max_wait: float, max_cached: int | None) -> None:
         smtp_port, port = free_port(), free_port()
         catcher = start_mailcatcher(host="127.0.0.1", port=smtp_port, database_url=database_url)
         env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=dev_server_path(), data_converter=pydantic_data_converter, ui=False, port=port
+            search_attributes=SEARCH_ATTRIBUTE_KEYS,
+            dev_server_existing_path=dev_server_path(),
+            data_converter=pydantic_data_converter,
+            ui=False,
+            port=port,
         )
         settings = bench_settings(
             address=f"127.0.0.1:{port}", task_queue=TASK_QUEUE, database_url=database_url, smtp_port=smtp_port

@@ -26,11 +26,11 @@ import httpx
 
 from bench.lifecycle_throughput import percentile, print_table
 from bench.portal_latency import UNLIMITED, serving, web_stack
+from devtools.web_forms import csrf_of
 from logs import configure_logging
 from store.db import init_db, session_scope
 from store.read_model import upsert_registry
 from store.tables import Person
-from tests.web_client import csrf_of
 from web.app import create_app
 
 TASK_QUEUE = "bench-sign-in"

@@ -17,12 +17,12 @@ from collections.abc import Collection
 
 import structlog
 from pydantic import BaseModel
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.payloads import CLOSED_STAGES, Parties, RecommendationStatus, UpdatePartiesInput
+from models.payloads import CLOSED_STAGES, DecisionResult, Parties, UpdatePartiesInput
 from models.people import unregistered_people
 from store.db import session_scope
 from store.read_model import RegistryError, board_context
@@ -59,9 +59,7 @@ def _open_boards(database_url: str) -> dict[str, str]:
     closed = [stage.value for stage in CLOSED_STAGES]
     with session_scope(database_url) as session:
         rows = session.exec(
-            select(RecommendationRow.ref, RecommendationRow.board).where(
-                RecommendationRow.stage.not_in(closed)  # type: ignore[union-attr]
-            )
+            select(RecommendationRow.ref, RecommendationRow.board).where(col(RecommendationRow.stage).not_in(closed))
         )
         return dict(rows.all())
 
@@ -73,7 +71,7 @@ async def update_parties(client: Client, ref: str, parties: Parties, *, by: str 
     handle = client.get_workflow_handle(workflow_id_for(ref))
     change = UpdatePartiesInput(by=by, parties=parties, summary="the registry changed")
     try:
-        await handle.execute_update("update_parties", change, result_type=RecommendationStatus)
+        await handle.execute_update("update_parties", change, result_type=DecisionResult)
     except WorkflowUpdateFailedError as exc:
         if isinstance(exc.cause, ApplicationError) and exc.cause.type in {"Unchanged", "WrongStage"}:
             return False

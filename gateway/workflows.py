@@ -15,7 +15,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
-from models.payloads import DECISION_INPUTS, RecommendationInput, RecommendationStatus
+from models.lifecycle import DECISION_INPUTS
+from models.payloads import DecisionResult, RecommendationInput, RecommendationStatus
 from models.permissions import Reader
 from settings import Settings, get_settings
 
@@ -141,8 +142,9 @@ def parse_decision(name: str, payload: BaseModel | dict[str, Any]) -> BaseModel:
 
 async def decide(
     client: Client, ref: str, name: str, payload: BaseModel | dict[str, Any], *, database_url: str | None = None
-) -> RecommendationStatus:
-    """Take one decision on a recommendation and return its new status.
+) -> DecisionResult:
+    """Take one decision on a recommendation and return where it now stands (stage, version, next
+    deadline); a caller that needs the whole status asks ``recommendation_status`` after.
 
     Raises ``UnknownRecommendation`` for an unknown ref and ``DecisionNotTaken`` for a refusal,
     a closed recommendation or a malformed payload; nothing is applied in either case. With the
@@ -157,7 +159,7 @@ async def decide(
             from gateway.registry_sync import prepare_decision
 
             await prepare_decision(client, database_url, ref, decision)
-        return await handle.execute_update(name, decision, result_type=RecommendationStatus)
+        return await handle.execute_update(name, decision, result_type=DecisionResult)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError):

@@ -40,7 +40,7 @@ ActionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]
 
 # The link role of each role a notification names; others (an agency lead copied in) read for
 # information and get no link. In this order, the role a typed-in address is given a link for.
-LINK_ROLES = {
+LINK_ROLES: dict[str, Role] = {
     "owner": "owner",
     "board_sponsor": "sponsor",
     "board_chair": "sponsor",

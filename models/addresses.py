@@ -5,7 +5,7 @@ An address is accepted only if the message builder (``activities/mail/message.py
 a plain ASCII ``local@domain``: dot-atoms both sides, no comments ``(...)``, quoted parts,
 display names, domain literals or non-ASCII characters, any of which the builder would drop,
 re-encode or refuse (a non-ASCII local part makes it raise, and the mail batch with it).
-``tests/test_input_rules.py`` proves the agreement with a property test.
+``tests/models/test_input_rules.py`` proves the agreement with a property test.
 """
 
 from __future__ import annotations

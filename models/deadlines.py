@@ -11,9 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 from models.calendar import add_duration, subtract_duration
-from models.payloads import ACTION_STAGES, ActionState, ActionStatus, Deadline, Escalation, EscalationLevel, Stage
+from models.kinds import DeadlineKind, EventKind, MessageKind, escalation_event
+from models.payloads import (
+    ACTION_STAGES,
+    ActionState,
+    ActionStatus,
+    Deadline,
+    Escalation,
+    EscalationLevel,
+    RecommendationState,
+    Stage,
+)
 from models.rules import LADDER, deadline_at, level_reached, next_ladder_step
 
 L = EscalationLevel
@@ -24,24 +35,24 @@ BOARD_LADDER = (L.owner, L.sponsoring_board, L.assurance_board)
 
 # The notification kind for a rung above ``owner``, whatever the ladder is about.
 ESCALATION_KIND = {
-    L.agency_lead: "agency_lead_copy",
-    L.sponsoring_board: "board_escalation",
-    L.assurance_board: "assurance_escalation",
+    L.agency_lead: MessageKind.agency_lead_copy,
+    L.sponsoring_board: MessageKind.board_escalation,
+    L.assurance_board: MessageKind.assurance_escalation,
 }
 # The notification kind for the ``owner`` rung of each ladder.
 OWNER_RUNG_KIND = {
-    "acknowledge": "acknowledge_reminder",
-    "overdue": "overdue_notice",
-    "agree_actions": "agree_actions_reminder",
-    "plans": "plans_reminder",
-    "audit": "audit_due",
-    "re_audit": "re_audit_due",
+    DeadlineKind.acknowledge: MessageKind.acknowledge_reminder,
+    DeadlineKind.overdue: MessageKind.overdue_notice,
+    DeadlineKind.agree_actions: MessageKind.agree_actions_reminder,
+    DeadlineKind.plans: MessageKind.plans_reminder,
+    DeadlineKind.audit: MessageKind.audit_due,
+    DeadlineKind.re_audit: MessageKind.re_audit_due,
 }
 STAGE_DEADLINE_KIND = {
-    Stage.review: "agree_actions",
-    Stage.dissemination_plan: "plans",
-    Stage.audit: "audit",
-    Stage.re_audit: "re_audit",
+    Stage.review: DeadlineKind.agree_actions,
+    Stage.dissemination_plan: DeadlineKind.plans,
+    Stage.audit: DeadlineKind.audit,
+    Stage.re_audit: DeadlineKind.re_audit,
 }
 SYSTEM_ACTOR = "assure"
 
@@ -50,7 +61,7 @@ SYSTEM_ACTOR = "assure"
 class _Ladder:
     """One running ladder: what it is about, its anchor day, its rungs and the rungs fired."""
 
-    subject: str  # "acknowledge", "overdue", or a stage deadline kind
+    subject: DeadlineKind  # acknowledge, overdue, or a stage deadline kind
     anchor: date
     levels: Sequence[EscalationLevel]
     fired: list[EscalationLevel]
@@ -60,6 +71,27 @@ class _Ladder:
 class Deadlines:
     """Timers of one recommendation (mixed into ``Lifecycle``)."""
 
+    if TYPE_CHECKING:  # what the mixin uses of ``Lifecycle``
+        state: RecommendationState
+
+        @property
+        def closed(self) -> bool: ...
+        def _notify(
+            self,
+            now: datetime,
+            kind: MessageKind,
+            recipients: Sequence[str],
+            *,
+            action: ActionState | None = None,
+            level: EscalationLevel | None = None,
+            **context: Any,
+        ) -> None: ...
+        def _event(self, now: datetime, kind: str, actor: str, detail: str = "") -> None: ...
+        def _open_actions(self) -> list[ActionState]: ...
+        def _lead_owner(self) -> str: ...
+        def _sponsors(self) -> list[str]: ...
+        def auditors(self) -> list[str]: ...
+
     def _ladders(self) -> list[_Ladder]:
         """Every ladder running now: per open action, and for the stage's own deadline."""
         state, policy = self.state, self.state.policy
@@ -68,13 +100,13 @@ class Deadlines:
             for a in self._open_actions():
                 if a.status is ActionStatus.assigned and not a.due_ladder:
                     anchor = add_duration(a.assigned_on, policy.acknowledge_within, working_days=policy.working_days)
-                    ladders.append(_Ladder("acknowledge", anchor, ACK_LADDER, a.ack_ladder, a))
-                ladders.append(_Ladder("overdue", a.due, LADDER, a.due_ladder, a))
-        anchor = self._stage_anchor()
-        if anchor is not None:
+                    ladders.append(_Ladder(DeadlineKind.acknowledge, anchor, ACK_LADDER, a.ack_ladder, a))
+                ladders.append(_Ladder(DeadlineKind.overdue, a.due, LADDER, a.due_ladder, a))
+        stage_anchor = self._stage_anchor()
+        if stage_anchor is not None:
             subject = STAGE_DEADLINE_KIND[state.stage]
             levels = LADDER if state.stage is Stage.dissemination_plan else BOARD_LADDER
-            ladders.append(_Ladder(subject, anchor, levels, state.stage_ladder, None))
+            ladders.append(_Ladder(subject, stage_anchor, levels, state.stage_ladder, None))
         return ladders
 
     def _stage_deadline(self) -> str | None:
@@ -95,16 +127,17 @@ class Deadlines:
             return state.audits[-1].re_audit_on
         return None
 
-    def _reminders(self) -> list[tuple[date, str, ActionState]]:
+    def _reminders(self) -> list[tuple[date, DeadlineKind, ActionState]]:
         """Reminders before a due date and monthly progress requests for open actions."""
-        policy, out = self.state.policy, []
+        policy = self.state.policy
+        out: list[tuple[date, DeadlineKind, ActionState]] = []
         if self.state.stage not in ACTION_STAGES:
             return out
         for a in self._open_actions():
             if not a.due_reminder_sent:
                 day = subtract_duration(a.due, policy.remind_before_due, working_days=policy.working_days)
                 if day > a.assigned_on:
-                    out.append((day, "due_reminder", a))
+                    out.append((day, DeadlineKind.due_reminder, a))
             if a.status is ActionStatus.acknowledged and a.acknowledged_at is not None:
                 last = max(
                     [a.acknowledged_at.date(), *(p.at.date() for p in a.progress)]
@@ -112,7 +145,7 @@ class Deadlines:
                 )
                 day = add_duration(last, policy.progress_every, working_days=policy.working_days)
                 if day < a.due:
-                    out.append((day, "progress_request", a))
+                    out.append((day, DeadlineKind.progress_request, a))
         return out
 
     def pending_deadlines(self) -> list[Deadline]:
@@ -153,15 +186,15 @@ class Deadlines:
 
     def _fire(self, deadline: Deadline, now: datetime) -> None:
         action = self.state.action(deadline.action_id) if deadline.action_id else None
-        if deadline.kind == "due_reminder" and action is not None:
+        if deadline.kind is DeadlineKind.due_reminder and action is not None:
             action.due_reminder_sent = True
-            self._event(now, "due_reminder", SYSTEM_ACTOR, action.action_id)
-            self._notify(now, "due_reminder", [action.owner], action=action)
+            self._event(now, EventKind.due_reminder, SYSTEM_ACTOR, action.action_id)
+            self._notify(now, MessageKind.due_reminder, [action.owner], action=action)
             return
-        if deadline.kind == "progress_request" and action is not None:
+        if deadline.kind is DeadlineKind.progress_request and action is not None:
             action.last_progress_request_on = now.date()
-            self._event(now, "progress_requested", SYSTEM_ACTOR, action.action_id)
-            self._notify(now, "progress_request", [action.owner], action=action)
+            self._event(now, EventKind.progress_requested, SYSTEM_ACTOR, action.action_id)
+            self._notify(now, MessageKind.progress_request, [action.owner], action=action)
             return
         ladder = next((lad for lad in self._ladders() if lad.subject == deadline.kind and lad.action is action), None)
         if ladder is None:
@@ -215,4 +248,4 @@ class Deadlines:
     ) -> None:
         unique = sorted(set(recipients))
         self.state.escalations.append(Escalation(level=level, at=now, recipients=unique, subject=subject, kind=kind))
-        self._event(now, f"escalation:{level.value}", SYSTEM_ACTOR, f"{subject} ({kind})")
+        self._event(now, escalation_event(level.value), SYSTEM_ACTOR, f"{subject} ({kind})")

@@ -8,15 +8,19 @@ acting person's email).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
+from annotated_types import GroupedMetadata
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from models.addresses import check_address, is_address
 from models.calendar import DurationError, add_duration, parse_duration
 from models.days import check_day
+from models.kinds import DeadlineKind, MessageKind, Role
 from models.plain_text import clean_text
 from models.vocabulary import priority_value, source_kind_value
 
@@ -125,14 +129,19 @@ def _lines(value: str) -> str:
     return clean_text(value, multiline=True)
 
 
-def _text(max_length: int, *, min_length: int = 0, multiline: bool = True) -> Any:
+@dataclass(frozen=True)
+class _PlainText(GroupedMetadata):
     """Trimmed text of at most ``max_length`` characters, holding no refused character
-    (``models.plain_text``); single-line text holds no tab or line break either."""
-    return Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-        AfterValidator(_lines if multiline else _one_line),
-    ]
+    (``models.plain_text``); single-line text holds no tab or line break either. Metadata, not a
+    function returning a type, so that type checkers see each alias as ``str``."""
+
+    max_length: int
+    min_length: int = 0
+    multiline: bool = True
+
+    def __iter__(self) -> Iterator[object]:
+        yield StringConstraints(strip_whitespace=True, min_length=self.min_length, max_length=self.max_length)
+        yield AfterValidator(_lines if self.multiline else _one_line)
 
 
 Email = Annotated[str, AfterValidator(_email)]
@@ -140,13 +149,13 @@ Duration = Annotated[str, AfterValidator(_iso_duration)]
 # Every date a person or a file gives: 2000 to 2100 (``models.days``).
 Day = Annotated[date, AfterValidator(check_day)]
 Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-ShortText = _text(300, multiline=False)
-Text = _text(5000)
-LongText = _text(20000)
-RequiredText = _text(5000, min_length=1)
-RequiredLongText = _text(20000, min_length=1)
-Title = _text(2000, min_length=1)
-Name = _text(100, min_length=1, multiline=False)
+ShortText = Annotated[str, _PlainText(300, multiline=False)]
+Text = Annotated[str, _PlainText(5000)]
+LongText = Annotated[str, _PlainText(20000)]
+RequiredText = Annotated[str, _PlainText(5000, min_length=1)]
+RequiredLongText = Annotated[str, _PlainText(20000, min_length=1)]
+Title = Annotated[str, _PlainText(2000, min_length=1)]
+Name = Annotated[str, _PlainText(100, min_length=1, multiline=False)]
 # The names people write for a kind or a priority (``SAR``, ``Rapid review``, ``High``) are read
 # as the value they name (``models.vocabulary``).
 SourceKindName = Annotated[SourceKind, BeforeValidator(source_kind_value)]
@@ -376,32 +385,12 @@ class RecordBoardDecisionInput(Decision):
 
 class UpdatePartiesInput(Payload):
     """The registry changed: who now holds the recommendation's roles. Not a person's decision, so
-    not in ``DECISION_INPUTS``; sent by the registry sync with ``by`` naming who changed it."""
+    not in the decision table (``models.lifecycle.DECISION_RULES``); sent by the registry sync
+    with ``by`` naming who changed it."""
 
     by: ShortText
     parties: Parties
     summary: ShortText = ""
-
-
-# Every decision by name, with its payload type: the contract the web, CLI and API share.
-DECISION_INPUTS: dict[str, type[Decision]] = {
-    "agree_actions": AgreeActionsInput,
-    "acknowledge": AcknowledgeInput,
-    "report_progress": ReportProgressInput,
-    "request_extension": RequestExtensionInput,
-    "decide_extension": DecideExtensionInput,
-    "complete_action": CompleteActionInput,
-    "reassign_owner": ReassignOwnerInput,
-    "add_actions": AddActionsInput,
-    "change_due_date": ChangeDueDateInput,
-    "submit_plans": SubmitPlansInput,
-    "sign_off": SignOffInput,
-    "record_audit": RecordAuditInput,
-    "decline": DeclineInput,
-    "withdraw": WithdrawInput,
-    "remind_owner": RemindOwnerInput,
-    "record_board_decision": RecordBoardDecisionInput,
-}
 
 
 # --- state --------------------------------------------------------------------------------
@@ -468,7 +457,7 @@ class Notification(Payload):
     """A message for the outbox. ``key`` is deterministic per (workflow, event, kind)."""
 
     key: str
-    kind: str
+    kind: MessageKind
     recipients: list[str]
     action_id: str | None = None
     level: EscalationLevel | None = None
@@ -485,9 +474,19 @@ class MailDelivery(Payload):
 
 
 class MailBatch(Payload):
-    """The messages of one transition, sent together over one connection to the relay."""
+    """Messages of a recommendation, sent together over one connection to the relay: each
+    notification once, with the recipients it is still to reach (``Notification.recipients``)."""
 
-    deliveries: list[MailDelivery]
+    workflow_id: str
+    notifications: list[Notification]
+
+    def deliveries(self) -> list[MailDelivery]:
+        """One delivery per notification and recipient, in order."""
+        return [
+            MailDelivery(workflow_id=self.workflow_id, notification=n, recipient=r)
+            for n in self.notifications
+            for r in n.recipients
+        ]
 
 
 class MailDeliveryResult(Payload):
@@ -503,7 +502,7 @@ class MailDeliveryResult(Payload):
 
 
 class MailBatchResult(Payload):
-    """One result per delivery of a ``MailBatch``, in its order."""
+    """One result per delivery of a ``MailBatch`` (``MailBatch.deliveries()``), in its order."""
 
     results: list[MailDeliveryResult]
 
@@ -576,11 +575,10 @@ class RecommendationState(Payload):
     version: int = 0  # bumped at every transition; the read model keeps only the newest
     # What the read model and the outbox have already received.
     projected_seq: int = 0
-    # When the newest stored notification was queued (set by workflows that store by local activity).
-    outbox_stored_through: datetime | None = None
     outbox: list[Notification] = Field(default_factory=list)
-    # Stored notifications still to be emailed, one per recipient (kept across continue-as-new).
-    pending_mail: list[MailDelivery] = Field(default_factory=list)
+    # Stored notifications still to be emailed, each with the recipients it has still to reach
+    # (kept across continue-as-new).
+    pending_mail: list[Notification] = Field(default_factory=list)
     # What effects could not do with this recommendation's data (see ``Problem``).
     problems: list[Problem] = Field(default_factory=list)
 
@@ -625,7 +623,7 @@ class RecommendationInput(Payload):
 
 class Deadline(Payload):
     at: datetime
-    kind: str
+    kind: DeadlineKind
     action_id: str | None = None
     level: EscalationLevel | None = None
 
@@ -680,21 +678,72 @@ class RecommendationStatus(Payload):
     as_of: datetime
     # What effects could not do with its data: an operator's to look at (``assure doctor``).
     problems: list[Problem] = Field(default_factory=list)
+    # The root of its email thread (``models.mail_context.thread_of``).
+    thread: str = ""
+
+
+class RecommendationFacts(Payload):
+    """What the read model lists a recommendation by, fixed for its whole life."""
+
+    title: str
+    source_kind: SourceKind
+    source_title: str
+    source_date: date
+    board: str
+    priority: Priority
+
+
+class RowFacts(Payload):
+    """Where a recommendation stands, as its read-model row holds it."""
+
+    stage: Stage
+    stage_entered_at: datetime
+    next_deadline_at: datetime | None
+    next_deadline_kind: str | None
+    overdue: bool
+    escalation_level: EscalationLevel
+    audit_due: date | None
+    as_of: datetime
+
+
+class ActionRowFacts(Payload):
+    """One action as its read-model row holds it."""
+
+    action_id: str
+    description: str
+    agency: str
+    owner: str
+    due: date
+    status: ActionStatus
+    round: int
+    overdue: bool
+    escalation_level: EscalationLevel
 
 
 class ProjectionInput(Payload):
-    """What one transition sends to the store: the status, new timeline events, new mail."""
+    """One write to the store: a delta, so that history grows with what changed, not with the
+    whole status at every transition. ``recommendation`` is set in a run's first write (the row
+    may not exist yet); ``actions`` holds only the actions whose row changed since the last
+    write of this run; the events and notifications are the ones the store has not had."""
 
     workflow_id: str
-    status: RecommendationStatus
-    new_events: list[TimelineEvent]
-    notifications: list[Notification]
-    # Set when the transition is stored by a local activity, which runs before its workflow task
-    # is committed: a task that was never committed (its worker died) may have stored timeline
-    # events after this sequence number and notifications queued after this time, and this
-    # transition's replace them. The read model row then moves on an equal version too.
-    replace_after_seq: int | None = None
-    replace_outbox_after: datetime | None = None
+    ref: str
+    version: int
+    row: RowFacts
+    recommendation: RecommendationFacts | None = None
+    actions: list[ActionRowFacts] = Field(default_factory=list)
+    new_events: list[TimelineEvent] = Field(default_factory=list)
+    notifications: list[Notification] = Field(default_factory=list)
+
+
+class DecisionResult(Payload):
+    """What an Update answers: small, since it is kept in the workflow's history. A page that
+    needs more asks the ``status`` query."""
+
+    stage: Stage
+    version: int
+    next_deadline: Deadline | None = None
+    closed_reason: str = ""
 
 
 # The activity the workflow calls by name (workflow code never imports activities/, which
@@ -718,12 +767,12 @@ def store_queue(task_queue: str) -> str:
 
 
 # The dashboard's one-time sign-in email: its link is signed by the delivery activity.
-SIGN_IN_KIND = "sign_in"
+SIGN_IN_KIND = MessageKind.sign_in
 ADD_TO_BOARD_DIGEST = "add_to_board_digest"
 # Escalations to a sponsoring board reach each of its people as one digest per working day;
 # an owner or agency lead on the same (collapsed) notice hears at once.
-DIGEST_KINDS = frozenset({"board_escalation"})
-DIGEST_ROLES = frozenset({"board_sponsor", "board_chair"})
+DIGEST_KINDS = frozenset({MessageKind.board_escalation})
+DIGEST_ROLES = frozenset({Role.board_sponsor, Role.board_chair})
 
 
 class BoardDigestInput(Payload):

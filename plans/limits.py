@@ -13,6 +13,10 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import yaml
 
 # The format has at most eleven columns a sheet; people add a few of their own for notes.
 MAX_COLUMNS = 256
@@ -141,14 +145,14 @@ class YamlTooLarge(Exception):
         self.reason = reason
 
 
-def _check_expansion(root) -> None:
+def _check_expansion(root: yaml.Node) -> None:
     # Counted without recursion (a deeply nested file must not exhaust the stack) and with each
     # shared node counted once per use, as construction would repeat it.
     import yaml
 
     sizes: dict[int, int] = {}
     open_nodes: set[int] = set()
-    stack: list[tuple[object, bool]] = [(root, False)]
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
         key = id(node)

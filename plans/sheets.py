@@ -12,9 +12,9 @@ import io
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from models.plain_text import text_problem
 from plans import limits
@@ -64,7 +64,8 @@ FORMULA_SKIPPED = "'\""
 
 FORMULA_REASON = "formulas are not accepted: type the value"
 
-Cell = str | int | float | bool | date | datetime | None
+# A cell's value as a reader hands it on (a spreadsheet's time or duration cell gives a time or a timedelta).
+Cell = str | int | float | bool | date | datetime | time | timedelta | None
 
 
 @dataclass(frozen=True, order=True)
@@ -181,7 +182,9 @@ def _read_xlsx(name: str, data: bytes, on_sheet: OnSheet) -> tuple[dict[str, She
                     if reason:
                         problems.append(Problem(sheet.name, number, column, reason))
                         continue
-                    row[column] = cell.value
+                    # Not a formula (refused above), from a workbook read without rich text: openpyxl's
+                    # value is then one of Cell's types, never its formula or rich-text objects.
+                    row[column] = cast(Cell, cell.value)
                 if any(v not in (None, "") for v in row.values()):
                     sheet.rows.append((number, row))
             sheets[sheet.name] = sheet
@@ -217,7 +220,7 @@ def is_formula(text: str) -> bool:
     return start.startswith(FORMULA_STARTS) and start.strip() != "-"
 
 
-def cell_problem(value: Cell) -> str | None:
+def cell_problem(value: object) -> str | None:
     """What is wrong with one cell's value wherever it came from, or None: a formula, or a
     character the text rule (``models.plain_text``) refuses. Every cell of every sheet is checked,
     the ones the import ignores too, so nothing is stored that the store would refuse."""
@@ -244,8 +247,8 @@ def _read_csv(name: str, text: str) -> tuple[dict[str, Sheet], list[Problem]]:
                 problems.append(Problem(CSV_SHEET, number, "", f"more than {MAX_ROWS} rows"))
                 break
             if len(cells) > limits.MAX_COLUMNS:
-                reason = f"{len(cells):,} columns; the limit is {limits.MAX_COLUMNS}"
-                problems.append(Problem(CSV_SHEET, reader.line_num, "", reason))
+                too_wide = f"{len(cells):,} columns; the limit is {limits.MAX_COLUMNS}"
+                problems.append(Problem(CSV_SHEET, reader.line_num, "", too_wide))
                 break
             if number == 1:
                 sheet.columns = [_header(c) for c in cells]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -49,6 +49,7 @@ _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _EXCEL_EPOCH = date(1899, 12, 30)
 _MAX_SERIAL = 2958465
 LIST_SEPARATOR = ";"
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass
@@ -120,7 +121,7 @@ class _Check:
             self.add(sheet, number, column, "is required")
         return not missing
 
-    def model(self, sheet: str, number: int, model: type[BaseModel], data: dict[str, Any], columns: dict[str, str]):
+    def model(self, sheet: str, number: int, model: type[M], data: dict[str, Any], columns: dict[str, str]) -> M | None:
         """``model`` from ``data``, or None with each field's problem under its column."""
         try:
             return model.model_validate(data)
@@ -237,7 +238,8 @@ def _unique(check: _Check, sheet: str, seen: dict[str, int], key: str, number: i
 
 
 def _agencies(sheet: Sheet | None, check: _Check) -> list[Agency]:
-    rows, seen = [], {}
+    rows: list[Agency] = []
+    seen: dict[str, int] = {}
     for number, row in sheet.rows if sheet else []:
         name = check.text(row, "name")
         if not check.required("Agencies", number, row, ("name",)):
@@ -253,7 +255,8 @@ def _agencies(sheet: Sheet | None, check: _Check) -> list[Agency]:
 
 
 def _people(sheet: Sheet | None, check: _Check) -> list[Person]:
-    rows, seen = [], {}
+    rows: list[Person] = []
+    seen: dict[str, int] = {}
     for number, row in sheet.rows if sheet else []:
         if not check.required("People", number, row, ("email",)):
             continue
@@ -278,7 +281,8 @@ def _people(sheet: Sheet | None, check: _Check) -> list[Person]:
 
 
 def _boards(sheet: Sheet | None, check: _Check) -> list[Board]:
-    rows, seen = [], {}
+    rows: list[Board] = []
+    seen: dict[str, int] = {}
     for number, row in sheet.rows if sheet else []:
         if not check.required("Boards", number, row, ("name", "sponsor_email")):
             continue
@@ -359,7 +363,7 @@ def _recommendations(sheets: dict[str, Sheet], plan: Plan, check: _Check, today:
         board = boards.get(check.text(row, "board").casefold())
         if board is None and check.text(row, "board").casefold() not in named_boards:
             check.add(where, number, "board", f"unknown board {check.text(row, 'board')!r}")
-        data = {c: check.text(row, c) for c in ("ref", "title", "source_kind", "source_title", "board")}
+        data: dict[str, Any] = {c: check.text(row, c) for c in ("ref", "title", "source_kind", "source_title", "board")}
         data.update(source_date=source_date, priority=check.text(row, "priority").lower() or "medium")
         if board is None or source_date is None:
             continue  # already reported; the model would only say it again

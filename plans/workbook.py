@@ -54,7 +54,7 @@ HEADER_FILL = PatternFill("solid", fgColor="DDDDDD")
 def write_workbook(path: Path, rows: dict[str, list[dict[str, Any]]]) -> None:
     """A workbook with every sheet of the format, its header row and ``rows`` under it."""
     workbook = Workbook()
-    workbook.remove(workbook.active)
+    workbook.remove(workbook.worksheets[0])  # the empty sheet a new workbook starts with
     for name, (required, optional) in SHEETS.items():
         sheet = workbook.create_sheet(name)
         columns = [*required, *optional]

@@ -15,30 +15,29 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from pydantic import BaseModel
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from activities.mail.render import STAGES, uk_date
+from models.payloads import AuditOutcome
+from models.wording import STAGES, escalated_to, event_detail, event_words, uk_date
 from reports.charts import rag_bars_svg
 from store.overview import counts_by
 from store.read_model import RecommendationSummary, as_utc, recommendation_summaries
 from store.tables import TimelineRow
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "reports"
-# Timeline events worth a board's attention, in words; the rest (mail, reminders) are left out.
-CHANGE_WORDS = {
-    "actions_agreed": "Actions agreed",
-    "actions_added": "Actions added",
-    "action_completed": "Action completed",
-    "owner_reassigned": "Owner reassigned",
-    "extension_approved": "Extension agreed",
-    "extension_declined": "Extension declined",
-    "due_date_changed": "Due date changed",
-    "plans_submitted": "Plans submitted",
-    "signed_off": "Signed off",
-    "audit_embedded": "Audit: embedded",
-    "audit_partially_embedded": "Audit: partly embedded",
-    "audit_not_embedded": "Audit: not embedded",
-}
+# Timeline events worth a board's attention (the rest, mail and reminders, are left out), and
+# every change of stage. Their words are the pages' (models.wording), so the pack says what the
+# timeline says.
+BOARD_EVENTS = frozenset({
+    "actions_agreed", "actions_added", "action_completed", "owner_reassigned", "extension_approved",
+    "extension_declined", "due_date_changed", "plans_submitted", "signed_off",
+    *(f"audit_{outcome.value}" for outcome in AuditOutcome),
+})  # fmt: skip
+
+
+def for_the_board(kind: str) -> bool:
+    """Whether a timeline event of ``kind`` goes in the pack's list of changes (or of audits)."""
+    return kind in BOARD_EVENTS or kind.startswith("stage:")
 
 
 class Change(BaseModel):
@@ -76,18 +75,16 @@ def board_pack_data(
     start, end = month_bounds(month)
     summaries = recommendation_summaries(session=session, now=now)
     events = session.exec(
-        select(TimelineRow).where(TimelineRow.at >= start, TimelineRow.at < end).order_by(TimelineRow.at)
+        select(TimelineRow).where(TimelineRow.at >= start, TimelineRow.at < end).order_by(col(TimelineRow.at))
     )
-    changes, audits = [], []
+    changes: list[Change] = []
+    audits: list[Change] = []
     for event in events:
-        what = CHANGE_WORDS.get(event.kind) or (
-            f"Now at: {STAGES.get(event.kind.removeprefix('stage:'), event.kind)}"
-            if event.kind.startswith("stage:")
-            else None
-        )
-        if what is None:
+        if not for_the_board(event.kind):
             continue
-        change = Change(at=event.at, ref=event.ref, what=what, detail=event.detail)
+        change = Change(
+            at=event.at, ref=event.ref, what=event_words(event.kind), detail=event_detail(event.kind, event.detail)
+        )
         (audits if event.kind.startswith("audit_") else changes).append(change)
     audits_due = [
         s for s in summaries
@@ -129,7 +126,7 @@ async def sign_off_gaps_of(client, refs: list[str]) -> dict[str, list[str]]:
 def render_board_pack(pack: BoardPack) -> str:
     """The pack as one HTML file: styles inline, charts inline, nothing fetched from anywhere."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
-    env.filters["ukdate"] = uk_date
+    env.filters.update(ukdate=uk_date, escalated_to=escalated_to)
     return env.get_template("board_pack.html").render(
         pack=pack,
         stages=STAGES,

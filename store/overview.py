@@ -13,7 +13,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
 from store.read_model import RecommendationSummary, Visibility, as_utc, recommendation_summaries
-from store.tables import TimelineRow
+from store.tables import TimelineRow, table_of
 
 FAILED_AUDIT_KINDS = ("audit_not_embedded", "audit_partially_embedded")
 
@@ -99,7 +99,7 @@ def _failed_audits(session: Session, re_audits: dict[str, RecommendationSummary]
     """The latest failed audit of each recommendation now waiting for its re-audit."""
     if not re_audits:
         return []
-    t = TimelineRow.__table__.c  # type: ignore[attr-defined]
+    t = table_of(TimelineRow).c
     events = session.connection().execute(
         sa_select(t.ref, t.at, t.kind, t.detail)
         .where(t.kind.in_(FAILED_AUDIT_KINDS), t.ref.in_(list(re_audits)))

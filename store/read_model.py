@@ -12,10 +12,10 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func
+from sqlalchemy import bindparam, case, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from models.payloads import (
     EscalationPolicy,
@@ -23,8 +23,6 @@ from models.payloads import (
     Parties,
     Payload,
     ProjectionInput,
-    RecommendationStatus,
-    Stage,
 )
 from models.rag import rag
 from store.tables import (
@@ -38,7 +36,7 @@ from store.tables import (
     RecommendationRow,
     SentMail,
     TimelineRow,
-    UtcDateTime,
+    table_of,
 )
 
 
@@ -53,36 +51,46 @@ class _ProjectionStatements:
     running them)."""
 
     upsert_newer: Any
-    upsert_same_or_newer: Any
-    delete_actions: Any
-    delete_events_after: Any
-    delete_outbox_after: Any
+    update_newer: Any
+    upsert_actions: Any
 
 
 @lru_cache(maxsize=4)
 def _projection_statements(dialect: str) -> _ProjectionStatements:
     module = postgresql if dialect == "postgresql" else sqlite
-    recommendation = RecommendationRow.__table__.c
+    recommendation = table_of(RecommendationRow).c
     insert = module.insert(RecommendationRow)
-    updated = {c.name: insert.excluded[c.name] for c in RecommendationRow.__table__.columns if c.name != "ref"}
-
-    def upsert(where):
-        return insert.on_conflict_do_update(index_elements=["ref"], set_=updated, where=where).returning(
-            recommendation.ref
-        )
-
-    timeline, queued = TimelineRow.__table__.c, OutboxRow.__table__.c
+    updated = {c.name: insert.excluded[c.name] for c in table_of(RecommendationRow).columns if c.name != "ref"}
+    actions = module.insert(ActionRow)
+    action_columns = {c.name: actions.excluded[c.name] for c in table_of(ActionRow).columns if not c.primary_key}
+    # RETURNING, not rowcount: psycopg reports -1 for an upsert, and the row comes back only when
+    # it was inserted or updated (an older version's WHERE leaves it, and returns nothing).
     return _ProjectionStatements(
-        upsert_newer=upsert(recommendation.version < insert.excluded.version),
-        upsert_same_or_newer=upsert(recommendation.version <= insert.excluded.version),
-        delete_actions=delete(ActionRow).where(ActionRow.__table__.c.ref == bindparam("ref")),
-        delete_events_after=delete(TimelineRow).where(
-            timeline.ref == bindparam("ref"), timeline.seq > bindparam("seq")
-        ),
-        delete_outbox_after=delete(OutboxRow).where(
-            queued.workflow_id == bindparam("workflow_id"), queued.created_at > bindparam("after", type_=UtcDateTime)
-        ),
+        upsert_newer=insert.on_conflict_do_update(
+            index_elements=["ref"], set_=updated, where=recommendation.version < insert.excluded.version
+        ).returning(recommendation.ref),
+        update_newer=table_of(RecommendationRow)
+        .update()
+        # Bound as ``new_*``: SQLAlchemy keeps a column's own name for its automatic SET values.
+        .where(recommendation.ref == bindparam("new_ref"), recommendation.version < bindparam("new_version"))
+        .values({name: bindparam(f"new_{name}") for name in _ROW_FACT_COLUMNS})
+        .returning(recommendation.ref),
+        upsert_actions=actions.on_conflict_do_update(index_elements=["ref", "action_id"], set_=action_columns),
     )
+
+
+# The columns a later write of a run changes (the rest are fixed from the first).
+_ROW_FACT_COLUMNS = (
+    "stage",
+    "stage_entered_at",
+    "next_deadline_at",
+    "next_deadline_kind",
+    "overdue",
+    "escalation_level",
+    "audit_due",
+    "version",
+    "updated_at",
+)
 
 
 def _statements(session: Session) -> _ProjectionStatements:
@@ -103,42 +111,48 @@ def _insert_ignoring_duplicates(session: Session, model: type[SQLModel], rows: S
 
 
 def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
-    """Write one transition; returns whether the recommendation row moved to this version."""
-    status = data.status
+    """Write one transition; returns whether the recommendation row moved to this version.
+
+    A write is a delta (``ProjectionInput``): the row's changing facts, the actions whose row
+    changed, and the events and notifications not stored yet. Each recommendation's writes come
+    one at a time, in order; a retried one adds nothing, and one older than the row moves nothing.
+    """
     statements = _statements(session)
     connection = session.connection()
-    values = {
-        "ref": status.ref,
-        "workflow_id": data.workflow_id,
-        "title": status.title,
-        "source_kind": status.source.kind.value,
-        "source_title": status.source.title,
-        "source_date": status.source.date,
-        "board": status.board,
-        "priority": status.priority.value,
-        "stage": status.stage.value,
-        "stage_entered_at": status.stage_entered_at,
-        "next_deadline_at": status.next_deadline.at if status.next_deadline else None,
-        "next_deadline_kind": status.next_deadline.kind if status.next_deadline else None,
-        "overdue": status.overdue,
-        "escalation_level": status.escalation_level.value,
-        "audit_due": audit_due(status),
-        "version": status.version,
-        "updated_at": status.as_of,
+    row = data.row
+    values: dict[str, Any] = {
+        "ref": data.ref,
+        "stage": row.stage.value,
+        "stage_entered_at": row.stage_entered_at,
+        "next_deadline_at": row.next_deadline_at,
+        "next_deadline_kind": row.next_deadline_kind,
+        "overdue": row.overdue,
+        "escalation_level": row.escalation_level.value,
+        "audit_due": row.audit_due,
+        "version": data.version,
+        "updated_at": row.as_of,
     }
-    # An equal version moves the row too when an uncommitted run's store is being replaced.
-    upsert = statements.upsert_newer if data.replace_after_seq is None else statements.upsert_same_or_newer
-    # RETURNING, not rowcount: psycopg reports -1 for an upsert, and the row comes back only when
-    # it was inserted or updated (an older version's WHERE leaves it, and returns nothing).
-    moved = connection.execute(upsert, values).first() is not None
-    if moved:
-        connection.execute(statements.delete_actions, {"ref": status.ref})
-        _insert_ignoring_duplicates(
-            session,
-            ActionRow,
+    if data.recommendation is not None:
+        facts = data.recommendation
+        values |= {
+            "workflow_id": data.workflow_id,
+            "title": facts.title,
+            "source_kind": facts.source_kind.value,
+            "source_title": facts.source_title,
+            "source_date": facts.source_date,
+            "board": facts.board,
+            "priority": facts.priority.value,
+        }
+        moved = connection.execute(statements.upsert_newer, values).first() is not None
+    else:
+        new_values = {f"new_{k}": v for k, v in values.items()}
+        moved = connection.execute(statements.update_newer, new_values).first() is not None
+    if moved and data.actions:
+        connection.execute(
+            statements.upsert_actions,
             [
                 {
-                    "ref": status.ref,
+                    "ref": data.ref,
                     "action_id": a.action_id,
                     "description": a.description,
                     "agency": a.agency,
@@ -149,20 +163,13 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
                     "overdue": a.overdue,
                     "escalation_level": a.escalation_level.value,
                 }
-                for a in status.actions
+                for a in data.actions
             ],
-        )
-    if data.replace_after_seq is not None:
-        connection.execute(statements.delete_events_after, {"ref": status.ref, "seq": data.replace_after_seq})
-    if data.replace_outbox_after is not None:
-        # Never sent: only a committed task starts a delivery, and the replaced ones never were.
-        connection.execute(
-            statements.delete_outbox_after, {"workflow_id": data.workflow_id, "after": data.replace_outbox_after}
         )
     _insert_ignoring_duplicates(
         session,
         TimelineRow,
-        [{"ref": status.ref, "seq": e.seq, "at": e.at, "kind": e.kind, "actor": e.actor, "detail": e.detail}
+        [{"ref": data.ref, "seq": e.seq, "at": e.at, "kind": e.kind, "actor": e.actor, "detail": e.detail}
          for e in data.new_events],
     )  # fmt: skip
     _insert_ignoring_duplicates(
@@ -172,7 +179,7 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
             {
                 "key": n.key,
                 "workflow_id": data.workflow_id,
-                "ref": status.ref,
+                "ref": data.ref,
                 "kind": n.kind,
                 "recipients": n.recipients,
                 "action_id": n.action_id,
@@ -186,18 +193,9 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
     return moved
 
 
-def audit_due(status: RecommendationStatus) -> date | None:
-    """The day the awaited audit or re-audit is planned for, if one is awaited."""
-    if status.stage is Stage.audit and status.audit_plan is not None:
-        return status.audit_plan.audit_on
-    if status.stage is Stage.re_audit and status.audits:
-        return status.audits[-1].re_audit_on
-    return None
-
-
 def outbox(*, session: Session, ref: str | None = None) -> list[OutboxRow]:
     """Notifications in the order they were created, for one recommendation or all."""
-    query = select(OutboxRow).order_by(OutboxRow.created_at, OutboxRow.key)
+    query = select(OutboxRow).order_by(col(OutboxRow.created_at), col(OutboxRow.key))
     if ref is not None:
         query = query.where(OutboxRow.ref == ref)
     return list(session.exec(query))
@@ -269,13 +267,13 @@ _LISTINGS_KEPT = 8
 
 
 def _listing(session: Session, now: datetime) -> list[_Listed]:
-    r = RecommendationRow.__table__.c  # type: ignore[attr-defined]
+    r = table_of(RecommendationRow).c
     connection = session.connection()
     # Every projection that moves a row raises its version, so the count and the sum of versions
     # change whenever any recommendation (or its set of actions) does.
     count, versions = connection.execute(sa_select(func.count(), func.coalesce(func.sum(r.version), 0))).one()
     stamp = (count, versions, now.astimezone(UTC).replace(minute=0, second=0, microsecond=0))
-    database = str(session.get_bind().url)
+    database = str(session.get_bind().engine.url)
     cached = _LISTINGS.get(database)
     if cached is not None and cached[0] == stamp:
         return cached[1]
@@ -290,8 +288,8 @@ def _build_listing(connection: Any, now: datetime) -> list[_Listed]:
     # One query: each recommendation with its actions folded in by the database (the earliest
     # open due date, the agencies and owners as joined strings), as plain rows, not ORM objects,
     # which cost several times the query at 2,000 (bench/read_model_lists.py).
-    r = RecommendationRow.__table__.c  # type: ignore[attr-defined]
-    a = ActionRow.__table__.c  # type: ignore[attr-defined]
+    r = table_of(RecommendationRow).c
+    a = table_of(ActionRow).c
     rows = connection.execute(
         sa_select(
             r.ref, r.title, r.board, r.stage, r.overdue, r.escalation_level, r.next_deadline_at,
@@ -300,7 +298,7 @@ def _build_listing(connection: Any, now: datetime) -> list[_Listed]:
             func.aggregate_strings(a.agency, _SEPARATOR).label("agencies"),
             func.aggregate_strings(func.lower(a.owner), _SEPARATOR).label("owners"),
         )
-        .select_from(RecommendationRow.__table__.outerjoin(ActionRow.__table__, a.ref == r.ref))
+        .select_from(table_of(RecommendationRow).outerjoin(table_of(ActionRow), a.ref == r.ref))
         .group_by(r.ref)
         .order_by(r.ref)
     ).all()  # fmt: skip
@@ -418,7 +416,7 @@ def record_caught_mail(*, session: Session, mail: CaughtMail) -> None:
 
 def caught_mail(*, session: Session, recipient: str | None = None) -> list[CaughtMail]:
     """Caught messages, oldest first, optionally only those addressed to ``recipient``."""
-    rows = list(session.exec(select(CaughtMail).order_by(CaughtMail.id)))
+    rows = list(session.exec(select(CaughtMail).order_by(col(CaughtMail.id))))
     if recipient is not None:
         wanted = recipient.lower()
         rows = [row for row in rows if wanted in (r.lower() for r in row.recipients)]
@@ -429,7 +427,7 @@ def sent_mail_statuses(*, session: Session, message_ids: Sequence[str]) -> dict[
     """``sent`` or ``bounced`` for each of these messages handled before, by Message-ID."""
     if not message_ids:
         return {}
-    rows = session.exec(select(SentMail.message_id, SentMail.status).where(SentMail.message_id.in_(message_ids)))
+    rows = session.exec(select(SentMail.message_id, SentMail.status).where(col(SentMail.message_id).in_(message_ids)))
     return dict(rows.all())
 
 
@@ -465,7 +463,7 @@ def record_sent_mail(
 
 def sent_log(*, session: Session, ref: str | None = None) -> list[SentMail]:
     """The sent log, oldest first."""
-    query = select(SentMail).order_by(SentMail.at)
+    query = select(SentMail).order_by(col(SentMail.at))
     if ref is not None:
         query = query.where(SentMail.ref == ref)
     return list(session.exec(query))
@@ -480,7 +478,7 @@ def record_problem(
     """Note one occurrence of a problem: a new row, or one more on the row of ``key`` (which
     opens it again if an operator had marked it resolved)."""
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    table = ProblemRow.__table__.c  # type: ignore[attr-defined]
+    table = table_of(ProblemRow).c
     insert = module.insert(ProblemRow).values(
         key=key[:300], workflow_id=workflow_id[:100], ref=ref[:64], kind=kind[:60], detail=detail[:500],
         first_seen=now, last_seen=now, count=1, resolved_at=None,
@@ -500,7 +498,7 @@ def record_problem(
 
 def open_problems(*, session: Session) -> list[ProblemRow]:
     """Every problem no operator has marked resolved, most recent first."""
-    table = ProblemRow.__table__.c  # type: ignore[attr-defined]
+    table = table_of(ProblemRow).c
     rows = list(session.exec(select(ProblemRow).where(table.resolved_at.is_(None)).order_by(table.last_seen.desc())))
     for row in rows:
         session.expunge(row)
@@ -509,7 +507,7 @@ def open_problems(*, session: Session) -> list[ProblemRow]:
 
 def problem_counts(*, session: Session) -> dict[str, int]:
     """How many open problems there are, by kind."""
-    table = ProblemRow.__table__.c  # type: ignore[attr-defined]
+    table = table_of(ProblemRow).c
     rows = session.connection().execute(
         sa_select(table.kind, func.count()).where(table.resolved_at.is_(None)).group_by(table.kind)
     )
@@ -518,7 +516,7 @@ def problem_counts(*, session: Session) -> dict[str, int]:
 
 def resolve_problems(*, session: Session, ids: Sequence[int], now: datetime) -> int:
     """Mark these problems dealt with; returns how many were open."""
-    table = ProblemRow.__table__.c  # type: ignore[attr-defined]
+    table = table_of(ProblemRow).c
     rows = session.exec(select(ProblemRow).where(table.id.in_(ids), table.resolved_at.is_(None)))
     count = 0
     for row in rows:
@@ -530,6 +528,6 @@ def resolve_problems(*, session: Session, ids: Sequence[int], now: datetime) -> 
 
 def stored_workflows(*, session: Session) -> dict[str, tuple[str, str]]:
     """Every recommendation in the read model: its workflow id, with its ref and stage."""
-    table = RecommendationRow.__table__.c  # type: ignore[attr-defined]
+    table = table_of(RecommendationRow).c
     rows = session.connection().execute(sa_select(table.workflow_id, table.ref, table.stage))
     return {workflow_id: (ref, stage) for workflow_id, ref, stage in rows}

@@ -18,7 +18,7 @@ from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 from itsdangerous.exc import SignatureExpired
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from store.tables import Person, UsedSignInLink, WebSession
 
@@ -142,4 +142,4 @@ class SessionCookies:
     def end(self, *, session: Session, cookie: str | None) -> None:
         token = self.token(cookie)
         if token is not None:
-            session.exec(delete(WebSession).where(WebSession.token_hash == _hash(token)))  # type: ignore[call-overload]
+            session.exec(delete(WebSession).where(col(WebSession.token_hash) == _hash(token)))

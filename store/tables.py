@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime
+from sqlalchemy import JSON, Column, DateTime, Table
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -30,6 +30,14 @@ class UtcDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's SQLAlchemy ``Table``, for Core statements (bulk upserts, joins and
+    aggregates over plain rows)."""
+    # SQLModel's metaclass sets __table__ on every table=True class, but its types do not declare it.
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
 
 
 # --- registry -----------------------------------------------------------------------------

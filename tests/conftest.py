@@ -33,6 +33,8 @@ from settings import Settings
 from store.db import get_engine, init_db, migrate
 from tests.helpers import TEST_SECRET_KEY, drain_digests, free_port, temporary_database, worker_maker
 from workflows.recommendation import RecommendationWorkflow
+from workflows.search_attributes import KEYS as SEARCH_ATTRIBUTE_KEYS
+from workflows.search_attributes import register_search_attributes
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -42,6 +44,8 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         test_server_existing_path=test_server_path(),
     )
+    # It has no flag for them, and fails a workflow task that upserts one it does not know.
+    await register_search_attributes(environment.client)
     yield environment
     await environment.shutdown()
 
@@ -53,6 +57,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=dev_server_path(),
         data_converter=pydantic_data_converter,
         ui=False,
+        search_attributes=SEARCH_ATTRIBUTE_KEYS,
     )
     yield environment
     await environment.shutdown()

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
-from datetime import date, timedelta
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import select
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.worker import Worker
 
+# The local stack's helpers live in devtools (the benchmarks use them too); the tests import them from here.
+from devtools.local_stack import digest_ids as digest_ids
+from devtools.local_stack import drain_digests as drain_digests
+from devtools.local_stack import free_port as free_port
+from devtools.local_stack import sent as sent
+from devtools.local_stack import skip_to as skip_to
+from devtools.local_stack import worker_maker as worker_maker
 from models.payloads import RecommendationStatus
-from settings import Settings
 from store.db import session_scope
-from store.read_model import outbox, recommendation_row
-from store.tables import OutboxRow, RecommendationRow, TimelineRow
-from worker import build_workers
+from store.read_model import recommendation_row
+from store.tables import RecommendationRow, TimelineRow
 from workflows.recommendation import RecommendationWorkflow
 
 T = TypeVar("T")
@@ -30,16 +32,11 @@ T = TypeVar("T")
 TEST_SECRET_KEY = "test-only-signing-key-not-for-production-0123456789"
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 async def decide(handle: WorkflowHandle, name: str, payload) -> RecommendationStatus:
-    """Run one decision (a Workflow Update) and return the new status."""
-    return await handle.execute_update(getattr(RecommendationWorkflow, name), payload)
+    """Run one decision (a Workflow Update), then return the new status from the query (the
+    Update itself answers only with a small ``DecisionResult``)."""
+    await handle.execute_update(getattr(RecommendationWorkflow, name), payload)
+    return await handle.query(RecommendationWorkflow.status)
 
 
 async def refused(handle: WorkflowHandle, name: str, payload) -> ApplicationError:
@@ -56,14 +53,6 @@ async def status(handle: WorkflowHandle) -> RecommendationStatus:
     return await handle.query(RecommendationWorkflow.status)
 
 
-def sent(database_url: str, ref: str | None = None) -> list[OutboxRow]:
-    with session_scope(database_url) as session:
-        rows = outbox(session=session, ref=ref)
-        for row in rows:
-            session.expunge(row)
-        return rows
-
-
 async def eventually(check: Callable[[], T], *, timeout: float = 15.0) -> T:
     """Poll ``check`` until it returns a truthy value: the worker processes a fired timer in
     real time after the test server's clock has moved (the clock itself does not move here)."""
@@ -78,29 +67,28 @@ async def eventually(check: Callable[[], T], *, timeout: float = 15.0) -> T:
         await asyncio.sleep(0.05)
 
 
+async def eventually_async(check: Callable[[], Awaitable[T]], *, timeout: float = 30.0) -> T:
+    """Poll the coroutine ``check()`` until it returns something truthy (visibility lags a moment)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"not within {timeout}s; last {result!r}")
+        await asyncio.sleep(0.2)
+
+
+async def server_clock(env) -> Callable[[], datetime]:
+    """A clock for the web app that reads the test server's time: earlier tests move that clock
+    far ahead, and the plans a test writes are dated by it."""
+    offset = await env.get_current_time() - datetime.now(UTC)
+    return lambda: datetime.now(UTC) + offset
+
+
 async def today(env) -> date:
     return (await env.get_current_time()).date()
-
-
-async def skip_to(env, day: date, hour: int = 9, *, deadline: timedelta | None = None) -> None:
-    """Move the test server's clock to ``day`` at ``hour``:00 UTC (after the 08:00 deadlines).
-
-    The server holds the clock until the worker's work is done; ``deadline`` gives the call
-    longer than its default when that work is large (hundreds of recommendations at once)."""
-    from datetime import UTC, datetime
-
-    from temporalio.api.testservice.v1 import SleepRequest
-
-    target = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
-    now = await env.get_current_time()
-    if target <= now:
-        return
-    if deadline is None:
-        await env.sleep(target - now)
-        return
-    request = SleepRequest()
-    request.duration.FromTimedelta(target - now)
-    await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=deadline)
 
 
 def days(n: int) -> timedelta:
@@ -134,38 +122,6 @@ async def stored_through(database_url: str, status: RecommendationStatus, *, tim
     await eventually(caught_up, timeout=timeout)
 
 
-def worker_maker(client, *, settings: Settings, executor: ThreadPoolExecutor):
-    """A factory of running workers on one queue and store: ``async with make():`` runs the
-    decisions worker (yielded) and, unless ``settings.worker_serves`` says otherwise, the store
-    and mail ones."""
-
-    @asynccontextmanager
-    async def make(**options) -> AsyncIterator[Worker]:
-        async with AsyncExitStack() as stack:
-            workers = build_workers(client, settings=settings, executor=executor, **options)
-            running = [await stack.enter_async_context(worker) for worker in workers]
-            yield running[0]
-
-    return make
-
-
-def digest_ids(database_url: str) -> list[tuple[str, date]]:
-    """The board digest workflows this test's escalations started, with their days."""
-    from activities.digest import digest_workflow_id
-    from models.calendar import roll_forward
-    from models.payloads import DIGEST_KINDS, DIGEST_ROLES
-
-    ids = {
-        (digest_workflow_id(recipient, day), day)
-        for row in sent(database_url)
-        if row.kind in DIGEST_KINDS
-        for day in [roll_forward(row.created_at.date())]
-        for recipient in row.recipients
-        if row.context.get("roles", {}).get(recipient) in DIGEST_ROLES
-    }
-    return sorted(ids)
-
-
 async def status_with_escalations(handle: WorkflowHandle, count: int, *, timeout: float = 15.0) -> RecommendationStatus:
     """The status once ``count`` escalations are recorded: after the test server's clock moves,
     the worker handles the fired timer in real time."""
@@ -182,33 +138,6 @@ async def status_with_escalations(handle: WorkflowHandle, count: int, *, timeout
             raise AssertionError(f"{len(latest[0].escalations)} escalations recorded, expected {count}")
         await asyncio.sleep(0.05)
     return latest[0]
-
-
-async def drain_digests(env, database_url: str) -> None:
-    """Let the board digests a test's escalations started send, while its worker still runs.
-
-    They wait for their sending time; one left waiting holds the shared time-skipping clock once
-    its worker has gone. Only handles from start_workflow skip time while awaiting a result, so
-    move the clock past the last digest's sending time, then collect them.
-    """
-    from contextlib import suppress
-    from datetime import UTC, datetime
-
-    from temporalio.client import WorkflowFailureError
-    from temporalio.service import RPCError
-
-    from workflows.board_digest import DIGEST_TIME
-
-    digests = digest_ids(database_url)
-    if not digests:
-        return
-    last_send = max(datetime.combine(day, DIGEST_TIME, tzinfo=UTC) for _, day in digests)
-    now = await env.get_current_time()
-    if last_send + timedelta(minutes=1) > now:
-        await env.sleep(last_send + timedelta(minutes=1) - now)
-    for digest_id, _ in digests:
-        with suppress(WorkflowFailureError, RPCError):
-            await asyncio.wait_for(env.client.get_workflow_handle(digest_id).result(), timeout=30)
 
 
 @contextmanager

@@ -101,6 +101,8 @@ class TestDevServerLifecycle:
 
             result = await handle.result()
 
+            closed = await status(handle)  # the query answers after the workflow closed, too
+
         assert Stage.assured == result.stage
         assert [
             "received",
@@ -119,7 +121,7 @@ class TestDevServerLifecycle:
             "stage:audit",
             "audit_embedded",
             "stage:assured",
-        ] == [event.kind for event in result.timeline]
+        ] == [event.kind for event in closed.timeline]
 
         row = stored_row(database_url, ref)
         assert (Stage.assured.value, final_status.version) == (row.stage, row.version)
@@ -179,6 +181,8 @@ class TestWorkerHandover:
 
             result = await handle.result()
 
+            closed = await status(handle)  # the query answers after the workflow closed, too
+
         assert (Stage.withdrawn, "Superseded by the 2024 thematic review") == (result.stage, result.closed_reason)
         assert [
             "received",
@@ -192,7 +196,7 @@ class TestWorkerHandover:
             "action_completed",
             "stage:dissemination_plan",
             "stage:withdrawn",
-        ] == [event.kind for event in result.timeline]
+        ] == [event.kind for event in closed.timeline]
 
         row = stored_row(database_url, ref)
         assert (Stage.withdrawn.value, final_status.version) == (row.stage, row.version)

@@ -18,15 +18,15 @@ import pytest_asyncio
 import yaml
 from structlog.testing import capture_logs
 
+from devtools import bombs
+from devtools import plan_files as pf
 from gateway.workflows import recommendation_status
 from store.api_tokens import issue_token
 from store.db import session_scope
 from store.read_model import caught_mail, registry, upsert_registry
 from store.tables import Person
-from tests import bombs
-from tests import plan_files as pf
 from tests.helpers import eventually, stored_row
-from tests.test_import import close_all
+from tests.plans.test_import import close_all
 from tests.web_client import Browser, csrf_of, text_of, token_for
 from web.app import create_app
 
@@ -255,7 +255,8 @@ async def test_b10_what_gets_past_every_entry_is_listed_for_an_operator_and_the_
     doctor lists, never retried, and the task email still reaches the owner."""
     from gateway.doctor import stored_problems
     from tests import factories as f
-    from tests.test_operator_problems import add_unsendable, crafted, eventually_async
+    from tests.gateway.test_operator_problems import add_unsendable, crafted
+    from tests.helpers import eventually_async
 
     await start(crafted("HOSTILE-B10", add_unsendable))
     [problem] = await eventually(lambda: stored_problems(database_url))

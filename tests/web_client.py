@@ -8,23 +8,9 @@ from html import unescape
 
 import httpx
 
-from links.signed import LinkClaims, signer_from_settings
-from settings import Settings
-
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def token_for(
-    settings: Settings, person: str, ref: str, role: str, action_id: str | None = None, epoch: int = 0
-) -> str:
-    claims = LinkClaims(person=person, ref=ref, role=role, action_id=action_id, owner_epoch=epoch)
-    return signer_from_settings(settings).sign(claims)
-
-
-def csrf_of(html: str) -> str:
-    found = CSRF_FIELD.search(html)
-    assert found, "the page has no form with a CSRF token"
-    return unescape(found.group(1))
+# Links and CSRF tokens live in devtools (the benchmarks use them too); the tests import them from here.
+from devtools.web_forms import csrf_of as csrf_of
+from devtools.web_forms import token_for as token_for
 
 
 def date_fields(name: str, day: date) -> dict[str, str]:

@@ -8,18 +8,23 @@ progress and a board's secretary can record decisions.
 from __future__ import annotations
 
 import tempfile
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, HTTPException, Query, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, create_model
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from gateway.workflows import DecisionNotTaken, UnknownRecommendation, decide, recommendation_status
-from models.payloads import DECISION_INPUTS, RecommendationStatus, Stage
+from models.lifecycle import DECISION_INPUTS
+from models.payloads import Payload, RecommendationStatus, Stage
 from plans.apply import import_plan
 from plans.isolated import read_plan_file
 from plans.sheets import MAX_FILE_BYTES, Problem
@@ -30,7 +35,8 @@ from store.db import session_scope
 from store.read_model import RecommendationSummary, problem_counts, recommendation_summaries, registry
 from web.context import WebContext
 
-router = APIRouter(tags=["recommendations"])
+# Each route names its one tag: Swagger UI lists an operation under every tag it has.
+router = APIRouter()
 bearer = HTTPBearer(auto_error=False, description="A token from `assure token issue --for EMAIL`")
 
 
@@ -54,8 +60,8 @@ def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials
 Caller = Annotated[Viewer, Depends(caller)]
 
 
-@router.get("/api/recommendations", response_model=list[RecommendationSummary])
-async def list_recommendations(
+@router.get("/api/recommendations", response_model=list[RecommendationSummary], tags=["recommendations"])
+def list_recommendations(
     request: Request,
     person: Caller,
     board: str | None = None,
@@ -64,11 +70,12 @@ async def list_recommendations(
     overdue: Annotated[bool, Query(description="Only overdue ones")] = False,
 ) -> list[RecommendationSummary]:
     """Summaries (stage, RAG, next deadline, escalation) of what the caller may see."""
-
-    with session_scope(_ctx(request).settings.database_url) as session:
+    # A plain function: FastAPI runs it in the thread pool, so the query never blocks the loop.
+    ctx = _ctx(request)
+    with session_scope(ctx.settings.database_url) as session:
         return recommendation_summaries(
             session=session,
-            now=datetime.now(UTC),
+            now=ctx.clock(),
             board=board,
             agency=agency,
             stage=stage.value if stage else None,
@@ -94,43 +101,116 @@ async def _visible_status(request: Request, person: Viewer, ref: str) -> Recomme
     return status
 
 
-@router.get("/api/recommendations/{ref}", response_model=RecommendationStatus)
+@router.get("/api/recommendations/{ref}", response_model=RecommendationStatus, tags=["recommendations"])
 async def get_recommendation(request: Request, ref: str, person: Caller) -> RecommendationStatus:
     """The live state: exactly the workflow's ``status`` query."""
     return await _visible_status(request, person, ref)
 
 
-@router.post(
-    "/api/recommendations/{ref}/decisions/{decision}",
-    response_model=RecommendationStatus,
-    responses={403: {}, 404: {}, 409: {"description": "refused by the workflow, with its reasons"}, 422: {}},
-)
-async def take_decision(
-    request: Request,
-    ref: str,
-    decision: str,
-    person: Caller,
-    payload: Annotated[dict[str, Any], Body(description="The decision's payload, without `by`")] = None,  # type: ignore[assignment]
-) -> Any:
-    """Take one decision as the token's person (``acknowledge``, ``complete_action``, ``submit_plans``,
-    ``sign_off``, ``record_audit``, ...): 200 with the new status, or why not."""
-    if decision not in DECISION_INPUTS:
-        raise HTTPException(404, f"{decision!r} is not a decision; use one of {', '.join(DECISION_INPUTS)}")
-    payload = payload or {}
-    if "by" in payload:
-        raise HTTPException(422, "leave out 'by': the decision is taken as the token's person")
+# --- decisions: one route per decision, so that /docs shows each one's body ---------------------
+
+BY_REFUSED = "leave out 'by': the decision is taken as the token's person"
+DECISION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "not this person's to take (``WrongPerson``)"},
+    404: {"description": "no such recommendation that the caller may see"},
+    409: {"description": "refused by the workflow, with its reasons"},
+    422: {"description": "the body does not fit the decision (``InvalidInput``, with ``fields``)"},
+}
+
+
+def decision_body(name: str) -> type[BaseModel]:
+    """Decision ``name``'s payload without ``by``: what a caller sends (the token's person decides).
+    Unknown fields, ``by`` among them, are refused as the payload itself refuses them."""
+    payload = DECISION_INPUTS[name]
+    fields: dict[str, Any] = {
+        field: (info.annotation, info) for field, info in payload.model_fields.items() if field != "by"
+    }
+    body = create_model(f"{payload.__name__.removesuffix('Input')}Body", __base__=Payload, **fields)
+    body.__doc__ = payload.__doc__ or f"The body of the {name!r} decision."
+    return body
+
+
+class DecisionRoute(APIRoute):
+    """A decision's route: a body that does not fit its payload is answered as the workflow's own
+    check of it answers (422, ``InvalidInput`` with ``fields``), so the typed body changes what
+    /docs shows and not what callers get back."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+        name = self.path.rsplit("/", 1)[-1]
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except RequestValidationError as exc:
+                answer = _invalid_body(name, exc.errors())
+                if answer is None:
+                    raise
+                return answer
+
+        return route
+
+
+def _invalid_body(name: str, errors: Sequence[Any]) -> JSONResponse | None:
+    """The answer for a body whose fields do not fit decision ``name``; None (FastAPI's own answer)
+    for a body that is not a JSON object at all."""
+    if any(tuple(e["loc"]) == ("body", "by") for e in errors):
+        return JSONResponse({"detail": BY_REFUSED}, status_code=422)
+    if any(len(e["loc"]) < 2 or e["loc"][0] != "body" or e["type"] == "json_invalid" for e in errors):
+        return None
+    # The shape and words of gateway.workflows.parse_decision's refusal.
+    fields = {".".join(str(p) for p in e["loc"][1:]): e["msg"] for e in errors}
+    summary = "; ".join(f"{where}: {message}" for where, message in fields.items())
+    body = {"type": "InvalidInput", "message": f"{name}: {summary}", "gaps": [], "fields": fields}
+    return JSONResponse(body, status_code=422)
+
+
+async def _take(request: Request, ref: str, name: str, person: Viewer, payload: dict[str, Any]) -> Any:
+    """Take decision ``name`` as the token's person: the new status, or why not."""
     await _visible_status(request, person, ref)
+    ctx = _ctx(request)
     try:
-        ctx = _ctx(request)
-        return await decide(
-            ctx.client, ref, decision, {**payload, "by": person.email}, database_url=ctx.settings.database_url
-        )
+        await decide(ctx.client, ref, name, {**payload, "by": person.email}, database_url=ctx.settings.database_url)
+        # Whatever decide answers, the caller gets the whole status, as the status query gives it.
+        return await recommendation_status(ctx.client, ref)
     except UnknownRecommendation:
         raise _not_found(ref) from None
     except DecisionNotTaken as refused:
         body = {"type": refused.type, "message": refused.message, "gaps": refused.gaps, "fields": refused.fields}
         status_code = {"InvalidInput": 422, "WrongPerson": 403}.get(refused.type, 409)
         return JSONResponse(body, status_code=status_code)
+
+
+def _decision_endpoint(name: str, body: type[BaseModel]) -> Callable[..., Coroutine[Any, Any, Any]]:
+    async def endpoint(request: Request, ref: str, person: Caller, payload: Any = None) -> Any:
+        data = payload.model_dump(exclude_unset=True) if payload is not None else {}
+        return await _take(request, ref, name, person, data)
+
+    # Set here rather than written above: the body's type is made at import, one per decision.
+    endpoint.__annotations__["payload"] = Annotated[body, Body(description=f"The {name} payload, without `by`")]
+    endpoint.__doc__ = f"Take the decision ``{name}`` as the token's person: 200 with the new status, or why not."
+    return endpoint
+
+
+for _name in DECISION_INPUTS:
+    router.add_api_route(
+        f"/api/recommendations/{{ref}}/decisions/{_name}",
+        _decision_endpoint(_name, decision_body(_name)),
+        methods=["POST"],
+        name=f"decide_{_name}",
+        summary=_name.replace("_", " ").capitalize(),
+        response_model=RecommendationStatus,
+        responses=DECISION_RESPONSES,
+        tags=["decisions"],
+        route_class_override=DecisionRoute,
+    )
+
+
+@router.post("/api/recommendations/{ref}/decisions/{decision}", include_in_schema=False)
+async def unknown_decision(ref: str, decision: str, person: Caller) -> None:
+    """Any other name (the routes above take every decision there is). ``person`` is asked for
+    all the same: without a live token the answer is 401, as on every other route."""
+    raise HTTPException(404, f"{decision!r} is not a decision; use one of {', '.join(DECISION_INPUTS)}")
 
 
 @router.post("/api/plans", tags=["plans"], responses={400: {}, 403: {}, 413: {}})
@@ -151,7 +231,9 @@ async def upload_plan(
     data = await file.read(MAX_FILE_BYTES + 1)
     # Reading (in a child process, within limits), the registry and the checks all block: in the
     # thread pool, so the event loop answers every other request (/healthz too) meanwhile.
-    plan, problems = await run_in_threadpool(_checked_upload, data, suffix, ctx.settings.database_url)
+    plan, problems = await run_in_threadpool(
+        _checked_upload, data, suffix, ctx.settings.database_url, ctx.london_today()
+    )
     if problems or plan is None:
         named = [{**p.as_dict(), "sheet": file.filename if p.sheet.startswith("upload") else p.sheet} for p in problems]
         return JSONResponse({"problems": named}, status_code=400)
@@ -165,8 +247,9 @@ async def upload_plan(
     return JSONResponse(report.as_dict())
 
 
-def _checked_upload(data: bytes, suffix: str, database_url: str) -> tuple[Any, list[Problem]]:
-    """The uploaded plan, read as `assure import` reads a file, and checked against the registry."""
+def _checked_upload(data: bytes, suffix: str, database_url: str, today: date) -> tuple[Any, list[Problem]]:
+    """The uploaded plan, read as `assure import` reads a file, and checked against the registry
+    (``today``, London's, is the last day a source or a completion may be dated)."""
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / f"upload{suffix}"
         path.write_bytes(data)
@@ -175,7 +258,7 @@ def _checked_upload(data: bytes, suffix: str, database_url: str) -> tuple[Any, l
         return None, problems
     with session_scope(database_url) as session:
         stored = registry(session=session)
-    return check_plan(sheets, stored=stored, today=date.today())
+    return check_plan(sheets, stored=stored, today=today)
 
 
 @router.get("/healthz", tags=["health"])
@@ -197,12 +280,17 @@ async def readyz(request: Request) -> JSONResponse:
     except Exception as exc:  # any failure means not ready; say which kind
         checks["temporal"] = type(exc).__name__
     try:
-        with session_scope(ctx.settings.database_url) as session:
-            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
-            problems = problem_counts(session=session)
+        problems = await run_in_threadpool(_database_answers, ctx.settings.database_url)
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = type(exc).__name__
     ready = all(value == "ok" for value in checks.values())
     body = {"status": "ready" if ready else "not ready", **checks, "problems": problems}
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+def _database_answers(database_url: str) -> dict[str, int]:
+    """The store answers a query: the operator problems it holds, by kind (blocking: in a thread)."""
+    with session_scope(database_url) as session:
+        session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+        return problem_counts(session=session)

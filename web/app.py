@@ -7,12 +7,15 @@ pinned ``package.json`` by the set-up commands) under ``/assets``, our own under
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 from temporalio.client import Client
@@ -22,7 +25,7 @@ from plans.sheets import MAX_FILE_BYTES
 from settings import Settings, get_settings
 from store.sessions import SessionCookies, SignInLinks
 from web import api, dashboard, response_pages, sign_in
-from web.context import GOVUK_DIST, PROJECT_ROOT, WebContext
+from web.context import GOVUK_DIST, PROJECT_ROOT, WebContext, utc_now
 from web.docs import add_docs
 from web.security import AccessLog, BodyLimit, CsrfTokens, RateLimits, SecurityHeaders
 from web.sign_in import SIGN_IN_PER_ADDRESS
@@ -31,16 +34,25 @@ from web.templating import environment
 STATIC_DIR = PROJECT_ROOT / "web" / "static"
 
 
-def create_app(settings: Settings | None = None, *, client: Client | None = None, dev_pages: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    client: Client | None = None,
+    dev_pages: bool = False,
+    clock: Callable[[], datetime] = utc_now,
+) -> FastAPI:
     """The web app for ``settings``; with ``client`` None it connects to Temporal at start-up.
-    ``dev_pages`` adds the caught-mail pages of ``assure dev``."""
+    ``dev_pages`` adds the caught-mail pages of ``assure dev``; ``clock`` (an aware UTC time) is
+    every handler's "now"."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         from store.db import init_db
 
-        init_db(settings.database_url)  # the store at the current schema before the first request
+        # The store at the current schema before the first request; off the event loop, as all
+        # database work in the web process is.
+        await run_in_threadpool(init_db, settings.database_url)
         if app.state.ctx.client is None:
             from gateway.workflows import connect
 
@@ -74,6 +86,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         env=environment(),
         sign_in_links=SignInLinks(key),
         cookies=SessionCookies(key),
+        clock=clock,
     )
     app.include_router(response_pages.router)
     app.include_router(api.router)

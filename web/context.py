@@ -1,10 +1,12 @@
 """What every request handler needs, made once per process: settings, the Temporal client, the
-link signer, CSRF tokens, rate limits, the page renderer, and the dashboard's sign-in links and
-session cookies."""
+link signer, CSRF tokens, rate limits, the page renderer, the dashboard's sign-in links and
+session cookies, and the clock."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from starlette.datastructures import FormData
 from temporalio.client import Client
 
 from links.signed import LinkSigner
+from models.wording import LONDON
 from settings import Settings
 from store.sessions import SessionCookies, SignInLinks
 from web.security import MAX_FORM_FIELDS, CsrfTokens, RateLimits, client_address, same_origin
@@ -23,6 +26,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Built by the set-up commands from the pinned npm packages; never committed.
 GOVUK_DIST = PROJECT_ROOT / "node_modules" / "govuk-frontend" / "dist" / "govuk"
 BUILT_CSS = PROJECT_ROOT / "web" / "static" / "build" / "assure.css"
+
+
+def utc_now() -> datetime:
+    """The wall clock, as an aware UTC time: the web's clock unless ``create_app`` is given another."""
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -35,9 +43,16 @@ class WebContext:
     env: Environment
     sign_in_links: SignInLinks
     cookies: SessionCookies
+    # The one source of "now" for every handler (sessions, lists, the import's "today"), so that a
+    # test can show the pages as they stand on any day.
+    clock: Callable[[], datetime] = utc_now
     # Without the npm assets the pages still work, unstyled: the links to them are left out.
     styled: bool = field(default_factory=BUILT_CSS.is_file)
     scripted: bool = field(default_factory=lambda: (GOVUK_DIST / "govuk-frontend.min.js").is_file())
+
+    def london_today(self) -> date:
+        """Today's date on London's clock, where the partnership works and writes its dates."""
+        return self.clock().astimezone(LONDON).date()
 
     def page(
         self, request: Request, template: str, context: dict[str, Any], *, status_code: int = 200, error: bool = False

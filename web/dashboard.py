@@ -8,28 +8,30 @@ validator has the last word.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
 from gateway.workflows import UnknownRecommendation, reader_status, recommendation_status
-from models.payloads import DECISION_INPUTS, RecommendationStatus, Stage
+from models.lifecycle import DECISION_INPUTS
+from models.payloads import RecommendationStatus, Stage
 from models.rag import Rag
 from reports.charts import rag_bars_svg, stage_bars_svg
 from store.access import Viewer
 from store.db import session_scope
-from store.overview import LIST_LIMIT, end_of_month, overview
-from store.read_model import recommendation_summaries, sent_log
+from store.overview import LIST_LIMIT, Overview, end_of_month, overview
+from store.read_model import RecommendationSummary, Visibility, recommendation_summaries, sent_log
 from store.sessions import COOKIE_NAME
 from web import wording
 from web.context import WebContext
 from web.recommendation_view import FormView, PageParts, recommendation_page, submit_form
 from web.sign_in import session_csrf, signed_in
-from web.timeline import timeline_entries
+from web.timeline import Entry, timeline_entries
 
 router = APIRouter(include_in_schema=False)
 RAG_LABELS: dict[str, str] = {"red": "Red", "amber": "Amber", "green": "Green", "closed": "Closed"}
@@ -47,11 +49,10 @@ def _shared(ctx: WebContext, request: Request, viewer: Viewer) -> dict[str, Any]
 @router.get("/dashboard", response_class=HTMLResponse)
 async def overview_page(request: Request) -> Response:
     ctx: WebContext = request.app.state.ctx
-    viewer = signed_in(request)
+    viewer = await signed_in(request)
     if viewer is None:
         return _sign_in_first(request)
-    with session_scope(ctx.settings.database_url) as session:
-        view = overview(session=session, now=datetime.now(UTC), visible=viewer.visibility)
+    view = await run_in_threadpool(_overview, ctx.settings.database_url, ctx.clock(), viewer.visibility)
     charts = {
         "rag_by_board": rag_bars_svg("RAG rating by board", view.rag_by_board, chart_id="rb"),
         "stage_by_board": stage_bars_svg("Stage by board", view.stage_by_board, chart_id="sb", labels=wording.STAGES),
@@ -88,26 +89,30 @@ async def list_page(
 ) -> Response:
     """Every recommendation the reader may see, narrowed by the filters the overview links to."""
     ctx: WebContext = request.app.state.ctx
-    viewer = signed_in(request)
+    viewer = await signed_in(request)
     if viewer is None:
         return _sign_in_first(request)
     stage = stage if stage in {s.value for s in Stage} else None
     rag_filter: Rag | None = rag if rag in RAG_LABELS else None  # type: ignore[assignment]
-    with session_scope(ctx.settings.database_url) as session:
-        rows = recommendation_summaries(
-            session=session,
-            now=datetime.now(UTC),
-            board=(board or "")[:100] or None,
-            agency=(agency or "")[:100] or None,
-            stage=stage,
-            overdue_only=overdue == "1",
-            visible=viewer.visibility,
-        )
+    now = ctx.clock()
+    rows = await run_in_threadpool(
+        _summaries,
+        ctx.settings.database_url,
+        now=now,
+        board=(board or "")[:100] or None,
+        agency=(agency or "")[:100] or None,
+        stage=stage,
+        overdue_only=overdue == "1",
+        visible=viewer.visibility,
+    )
     if rag_filter:
         rows = [row for row in rows if row.rag == rag_filter]
-    if audit_due == "month":  # the overview's "audits due by the end of this month"
-        month_end = end_of_month(datetime.now(UTC).date())
-        rows = sorted((row for row in rows if row.audit_due and row.audit_due <= month_end), key=lambda r: r.audit_due)
+    if audit_due == "month":  # the overview's "audits due by the end of this month" (its UTC month)
+        month_end = end_of_month(now.date())
+        rows = sorted(
+            (row for row in rows if row.audit_due and row.audit_due <= month_end),
+            key=lambda r: r.audit_due or month_end,
+        )
     filters = {k: v for k, v in {"board": board, "agency": agency, "stage": stage, "rag": rag_filter}.items() if v}
     if overdue == "1":
         filters["overdue"] = "1"
@@ -145,7 +150,7 @@ async def problems_page(request: Request) -> Response:
     from gateway.doctor import examine
 
     ctx: WebContext = request.app.state.ctx
-    viewer = signed_in(request)
+    viewer = await signed_in(request)
     if viewer is None:
         return _sign_in_first(request)
     if "admin" not in viewer.roles:
@@ -200,7 +205,7 @@ async def _visible(ctx: WebContext, viewer: Viewer, ref: str) -> RecommendationS
 @router.get("/dashboard/r/{ref}", response_class=HTMLResponse)
 async def recommendation(request: Request, ref: str, done: str | None = None) -> Response:
     ctx: WebContext = request.app.state.ctx
-    viewer = signed_in(request)
+    viewer = await signed_in(request)
     if viewer is None:
         return _sign_in_first(request)
     status = await _visible(ctx, viewer, ref[:64])
@@ -212,7 +217,7 @@ async def recommendation(request: Request, ref: str, done: str | None = None) ->
 @router.post("/dashboard/r/{ref}/{decision}", response_class=HTMLResponse)
 async def take_decision(request: Request, ref: str, decision: str) -> Response:
     ctx: WebContext = request.app.state.ctx
-    viewer = signed_in(request)
+    viewer = await signed_in(request)
     if viewer is None:
         return _sign_in_first(request)
     form = await ctx.guarded_form(request, binding=request.cookies.get(COOKIE_NAME, ""), bucket="decisions")
@@ -240,13 +245,11 @@ async def _render(
     """The recommendation page: the same body as a response page, every form the workflow would
     accept from this person, and the full timeline with every email sent."""
     reader = await reader_status(ctx.client, status.ref, viewer.email)
-    with session_scope(ctx.settings.database_url) as session:
-        timeline = timeline_entries(status, sent_log(session=session, ref=status.ref))
+    timeline = await run_in_threadpool(_timeline, ctx.settings.database_url, status)
     parts = PageParts(
         status=status,
         reader=reader,
         person=viewer.email,
-        allowed=set(DECISION_INPUTS),  # a signed-in person may take whatever the workflow accepts from them
         own_view=reader.roles == ["owner"],  # an owner and nothing more sees their own actions
         post_base=f"/dashboard/r/{status.ref}",
         csrf_token=session_csrf(ctx, request),
@@ -255,3 +258,21 @@ async def _render(
     return recommendation_page(
         ctx, request, "dashboard/recommendation.html", parts, extra, done=done, failed=failed, status_code=status_code
     )
+
+
+# --- the store's reads, each a blocking query: run in the thread pool, off the event loop ----
+
+
+def _overview(database_url: str, now: datetime, visible: Visibility | None) -> Overview:
+    with session_scope(database_url) as session:
+        return overview(session=session, now=now, visible=visible)
+
+
+def _summaries(database_url: str, **filters: Any) -> list[RecommendationSummary]:
+    with session_scope(database_url) as session:
+        return recommendation_summaries(session=session, **filters)
+
+
+def _timeline(database_url: str, status: RecommendationStatus) -> list[Entry]:
+    with session_scope(database_url) as session:
+        return timeline_entries(status, sent_log(session=session, ref=status.ref))

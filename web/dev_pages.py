@@ -25,6 +25,8 @@ from store.tables import CaughtMail
 from web import wording
 from web.context import WebContext
 
+# The routes are plain functions, which FastAPI runs in its thread pool: each reads the store,
+# and a blocking query must never hold up the event loop.
 router = APIRouter(prefix="/dev")
 _LINK = re.compile(r"https?://[^\s<>\"']+")
 SHOWN = 200
@@ -45,7 +47,7 @@ def _part(message: EmailMessage, subtype: str) -> str | None:
 
 
 @router.get("/mail", response_class=HTMLResponse, include_in_schema=False)
-async def mail_list(request: Request) -> Response:
+def mail_list(request: Request) -> Response:
     """The newest caught messages, each a link to its page."""
     ctx: WebContext = request.app.state.ctx
     with session_scope(ctx.settings.database_url) as session:
@@ -59,7 +61,7 @@ async def mail_list(request: Request) -> Response:
 
 
 @router.get("/mail/{message_id}", response_class=HTMLResponse, include_in_schema=False)
-async def mail_message(request: Request, message_id: int) -> Response:
+def mail_message(request: Request, message_id: int) -> Response:
     """One message: its links, its HTML part framed and sandboxed, its text part as sent."""
     ctx: WebContext = request.app.state.ctx
     row = _caught(ctx, message_id)
@@ -81,7 +83,7 @@ async def mail_message(request: Request, message_id: int) -> Response:
 
 
 @router.get("/mail/{message_id}/html", include_in_schema=False)
-async def mail_html(request: Request, message_id: int) -> Response:
+def mail_html(request: Request, message_id: int) -> Response:
     """The HTML part alone, for the message page's sandboxed frame (its policy: web.security)."""
     ctx: WebContext = request.app.state.ctx
     html = _part(email.message_from_string(_caught(ctx, message_id).raw, policy=default_policy), "html")

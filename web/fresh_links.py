@@ -9,8 +9,7 @@ hour send one email; rate limits cap the rest.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 import structlog
 from temporalio.client import WorkflowHandle
@@ -18,13 +17,15 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from gateway.workflows import UnknownRecommendation, reader_status, recommendation_status, workflow_id_for
 from links.signed import LINK_ROLES, ROLE_HOLDERS, LinkClaims
-from models.payloads import FreshLinkInput, Notification, RecommendationStatus, action_facts
+from models.kinds import MessageKind
+from models.mail_context import RecommendationMailFacts, mail_context
+from models.payloads import FreshLinkInput, Notification, RecommendationStatus
 from web.context import WebContext
 
 log = structlog.get_logger(__name__)
 
 # The role an email names for each link role (the first that maps to it).
-CONTEXT_ROLE = {link: named for named, link in reversed(LINK_ROLES.items())}
+CONTEXT_ROLE: dict[str, str] = {link: named for named, link in reversed(LINK_ROLES.items())}
 
 
 async def fresh_link_after_answer(
@@ -55,7 +56,7 @@ async def request_fresh_link(
     if target is None:
         return None
     recipient, role, action = target
-    notification = fresh_link_notification(status, recipient, role, action, now=datetime.now(UTC))
+    notification = fresh_link_notification(status, recipient, role, action, now=ctx.clock())
     from workflows.fresh_link import FreshLinkWorkflow
 
     try:
@@ -78,24 +79,17 @@ def fresh_link_notification(
     """The ``fresh_link`` email for ``recipient`` in link role ``role``: keyed per person, role,
     action and hour, so asking twice in an hour sends one email."""
     fingerprint = hashlib.sha256(f"{status.ref}|{recipient}|{role}|{action_id or '-'}".encode()).hexdigest()[:24]
-    context: dict[str, Any] = {
-        "ref": status.ref,
-        "title": status.title,
-        "board": status.board,
-        "source_kind": status.source.kind.value,
-        "source_title": status.source.title,
-        "priority": status.priority.value,
-        "stage": status.stage.value,
-        "thread": workflow_id_for(status.ref),
-        "roles": {recipient: CONTEXT_ROLE[role]},
-    }
+    # Built as the lifecycle builds its own messages' context, so the fresh link joins the
+    # recommendation's email thread instead of starting a new one.
     view = next((a for a in status.actions if a.action_id == action_id), None)
-    if view is not None:
-        context["action"] = action_facts(view)
-        context["owner_epoch"] = view.owner_epoch
+    context = mail_context(
+        RecommendationMailFacts.of_status(status, roles={recipient: CONTEXT_ROLE[role]}),
+        action=view,
+        owner_epoch=view.owner_epoch if view is not None else 0,
+    )
     return Notification(
         key=f"fresh-link/{fingerprint}/{now.strftime('%Y%m%d%H')}",
-        kind="fresh_link",
+        kind=MessageKind.fresh_link,
         recipients=[recipient],
         action_id=action_id,
         context=context,

@@ -1,8 +1,9 @@
 """One recommendation as a page, with the forms its reader may use now: shared by the response
 pages (opened from an emailed link) and the dashboard (signed in).
 
-Which forms appear comes from the workflow's ``reader`` query (the validators' own checks),
-narrowed by what the way in allows: a link's role, or nothing more for a signed-in person.
+Which forms appear is exactly what the workflow's ``reader`` query says this person may decide
+now (the validators' own "who may decide" checks): the pages keep no table of their own. The way
+in decides only whose page it is and, for an owner's link, that it shows their own actions.
 """
 
 from __future__ import annotations
@@ -78,10 +79,15 @@ class PageParts:
     status: RecommendationStatus
     reader: Reader
     person: str
-    allowed: set[str]  # the decisions this way in may ever offer
     own_view: bool  # an owner's link: only their own actions
     post_base: str  # forms post to f"{post_base}/{decision}"
     csrf_token: str
+
+
+def offered(reader: Reader, decision: str, action_id: str | None) -> bool:
+    """Whether ``decision`` (on ``action_id``, when a form names one) is among what the workflow's
+    ``reader`` query says this person may decide now: the edge's check, before the Update's own."""
+    return any(d.name == decision and (action_id is None or d.action_id == action_id) for d in reader.decisions)
 
 
 def recommendation_page(
@@ -96,7 +102,7 @@ def recommendation_page(
     status_code: int = 200,
 ) -> Response:
     status = parts.status
-    open_decisions = [d for d in parts.reader.decisions if d.name in parts.allowed]
+    open_decisions = parts.reader.decisions
 
     def form(decision: str, action_id: str | None = None) -> FormView | None:
         """The form for a decision, if this person may take it now; the refused one keeps its input."""

@@ -2,9 +2,10 @@
 ``POST /r/<token>/<decision>`` takes one decision as them, ``POST /r/<token>/fresh-link`` asks
 for a new link.
 
-The token says who and which recommendation; the live workflow says what they may do now (its
-``reader`` query runs the validators' own checks), and the Workflow Update's validator has the
-last word. A GET reads and never writes: mail scanners open links.
+The token says who and which recommendation, and must still fit the role it was sent for; the
+live workflow says what they may do now (its ``reader`` query runs the validators' own checks,
+so these pages keep no table of their own), and the Workflow Update's validator has the last
+word. A GET reads and never writes: mail scanners open links.
 """
 
 from __future__ import annotations
@@ -23,32 +24,10 @@ from models.permissions import Reader
 from web import wording
 from web.context import WebContext
 from web.fresh_links import fresh_link_after_answer
-from web.recommendation_view import FormView, PageParts, recommendation_page, submit_form
+from web.recommendation_view import FormView, PageParts, offered, recommendation_page, submit_form
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
-
-# What each kind of link may ever do: the edge's check, before the workflow's own.
-ROLE_DECISIONS = {
-    "owner": ("acknowledge", "report_progress", "request_extension", "complete_action", "submit_plans"),
-    # What a sponsor does with an escalation, too: a new due date, another action, a reminder now,
-    # and what the board decided.
-    "sponsor": (
-        "agree_actions",
-        "decide_extension",
-        "reassign_owner",
-        "submit_plans",
-        "decline",
-        "withdraw",
-        "change_due_date",
-        "add_actions",
-        "remind_owner",
-        "record_board_decision",
-    ),  # fmt: skip
-    "assurance_member": ("sign_off", "withdraw"),
-    "auditor": ("record_audit",),
-    "agency_lead": (),
-}
 
 
 @dataclass
@@ -134,8 +113,9 @@ async def take_decision(request: Request, token: str, decision: str) -> Response
         opened = await _open(ctx, token, read_only=False)
     except LinkRefused as refusal:
         return _link_problem(ctx, request, token, refusal)
-    if decision not in ROLE_DECISIONS.get(opened.claims.role, ()):
-        # Checked at the edge as well as in the workflow: this link's role never takes this decision.
+    named = form.get("action_id")
+    if not offered(opened.reader, decision, str(named) if named else None):
+        # Checked at the edge as well as in the workflow: nothing this person may decide now.
         return ctx.page(request, "not_allowed.html", {"status": opened.status}, status_code=403)
     refused = await submit_form(ctx, opened.claims.ref, decision, form, by=opened.claims.person)
     if refused is not None:
@@ -192,7 +172,6 @@ def _render_page(
             status=opened.status,
             reader=opened.reader,
             person=claims.person,
-            allowed=set(ROLE_DECISIONS.get(claims.role, ())),
             own_view=claims.role == "owner",
             post_base=f"/r/{opened.token}",
             csrf_token=ctx.csrf.issue(opened.token),

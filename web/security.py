@@ -10,6 +10,8 @@ import hashlib
 import hmac
 import re
 import time
+from collections.abc import MutableMapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
@@ -83,7 +85,7 @@ CSRF_SALT = "assure.csrf.v1"
 CSRF_MAX_AGE_SECONDS = 12 * 60 * 60  # a page left open over a working day still posts
 
 # The paths whose next segment is a capability (a response-page link, a one-time sign-in link).
-# One rule for all of them: tests/test_security_edges.py checks that every route with a
+# One rule for all of them: tests/web/test_security_edges.py checks that every route with a
 # ``{token}`` in its path starts with one of these, so a new kind of link cannot be forgotten.
 TOKEN_PREFIXES = ("/r/", "/sign-in/")
 _TOKEN_IN_PATH = re.compile(rf"^({'|'.join(re.escape(prefix) for prefix in TOKEN_PREFIXES)})[^/]+")
@@ -118,7 +120,7 @@ class SecurityHeaders:
         private = not scope["path"].startswith(PUBLIC_PREFIXES)
         security_headers = headers_for(scope["path"])
 
-        async def with_headers(message: dict) -> None:
+        async def with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 headers = [
                     (k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control" or not private
@@ -154,7 +156,7 @@ class BodyLimit:
             return
         seen = 0
 
-        async def counted() -> dict:
+        async def counted() -> MutableMapping[str, Any]:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
@@ -199,7 +201,7 @@ class AccessLog:
         started = time.perf_counter()
         status = 500
 
-        async def noted(message: dict) -> None:
+        async def noted(message: MutableMapping[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]

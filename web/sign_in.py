@@ -9,7 +9,7 @@ cookie. ``POST /sign-out`` ends the session for good.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 from fastapi import APIRouter, Request
@@ -25,6 +25,7 @@ from store.sessions import (
     COOKIE_NAME,
     SESSION_HOURS,
     SIGN_IN_LINK_MINUTES,
+    SignInClaims,
     SignInRefused,
     new_nonce,
     registered_person,
@@ -42,14 +43,19 @@ _REQUEST_FORM = "sign-in-request"
 SIGN_IN_PER_ADDRESS = "5/hour"
 
 
-def signed_in(request: Request) -> Viewer | None:
+async def signed_in(request: Request) -> Viewer | None:
     """The person signed in on this request's cookie, with what they may see; None if nobody is."""
     ctx: WebContext = request.app.state.ctx
     cookie = request.cookies.get(COOKIE_NAME)
     if not cookie:
         return None
+    return await run_in_threadpool(_session_viewer, ctx, cookie, ctx.clock())
+
+
+def _session_viewer(ctx: WebContext, cookie: str, now: datetime) -> Viewer | None:
+    """The live session's person and what they may see (blocking queries: run it in a thread)."""
     with session_scope(ctx.settings.database_url) as session:
-        person = ctx.cookies.person(session=session, cookie=cookie, now=datetime.now(UTC))
+        person = ctx.cookies.person(session=session, cookie=cookie, now=now)
         return viewer_for(session=session, person=person) if person is not None else None
 
 
@@ -61,7 +67,7 @@ def session_csrf(ctx: WebContext, request: Request) -> str:
 @router.get("/sign-in", response_class=HTMLResponse)
 async def sign_in_page(request: Request, signed_out: str | None = None) -> Response:
     ctx: WebContext = request.app.state.ctx
-    if signed_in(request) is not None:
+    if await signed_in(request) is not None:
         return RedirectResponse("/dashboard", status_code=303)
     return _request_page(ctx, request, signed_out=signed_out is not None)
 
@@ -119,7 +125,7 @@ async def _send_link(ctx: WebContext, email: str) -> None:
         kind=SIGN_IN_KIND,
         recipients=[person.email],
         context={"nonce": nonce, "thread": f"sign-in/{nonce}"},
-        created_at=datetime.now(UTC),
+        created_at=ctx.clock(),
     )
     try:
         await ctx.client.start_workflow(
@@ -157,14 +163,9 @@ async def use_link(request: Request, token: str) -> Response:
     form = await ctx.guarded_form(request, binding=token, bucket="sign_in")
     if isinstance(form, Response):
         return form
-    now = datetime.now(UTC)
     try:
         claims = ctx.sign_in_links.read(token)
-        with session_scope(ctx.settings.database_url) as session:
-            if registered_person(session=session, email=claims.email) is None:
-                raise SignInRefused("This address is no longer in Assure's registry, so it cannot sign in.")
-            use_sign_in_link(session=session, claims=claims, now=now)
-            cookie = ctx.cookies.start(session=session, email=claims.email, now=now)
+        cookie = await run_in_threadpool(_start_session, ctx, claims, ctx.clock())
     except SignInRefused as refused:
         return _link_refused(ctx, request, refused)
     log.info("signed_in")
@@ -187,11 +188,24 @@ async def sign_out(request: Request) -> Response:
     form = await ctx.guarded_form(request, binding=request.cookies.get(COOKIE_NAME, ""), bucket="decisions")
     if isinstance(form, Response):
         return form
-    with session_scope(ctx.settings.database_url) as session:
-        ctx.cookies.end(session=session, cookie=request.cookies.get(COOKIE_NAME))
+    await run_in_threadpool(_end_session, ctx, request.cookies.get(COOKIE_NAME))
     response = RedirectResponse("/sign-in?signed_out=1", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="lax")
     return response
+
+
+def _start_session(ctx: WebContext, claims: SignInClaims, now: datetime) -> str:
+    """Use the link once and start a session: the cookie's value, or ``SignInRefused`` (blocking)."""
+    with session_scope(ctx.settings.database_url) as session:
+        if registered_person(session=session, email=claims.email) is None:
+            raise SignInRefused("This address is no longer in Assure's registry, so it cannot sign in.")
+        use_sign_in_link(session=session, claims=claims, now=now)
+        return ctx.cookies.start(session=session, email=claims.email, now=now)
+
+
+def _end_session(ctx: WebContext, cookie: str | None) -> None:
+    with session_scope(ctx.settings.database_url) as session:
+        ctx.cookies.end(session=session, cookie=cookie)
 
 
 def _link_refused(ctx: WebContext, request: Request, refused: SignInRefused) -> Response:

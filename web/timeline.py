@@ -1,8 +1,9 @@
 """A recommendation's timeline in words: who did what, when, and every email sent about it.
 
 Decisions and timers come from the workflow's own timeline; emails from the sent log, which the
-delivery activity writes after each message goes (or bounces). The words are ``web.wording``'s
-(one table for every event kind); times stay UTC here and are shown in London time.
+delivery activity writes after each message goes (or bounces). The words are ``models.wording``'s
+(one table for every event and message kind, which emails and the board pack use too); times
+stay UTC here and are shown in London time.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from activities.mail.render import MESSAGE_NAMES
 from models.payloads import RecommendationStatus
+from models.wording import event_detail, event_words, message_name
 from store.read_model import as_utc
 from store.tables import SentMail
-from web import wording
 
 SYSTEM_ACTORS = {"assure": "Assure (on time)"}
 
@@ -35,13 +35,13 @@ def timeline_entries(status: RecommendationStatus, mail: Sequence[SentMail]) -> 
         Entry(
             at=as_utc(e.at),
             who=SYSTEM_ACTORS.get(e.actor, e.actor),
-            what=wording.event_words(e.kind),
-            detail=wording.event_detail(e.kind, e.detail),
+            what=event_words(e.kind),
+            detail=event_detail(e.kind, e.detail),
         )
         for e in status.timeline
     ]
     for message in mail:
-        name = MESSAGE_NAMES.get(message.kind, message.kind.replace("_", " "))
+        name = message_name(message.kind)
         verb = "Email sent" if message.status == "sent" else "Email bounced"
         detail = f"to {message.recipient}"
         entries.append(Entry(at=as_utc(message.at), who="Assure", what=f"{verb}: {name}", detail=detail, email=True))

@@ -1,46 +1,34 @@
 """Plain words for where things stand, as the person reading a response page would say them.
 
-Shared phrases (stage names, dates, review kinds) come from the email renderer, so a page and
-the email that linked to it describe a recommendation the same way.
+The shared words (stages, review kinds, timeline events, deadlines, dates in London time) are
+``models.wording``'s, so a page, the email that linked to it and the board pack describe a
+recommendation the same way; what only pages say (what a stage means, what a decision did, an
+action's state) is here.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import date
 
-from activities.mail.render import MESSAGE_NAMES, SOURCE_KINDS, STAGES
-from activities.mail.render import uk_date as _uk_date
-from activities.mail.render import uk_day as _uk_day
-from models.payloads import ActionStatus, ActionView, EscalationLevel, RecommendationStatus, Stage
+from models.payloads import ActionStatus, ActionView, RecommendationStatus, Stage
+from models.wording import (
+    EVENT_WORDS,
+    LEVEL_WORDS,
+    SOURCE_KINDS,
+    STAGES,
+    deadline_words,
+    event_detail,
+    event_words,
+    uk_date,
+    uk_day,
+    uk_time,
+    with_uk_dates,
+)
 
-__all__ = ["SOURCE_KINDS", "STAGES", "uk_date", "uk_day", "uk_time", "event_words", "event_detail"]
-
-# The partnership works in London time (GMT, or BST in summer); the workflows keep UTC.
-LONDON = ZoneInfo("Europe/London")
-
-
-def in_london(moment: datetime) -> datetime:
-    """``moment`` on London's clock (a naive time is the store's UTC)."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(LONDON)
-
-
-def uk_date(value: Any) -> str:
-    """A date as a British reader writes it, ``3 May 2023``; a moment's date is London's."""
-    return _uk_date(in_london(value) if isinstance(value, datetime) else value)
-
-
-def uk_day(value: Any) -> str:
-    """A deadline with its weekday, ``Wednesday 3 May 2023``; a moment's date is London's."""
-    return _uk_day(in_london(value) if isinstance(value, datetime) else value)
-
-
-def uk_time(value: datetime) -> str:
-    """A moment on London's clock with its zone, ``3 May 2023, 14:05 BST``."""
-    local = in_london(value)
-    return f"{_uk_date(local)}, {local:%H:%M} {local.tzname()}"
+__all__ = [
+    "EVENT_WORDS", "LEVEL_WORDS", "SOURCE_KINDS", "STAGES", "event_detail", "event_words", "uk_date",
+    "uk_day", "uk_time", "with_uk_dates",
+]  # fmt: skip
 
 
 # What a stage means for the whole partnership, one sentence each.
@@ -55,14 +43,6 @@ STAGE_MEANING = {
     Stage.assured: "Closed: the change is embedded and evidenced by audit.",
     Stage.declined: "Closed: the sponsoring board declined this recommendation.",
     Stage.withdrawn: "Closed: this recommendation was withdrawn.",
-}
-
-LEVEL_WORDS = {
-    EscalationLevel.none: "Not escalated",
-    EscalationLevel.owner: "Reminder sent to the owner",
-    EscalationLevel.agency_lead: "The agency's safeguarding lead has been told",
-    EscalationLevel.sponsoring_board: "Escalated to the sponsoring board",
-    EscalationLevel.assurance_board: "Escalated to the Assurance Board",
 }
 
 DECISION_DONE = {
@@ -102,33 +82,6 @@ def action_state(action: ActionView, *, reader_is_owner: bool, today: date) -> t
     return "In progress", "light-blue"
 
 
-# What falls due, by the deadline's kind (a ladder's subject, or a reminder).
-DEADLINE_WORDS = {
-    "acknowledge": "Action {action} to be confirmed by its owner",
-    "overdue": "Action {action} due",
-    "plans": "Dissemination and audit plans due",
-    "agree_actions": "Actions to be agreed by the board",
-    "audit": "Audit due",
-    "re_audit": "Re-audit due",
-    "due_reminder": "Reminder that action {action} is nearly due",
-    "progress_request": "Progress update on action {action} asked for",
-}
-# The condition under which a ladder climbs, by its subject.
-STILL_OPEN = {
-    "acknowledge": "If action {action} is still not confirmed",
-    "overdue": "If action {action} is still not complete",
-    "plans": "If the plans are still not in",
-    "agree_actions": "If actions are still not agreed",
-    "audit": "If the audit is still not recorded",
-    "re_audit": "If the re-audit is still not recorded",
-}
-LEVEL_TARGETS = {
-    EscalationLevel.agency_lead: "the agency's safeguarding lead",
-    EscalationLevel.sponsoring_board: "the sponsoring board",
-    EscalationLevel.assurance_board: "the Assurance Board",
-}
-
-
 def deadline_phrase(status: RecommendationStatus, own: list[ActionView] | None = None) -> str:
     """The next deadline, in words: what happens on which day. For an owner (``own``: their
     actions) only their own: another owner's deadline is not theirs to worry about."""
@@ -143,12 +96,7 @@ def deadline_phrase(status: RecommendationStatus, own: list[ActionView] | None =
             return f"Action {action_id} due: {uk_day(due)}"
     if deadline is None:
         return "Nothing is due by a set date"
-    action = deadline.action_id or ""
-    target = LEVEL_TARGETS.get(deadline.level) if deadline.level else None
-    if target:
-        condition = STILL_OPEN.get(deadline.kind, "If nothing is done").format(action=action)
-        return f"{condition} by {uk_day(deadline.at)}, it goes to {target}"
-    return f"{DEADLINE_WORDS.get(deadline.kind, 'Next step').format(action=action)}: {uk_day(deadline.at)}"
+    return deadline_words(deadline)
 
 
 def source_phrase(status: RecommendationStatus) -> str:
@@ -157,102 +105,3 @@ def source_phrase(status: RecommendationStatus) -> str:
     title = status.source.title
     named = title if title.lower().startswith(kind.lower()) else f"{kind}: {title}"
     return f"{named} ({uk_date(status.source.date)})"
-
-
-# --- the timeline ---------------------------------------------------------------------------
-
-# Every kind of timeline event, in words: the one table the pages use (``stage:`` and
-# ``escalation:`` kinds are worded from the stage and level tables below).
-EVENT_WORDS = {
-    "received": "Recommendation received",
-    "action_assigned": "Action assigned",
-    "actions_agreed": "Actions agreed",
-    "actions_added": "Actions added",
-    "acknowledged": "Action taken on by its owner",
-    "progress_reported": "Progress reported",
-    "progress_requested": "Progress update asked for",
-    "due_reminder": "Reminder before the due date",
-    "extension_requested": "More time asked for",
-    "extension_approved": "More time agreed",
-    "extension_declined": "More time refused",
-    "action_completed": "Action reported complete",
-    "owner_reassigned": "Action given to a new owner",
-    "due_date_changed": "Due date changed by the board",
-    "plans_submitted": "Dissemination and audit plans submitted",
-    "signed_off": "Signed off by the Assurance Board",
-    "audit_embedded": "Audit: the change is embedded",
-    "audit_partially_embedded": "Audit: the change is partly embedded",
-    "audit_not_embedded": "Audit: the change is not embedded",
-    "owner_reminded": "The board reminded the owner",
-    "board_decision": "The board's decision recorded",
-    "roles_changed": "Who holds the roles changed",
-    "mail_bounced": "An email could not be delivered",
-    "store_refused": "Assure could not save this recommendation's record: an operator is needed",
-    "mail_failed": "An email could not be sent: an operator is needed",
-}
-# What an escalation was about, by the deadline's kind (``models.deadlines``) or its cause.
-ESCALATION_ABOUT = {
-    "acknowledge": "not confirmed by its owner",
-    "overdue": "not complete by its due date",
-    "plans": "the plans were not in on time",
-    "agree_actions": "the actions were not agreed on time",
-    "audit": "the audit was not recorded on time",
-    "re_audit": "the re-audit was not recorded on time",
-    "repeated_audit_failure": "audits found the change not embedded again",
-    "owner_unreachable": "an email to the owner could not be delivered",
-}
-# Details that are a single action id, worded as "Action A1".
-_ACTION_DETAIL = {"acknowledged", "progress_reported", "progress_requested", "due_reminder", "extension_declined",
-                  "action_completed", "owner_reminded"}  # fmt: skip
-_ISO_DAY = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
-_ESCALATION_DETAIL = re.compile(r"^(action|stage):(\S+) \((\w+)\)$")
-_BOUNCE_DETAIL = re.compile(r"^(\w+) to (\S+) \((\d+)\)$")
-_STAGE_DETAIL = {"imported": "taken up from the imported action plan"}
-
-
-def with_uk_dates(text: str) -> str:
-    """``text`` with each ISO date (``2026-12-31``) written as a British reader writes it."""
-    return _ISO_DAY.sub(lambda m: _uk_date(m.group(1)), text)
-
-
-def event_words(kind: str) -> str:
-    """What a timeline event of ``kind`` was, in words."""
-    if kind.startswith("stage:"):
-        return f"Now at: {STAGES.get(kind.removeprefix('stage:'), 'a new stage')}"
-    if kind.startswith("escalation:"):
-        try:
-            return LEVEL_WORDS[EscalationLevel(kind.removeprefix("escalation:"))]
-        except ValueError:
-            return "Escalated"
-    return EVENT_WORDS.get(kind, kind.replace("_", " ").replace(":", " ").capitalize())
-
-
-def event_detail(kind: str, detail: str) -> str:
-    """An event's detail in words: dates written out, action ids and internal names explained."""
-    if kind == "received":  # "from cspr": the source's kind
-        source = detail.removeprefix("from ")
-        return f"From {SOURCE_KINDS.get(source, source)}"
-    if kind.startswith("escalation:") and (found := _ESCALATION_DETAIL.match(detail)):
-        what, name, about = found.groups()
-        subject = f"Action {name}" if what == "action" else STAGES.get(name, "This stage")
-        return f"{subject}: {ESCALATION_ABOUT.get(about, about.replace('_', ' '))}"
-    if kind.startswith("stage:"):
-        detail = _STAGE_DETAIL.get(detail, detail)
-    elif kind == "mail_bounced" and (found := _BOUNCE_DETAIL.match(detail)):
-        message, recipient, code = found.groups()
-        return f"{MESSAGE_NAMES.get(message, 'an email').capitalize()} to {recipient} (refused, code {code})"
-    elif kind == "action_completed" and detail.endswith(" (imported)"):
-        return f"Action {detail.removesuffix(' (imported)')}, complete when the plan was imported"
-    elif kind == "plans_submitted":
-        if detail == "credible":
-            return "Complete enough to sign off"
-        return detail.replace("1 gap(s)", "1 gap to fill").replace("gap(s)", "gaps to fill")
-    elif kind == "board_decision":
-        return f"About action {detail}" if detail else "About the whole recommendation"
-    elif kind in _ACTION_DETAIL or kind in {"owner_reassigned", "due_date_changed", "extension_approved",
-                                            "extension_requested", "action_assigned"}:  # fmt: skip
-        detail = f"Action {detail}" if detail else detail
-    elif kind in {"actions_agreed", "actions_added"}:
-        detail = detail.replace("1 action(s)", "1 action").replace("action(s)", "actions")
-    detail = with_uk_dates(detail)
-    return detail[:1].upper() + detail[1:]

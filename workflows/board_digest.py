@@ -12,6 +12,7 @@ from datetime import UTC, datetime, time, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from models.kinds import MessageKind
     from models.payloads import DELIVER_MAIL, BoardDigestInput, MailDelivery, MailDeliveryResult, Notification
     from workflows.recommendation import MAIL_RETRY
 
@@ -25,7 +26,7 @@ def digest_notification(
     """The one notification that stands for a day's escalations to one board member."""
     return Notification(
         key=key,
-        kind="board_digest",
+        kind=MessageKind.board_digest,
         recipients=[start.recipient],
         context={
             "board": start.board,

@@ -21,7 +21,8 @@ class BoardPackWorkflow:
     @workflow.run
     async def run(self, request: BoardPackInput) -> BoardPackResult:
         month = request.month or workflow.now().date().replace(day=1)
-        return await workflow.execute_activity(
+        # Called by name, so the SDK's types cannot tie the result to result_type.
+        result: BoardPackResult = await workflow.execute_activity(
             SEND_BOARD_PACK,
             BoardPackInput(month=month),
             result_type=BoardPackResult,
@@ -31,3 +32,4 @@ class BoardPackWorkflow:
             # A pack nobody could send for two days is stale: the next month's will come.
             schedule_to_close_timeout=timedelta(days=2),
         )
+        return result

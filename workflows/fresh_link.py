@@ -28,7 +28,8 @@ class FreshLinkWorkflow:
             notification=request.notification,
             recipient=request.notification.recipients[0],
         )
-        return await workflow.execute_activity(
+        # Called by name, so the SDK's types cannot tie the result to result_type.
+        result: MailDeliveryResult = await workflow.execute_activity(
             DELIVER_MAIL,
             delivery,
             result_type=MailDeliveryResult,
@@ -36,3 +37,4 @@ class FreshLinkWorkflow:
             # A link nobody could deliver for a day is no use: the person can ask again.
             schedule_to_close_timeout=timedelta(days=1),
         )
+        return result

@@ -133,10 +133,11 @@ class MailActivities:
         unsendable recipient never holds back the others.
         """
         activity.heartbeat()
-        earlier = await asyncio.to_thread(self._earlier_statuses, batch.deliveries)
+        deliveries = batch.deliveries()
+        earlier = await asyncio.to_thread(self._earlier_statuses, deliveries)
         results = []
         async with Relay(self.settings) as relay:
-            for delivery in batch.deliveries:
+            for delivery in deliveries:
                 results.append(await self._deliver(delivery, relay, earlier))
                 activity.heartbeat(len(results))
         return MailBatchResult(results=results)

@@ -13,7 +13,7 @@ import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, sel
 from markupsafe import Markup, escape
 
 from activities.mail.message import header_safe as _one_header_line
-from models import vocabulary
 from models.deadlines import ACK_LADDER, BOARD_LADDER, ESCALATION_KIND, OWNER_RUNG_KIND
 from models.payloads import EscalationLevel
 from models.plain_text import shown_harmlessly
 from models.rules import LADDER
+from models.wording import MESSAGE_NAMES, OUTCOMES, SOURCE_KINDS, STAGES, event_words, uk_date, uk_day
+from models.wording import as_date as _as_date
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
 SUBJECT_LIMIT = 150
@@ -99,13 +100,15 @@ KINDS: dict[str, _Kind] = {
     "assurance_escalation": _Kind("{{ late }}: escalated to the Assurance Board", "escalated", OPEN, _RESPOND),
     "agree_actions_reminder": _Kind("Please agree actions for this recommendation", "reminder", "Agree the actions"),
     "plans_reminder": _Kind("The dissemination and audit plans are due", "reminder", "Submit the plans"),
+    # Headlines that report a timeline event use its words (models.wording), as pages and the pack do.
     "extension_requested": _Kind(
-        "Extension request for action {{ action.action_id }}: new date {{ new_due|ukdate }}",
+        "{{ 'extension_requested'|event_words }}: action {{ action.action_id }}, new date {{ new_due|ukdate }}",
         "decision",
         "Decide on the extension",
     ),
     "extension_decided": _Kind(
-        "Extension {{ 'agreed' if approved else 'not agreed' }} for action {{ action.action_id }}",
+        "{{ ('extension_approved' if approved else 'extension_declined')|event_words }}"
+        " for action {{ action.action_id }}",
         "info",
         "Open your action",
     ),
@@ -143,57 +146,6 @@ KINDS: dict[str, _Kind] = {
     ),
 }
 
-# What each kind of message is, for a reader told that one of them bounced.
-MESSAGE_NAMES = {
-    "actions_needed": "a request to agree actions",
-    "task_assigned": "a new task",
-    "task_under_way": "a note that an action is now followed in Assure",
-    "sponsor_reminder": "a reminder from the board",
-    "board_decision": "the board's decision",
-    "task_reassigned": "a note that an action was reassigned",
-    "acknowledge_reminder": "a reminder to acknowledge a task",
-    "due_reminder": "a reminder of a due date",
-    "progress_request": "a request for a progress update",
-    "overdue_notice": "an overdue notice",
-    "agency_lead_copy": "an escalation",
-    "board_escalation": "an escalation",
-    "assurance_escalation": "an escalation",
-    "agree_actions_reminder": "a reminder to agree actions",
-    "plans_reminder": "a reminder to submit plans",
-    "extension_requested": "an extension request",
-    "extension_decided": "an extension decision",
-    "plans_requested": "a request for plans",
-    "sign_off_requested": "a sign-off request",
-    "sign_off_refused": "the gaps in the plans",
-    "signed_off": "a sign-off notice",
-    "audit_due": "an audit reminder",
-    "re_audit_due": "a re-audit reminder",
-    "audit_failed": "an audit result",
-    "repeated_audit_failure": "an audit escalation",
-    "assured": "a closing notice",
-    "declined": "a closing notice",
-    "withdrawn": "a closing notice",
-    "fresh_link": "a new link",
-}
-
-ROLES = ("owner", "previous_owner", "agency_lead", "board_sponsor", "board_chair", "assurance_member", "auditor")
-
-# The full names people know each kind of review by: one table with the importer's (models/vocabulary.py).
-SOURCE_KINDS = {value: full for value, (full, _) in vocabulary.SOURCE_KINDS.items()}
-STAGES = {
-    "review": "Agreeing actions",
-    "action": "Actions assigned",
-    "in_progress": "Actions in progress",
-    "dissemination_plan": "Plans due",
-    "sign_off": "Waiting for sign-off",
-    "audit": "Waiting for the audit",
-    "re_audit": "Remedial actions and re-audit",
-    "assured": "Assured (closed)",
-    "declined": "Declined (closed)",
-    "withdrawn": "Withdrawn (closed)",
-}
-OUTCOMES = {"embedded": "embedded", "partially_embedded": "only partly embedded", "not_embedded": "not embedded"}
-
 # The ladders, as the lifecycle climbs them, by what they are about.
 _LADDERS: dict[str, Sequence[EscalationLevel]] = {
     "acknowledge": ACK_LADDER,
@@ -203,8 +155,8 @@ _LADDERS: dict[str, Sequence[EscalationLevel]] = {
     "audit": BOARD_LADDER,
     "re_audit": BOARD_LADDER,
 }
-_ABOUT_OF_OWNER_RUNG = {kind: about for about, kind in OWNER_RUNG_KIND.items()}
-_LEVEL_OF_KIND = {
+_ABOUT_OF_OWNER_RUNG: dict[str, str] = {kind: about for about, kind in OWNER_RUNG_KIND.items()}
+_LEVEL_OF_KIND: dict[str, EscalationLevel] = {
     **{kind: L.owner for kind in OWNER_RUNG_KIND.values()},
     **{kind: level for level, kind in ESCALATION_KIND.items()},
 }
@@ -228,37 +180,10 @@ _STILL_NOT = {
 }
 STAYS_ON_AGENDA = "It stays on the Assurance Board's agenda, and in its monthly board pack, until it is resolved."
 
-_MONTHS = "January February March April May June July August September October November December".split()
-_WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
 _LINK = re.compile(r"^https?://[^\s<>\"'`\\]+$")
 
 
 # --- filters and small helpers ------------------------------------------------------------
-
-
-def _as_date(value: Any) -> date | None:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip()[:10])
-        except ValueError:
-            return None
-    return None
-
-
-def uk_date(value: Any) -> str:
-    """A date as a British reader writes it: ``3 May 2023`` (text that is not a date is kept)."""
-    day = _as_date(value)
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}" if day else str(value)
-
-
-def uk_day(value: Any) -> str:
-    """A deadline with its weekday: ``Wednesday 3 May 2023``."""
-    day = _as_date(value)
-    return f"{_WEEKDAYS[day.weekday()]} {uk_date(day)}" if day else str(value)
 
 
 _NUMBERS = "no one two three four five six seven eight nine ten".split()
@@ -581,7 +506,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
         finalize=shown_harmlessly,
     )
-    env.filters.update(ukdate=uk_date, ukday=uk_day, multiline=multiline, words=words)
+    env.filters.update(ukdate=uk_date, ukday=uk_day, multiline=multiline, words=words, event_words=event_words)
     return env
 
 
@@ -682,10 +607,10 @@ def render(kind: str, context: Mapping[str, Any], *, recipient: str, link: str |
 
 def render_sign_in(*, recipient: str, link: str, minutes: int) -> RenderedEmail:
     """The dashboard's one-time sign-in email: not about any recommendation, so it has no ref."""
-    link = _checked_link(link)
+    checked = _checked_link(link)
     subject = "Your link to sign in to Assure"
     variables: dict[str, Any] = {
-        "kind": "sign_in", "recipient": recipient, "link": link, "minutes": minutes,
+        "kind": "sign_in", "recipient": recipient, "link": checked, "minutes": minutes,
         "subject": subject, "headline": subject, "tag": "info", "tag_label": TAGS["info"],
         "button": "Sign in to Assure",
         "why": f"Someone asked on the Assure sign-in page for a link for {recipient}.",

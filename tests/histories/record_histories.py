@@ -12,7 +12,7 @@ Run it by hand, from the project root::
 When to re-record:
 
 * Until Assure's first release is tagged no workflow of it runs anywhere: a workflow change
-  re-records the current generation (``GENERATION``) in the same commit.
+  re-records every history in the same commit.
 
 * From the release on, only after a deliberate change guarded by ``workflow.patched(...)``
   (or that adds a new scenario worth covering). Record the new histories *in addition* to the
@@ -72,14 +72,11 @@ from store.db import init_db
 from tests import factories as f
 from tests.helpers import TEST_SECRET_KEY, days, decide, free_port, refused, skip_to, today, worker_maker
 from workflows.recommendation import RecommendationWorkflow
+from workflows.search_attributes import register_search_attributes
 
 HISTORIES = Path(__file__).resolve().parent
-# Each generation of histories is kept: ``<scenario>.json`` were recorded before email delivery
-# (they replay with the ``deliver-email-v1`` patch off), ``<scenario>.email.json`` after it, and
-# ``<scenario>.quiet.json`` after ``quiet-deliveries-v1``, ``<scenario>.batched.json`` after
-# ``local-projection-v1``, ``batched-mail-v1`` and ``steady-timer-v1``, and
-# ``<scenario>.background.json`` after ``background-projection-v1``.
-GENERATION = "background"
+# One generation: until the first release is tagged, a workflow change re-records every history
+# (see the README's versioning policy); ``<scenario>.json`` is the current code's.
 
 
 class Recorder:
@@ -135,7 +132,7 @@ class Recorder:
     async def write(self, name: str, handle: WorkflowHandle) -> Path:
         """Write ``handle``'s history (its run id, or the latest run) to ``<name>.json``."""
         history = await handle.fetch_history()
-        path = HISTORIES / f"{name}.{GENERATION}.json"
+        path = HISTORIES / f"{name}.json"
         path.write_text(history.to_json() + "\n")
         print(
             f"wrote {path.relative_to(HISTORIES.parent.parent)}: {len(history.events)} events, "
@@ -393,6 +390,7 @@ async def main() -> None:
             data_converter=pydantic_data_converter,
             test_server_existing_path=test_server_path(),
         ) as env:
+            await register_search_attributes(env.client)
             # Name scenarios to record only those: recorded histories stand for running workflows
             # and are never re-recorded (see the module docstring).
             chosen = [s for s in SCENARIOS if not sys.argv[1:] or s.__name__ in sys.argv[1:]]

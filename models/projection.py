@@ -1,0 +1,94 @@
+"""What a transition writes to the store, worked out from the status: pure, so the workflow and
+the store's tests build the same writes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from models.payloads import (
+    ActionRowFacts,
+    Notification,
+    ProjectionInput,
+    RecommendationFacts,
+    RecommendationStatus,
+    RowFacts,
+    Stage,
+    TimelineEvent,
+)
+
+
+def audit_due(status: RecommendationStatus) -> date | None:
+    """The day the awaited audit or re-audit is planned for, if one is awaited."""
+    if status.stage is Stage.audit and status.audit_plan is not None:
+        return status.audit_plan.audit_on
+    if status.stage is Stage.re_audit and status.audits:
+        return status.audits[-1].re_audit_on
+    return None
+
+
+def row_facts(status: RecommendationStatus) -> RowFacts:
+    deadline = status.next_deadline
+    return RowFacts(
+        stage=status.stage,
+        stage_entered_at=status.stage_entered_at,
+        next_deadline_at=deadline.at if deadline else None,
+        next_deadline_kind=deadline.kind if deadline else None,
+        overdue=status.overdue,
+        escalation_level=status.escalation_level,
+        audit_due=audit_due(status),
+        as_of=status.as_of,
+    )
+
+
+def recommendation_facts(status: RecommendationStatus) -> RecommendationFacts:
+    return RecommendationFacts(
+        title=status.title,
+        source_kind=status.source.kind,
+        source_title=status.source.title,
+        source_date=status.source.date,
+        board=status.board,
+        priority=status.priority,
+    )
+
+
+def action_rows(status: RecommendationStatus) -> list[ActionRowFacts]:
+    return [
+        ActionRowFacts(
+            action_id=a.action_id,
+            description=a.description,
+            agency=a.agency,
+            owner=a.owner,
+            due=a.due,
+            status=a.status,
+            round=a.round,
+            overdue=a.overdue,
+            escalation_level=a.escalation_level,
+        )
+        for a in status.actions
+    ]
+
+
+def projection(
+    status: RecommendationStatus,
+    *,
+    workflow_id: str,
+    new_events: list[TimelineEvent],
+    notifications: list[Notification],
+    stored_actions: dict[str, ActionRowFacts] | None,
+) -> ProjectionInput:
+    """The write that brings the store up to ``status``. ``stored_actions`` are the action rows
+    this run has written (None before its first write, which then carries the recommendation's
+    fixed facts and every action)."""
+    rows = action_rows(status)
+    if stored_actions is not None:
+        rows = [row for row in rows if stored_actions.get(row.action_id) != row]
+    return ProjectionInput(
+        workflow_id=workflow_id,
+        ref=status.ref,
+        version=status.version,
+        row=row_facts(status),
+        recommendation=recommendation_facts(status) if stored_actions is None else None,
+        actions=rows,
+        new_events=new_events,
+        notifications=notifications,
+    )

@@ -1,0 +1,650 @@
+"""Email rendering: every notification kind, for every reader, against contexts the lifecycle really makes."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jinja2 import UndefinedError
+from markupsafe import escape
+
+from activities.mail.render import (
+    KINDS,
+    TEMPLATES_DIR,
+    RenderedEmail,
+    header_safe,
+    render,
+    render_sign_in,
+    uk_date,
+    why,
+)
+from models import deadlines as deadlines_module
+from models import lifecycle as lifecycle_module
+from models.deadlines import ESCALATION_KIND, OWNER_RUNG_KIND
+from models.lifecycle import Lifecycle
+from models.payloads import (
+    SIGN_IN_KIND,
+    AcknowledgeInput,
+    ActionSpec,
+    AgreeActionsInput,
+    AuditPlan,
+    CompleteActionInput,
+    DecideExtensionInput,
+    DeclineInput,
+    DisseminationPlan,
+    ImportedAction,
+    ImportedProgress,
+    MailDelivery,
+    MailDeliveryResult,
+    Notification,
+    ReassignOwnerInput,
+    RecordAuditInput,
+    RecordBoardDecisionInput,
+    RemindOwnerInput,
+    RequestExtensionInput,
+    SignOffInput,
+    SubmitPlansInput,
+    WithdrawInput,
+)
+from tests import factories as f
+
+NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
+SENT_ON = date(2026, 3, 2)
+COUNCIL = "Milton Keynes City Council children's services"  # an agency with no safeguarding lead on record
+REMEDIAL_OWNER = "practice.lead@council.example"
+HOSTILE = "<script>alert(1)</script> \"quoted\" & 'single'"
+INJECTION = "Ordinary title\r\nBcc: evil@example.com"
+NON_ASCII = "Siân Ó Briain — Łódź naïve café"
+# Kinds made outside the lifecycle: the board digest, and the fresh link the web app asks for.
+DELIVERY_KINDS = {"board_digest", "fresh_link"}
+
+
+def link_for(recipient: str, key: str = "") -> str:
+    """A stand-in for the signed personal link the delivery code makes."""
+    token = hashlib.sha256(f"{recipient}|{key}".encode()).hexdigest()[:16]
+    return f"https://assure.example.org/r/tok{token}"
+
+
+# --- driving the lifecycle ----------------------------------------------------------------
+
+
+def _run(life: Lifecycle, start: datetime, end: datetime) -> None:
+    """Wake the lifecycle every morning from ``start`` to ``end``, as the workflow's timers would."""
+    day = start
+    while day <= end:
+        life.fire_due(day)
+        day += timedelta(days=1)
+
+
+def _days(n: int) -> timedelta:
+    return timedelta(days=n)
+
+
+def _main_life() -> Lifecycle:
+    """One recommendation from review to assured: every reminder, escalation and decision on the way."""
+    life = Lifecycle.begin(f.start("CSPR-2023-01"), workflow_id="recommendation-CSPR-2023-01", now=NOW)
+    _run(life, NOW, NOW + _days(75))  # actions not agreed: reminder, sponsoring board, Assurance Board
+    t1 = NOW + _days(76)
+    actions = [
+        f.action("A1", t1.date() + _days(100), owner=f.OWNER, agency=f.ICB),
+        f.action("A2", t1.date() + _days(45), owner=f.OWNER_2, agency=f.POLICE),
+    ]
+    life.apply(AgreeActionsInput(by=f.SPONSOR, actions=actions), t1)
+    life.apply(AcknowledgeInput(by=f.OWNER_2, action_id="A2"), t1 + _days(1))
+    _run(life, t1, t1 + _days(19))  # A1 never acknowledged: reminder, agency lead, sponsoring board
+    new_due = t1.date() + _days(120)
+    reason = "The guidance needs sign-off from the LSCP business group, which next meets in July."
+    life.apply(
+        RequestExtensionInput(by=f.OWNER, action_id="A1", new_due=new_due, reason=reason),
+        t1 + _days(20),
+    )
+    life.apply(
+        DecideExtensionInput(by=f.SPONSOR, action_id="A1", approve=True, note="Agreed; no further extension."),
+        t1 + _days(21),
+    )
+    life.apply(
+        ReassignOwnerInput(by=f.SPONSOR, action_id="A1", new_owner=f.NEW_OWNER, reason="Named nurse on leave."),
+        t1 + _days(25),
+    )
+    _run(life, t1 + _days(20), t1 + _days(59))  # A2: progress request, due reminder, overdue, agency lead
+    life.apply(
+        RequestExtensionInput(
+            by=f.OWNER_2, action_id="A2", new_due=t1.date() + _days(130), reason="Training slots are full."
+        ),
+        t1 + _days(60),
+    )
+    life.apply(
+        DecideExtensionInput(by=f.CHAIR, action_id="A2", approve=False, note="Run an extra session instead."),
+        t1 + _days(61),
+    )
+    _run(life, t1 + _days(60), t1 + _days(90))  # A2 reaches the Assurance Board
+    life.apply(
+        RemindOwnerInput(by=f.SPONSOR, action_id="A2", note="Please send the training dates by Friday."),
+        t1 + _days(90),
+    )
+    life.apply(
+        RecordBoardDecisionInput(
+            by=f.CHAIR, action_id="A2", decision="Extra training sessions funded; report monthly."
+        ),
+        t1 + _days(90),
+    )
+    t2 = t1 + _days(91)
+    for action_id, owner in (("A1", f.NEW_OWNER), ("A2", f.OWNER_2)):
+        evidence = "Guidance published; 14 of 15 teams briefed."
+        life.apply(CompleteActionInput(by=owner, action_id=action_id, evidence=evidence), t2)
+    _run(life, t2, t2 + _days(75))  # plans not submitted: reminder, agency lead, boards
+    t3 = t2 + _days(76)
+    thin = SubmitPlansInput(
+        by=f.NEW_OWNER, dissemination=DisseminationPlan(audiences=["health visitors"]), audit=AuditPlan()
+    )
+    life.apply(thin, t3)
+    dissemination, audit = f.credible_plans(t3.date())
+    life.apply(SubmitPlansInput(by=f.NEW_OWNER, dissemination=dissemination, audit=audit), t3)
+    life.apply(SignOffInput(by=f.ASSURANCE, note="Credible plans."), t3 + _days(1))
+    assert audit.audit_on is not None
+    audit_on = datetime.combine(audit.audit_on, NOW.time(), tzinfo=UTC)
+    _run(life, t3 + _days(1), audit_on + _days(15))  # the audit is late: reminder, sponsoring board
+    t4 = audit_on + _days(16)
+    remedial = ActionSpec(
+        action_id="R1",
+        description="Add professionals' meetings to the supervision checklist",
+        agency=COUNCIL,
+        owner=REMEDIAL_OWNER,
+        due=t4.date() + _days(30),
+        success_measure="Checklist in use in every team",
+    )
+    findings = "Meetings were held in 11 of 20 cases.\nPractitioners knew the guidance but not the threshold."
+    life.apply(
+        RecordAuditInput(
+            by=f.AUDITOR,
+            outcome="not_embedded",
+            findings=findings,
+            remedial_actions=[remedial],
+            re_audit_on=t4.date() + _days(60),
+        ),
+        t4,
+    )
+    _run(life, t4, t4 + _days(61))
+    t5 = t4 + _days(62)
+    second = remedial.model_copy(update={"action_id": "R2", "owner": f.OWNER_2, "agency": f.POLICE})
+    life.apply(
+        RecordAuditInput(
+            by=f.AUDITOR,
+            outcome="partially_embedded",
+            findings="Better, but not yet in every team.",
+            remedial_actions=[second],
+            re_audit_on=t5.date() + _days(40),
+        ),
+        t5,
+    )
+    _run(life, t5, t5 + _days(40))
+    life.apply(RecordAuditInput(by=f.AUDITOR, outcome="embedded"), t5 + _days(41))
+    return life
+
+
+def _declined_life() -> Lifecycle:
+    """A recommendation the sponsoring board declines while its action is open."""
+    start = f.start("SAR-2022-03", actions=[f.action("B1", NOW.date() + _days(60))])
+    life = Lifecycle.begin(start, workflow_id="recommendation-SAR-2022-03", now=NOW)
+    life.apply(DeclineInput(by=f.SPONSOR, reason="Superseded by the national review."), NOW + _days(1))
+    return life
+
+
+def _withdrawn_life() -> Lifecycle:
+    """Actions imported late (one already overdue), one at an agency with no lead; two bounces; withdrawn."""
+    actions = [
+        f.action("X1", NOW.date() + _days(3), owner=f.OWNER_2, agency=COUNCIL),
+        f.action("X2", NOW.date() - _days(30), owner=f.OWNER, agency=f.ICB),
+    ]
+    life = Lifecycle.begin(f.start("DHR-2021-07", actions=actions), workflow_id="recommendation-DHR-2021-07", now=NOW)
+    _run(life, NOW, NOW + _days(12))
+    # Two messages bounce for good: an owner's new task, and an agency lead's copy of an escalation.
+    outbox = life.state.outbox
+    task = next(n for n in outbox if n.kind == "task_assigned" and n.action_id == "X1")
+    copied = next(n for n in outbox if f.ICB_LEAD in n.recipients)
+    for notification, recipient in ((task, f.OWNER_2), (copied, f.ICB_LEAD)):
+        delivery = MailDelivery(workflow_id=life.workflow_id, notification=notification, recipient=recipient)
+        result = MailDeliveryResult(status="bounced", message_id="<m@x>", smtp_code=550, detail="no such user")
+        life.mail_bounced(delivery, result, NOW + _days(12))
+    life.apply(WithdrawInput(by=f.ASSURANCE, reason="Merged into CSPR-2023-01."), NOW + _days(13))
+    return life
+
+
+def _imported_life() -> Lifecycle:
+    """An action log imported with one action already under way: its owner is not asked to acknowledge."""
+    start = f.start("LR-2022-11", actions=[f.action("C1", NOW.date() + _days(60))])
+    progress = ImportedProgress(actions=[ImportedAction(action_id="C1", status="acknowledged")])
+    start = start.model_copy(update={"imported": progress})
+    return Lifecycle.begin(start, workflow_id="recommendation-LR-2022-11", now=NOW)
+
+
+@functools.cache
+def lifecycle_notifications() -> tuple[Notification, ...]:
+    """Every notification a few lifecycles emit between them: each kind the lifecycle knows, many readers."""
+    lives = (_main_life(), _declined_life(), _withdrawn_life(), _imported_life())
+    return tuple(n for life in lives for n in life.state.outbox)
+
+
+def _hand_built() -> list[Notification]:
+    """The board digest, which the delivery code emits, with its context shaped as it builds it,
+    and fresh links as the web app makes them: for an action's owner and for a board sponsor."""
+    escalations = _by_kind(lifecycle_notifications())["board_escalation"][:3]
+    items = [{**copy.deepcopy(n.context), "kind": n.kind, "link": link_for(f.SPONSOR, n.key)} for n in escalations]
+    digest = {"board": "Review Board", "day": "2026-06-05", "items": items}
+    return [
+        Notification(
+            key="k/digest", kind="board_digest", recipients=[f.SPONSOR, f.CHAIR], context=digest, created_at=NOW
+        ),
+        *_fresh_links(),
+    ]
+
+
+def _fresh_links() -> list[Notification]:
+    from web.fresh_links import fresh_link_notification
+
+    status = _main_life().status(NOW)
+    action = status.actions[0]
+    return [
+        fresh_link_notification(status, action.owner, "owner", action.action_id, now=NOW),
+        fresh_link_notification(status, f.SPONSOR, "sponsor", None, now=NOW),
+    ]
+
+
+def _by_kind(notifications: tuple[Notification, ...] | list[Notification]) -> dict[str, list[Notification]]:
+    grouped: dict[str, list[Notification]] = {}
+    for n in notifications:
+        grouped.setdefault(n.kind, []).append(n)
+    return grouped
+
+
+@functools.cache
+def all_notifications() -> dict[str, list[Notification]]:
+    return _by_kind([*lifecycle_notifications(), *_hand_built()])
+
+
+def readings(kind: str) -> list[tuple[Notification, str]]:
+    """Every (notification, recipient) pair of one kind."""
+    return [(n, r) for n in all_notifications()[kind] for r in n.recipients]
+
+
+def sample(kind: str) -> tuple[dict[str, Any], str]:
+    """One context of ``kind`` (a deep copy, free to spoil) and its first reader."""
+    n = all_notifications()[kind][0]
+    return copy.deepcopy(n.context), n.recipients[0]
+
+
+def rendered(
+    kind: str, context: dict[str, Any], recipient: str, link: str | None = "default", sent_on: date = SENT_ON
+) -> RenderedEmail:
+    return render(
+        kind,
+        context,
+        recipient=recipient,
+        link=link_for(recipient, kind) if link == "default" else link,
+        sent_on=sent_on,
+    )
+
+
+ALL_KINDS = sorted(KINDS)
+URL = re.compile(r"https?://[^\s\"'<>]+")
+
+
+def _lifecycle_kinds() -> set[str]:
+    """Every kind the lifecycle can emit, read from its sources and its ladder tables."""
+    source = "".join(Path(module.__file__).read_text() for module in (lifecycle_module, deadlines_module))
+    named = set(re.findall(r"_notify\(\s*now,\s*MessageKind\.(\w+)", source))
+    return named | set(OWNER_RUNG_KIND.values()) | set(ESCALATION_KIND.values())
+
+
+def _spoil(value: Any, text: str, *, keep: Callable[[str], bool]) -> Any:
+    """Every free-text string in a context replaced by ``text``; ids, emails, dates and codes kept."""
+    if isinstance(value, dict):
+        return {k: v if keep(k) else _spoil(v, text, keep=keep) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_spoil(v, text, keep=keep) for v in value]
+    return text if isinstance(value, str) else value
+
+
+_KEPT_KEYS = {
+    "ref", "roles", "thread", "stage", "priority", "source_kind", "action_id", "owner", "due", "new_due", "about",
+    "skipped_levels", "audit_on", "re_audit_on", "outcome", "unreachable", "bounced_kind", "kind", "link", "day",
+}  # fmt: skip
+
+
+def _keep(key: str) -> bool:
+    return key in _KEPT_KEYS
+
+
+# --- tests --------------------------------------------------------------------------------
+
+
+class TestKinds:
+    def test_the_templates_on_disk_are_exactly_one_html_and_one_text_per_kind(self):
+        """Every kind (and the dashboard's sign-in email) has <kind>.html and <kind>.txt, and no
+        template exists for a kind that is not known."""
+        pages = [p for p in TEMPLATES_DIR.iterdir() if not p.name.startswith(("_", "base."))]
+        kinds = [*KINDS, SIGN_IN_KIND]
+        assert sorted(f"{k}.{ext}" for k in kinds for ext in ("html", "txt")) == sorted(p.name for p in pages)
+
+    def test_the_sign_in_email_carries_its_link_and_names_no_recommendation(self):
+        link = "https://assure.example/sign-in/abc.def"
+        rendered = render_sign_in(recipient="chair@mk.example", link=link, minutes=30)
+        assert rendered.subject == "Your link to sign in to Assure"
+        assert link in rendered.text and f'href="{link}"' in rendered.html
+        assert "works once, only for you, for the next 30 minutes" in rendered.text
+        assert "Recommendation" not in rendered.text and "THE RECOMMENDATION" not in rendered.text
+        with pytest.raises(ValueError):
+            render_sign_in(recipient="chair@mk.example", link='https://x/"><script>', minutes=30)
+
+    def test_every_kind_the_lifecycle_can_emit_has_templates(self):
+        """The kinds the lifecycle names, plus the delivery code's two, are exactly the known kinds."""
+        assert sorted(KINDS) == sorted(_lifecycle_kinds() | DELIVERY_KINDS)
+
+    def test_the_driven_lifecycles_emit_every_lifecycle_kind(self):
+        """The test lifecycles reach every kind, so every template is tested against a real context."""
+        assert sorted(_lifecycle_kinds()) == sorted({n.kind for n in lifecycle_notifications()})
+
+    def test_an_unknown_kind_is_named_in_the_error(self):
+        """Rendering a kind without templates raises KeyError naming the kind."""
+        context, recipient = sample("task_assigned")
+        with pytest.raises(KeyError, match="'carrier_pigeon'"):
+            render("carrier_pigeon", context, recipient=recipient, link=None, sent_on=SENT_ON)
+
+    def test_a_missing_context_key_fails_loudly(self):
+        """A context without a key its templates use raises instead of rendering a blank."""
+        context, recipient = sample("task_assigned")
+        del context["due"]
+        with pytest.raises(UndefinedError):
+            rendered("task_assigned", context, recipient)
+
+    def test_a_link_that_is_not_one_web_address_is_refused(self):
+        """Only an http(s) URL without spaces or quotes may become the button's target."""
+        context, recipient = sample("task_assigned")
+        for bad in ("javascript:alert(1)", 'https://x.example/"onmouseover="alert(1)', "https://x.example/a b"):
+            with pytest.raises(ValueError, match="link"):
+                rendered("task_assigned", context, recipient, link=bad)
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+class TestEveryKindForEveryReader:
+    def test_it_renders_with_the_ref_first_in_the_subject(self, kind):
+        """Subject, text and HTML are non-empty and the subject starts with the recommendation's ref."""
+        for n, recipient in readings(kind):
+            email = rendered(kind, n.context, recipient)
+            refs = [i["ref"] for i in n.context["items"]] if kind == "board_digest" else [n.context["ref"]]
+            assert all((email.subject, email.text.strip(), email.html.strip()))
+            assert email.subject.startswith(f"[{refs[0]}")
+            assert all(ref in email.subject for ref in refs)
+
+    def test_the_link_is_in_both_parts_when_given(self, kind):
+        """The reader's personal link is the button in HTML and is written out in both parts."""
+        for n, recipient in readings(kind):
+            link = link_for(recipient, n.key)
+            email = rendered(kind, n.context, recipient, link=link)
+            assert link in email.text
+            assert 2 == email.html.count(f'href="{link}"')
+
+    def test_no_link_means_no_button(self, kind):
+        """A reader without a link (an agency lead copied in) gets no button and no address."""
+        for n, recipient in readings(kind):
+            email = rendered(kind, n.context, recipient, link=None)
+            item_links = [i["link"] for i in n.context.get("items", [])]
+            assert [] == [url for url in URL.findall(email.html) if url not in item_links]
+            assert [] == [url for url in URL.findall(email.text) if url not in item_links]
+            assert "use your link" not in email.text
+
+    def test_it_says_why_the_reader_gets_it(self, kind):
+        """The role phrase for the reader is in both parts."""
+        for n, recipient in readings(kind):
+            email = rendered(kind, n.context, recipient)
+            assert "You are getting this because" in email.text
+            assert "You are getting this because" in email.html
+
+    def test_the_footer_names_the_recommendation(self, kind):
+        """The footer says what the message is about and that replies are not read."""
+        context, recipient = sample(kind)
+        email = rendered(kind, context, recipient)
+        refs = [i["ref"] for i in context["items"]] if kind == "board_digest" else [context["ref"]]
+        for part in (email.text, email.html):
+            assert "Replies are not read" in part
+            assert all(ref in part.rsplit("This message is about", 1)[1] for ref in refs)
+
+    def test_the_html_loads_nothing_from_outside(self, kind):
+        """No scripts, stylesheets, images, frames or URLs other than the given links: inline CSS only."""
+        for n, recipient in readings(kind):
+            link = link_for(recipient, n.key)
+            html = rendered(kind, n.context, recipient, link=link).html
+            allowed = {link, *(i["link"] for i in n.context.get("items", []))}
+            assert set() == set(URL.findall(html)) - allowed
+            for banned in ("<script", "<link", "<img", "<style", "<iframe", "@import", "url(", "@font-face"):
+                assert banned not in html.lower()
+
+    def test_the_html_is_one_phone_width_column(self, kind):
+        """Each HTML part is a whole document with a viewport and a single column at most 600px wide."""
+        context, recipient = sample(kind)
+        html = rendered(kind, context, recipient).html
+        assert html.startswith("<!DOCTYPE html>")
+        assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+        assert "max-width:600px" in html
+
+    def test_hostile_text_is_escaped_in_html_and_kept_in_text(self, kind):
+        """A title with a script and quotes shows as text in HTML, and as itself in the plain text."""
+        context, recipient = sample(kind)
+        for target in context.get("items", [context]):
+            target["title"] = HOSTILE
+        email = rendered(kind, context, recipient)
+        assert "<script" not in email.html
+        assert str(escape(HOSTILE)) in email.html
+        assert HOSTILE in email.text
+
+    def test_every_free_text_field_is_escaped(self, kind):
+        """Board, agency, descriptions, notes, reasons, gaps and findings full of markup never reach HTML raw."""
+        context, recipient = sample(kind)
+        spoiled = _spoil(context, HOSTILE, keep=_keep)
+        email = rendered(kind, spoiled, recipient)
+        assert "<script" not in email.html
+        assert "'single'" not in email.html and '"quoted"' not in email.html
+        assert HOSTILE in email.text
+
+    def test_a_title_with_a_line_break_cannot_add_a_header(self, kind):
+        """CR/LF in the title (and every other field) collapse to spaces in the subject."""
+        context, recipient = sample(kind)
+        spoiled = _spoil(context, INJECTION, keep=_keep)
+        subject = rendered(kind, spoiled, recipient).subject
+        assert not re.search(r"[\r\n\x00-\x1f\x7f]", subject)
+
+    def test_very_long_text_renders_and_the_subject_is_capped(self, kind):
+        """Ten thousand characters in every free-text field render, and the subject stops at 150 with an ellipsis."""
+        context, recipient = sample(kind)
+        long_text = ("Lorem ipsum dolor sit amet " * 400)[:10_000]
+        spoiled = _spoil(context, long_text, keep=_keep)
+        email = rendered(kind, spoiled, recipient)
+        assert len(email.subject) <= 150
+        assert email.subject.endswith("…")
+        assert long_text in email.text
+
+    def test_non_ascii_names_render_intact(self, kind):
+        """Accents, Welsh and Polish letters and dashes come through unchanged in subject, text and HTML."""
+        context, recipient = sample(kind)
+        spoiled = _spoil(context, NON_ASCII, keep=_keep)
+        email = rendered(kind, spoiled, recipient)
+        assert NON_ASCII in email.text
+        assert NON_ASCII in email.html
+        assert NON_ASCII in email.subject
+
+
+class TestWhatTheReaderIsTold:
+    def _email(self, kind: str, recipient: str, **match: Any) -> RenderedEmail:
+        for n in all_notifications()[kind]:
+            if recipient in n.recipients and all(n.context.get(k) == v for k, v in match.items()):
+                return rendered(kind, n.context, recipient, sent_on=n.created_at.date())
+        raise AssertionError(f"no {kind} notification to {recipient} with {match}")
+
+    def test_an_owner_is_told_what_by_when_and_why(self):
+        """A new task names the action, its due date in UK style, the owner's role and the next step if ignored."""
+        email = self._email("task_assigned", f.OWNER_2)
+        assert "Action A2 for Thames Valley Police" in email.text
+        assert "ACTION DUE: Wednesday 1 July 2026" in email.text
+        assert "You are getting this because you own action A2 for Thames Valley Police." in email.text
+        assert (
+            "IF NOTHING IS DONE\nIf the task is still not acknowledged:\n- you'll get a reminder\n"
+            "- then the safeguarding lead for Thames Valley Police will be copied in\n"
+            "- later, it will go on the Review Board's escalation list, and its chair will be told\n"
+        ) in email.text
+        assert not re.search(r"\d{4}-\d{2}-\d{2}", email.text)
+
+    def test_a_sponsor_is_told_they_sponsor_it(self):
+        """The board sponsor's role phrase names the sponsoring board."""
+        email = self._email("actions_needed", f.SPONSOR)
+        assert "You are getting this because you sponsor this recommendation for the Review Board." in email.text
+
+    def test_an_overdue_notice_names_the_next_rungs(self):
+        """The owner of an overdue action hears who is told next, in order, up to the Assurance Board."""
+        email = self._email("overdue_notice", f.OWNER_2)
+        assert "If the action is still not reported complete by " in email.text  # the next rung's date
+        assert (
+            ":\n"
+            "- the safeguarding lead for Thames Valley Police will be copied in\n"
+            "- then it will go on the Review Board's escalation list, and its chair will be told\n"
+            "- later, it will be escalated to the Assurance Board\n"
+        ) in email.text
+        assert '<li style="margin:0 0 10px 0;padding:0;">later, it will be escalated to the Assurance Board</li>' in (
+            email.html
+        )
+
+    def test_a_deadline_for_the_next_step_is_given_when_the_context_has_one(self):
+        """With ``next_step_on`` in the context the consequence says by when."""
+        context, recipient = sample("acknowledge_reminder")
+        context["next_step_on"] = "2026-05-09"
+        email = rendered("acknowledge_reminder", context, recipient)
+        assert "If the task is still not acknowledged by 9 May 2026:" in email.text
+
+    def test_the_agency_lead_is_asked_to_check_in_and_gets_no_button(self):
+        """An agency lead copied in is told why and what to do, with no link to act on."""
+        n = next(n for n in all_notifications()["agency_lead_copy"] if f.POLICE_LEAD in n.recipients)
+        email = rendered("agency_lead_copy", n.context, f.POLICE_LEAD, link=None)
+        assert "You are getting this because you are the safeguarding lead for Thames Valley Police" in email.text
+        assert "Please check in with di.lead@police.example" in email.text
+        assert "Decide what happens next" not in email.html
+
+    def test_a_sponsor_is_told_when_no_agency_lead_is_on_record(self):
+        """When the agency has no safeguarding lead, the sponsor copied instead is told why."""
+        n = next(
+            n for n in all_notifications()["agency_lead_copy"] if n.context.get("action", {}).get("agency") == COUNCIL
+        )
+        email = rendered("agency_lead_copy", n.context, f.SPONSOR)
+        assert f"We have no safeguarding lead on record for {COUNCIL}, so you are told at this step instead." in (
+            email.text
+        )
+
+    def test_an_escalation_to_the_board_offers_the_sponsor_the_choices(self):
+        """The sponsoring board's escalation lists what the sponsor can do about an overdue action."""
+        n = next(n for n in all_notifications()["board_escalation"] if n.context["about"] == "overdue")
+        email = rendered("board_escalation", n.context, f.CHAIR)
+        assert "It is now on the Review Board's escalation list" in email.text
+        for choice in (
+            "send them a reminder now",
+            "agree a new due date if more time is reasonable, giving the reason",
+            "add an action, or reassign this one to someone who can do it",
+            "record the board's decision",
+        ):
+            assert choice in email.text
+        assert "You are getting this because you chair the Review Board, which sponsors" in email.text
+
+    def test_skipped_rungs_are_explained(self):
+        """One notice for several rungs at once says so, so nobody wonders why they were not told earlier."""
+        n = next(n for n in all_notifications()["board_escalation"] if n.context["skipped_levels"])
+        email = rendered("board_escalation", n.context, n.recipients[0])
+        assert "Several deadlines passed at once" in email.text
+
+    def test_sign_off_refused_lists_every_gap_under_its_plan(self):
+        """The submitter sees each gap the rules found, grouped by plan, as a list in both parts."""
+        context, recipient = sample("sign_off_refused")
+        email = rendered("sign_off_refused", context, recipient)
+        assert len(context["gaps"]) > 3
+        assert (
+            "Dissemination, communication and socialisation plan:\n- Name the channels the learning goes out through\n"
+        ) in email.text
+        assert "Review and audit plan:\n- Say how the audit will test application and impact (method)\n" in email.text
+        for gap in context["gaps"]:
+            instruction = gap.split(": ", 1)[1]
+            assert f"- {instruction[0].upper()}{instruction[1:]}\n" in email.text
+            assert str(escape(instruction[1:])) in email.html
+
+    def test_dates_inside_gaps_read_the_british_way(self):
+        """A gap quoting ISO dates shows them as UK dates."""
+        context, recipient = sample("sign_off_refused")
+        context["gaps"] = ["audit plan: the audit date (2026-05-01) must be after dissemination ends (2026-06-30)"]
+        email = rendered("sign_off_refused", context, recipient)
+        assert "- The audit date (1 May 2026) must be after dissemination ends (30 June 2026)\n" in email.text
+
+    def test_a_new_remedial_owner_is_told_they_own_it(self):
+        """Someone who owns only a remedial action hears that, even before the action exists."""
+        email = self._email("audit_failed", REMEDIAL_OWNER)
+        assert "You are getting this because you own remedial action R1." in email.text
+        assert "You own remedial action R1. It also comes to you as its own task email" in email.text
+        assert "The audit found the change not embedded in everyday practice. It will be audited again on" in email.text
+        assert "YOUR REMEDIAL ACTION IS DUE: Monday 14 June 2027" in email.text
+
+    def test_the_extension_decision_says_the_date_that_now_stands(self):
+        """Approved, the owner hears the new date; declined, that the old date stands."""
+        approved = self._email("extension_decided", f.OWNER, approved=True)
+        declined = self._email("extension_decided", f.OWNER_2, approved=False)
+        assert "has agreed your extension. Action A1 is now due on 14 September 2026." in approved.text
+        assert "has not agreed your extension. Action A2 is still due on 1 July 2026." in declined.text
+        assert "Run an extra session instead." in declined.text
+
+    def test_a_bounce_names_the_address_and_the_action(self):
+        """The sponsor told of an owner's bounce sees which address failed, for which action, and what to do."""
+        email = self._email("owner_unreachable", f.SPONSOR, unreachable=f.OWNER_2)
+        assert (
+            f"We could not deliver our email (a new task) to {f.OWNER_2}, the owner of action X1 ({COUNCIL})."
+        ) in email.text
+        assert "reassign the action to someone who can" in email.text
+
+    def test_a_bounce_of_an_agency_lead_asks_for_the_address_to_be_fixed(self):
+        """A lead's bounced copy names the lead's agency and asks for the address to be corrected, not a reassignment."""
+        email = self._email("owner_unreachable", f.SPONSOR, unreachable=f.ICB_LEAD)
+        assert f"to {f.ICB_LEAD}, the safeguarding lead for {f.ICB}." in email.text
+        assert "reassign" not in email.text
+
+    def test_a_digest_lists_each_escalation_with_its_own_link(self):
+        """A board digest has one entry per escalation, each with its own response link."""
+        context, recipient = sample("board_digest")
+        email = rendered("board_digest", context, recipient, link=None)
+        assert email.subject.startswith("[CSPR-2023-01] 3 escalations for the Review Board on 5 June 2026")
+        for item in context["items"]:
+            assert item["link"] in email.text
+            assert f'href="{item["link"]}"' in email.html
+        assert "You are getting this because you sponsor these recommendations for the Review Board." in email.text
+
+
+class TestHelpers:
+    def test_header_safe_flattens_every_control_character(self):
+        """CR, LF, NUL, tab, NEL and the Unicode line and paragraph separators all become single spaces."""
+        assert "a b c d e f g" == header_safe("a\r\nb\x00c\td\x85e\u2028f\u2029g")
+
+    def test_header_safe_caps_with_an_ellipsis(self):
+        """A long subject is cut to the limit, ending in an ellipsis."""
+        assert "abcd…" == header_safe("abcdefgh", limit=5)
+
+    def test_dates_are_written_the_british_way(self):
+        """ISO dates and date objects read as '3 May 2023'; anything else is left alone."""
+        assert ["3 May 2023", "25 December 2026", "soon"] == [
+            uk_date("2023-05-03"),
+            uk_date(date(2026, 12, 25)),
+            uk_date("soon"),
+        ]
+
+    def test_an_unknown_role_still_gets_a_reason(self):
+        """A reader missing from the roles map is told plainly they are named on the recommendation."""
+        assert "You are getting this because you are named on this recommendation in Assure." == why(
+            None, {"board": "Review Board"}, "x@example.org"
+        )

@@ -73,8 +73,9 @@ async def import_plan(
     """Store the registry and start (or compare) every recommendation of a checked ``plan``."""
     report = ImportReport(dry_run=dry_run)
     if not dry_run:
-        with session_scope(database_url) as session:
-            upsert_registry(session=session, agencies=plan.agencies, people=plan.people, boards=plan.boards)
+        # A blocking store call: on a thread, so that the web app's event loop (POST /api/plans)
+        # keeps serving meanwhile.
+        await asyncio.to_thread(_store_registry, database_url, plan)
         # The registry is the truth from now on: every open recommendation learns who holds its
         # roles, whether or not its own rows changed (see registry_sync).
         report.roles_updated = await sync_registry(client, database_url)
@@ -105,6 +106,11 @@ async def import_plan(
         changed=len(report.changes),
     )
     return report
+
+
+def _store_registry(database_url: str, plan: Plan) -> None:
+    with session_scope(database_url) as session:
+        upsert_registry(session=session, agencies=plan.agencies, people=plan.people, boards=plan.boards)
 
 
 async def _import_one(

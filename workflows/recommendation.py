@@ -124,7 +124,6 @@ class RecommendationWorkflow:
                 await self._continue_as_new(start)
             self._start_projection()
             self._start_deliveries()
-            self._publish_search_attributes()
             if self._finished():
                 break
             await self._sleep_until_next_deadline()
@@ -154,8 +153,7 @@ class RecommendationWorkflow:
             closed_reason=status.closed_reason,
         )
 
-    def _publish_search_attributes(self) -> None:
-        status = self._life.status(workflow.now())
+    def _publish_search_attributes(self, status: RecommendationStatus) -> None:
         self._search_attributes.publish(
             stage=status.stage.value,
             board=status.board,
@@ -306,6 +304,10 @@ class RecommendationWorkflow:
     async def _project(self) -> None:
         state = self._life.state
         status = self._life.status(workflow.now())
+        # Published with each store write, not each decision: a burst of decisions costs one
+        # upsert (a visibility write on the server) as it costs one write, and Temporal's view
+        # of the stage keeps step with the read model's.
+        self._publish_search_attributes(status)
         write = projection(
             status,
             workflow_id=workflow.info().workflow_id,

@@ -863,7 +863,7 @@ def _no_content_rules(life: Lifecycle, decision: Decision, now: datetime) -> Non
 
 L_ = Lifecycle
 # The one decision table: the workflow's Updates, the reader query, the pages, the CLI and the
-# API all read it. Order is the order a page offers forms in.
+# API all read it (the reader query lists open decisions in this order).
 DECISION_RULES: tuple[DecisionRule, ...] = (
     DecisionRule(
         "agree_actions",

@@ -12,21 +12,11 @@ from models.payloads import (
     RecommendationFacts,
     RecommendationStatus,
     RowFacts,
-    Stage,
     TimelineEvent,
 )
 
 
-def audit_due(status: RecommendationStatus) -> date | None:
-    """The day the awaited audit or re-audit is planned for, if one is awaited."""
-    if status.stage is Stage.audit and status.audit_plan is not None:
-        return status.audit_plan.audit_on
-    if status.stage is Stage.re_audit and status.audits:
-        return status.audits[-1].re_audit_on
-    return None
-
-
-def row_facts(status: RecommendationStatus) -> RowFacts:
+def row_facts(status: RecommendationStatus, *, audit_due: date | None) -> RowFacts:
     deadline = status.next_deadline
     return RowFacts(
         stage=status.stage,
@@ -35,7 +25,7 @@ def row_facts(status: RecommendationStatus) -> RowFacts:
         next_deadline_kind=deadline.kind if deadline else None,
         overdue=status.overdue,
         escalation_level=status.escalation_level,
-        audit_due=audit_due(status),
+        audit_due=audit_due,
         as_of=status.as_of,
     )
 
@@ -72,11 +62,13 @@ def projection(
     status: RecommendationStatus,
     *,
     workflow_id: str,
+    audit_due: date | None,
     new_events: list[TimelineEvent],
     notifications: list[Notification],
     stored_actions: dict[str, ActionRowFacts] | None,
 ) -> ProjectionInput:
-    """The write that brings the store up to ``status``. ``stored_actions`` are the action rows
+    """The write that brings the store up to ``status``. ``audit_due`` is the day the awaited audit
+    is planned for (``Lifecycle.planned_audit_on``). ``stored_actions`` are the action rows
     this run has written (None before its first write, which then carries the recommendation's
     fixed facts and every action)."""
     rows = action_rows(status)
@@ -86,7 +78,7 @@ def projection(
         workflow_id=workflow_id,
         ref=status.ref,
         version=status.version,
-        row=row_facts(status),
+        row=row_facts(status, audit_due=audit_due),
         recommendation=recommendation_facts(status) if stored_actions is None else None,
         actions=rows,
         new_events=new_events,

@@ -60,6 +60,7 @@ def projection_of(life, now, *, stored_actions=None):
     return projection(
         life.status(now),
         workflow_id=life.workflow_id,
+        audit_due=life.planned_audit_on(),
         new_events=list(life.state.timeline),
         notifications=list(life.state.outbox),
         stored_actions=stored_actions,

@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.workflows import DecisionNotTaken, parse_decision
 from models.days import EARLIEST_DAY, LATEST_DAY
+from models.lifecycle import RULE_NAMED, Scope
 
 # Dates before this or after that are typing mistakes, whatever the rules say about the future:
 # the one date rule (models.days), said here in the words of a form.
@@ -47,10 +48,8 @@ PLAIN_FIELDS = {
     "remind_owner": ("note",),
     "record_board_decision": ("decision",),
 }
-# Decisions about the recommendation as a whole (no action id), and the one where it is optional.
 # The decisions about the whole recommendation rather than one action, in the order pages show them.
 WHOLE_DECISIONS = ("agree_actions", "add_actions", "submit_plans", "sign_off", "record_audit", "decline", "withdraw")
-OPTIONAL_ACTION = {"record_board_decision"}
 # Friendlier words for pydantic's messages about empty or over-long text.
 _MESSAGES = [
     (re.compile(r"^String should have at least 1 character"), "Enter {label}"),
@@ -150,9 +149,11 @@ def parse_form(name: str, form: Mapping[str, str], *, by: str) -> ParsedForm:
     """Reshape ``form`` for decision ``name`` and validate it with the decision's payload type."""
     parsed = ParsedForm()
     payload: dict[str, Any] = {"by": by}
-    if name in OPTIONAL_ACTION:
+    # Whether the decision names an action is the decision table's to say.
+    rule = RULE_NAMED.get(name)
+    if rule is not None and rule.scope is Scope.either:
         payload["action_id"] = (form.get("action_id") or "").strip() or None
-    elif name not in WHOLE_DECISIONS:
+    elif rule is None or rule.scope is Scope.action:
         payload["action_id"] = (form.get("action_id") or "").strip()
     for plain in PLAIN_FIELDS.get(name, ()):
         payload[plain] = (form.get(plain) or "").strip()

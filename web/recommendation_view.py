@@ -31,7 +31,6 @@ log = structlog.get_logger(__name__)
 # Decisions taken on one action, whose forms sit with that action.
 ACTION_DECISIONS = ("acknowledge", "report_progress", "request_extension", "complete_action", "decide_extension",
                     "reassign_owner", "change_due_date", "remind_owner")  # fmt: skip
-# Decisions on the recommendation as a whole, whose forms sit below the actions.
 
 
 @dataclass

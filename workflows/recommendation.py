@@ -311,6 +311,7 @@ class RecommendationWorkflow:
         write = projection(
             status,
             workflow_id=workflow.info().workflow_id,
+            audit_due=self._life.planned_audit_on(),
             new_events=[e for e in state.timeline if e.seq > state.projected_seq],
             notifications=list(state.outbox),
             stored_actions=self._stored_actions,
@@ -381,6 +382,10 @@ class RecommendationWorkflow:
         """Apply a checked decision. The caller gets a small answer and reads the ``status`` query
         for the pages after; the store catches up in the background (normally within a second)."""
         self._life.apply(decision, workflow.now())
+        return self._changed()
+
+    def _changed(self) -> DecisionResult:
+        """After a change by an Update: wake the main loop, start storing, answer small."""
         self._woken = True
         self._start_projection()
         return self._result()
@@ -517,9 +522,7 @@ class RecommendationWorkflow:
     def update_parties(self, change: UpdatePartiesInput) -> DecisionResult:
         """The registry changed who holds this recommendation's roles (see ``gateway.registry_sync``)."""
         self._life.apply_update_parties(change, workflow.now())
-        self._woken = True
-        self._start_projection()
-        return self._result()
+        return self._changed()
 
     @update_parties.validator
     def _check_update_parties(self, change: UpdatePartiesInput) -> None:

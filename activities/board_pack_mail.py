@@ -88,7 +88,8 @@ def _pack_message(mail_from: str, recipient: str, label: str, html: str, message
     )
     message.set_content(
         f"The Assurance Board pack for {label} is attached as one HTML file: open it in a browser.\n"
-        "It shows what awaits sign-off, what is overdue or escalated, the audits, and the month's changes.\n"
+        "It shows what awaits sign-off, how far the learning has reached each agency's staff, what is overdue\n"
+        "or escalated, the audits, and the month's changes.\n"
     )
     message.add_attachment(
         html.encode("utf-8"), maintype="text", subtype="html", filename=f"board-pack-{label.replace(' ', '-')}.html"

@@ -179,12 +179,13 @@ class BareWorkflow:
 
 
 def lifecycle_steps(today) -> list[tuple[str, Any]]:
-    """The seven Updates that take a recommendation with two actions from ``action`` to ``assured``."""
+    """The nine Updates that take a recommendation with two actions from ``action`` to ``assured``."""
     from devtools import sample_data as f
     from models.payloads import (
         AcknowledgeInput,
         AuditOutcome,
         CompleteActionInput,
+        ConfirmCascadeInput,
         RecordAuditInput,
         SignOffInput,
         SubmitPlansInput,
@@ -198,6 +199,14 @@ def lifecycle_steps(today) -> list[tuple[str, Any]]:
         ("complete_action", CompleteActionInput(by=f.OWNER_2, action_id="A2", evidence="Protocol revised")),
         ("submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=dissemination, audit=audit)),
         ("sign_off", SignOffInput(by=f.ASSURANCE, note="Credible plans")),
+        (
+            "confirm_cascade",
+            ConfirmCascadeInput(by=f.ICB_LEAD, agency=f.ICB, reached=f.ICB_REACH, done_on=today),
+        ),
+        (
+            "confirm_cascade",
+            ConfirmCascadeInput(by=f.POLICE_LEAD, agency=f.POLICE, reached=f.POLICE_REACH, done_on=today),
+        ),
         (
             "record_audit",
             RecordAuditInput(by=f.AUDITOR, outcome=AuditOutcome.embedded, findings="Embedded", early_reason="At once"),

@@ -60,6 +60,7 @@ from models.payloads import (
     AcknowledgeInput,
     AuditOutcome,
     CompleteActionInput,
+    ConfirmCascadeInput,
     RecordAuditInput,
     SignOffInput,
     Stage,
@@ -128,6 +129,16 @@ def scenario(i: int, rng: random.Random, day0: date, days: int) -> Scenario:
         decisions += [
             Decision(submitted, "submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=dissemination, audit=audit)),
             Decision(signed, "sign_off", SignOffInput(by=f.ASSURANCE, note="Credible plans")),
+            # Most agencies confirm their cascade within a few months; some never do (and escalate).
+            *(
+                Decision(
+                    signed + rng.randint(5, 110),
+                    "confirm_cascade",
+                    ConfirmCascadeInput(by=lead, agency=agency, reached=reach, done_on=day0 + timedelta(days=signed)),
+                )
+                for lead, agency, reach in ((f.ICB_LEAD, f.ICB, f.ICB_REACH), (f.POLICE_LEAD, f.POLICE, f.POLICE_REACH))
+                if rng.random() < 0.8
+            ),
             Decision(
                 (audit.audit_on - day0).days,
                 "record_audit",

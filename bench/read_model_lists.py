@@ -36,7 +36,17 @@ from web.app import create_app
 REQUESTS = 60
 BOARDS = ["Review Board", "Adults Board", "Children Board", "Learning Board", "Assurance Board"]
 AGENCIES = [f"Agency {n:02d}" for n in range(15)]
-STAGES = ["review", "action", "in_progress", "dissemination_plan", "sign_off", "audit", "re_audit", "assured"]
+STAGES = [
+    "review",
+    "action",
+    "in_progress",
+    "dissemination_plan",
+    "sign_off",
+    "cascade",
+    "audit",
+    "re_audit",
+    "assured",
+]
 LEVELS = ["none", "none", "none", "owner", "agency_lead", "sponsoring_board", "assurance_board"]
 MEMBER = "chair@assurance.example"
 SPONSOR = "sponsor@review.example"

@@ -1,6 +1,7 @@
 """The recommendations as the Assurance Board sees them: ``assure status`` (the listing from the
 store), ``assure show`` (one workflow's own answer), and the board's decisions, ``assure sign-off``
-and ``assure audit``, taken as Workflow Updates."""
+and ``assure audit``, taken as Workflow Updates (``cli.cascade`` takes an agency's confirmation of
+its cascade the same way)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import NoReturn
 import typer
 
 from cli import _exit, app
-from models.payloads import AuditOutcome
+from models.payloads import AuditOutcome, RecommendationStatus
 from settings import settings_or_exit
 
 
@@ -76,7 +77,8 @@ def status(
 
 
 def _decide_as(ref: str, name: str, payload: dict) -> None:
-    """Take one decision as a board member; exit 3 refused, 4 unknown ref, 2 bad input, 1 no Temporal."""
+    """Take one decision as the person the payload's ``by`` names; exit 3 refused, 4 unknown ref,
+    2 bad input, 1 no Temporal."""
     from gateway.workflows import DecisionNotTaken, UnknownRecommendation, connect, decide
 
     settings = settings_or_exit()
@@ -177,25 +179,30 @@ def _remedial_actions(path: Path) -> list[dict[str, str]]:
     return [{str(k): str(v) for k, v in row.items()} for row in rows]
 
 
-@app.command()
-def show(ref: str, as_json: bool = typer.Option(False, "--json", help="Print the status query's JSON")) -> None:
-    """Ask a recommendation's workflow where it stands."""
+def live_status_or_exit(ref: str) -> RecommendationStatus:
+    """The workflow's ``status`` query for ``ref``; exits 4 for an unknown ref, 1 without Temporal."""
     from gateway.workflows import UnknownRecommendation, connect, recommendation_status
 
     settings = settings_or_exit()
 
-    async def query() -> dict:
+    async def query() -> RecommendationStatus:
         client = await connect(settings)
-        return (await recommendation_status(client, ref)).model_dump(mode="json")
+        return await recommendation_status(client, ref)
 
     try:
-        status = asyncio.run(query())
+        return asyncio.run(query())
     except UnknownRecommendation as exc:
         typer.echo(str(exc), err=True)
         _exit(4)
     except RuntimeError as exc:  # the SDK's "Failed client connect"
         typer.echo(f"cannot reach Temporal at {settings.temporal_address}: {exc}", err=True)
         _exit(1)
+
+
+@app.command()
+def show(ref: str, as_json: bool = typer.Option(False, "--json", help="Print the status query's JSON")) -> None:
+    """Ask a recommendation's workflow where it stands."""
+    status = live_status_or_exit(ref).model_dump(mode="json")
     if as_json:
         typer.echo(json.dumps(status, indent=2))
     else:

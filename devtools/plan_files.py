@@ -23,11 +23,14 @@ OFFICER = "di.lead@police.example.org"
 DEPUTY = "deputy.nurse@icb.example.org"
 ICB = "BLMK Integrated Care Board"
 POLICE = "Thames Valley Police"
+POLICE_REACH = 80
+ICB_REACH = 120
 
 
-def plan(today: date, tag: str = "") -> dict[str, list[dict[str, Any]]]:
+def plan(today: date, tag: str = "", *, cascade: bool = False) -> dict[str, list[dict[str, Any]]]:
     """Five recommendations, one in each starting position an import can give, refs ``IMP<tag>-1`` to 5
-    (a tag per test keeps workflow ids apart on the shared test server)."""
+    (a tag per test keeps workflow ids apart on the shared test server). With ``cascade``, IMP-3's
+    plans name their cascade (police and ICB staff) and are credible; without, the cascade is a gap."""
     iso = lambda days: (today + timedelta(days=days)).isoformat()  # noqa: E731
     board = {"name": "Adults Board", "sponsor_agency": "Milton Keynes City Council", "chair_email": CHAIR,
              "sponsor_email": SPONSOR, "acknowledge_within": "P5D", "remind_before_due": "P7D",
@@ -44,7 +47,7 @@ def plan(today: date, tag: str = "") -> dict[str, list[dict[str, Any]]]:
                 **progress}  # fmt: skip
 
     done = {"status": "complete", "completed_on": iso(-5), "evidence": "Briefings held; register on file"}
-    return {
+    rows: dict[str, list[dict[str, Any]]] = {
         "Agencies": [
             {"name": "Milton Keynes City Council", "short_name": "MKCC", "safeguarding_lead_email": ""},
             {"name": ICB, "short_name": "ICB", "safeguarding_lead_email": "lead@icb.example.org"},
@@ -102,6 +105,21 @@ def plan(today: date, tag: str = "") -> dict[str, list[dict[str, Any]]]:
             },
         ],  # fmt: skip
     }
+    if cascade:
+        rows["Plans"][0].update(cascade_by=iso(120), reach_threshold=80)
+        rows["Cascade"] = cascade_rows(f"IMP{tag}-3")
+    return rows
+
+
+def cascade_rows(ref: str) -> list[dict[str, Any]]:
+    """A two-agency cascade for ``ref``: police officers confirmed by the agency's safeguarding lead
+    (no lead named), ICB staff by a named lead."""
+    return [
+        {"ref": ref, "agency": POLICE, "lead_email": "", "staff_group": "Neighbourhood officers",
+         "expected_reach": POLICE_REACH},
+        {"ref": ref, "agency": ICB, "lead_email": DEPUTY, "staff_group": "GPs and practice nurses",
+         "expected_reach": ICB_REACH},
+    ]  # fmt: skip
 
 
 def write_yaml(rows: dict[str, list[dict[str, Any]]], path: Path) -> Path:

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from models.payloads import (
     ActionSpec,
     AuditPlan,
+    CascadeStep,
     DisseminationPlan,
     EscalationPolicy,
     Parties,
@@ -108,6 +109,19 @@ def start(
     )
 
 
+ICB_REACH = 120
+POLICE_REACH = 80
+
+
+def cascade_steps() -> list[CascadeStep]:
+    """The learning to the ICB's health visitors and the police's safeguarding teams, each
+    confirmed by the agency's safeguarding lead."""
+    return [
+        CascadeStep(agency=ICB, staff_group="health visitors and school nurses", expected_reach=ICB_REACH),
+        CascadeStep(agency=POLICE, staff_group="child abuse investigation officers", expected_reach=POLICE_REACH),
+    ]
+
+
 def credible_plans(today: date) -> tuple[DisseminationPlan, AuditPlan]:
     dissemination = DisseminationPlan(
         audiences=["health visitors", "school nurses", "police safeguarding teams"],
@@ -116,6 +130,8 @@ def credible_plans(today: date) -> tuple[DisseminationPlan, AuditPlan]:
         owner=OWNER,
         starts=today + timedelta(days=7),
         ends=today + timedelta(days=90),
+        cascade=cascade_steps(),
+        cascade_by=today + timedelta(days=120),
     )
     audit = AuditPlan(
         method="Multi-agency case file audit of 20 cases, with practitioner interviews",

@@ -26,17 +26,23 @@ from models.payloads import CLOSED_STAGES, DecisionResult, Parties, UpdatePartie
 from models.people import unregistered_people
 from store.db import session_scope
 from store.read_model import RegistryError, board_context
-from store.tables import Person, RecommendationRow
+from store.tables import Agency, Person, RecommendationRow
 
 log = structlog.get_logger(__name__)
 SYNC_CONCURRENCY = 16
 REGISTRY_ACTOR = "registry"
 
 
-def roles_by_person(database_url: str) -> dict[str, list[str]]:
-    """Every registered address with its roles."""
+def registered_people(database_url: str) -> tuple[dict[str, list[str]], dict[str, str], list[str]]:
+    """Every registered address with its roles, and with its agency; and every agency's name."""
     with session_scope(database_url) as session:
-        return {p.email.lower(): p.role_list() for p in session.exec(select(Person))}
+        people = list(session.exec(select(Person)))
+        agencies = [a.name for a in session.exec(select(Agency))]
+        return (
+            {p.email.lower(): p.role_list() for p in people},
+            {p.email.lower(): p.agency for p in people},
+            agencies,
+        )
 
 
 def parties_for(database_url: str, board: str) -> Parties | None:
@@ -90,7 +96,8 @@ async def prepare_decision(client: Client, database_url: str, ref: str, decision
     workflow's role holders up to date so that its validator judges by the registry as it is now."""
     from gateway.workflows import DecisionNotTaken
 
-    problems = unregistered_people(decision, await asyncio.to_thread(roles_by_person, database_url))
+    roles, agency_of, agencies = await asyncio.to_thread(registered_people, database_url)
+    problems = unregistered_people(decision, roles, agency_of=agency_of, agencies=agencies)
     if problems:
         message = "; ".join(problems.values())
         raise DecisionNotTaken("NotInRegistry", message, fields=problems)

@@ -35,7 +35,7 @@ KEY_FILE_NAME = "secret-key"
 # Real tokens are ~150 characters; refusing far longer ones up front keeps junk cheap to reject.
 MAX_TOKEN_CHARS = 2000
 
-Role = Literal["owner", "sponsor", "assurance_member", "auditor", "agency_lead"]
+Role = Literal["owner", "sponsor", "assurance_member", "auditor", "agency_lead", "cascade_lead"]
 ActionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")]
 
 # The link role of each role a notification names; others (an agency lead copied in) read for
@@ -46,6 +46,8 @@ LINK_ROLES: dict[str, Role] = {
     "board_chair": "sponsor",
     "assurance_member": "assurance_member",
     "auditor": "auditor",
+    # Confirms that the learning reached an agency's staff, from sign-off until the audit.
+    "cascade_lead": "cascade_lead",
 }
 
 # The registry roles that hold each link role: a sponsor's link serves the board's chair too.
@@ -55,6 +57,7 @@ ROLE_HOLDERS = {
     "assurance_member": frozenset({"assurance_member"}),
     "auditor": frozenset({"auditor"}),
     "agency_lead": frozenset({"agency_lead"}),
+    "cascade_lead": frozenset({"cascade_lead"}),
 }
 
 # One-letter keys keep the token short: every character of it ends up in an email and on a
@@ -64,6 +67,8 @@ _WIRE = {"person": "p", "ref": "r", "role": "o", "action_id": "a", "owner_epoch"
 EXPIRED_MESSAGE = "This link has expired. Ask for a fresh one below."
 INVALID_MESSAGE = "This link is not valid."
 CLOSED_REASON = "This recommendation is closed."
+CASCADE_OVER_REASON = "The audit has been recorded, so the cascade can no longer be confirmed through this link."
+NOT_A_CASCADE_LEAD_REASON = "You no longer lead the cascade of this learning to an agency's staff."
 
 
 class LinkClaims(BaseModel):
@@ -256,7 +261,9 @@ def still_valid(
     stops at reassignment even if the action is later given back. The status does not carry the
     recommendation's parties, so for the other roles pass ``current_people`` (the board's sponsors,
     the Assurance Board, ...) to check membership; without it only the signature vouches for them.
-    A closed recommendation refuses every link unless ``read_only`` (a page that only shows it).
+    A cascade lead's link needs them to lead an agency in the status's cascade, and works until
+    the audit is recorded. A closed recommendation refuses every link unless ``read_only`` (a page
+    that only shows it).
     """
     person = claims.person.casefold()
     if claims.ref != status.ref:
@@ -281,6 +288,13 @@ def still_valid(
         elif action.owner_epoch != claims.owner_epoch:
             # Reassigned and given back: the old email's link stays dead; the newest one works.
             return "This action has been reassigned since this link was sent. Use the link in your latest email."
+
+    if claims.role == "cascade_lead":
+        if status.audits:
+            return CASCADE_OVER_REASON
+        # The status names each agency's lead now: a new lead in the registry ends the old one's link.
+        if not any((c.lead or "").casefold() == person for c in status.cascade):
+            return NOT_A_CASCADE_LEAD_REASON
 
     if current_people is not None and person not in {p.casefold() for p in current_people}:
         return "You are no longer in the role this link was sent for."

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from models.calendar import add_duration, subtract_duration
-from models.kinds import DeadlineKind, EventKind, MessageKind, escalation_event
+from models.kinds import DeadlineKind, EventKind, MessageKind, Role, escalation_event
 from models.payloads import (
     ACTION_STAGES,
     ActionState,
@@ -47,6 +47,7 @@ OWNER_RUNG_KIND = {
     DeadlineKind.plans: MessageKind.plans_reminder,
     DeadlineKind.audit: MessageKind.audit_due,
     DeadlineKind.re_audit: MessageKind.re_audit_due,
+    DeadlineKind.cascade: MessageKind.cascade_overdue,
 }
 STAGE_DEADLINE_KIND = {
     Stage.review: DeadlineKind.agree_actions,
@@ -84,6 +85,7 @@ class Deadlines:
             *,
             action: ActionState | None = None,
             level: EscalationLevel | None = None,
+            roles: dict[str, Role] | None = None,
             **context: Any,
         ) -> None: ...
         def _event(self, now: datetime, kind: str, actor: str, detail: str = "") -> None: ...
@@ -91,6 +93,11 @@ class Deadlines:
         def _lead_owner(self) -> str: ...
         def _sponsors(self) -> list[str]: ...
         def auditors(self) -> list[str]: ...
+        def unconfirmed_cascade(self) -> list[Any]: ...
+        def cascade_steps(self) -> list[Any]: ...
+        def _waiting_leads(self) -> list[str]: ...
+        def _cascade_context(self) -> dict[str, Any]: ...
+        def _enter(self, stage: Stage, now: datetime, actor: str, detail: str = "") -> None: ...
 
     def _ladders(self) -> list[_Ladder]:
         """Every ladder running now: per open action, and for the stage's own deadline."""
@@ -107,7 +114,29 @@ class Deadlines:
             subject = STAGE_DEADLINE_KIND[state.stage]
             levels = LADDER if state.stage is Stage.dissemination_plan else BOARD_LADDER
             ladders.append(_Ladder(subject, stage_anchor, levels, state.stage_ladder, None))
+        cascade_by = self._cascade_by()
+        if cascade_by is not None and self.unconfirmed_cascade():
+            # Silence from an agency: its lead is told on the day, then the board, then the Assurance Board.
+            ladders.append(_Ladder(DeadlineKind.cascade, cascade_by, BOARD_LADDER, state.cascade_ladder, None))
         return ladders
+
+    def _cascade_by(self) -> date | None:
+        """The day every agency is to have confirmed its cascade, while the cascade stage lasts."""
+        plan = self.state.dissemination
+        return plan.cascade_by if self.state.stage is Stage.cascade and plan is not None else None
+
+    def _cascade_deadlines(self) -> list[Deadline]:
+        """The reminder before ``cascade_by``, and the audit date that ends the cascade stage."""
+        state, policy = self.state, self.state.policy
+        cascade_by = self._cascade_by()
+        if cascade_by is None or state.audit_plan is None or state.audit_plan.audit_on is None:
+            return []
+        out = [Deadline(at=deadline_at(state.audit_plan.audit_on), kind=DeadlineKind.cascade_ends)]
+        if not state.cascade_reminder_sent and self.unconfirmed_cascade():
+            day = subtract_duration(cascade_by, policy.remind_before_due, working_days=policy.working_days)
+            if day > state.stage_entered_at.date():
+                out.append(Deadline(at=deadline_at(day), kind=DeadlineKind.cascade_reminder))
+        return out
 
     def _stage_deadline(self) -> str | None:
         """The current stage's deadline as an ISO date, for the email that asks for it."""
@@ -161,6 +190,7 @@ class Deadlines:
                 deadlines.append(Deadline(at=deadline_at(day), kind=ladder.subject, action_id=action_id, level=level))
         for day, kind, action in self._reminders():
             deadlines.append(Deadline(at=deadline_at(day), kind=kind, action_id=action.action_id))
+        deadlines += self._cascade_deadlines()
         return sorted(deadlines, key=lambda d: (d.at, d.kind, d.action_id or ""))
 
     def next_deadline(self) -> datetime | None:
@@ -196,6 +226,13 @@ class Deadlines:
             self._event(now, EventKind.progress_requested, SYSTEM_ACTOR, action.action_id)
             self._notify(now, MessageKind.progress_request, [action.owner], action=action)
             return
+        if deadline.kind is DeadlineKind.cascade_reminder:
+            self.state.cascade_reminder_sent = True
+            self._remind_cascade_leads(now)
+            return
+        if deadline.kind is DeadlineKind.cascade_ends:
+            self._end_cascade(now)
+            return
         ladder = next((lad for lad in self._ladders() if lad.subject == deadline.kind and lad.action is action), None)
         if ladder is None:
             return
@@ -210,12 +247,17 @@ class Deadlines:
         kind = OWNER_RUNG_KIND[deadline.kind] if reached is L.owner else ESCALATION_KIND[reached]
         # When the next rung falls, so the email can say what happens if nothing is done.
         following = next_ladder_step(self.state.policy, ladder.anchor, ladder.fired, ladder.levels)
+        cascade = deadline.kind is DeadlineKind.cascade
+        # The auditor's task lists the cascade, with any agency that never confirmed.
+        tell_cascade = cascade or (deadline.kind is DeadlineKind.audit and bool(self.cascade_steps()))
         self._notify(
             now,
             kind,
             recipients,
             action=action,
             level=reached,
+            roles={lead: Role.cascade_lead for lead in self._waiting_leads()} if cascade else None,
+            **(self._cascade_context() if tell_cascade else {}),
             about=deadline.kind,
             skipped_levels=[lvl.value for lvl in passed[:-1]],
             deadline=ladder.anchor.isoformat(),
@@ -232,6 +274,9 @@ class Deadlines:
                 return list(parties.board_sponsors)
             if self.state.stage in (Stage.audit, Stage.re_audit):
                 return self.auditors() or list(parties.board_sponsors)
+            if self.state.stage is Stage.cascade:
+                # The leads still silent; an agency with nobody to ask falls to the board at once.
+                return self._waiting_leads() or list(parties.board_sponsors)
             return [self._lead_owner()]
         if level is L.agency_lead:
             owner = action.owner if action else self._lead_owner()
@@ -242,6 +287,24 @@ class Deadlines:
         if level is L.sponsoring_board:
             return self._sponsors()
         return list(parties.assurance_members)
+
+    def _remind_cascade_leads(self, now: datetime) -> None:
+        """The reminder before ``cascade_by`` to every lead still to confirm, recorded with who was told."""
+        leads = self._waiting_leads()
+        agencies = ", ".join(s.agency for s in self.unconfirmed_cascade())
+        self._event(now, EventKind.cascade_reminder, SYSTEM_ACTOR, f"to {', '.join(leads) or 'nobody'} for {agencies}")
+        self._notify(
+            now,
+            MessageKind.cascade_reminder,
+            leads,
+            roles={lead: Role.cascade_lead for lead in leads},
+            **self._cascade_context(),
+        )
+
+    def _end_cascade(self, now: datetime) -> None:
+        """The audit date has come with agencies unconfirmed: the audit goes ahead, told which."""
+        silent = ", ".join(s.agency for s in self.unconfirmed_cascade())
+        self._enter(Stage.audit, now, SYSTEM_ACTOR, f"the audit date came with no confirmation from {silent}")
 
     def _record_escalation(
         self, now: datetime, level: EscalationLevel, recipients: Sequence[str], subject: str, kind: str

@@ -29,6 +29,9 @@ class EventKind(StrEnum):
     board_decision = "board_decision"
     plans_submitted = "plans_submitted"
     signed_off = "signed_off"
+    cascade_confirmed = "cascade_confirmed"
+    cascade_corrected = "cascade_corrected"
+    cascade_reminder = "cascade_reminder"
     roles_changed = "roles_changed"
     mail_bounced = "mail_bounced"
     # What an effect could not do with the recommendation's data (``Lifecycle.problem``).
@@ -57,6 +60,11 @@ class DeadlineKind(StrEnum):
     plans = "plans"
     audit = "audit"
     re_audit = "re_audit"
+    # The cascade's silence ladder (from ``cascade_by``), its reminder before, and the audit date
+    # ending the cascade stage with agencies still unconfirmed.
+    cascade = "cascade"
+    cascade_reminder = "cascade_reminder"
+    cascade_ends = "cascade_ends"
     due_reminder = "due_reminder"
     progress_request = "progress_request"
 
@@ -84,6 +92,9 @@ class MessageKind(StrEnum):
     sign_off_refused = "sign_off_refused"
     sign_off_requested = "sign_off_requested"
     signed_off = "signed_off"
+    cascade_task = "cascade_task"
+    cascade_reminder = "cascade_reminder"
+    cascade_overdue = "cascade_overdue"
     audit_due = "audit_due"
     re_audit_due = "re_audit_due"
     audit_failed = "audit_failed"
@@ -109,4 +120,5 @@ class Role(StrEnum):
     assurance_member = "assurance_member"
     auditor = "auditor"
     agency_lead = "agency_lead"
+    cascade_lead = "cascade_lead"  # confirms that the learning reached an agency's staff
     previous_owner = "previous_owner"

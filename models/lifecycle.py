@@ -35,13 +35,19 @@ from models.payloads import (
     AuditOutcome,
     AuditRecord,
     BoardDecision,
+    CascadeConfirmation,
+    CascadeStatus,
+    CascadeStep,
+    CascadeView,
     ChangeDueDateInput,
     CompleteActionInput,
+    ConfirmCascadeInput,
     DecideExtensionInput,
     Decision,
     DeclineInput,
     EscalationLevel,
     ExtensionRequest,
+    ImportedProgress,
     MailDelivery,
     MailDeliveryResult,
     Notification,
@@ -66,7 +72,7 @@ from models.payloads import (
     UpdatePartiesInput,
     WithdrawInput,
 )
-from models.rules import highest, ladder_dates, sign_off_gaps
+from models.rules import cascade_lead, highest, ladder_dates, sign_off_gaps
 
 L = EscalationLevel
 
@@ -153,11 +159,48 @@ class Lifecycle(Deadlines):
         plans = start.imported
         if not self._open_actions() and plans.dissemination is not None and plans.audit is not None:
             self._enter(Stage.dissemination_plan, now, SYSTEM_ACTOR)
-            self.apply_submit_plans(
-                SubmitPlansInput(by=self._lead_owner(), dissemination=plans.dissemination, audit=plans.audit), now
-            )
+            submitted = SubmitPlansInput(by=self._lead_owner(), dissemination=plans.dissemination, audit=plans.audit)
+            if plans.signed_off_on is not None and not self._plan_gaps_of(submitted):
+                self._take_up_imported_sign_off(submitted, plans, now)
+            else:
+                self.apply_submit_plans(submitted, now)
         else:
             self._advance(now, SYSTEM_ACTOR)
+
+    def _take_up_imported_sign_off(self, plans: SubmitPlansInput, imported: ImportedProgress, now: datetime) -> None:
+        """Plans the board signed off before the import: the cascade runs from where the log left
+        it. The leads still to confirm get their task, unless ``cascade_by`` has passed, when the
+        silence ladder's single notice (at the rung reached) says so instead; nobody is told of
+        the sign-off again."""
+        assert imported.signed_off_on is not None and plans.dissemination.cascade_by is not None
+        self.state.dissemination, self.state.audit_plan = plans.dissemination, plans.audit
+        self.state.plans_submitted_by = plans.by
+        signed = datetime(
+            imported.signed_off_on.year, imported.signed_off_on.month, imported.signed_off_on.day, 12, tzinfo=now.tzinfo
+        )
+        self.state.sign_off = SignOffRecord(
+            by=SYSTEM_ACTOR, at=signed, note="signed off before the import", dissemination=plans.dissemination,
+            audit=plans.audit,
+        )  # fmt: skip
+        self._event(now, EventKind.signed_off, SYSTEM_ACTOR, f"on {imported.signed_off_on} (imported)")
+        self._enter(Stage.cascade, now, SYSTEM_ACTOR, "imported")
+        for done in imported.cascade:
+            step = self._cascade_step(done.agency)
+            if step is None:
+                continue  # the importer refuses a confirmation for an agency outside the cascade
+            self.state.cascade_confirmations.append(
+                CascadeConfirmation(
+                    agency=step.agency, by=SYSTEM_ACTOR, at=now, reached=done.reached, channels=list(done.channels),
+                    done_on=done.done_on, note=done.note,
+                )
+            )  # fmt: skip
+            self._event(
+                now, EventKind.cascade_confirmed, SYSTEM_ACTOR,
+                f"{step.agency}: {done.reached} of {step.expected_reach} staff reached (imported)",
+            )  # fmt: skip
+        if plans.dissemination.cascade_by >= now.date():
+            self._ask_cascade_leads(now, self._waiting_leads())
+        self._advance(now, SYSTEM_ACTOR)
 
     # --- small helpers --------------------------------------------------------------------
 
@@ -178,19 +221,23 @@ class Lifecycle(Deadlines):
         *,
         action: ActionState | None = None,
         level: EscalationLevel | None = None,
+        roles: dict[str, Role] | None = None,
         **context: Any,
     ) -> None:
-        """Queue one message; its key is unique per (workflow, event, kind, action)."""
+        """Queue one message; its key is unique per (workflow, event, kind, action). ``roles``
+        names why some recipients hear, where the recommendation's roles would not say it (a
+        cascade lead asked to confirm)."""
         unique = sorted({r for r in recipients if r})
         if not unique:
             return
         action_id = action.action_id if action else None
         key = f"{self.thread_id}/{self.state.seq}/{kind}/{action_id or '-'}"
+        given = roles or {}
         facts = RecommendationMailFacts.of_recommendation(
             self.state.recommendation,
             stage=self.state.stage,
             thread=self.thread_id,
-            roles={r: self._role_of(r, action) for r in unique},
+            roles={r: given.get(r) or self._role_of(r, action) for r in unique},
         )
         self.state.outbox.append(
             Notification(
@@ -222,6 +269,8 @@ class Lifecycle(Deadlines):
             return Role.assurance_member
         if person in self.auditors():
             return Role.auditor
+        if self.cascade_open() and person in self.cascade_leads():
+            return Role.cascade_lead
         if person in parties.agency_leads.values():
             return Role.agency_lead
         # About one action, only its current owner acts as owner: a former owner's link to it
@@ -483,7 +532,7 @@ class Lifecycle(Deadlines):
         self.state.dissemination = d.dissemination
         self.state.audit_plan = d.audit
         self.state.plans_submitted_by = d.by
-        gaps = sign_off_gaps(d.dissemination, d.audit)
+        gaps = self.plan_gaps()
         self._event(now, EventKind.plans_submitted, d.by, f"{len(gaps)} gap(s)" if gaps else "credible")
         if self.state.stage is not Stage.sign_off:
             self._enter(Stage.sign_off, now, d.by)
@@ -493,19 +542,35 @@ class Lifecycle(Deadlines):
         else:
             self._notify(now, MessageKind.sign_off_requested, self.state.parties.assurance_members)
 
+    def plan_gaps(self) -> list[str]:
+        """What the submitted plans lack before sign-off, by the registry as the workflow has it."""
+        if self.state.sign_off is not None:
+            return []
+        return sign_off_gaps(self.state.dissemination, self.state.audit_plan, self.state.parties.agency_leads)
+
+    def _plan_gaps_of(self, plans: SubmitPlansInput) -> list[str]:
+        return sign_off_gaps(plans.dissemination, plans.audit, self.state.parties.agency_leads)
+
     def may_sign_off(self, by: str, action_id: str | None, now: datetime) -> None:
         self._require_stage([Stage.dissemination_plan, Stage.sign_off], "sign off")
         self._require_person(by, self.state.parties.assurance_members, "an Assurance Board member")
 
     def check_sign_off(self, d: SignOffInput, now: datetime) -> None:
         """The plans' gaps: refused, but a page still offers the form, to say which gaps stand."""
-        gaps = sign_off_gaps(self.state.dissemination, self.state.audit_plan)
+        gaps = self.plan_gaps()
         if gaps:
             raise DecisionRefused("sign-off refused: " + "; ".join(gaps), type="SignOffRefused", gaps=gaps)
         audit_on = self.state.audit_plan.audit_on if self.state.audit_plan else None
         _refuse_unless(
             audit_on is not None and audit_on > now.date(),
             f"sign-off refused: the audit date ({audit_on}) has passed; submit plans with a future audit date",
+            "SignOffRefused",
+        )
+        cascade_by = self.state.dissemination.cascade_by if self.state.dissemination else None
+        _refuse_unless(
+            cascade_by is not None and cascade_by > now.date(),
+            f"sign-off refused: the cascade was to be confirmed by {cascade_by}, which is not in the future; "
+            "submit plans with a later cascade date",
             "SignOffRefused",
         )
 
@@ -519,12 +584,159 @@ class Lifecycle(Deadlines):
             audit=self.state.audit_plan.model_copy(deep=True),
         )
         self._event(now, EventKind.signed_off, d.by)
-        self._enter(Stage.audit, now, d.by, f"audit on {self.state.audit_plan.audit_on}")
+        plan = self.state.dissemination
+        self._enter(
+            Stage.cascade, now, d.by, f"confirmations by {plan.cascade_by}, audit on {self.state.audit_plan.audit_on}"
+        )
         recipients = [*{a.owner for a in self.state.actions}, *self._sponsors(), *self.auditors()]
-        self._notify(now, MessageKind.signed_off, recipients, audit_on=str(self.state.audit_plan.audit_on))
+        self._notify(
+            now,
+            MessageKind.signed_off,
+            recipients,
+            audit_on=str(self.state.audit_plan.audit_on),
+            cascade_by=str(plan.cascade_by),
+        )
+        self._ask_cascade_leads(now, self._waiting_leads())
+
+    # --- the cascade ------------------------------------------------------------------------
+
+    def cascade_steps(self) -> list[CascadeStep]:
+        """The signed-off plan's cascade (none before sign-off)."""
+        plan = self.state.dissemination
+        return list(plan.cascade) if plan is not None and self.state.sign_off is not None else []
+
+    def _cascade_step(self, agency: str) -> CascadeStep | None:
+        wanted = agency.strip().casefold()
+        return next((s for s in self.cascade_steps() if s.agency.casefold() == wanted), None)
+
+    def lead_of(self, step: CascadeStep) -> str | None:
+        return cascade_lead(step, self.state.parties.agency_leads)
+
+    def _confirmation(self, agency: str) -> CascadeConfirmation | None:
+        return next((c for c in self.state.cascade_confirmations if c.agency == agency), None)
+
+    def unconfirmed_cascade(self) -> list[CascadeStep]:
+        return [s for s in self.cascade_steps() if self._confirmation(s.agency) is None]
+
+    def _waiting_leads(self) -> list[str]:
+        """The leads still to confirm, each once (a person may lead for two agencies)."""
+        return sorted({lead for s in self.unconfirmed_cascade() if (lead := self.lead_of(s))})
+
+    def cascade_leads(self) -> list[str]:
+        """Everyone who leads an agency's cascade now, confirmed or not."""
+        return sorted({lead for s in self.cascade_steps() if (lead := self.lead_of(s))})
+
+    def _cascade_context(self) -> dict[str, Any]:
+        """What a cascade email says: each agency's part, who leads it and whether it is in."""
+        plan = self.state.dissemination
+        return {
+            "cascade": [v.model_dump(mode="json") for v in self.cascade_views()],
+            "cascade_by": str(plan.cascade_by) if plan else None,
+            "audit_on": str(self.state.audit_plan.audit_on) if self.state.audit_plan else None,
+            "reach_threshold": plan.reach_threshold if plan else None,
+            "plan_channels": list(plan.channels) if plan else [],
+        }
+
+    def _ask_cascade_leads(self, now: datetime, leads: Sequence[str]) -> None:
+        """Each lead's task: confirm that the learning reached their agency's staff."""
+        self._notify(
+            now,
+            MessageKind.cascade_task,
+            leads,
+            roles={lead: Role.cascade_lead for lead in leads},
+            **self._cascade_context(),
+        )
+
+    def cascade_open(self) -> bool:
+        """Whether confirmations may still come in: after sign-off, until the audit."""
+        return self.state.stage in (Stage.cascade, Stage.audit) and not self.state.audits
+
+    def cascade_views(self) -> list[CascadeView]:
+        """Each agency's cascade: what the plan asks, what was confirmed, and where it stands."""
+        views = []
+        for step in self.cascade_steps():
+            done = self._confirmation(step.agency)
+            if done is not None:
+                status = CascadeStatus.confirmed
+            else:
+                # Read from the silence ladder, as "overdue" is everywhere: its first rung falls on
+                # ``cascade_by``.
+                status = CascadeStatus.overdue if self.state.cascade_ladder else CascadeStatus.waiting
+            views.append(
+                CascadeView(
+                    agency=step.agency,
+                    lead=self.lead_of(step),
+                    staff_group=step.staff_group,
+                    expected_reach=step.expected_reach,
+                    reached=done.reached if done else None,
+                    channels=list(done.channels) if done else [],
+                    done_on=done.done_on if done else None,
+                    note=done.note if done else "",
+                    status=status,
+                    reach_percent=_percent(done.reached, step.expected_reach) if done else None,
+                    confirmed_by=done.by if done else None,
+                    on_behalf_of=done.on_behalf_of if done else None,
+                )
+            )
+        return views
+
+    def may_confirm_cascade(self, by: str, action_id: str | None, now: datetime) -> None:
+        _refuse_unless(
+            self.cascade_open() and bool(self.cascade_steps()),
+            f"cannot confirm the cascade while the recommendation is at stage '{self.state.stage.value}' "
+            "(only after sign-off, until the audit)",
+            "WrongStage",
+        )
+        allowed = [*self.cascade_leads(), *self._sponsors(), *self.state.parties.assurance_members]
+        self._require_person(by, allowed, "a cascade lead, a board sponsor or an Assurance Board member")
+
+    def check_confirm_cascade(self, d: ConfirmCascadeInput, now: datetime) -> None:
+        step = self._cascade_step(d.agency)
+        if step is None:
+            named = ", ".join(s.agency for s in self.cascade_steps())
+            raise DecisionRefused(
+                f"{d.agency} is not in the cascade of {self.state.recommendation.ref} (the cascade names {named})",
+                type="UnknownAgency",
+            )
+        lead = self.lead_of(step)
+        on_behalf = [*self._sponsors(), *self.state.parties.assurance_members]
+        self._require_person(d.by, [*([lead] if lead else []), *on_behalf], f"the cascade lead of {step.agency}")
+        _refuse_unless(
+            d.reached <= ABSURD_REACH_FACTOR * step.expected_reach,
+            f"{d.reached} is more than ten times the {step.expected_reach} staff {step.agency} planned to reach: "
+            "check the figure",
+        )
+        _refuse_unless(
+            d.reached >= step.expected_reach or bool(d.note.strip()),
+            f"{d.reached} of the {step.expected_reach} staff planned were reached: say in the note why fewer",
+        )
+        _refuse_unless(d.done_on <= now.date(), f"the cascade cannot have been done on {d.done_on}, a future date")
+
+    def apply_confirm_cascade(self, d: ConfirmCascadeInput, now: datetime) -> None:
+        step = self._cascade_step(d.agency)
+        assert step is not None  # checked
+        lead = self.lead_of(step)
+        on_behalf = None if lead is not None and d.by.lower() == lead.lower() else (lead or step.agency)
+        earlier = self._confirmation(step.agency)
+        record = CascadeConfirmation(
+            agency=step.agency,
+            by=d.by,
+            at=now,
+            reached=d.reached,
+            channels=list(d.channels),
+            done_on=d.done_on,
+            note=d.note,
+            on_behalf_of=on_behalf,
+        )
+        confirmations = [c for c in self.state.cascade_confirmations if c.agency != step.agency]
+        self.state.cascade_confirmations = [*confirmations, record]
+        detail = f"{step.agency}: {d.reached} of {step.expected_reach} staff reached"
+        if on_behalf:
+            detail += f", recorded on behalf of {on_behalf}"
+        self._event(now, EventKind.cascade_corrected if earlier else EventKind.cascade_confirmed, d.by, detail)
 
     def may_record_audit(self, by: str, action_id: str | None, now: datetime) -> None:
-        self._require_stage([Stage.audit, Stage.re_audit], "record an audit")
+        self._require_stage([Stage.cascade, Stage.audit, Stage.re_audit], "record an audit")
         # The Assurance Board tests embedding itself as well as through its auditors.
         recorders = [*self.auditors(), *self.state.parties.assurance_members]
         self._require_person(by, recorders, "an auditor or an Assurance Board member")
@@ -558,7 +770,7 @@ class Lifecycle(Deadlines):
         """The date the audit now due was planned for: the plan's, or the last failed audit's re-audit date."""
         if self.state.stage is Stage.re_audit and self.state.audits:
             return self.state.audits[-1].re_audit_on
-        if self.state.stage is Stage.audit and self.state.audit_plan:
+        if self.state.stage in (Stage.cascade, Stage.audit) and self.state.audit_plan:
             return self.state.audit_plan.audit_on
         return None
 
@@ -682,12 +894,19 @@ class Lifecycle(Deadlines):
         goes to the new holders."""
         before, after = self.state.parties, d.parties
         changes = _role_changes(before, after)
+        waiting = set(self._waiting_leads()) if self.state.stage is Stage.cascade else set()
         self.state.parties = after
         self._event(now, EventKind.roles_changed, d.by, "; ".join(changes) or d.summary)
+        if self.state.stage is Stage.cascade:
+            # An agency's new safeguarding lead takes over its confirmation: asked, as the old was.
+            self._ask_cascade_leads(now, sorted(set(self._waiting_leads()) - waiting))
 
     def _advance(self, now: datetime, actor: str) -> None:
         """Move from ``action`` to ``in_progress`` to ``dissemination_plan`` as actions settle."""
         stage = self.state.stage
+        if stage is Stage.cascade and not self.unconfirmed_cascade():
+            self._enter(Stage.audit, now, actor, "every agency confirmed the cascade")
+            return
         if stage not in (Stage.action, Stage.in_progress) or not self.state.actions:
             return
         if not self._open_actions():
@@ -776,8 +995,21 @@ class Lifecycle(Deadlines):
             )
             for a in state.actions
         ]
+        cascade = self.cascade_views()
+        plan = state.dissemination
+        live_cascade = open_stage and not state.audits
+        cascade_overdue = live_cascade and any(c.status is CascadeStatus.overdue for c in cascade)
+        threshold = plan.reach_threshold if plan else 0
+        cascade_short = live_cascade and any(
+            c.reach_percent is not None and c.reach_percent < threshold for c in cascade
+        )
+        cascade_levels = state.cascade_ladder if cascade_overdue else []
         stage_overdue = open_stage and bool(state.stage_ladder)
-        level = highest([*(v.escalation_level for v in views), *state.stage_ladder]) if open_stage else L.none
+        level = (
+            highest([*(v.escalation_level for v in views), *state.stage_ladder, *cascade_levels])
+            if open_stage
+            else L.none
+        )
         pending = self.pending_deadlines()
         rec = state.recommendation
         return RecommendationStatus(
@@ -790,7 +1022,7 @@ class Lifecycle(Deadlines):
             stage_entered_at=state.stage_entered_at,
             actions=views,
             next_deadline=pending[0] if pending else None,
-            overdue=stage_overdue or any(v.overdue for v in views),
+            overdue=stage_overdue or cascade_overdue or any(v.overdue for v in views),
             escalation_level=level,
             escalations=state.escalations,
             dissemination=state.dissemination,
@@ -803,7 +1035,24 @@ class Lifecycle(Deadlines):
             as_of=now,
             problems=state.problems,
             thread=self.thread_id,
+            # Only once plans are in: before, there is nothing yet to fill in.
+            plan_gaps=self.plan_gaps() if state.dissemination is not None else [],
+            cascade=cascade,
+            reach_percent=_percent(sum(c.reached or 0 for c in cascade), sum(c.expected_reach for c in cascade))
+            if cascade
+            else None,
+            cascade_short=cascade_short,
+            cascade_overdue=cascade_overdue,
         )
+
+
+# A reach more than this many times the plan's is a typing mistake, not a success.
+ABSURD_REACH_FACTOR = 10
+
+
+def _percent(part: int, whole: int) -> int:
+    """``part`` as a whole per cent of ``whole``, rounded down (0 of nothing is 0)."""
+    return part * 100 // whole if whole > 0 else 0
 
 
 def _role_changes(before: Parties, after: Parties) -> list[str]:
@@ -941,6 +1190,14 @@ DECISION_RULES: tuple[DecisionRule, ...] = (
         L_.apply_submit_plans,
     ),
     DecisionRule("sign_off", SignOffInput, Scope.recommendation, L_.may_sign_off, L_.check_sign_off, L_.apply_sign_off),
+    DecisionRule(
+        "confirm_cascade",
+        ConfirmCascadeInput,
+        Scope.recommendation,
+        L_.may_confirm_cascade,
+        L_.check_confirm_cascade,
+        L_.apply_confirm_cascade,
+    ),
     DecisionRule(
         "record_audit",
         RecordAuditInput,

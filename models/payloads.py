@@ -35,6 +35,8 @@ class Stage(StrEnum):
     in_progress = "in_progress"
     dissemination_plan = "dissemination_plan"
     sign_off = "sign_off"
+    # Signed off: the learning goes out to each agency's staff, and each lead confirms its reach.
+    cascade = "cascade"
     audit = "audit"
     re_audit = "re_audit"
     assured = "assured"
@@ -253,6 +255,36 @@ def action_facts(action: ActionSpec | ActionView) -> dict[str, str]:
     }
 
 
+# More staff than anyone could brief: a figure above this is a typing mistake.
+MAX_REACH = 1_000_000
+DEFAULT_REACH_THRESHOLD = 80
+
+
+class CascadeStep(Payload):
+    """One agency's part of the cascade: whose staff the learning must reach, and how many.
+
+    ``lead`` None: the agency's safeguarding lead as the registry has them now. ``expected_reach``
+    may be 0 here so that a plan without it is a gap the board is told about, not a typing error.
+    """
+
+    agency: Name
+    lead: Email | None = None
+    staff_group: ShortText = ""
+    expected_reach: int = Field(default=0, ge=0, le=MAX_REACH)
+
+
+def _one_step_per_agency(steps: list[CascadeStep]) -> list[CascadeStep]:
+    # A lead confirms by agency, so an agency appears once (its staff groups named together).
+    names = [step.agency.casefold() for step in steps]
+    repeated = sorted({step.agency for step in steps if names.count(step.agency.casefold()) > 1})
+    if repeated:
+        raise ValueError(f"agency listed more than once in the cascade: {', '.join(repeated)}")
+    return steps
+
+
+CascadeSteps = Annotated[list[CascadeStep], AfterValidator(_one_step_per_agency)]
+
+
 class DisseminationPlan(Payload):
     """How the learning reaches practice. Fields may be empty: the gaps are reported, not hidden."""
 
@@ -262,6 +294,10 @@ class DisseminationPlan(Payload):
     owner: ShortText = ""
     starts: Day | None = None
     ends: Day | None = None
+    # Who confirms that the learning reached each agency's staff, by when, and what share is enough.
+    cascade: CascadeSteps = Field(default_factory=list, max_length=50)
+    cascade_by: Day | None = None
+    reach_threshold: int = Field(default=DEFAULT_REACH_THRESHOLD, ge=1, le=100)
 
 
 class AuditPlan(Payload):
@@ -345,6 +381,17 @@ class ReassignOwnerInput(Decision):
 class SubmitPlansInput(Decision):
     dissemination: DisseminationPlan
     audit: AuditPlan
+
+
+class ConfirmCascadeInput(Decision):
+    """An agency's lead saying the learning reached its staff: how many, how, and when. Sent again,
+    it corrects the agency's figures (until the audit)."""
+
+    agency: Name
+    reached: int = Field(ge=0, le=MAX_REACH)
+    channels: list[ShortText] = Field(default_factory=list, max_length=20)
+    done_on: Day
+    note: Text = ""
 
 
 class SignOffInput(Decision):
@@ -543,6 +590,19 @@ class AuditRecord(Payload):
     early_reason: str = ""  # why it was recorded before its planned date, if it was
 
 
+class CascadeConfirmation(Payload):
+    """What an agency's lead (or someone on their behalf) confirmed about its cascade."""
+
+    agency: str
+    by: str
+    at: datetime
+    reached: int
+    channels: list[str] = Field(default_factory=list)
+    done_on: date
+    note: str = ""
+    on_behalf_of: str | None = None  # the lead, when a sponsor or Assurance Board member recorded it
+
+
 class BoardDecision(Payload):
     at: datetime
     by: str
@@ -569,6 +629,12 @@ class RecommendationState(Payload):
     escalations: list[Escalation] = Field(default_factory=list)
     board_decisions: list[BoardDecision] = Field(default_factory=list)
     stage_ladder: list[EscalationLevel] = Field(default_factory=list)
+    # The cascade after sign-off: each agency's latest confirmation, the silence ladder's rungs
+    # fired (kept past the cascade stage: an agency silent at the audit stays overdue), and
+    # whether the reminder before ``cascade_by`` went.
+    cascade_confirmations: list[CascadeConfirmation] = Field(default_factory=list)
+    cascade_ladder: list[EscalationLevel] = Field(default_factory=list)
+    cascade_reminder_sent: bool = False
     timeline: list[TimelineEvent] = Field(default_factory=list)
     closed_reason: str = ""
     seq: int = 0  # last timeline sequence number; also makes notification keys unique
@@ -595,13 +661,28 @@ class ImportedAction(Payload):
     evidence: LongText = ""
 
 
+class ImportedCascade(Payload):
+    """An agency's cascade confirmation already made before the log was imported."""
+
+    agency: Name
+    reached: int = Field(ge=0, le=MAX_REACH)
+    channels: list[ShortText] = Field(default_factory=list, max_length=20)
+    done_on: Day
+    note: Text = ""
+
+
 class ImportedProgress(Payload):
     """A live action log brought in from a spreadsheet: each action's status and, once every
-    action is complete, the plans if the log had them. Its presence marks an imported start."""
+    action is complete, the plans if the log had them. Its presence marks an imported start.
+
+    ``signed_off_on``: the Assurance Board signed the plans off on that day (they must then be
+    credible), and ``cascade`` holds the confirmations its agencies have made since."""
 
     actions: list[ImportedAction] = Field(default_factory=list, max_length=100)
     dissemination: DisseminationPlan | None = None
     audit: AuditPlan | None = None
+    signed_off_on: Day | None = None
+    cascade: list[ImportedCascade] = Field(default_factory=list, max_length=50)
 
 
 class RecommendationInput(Payload):
@@ -647,6 +728,29 @@ class ActionView(Payload):
     owner_epoch: int
 
 
+class CascadeStatus(StrEnum):
+    waiting = "waiting"
+    confirmed = "confirmed"
+    overdue = "overdue"
+
+
+class CascadeView(Payload):
+    """One agency's cascade as the status shows it: the plan's figures and what was confirmed."""
+
+    agency: str
+    lead: str | None  # the named lead, or the agency's safeguarding lead now; None: nobody
+    staff_group: str
+    expected_reach: int
+    reached: int | None
+    channels: list[str]
+    done_on: date | None
+    note: str
+    status: CascadeStatus
+    reach_percent: int | None  # reached / expected, rounded down; None until confirmed
+    confirmed_by: str | None = None
+    on_behalf_of: str | None = None
+
+
 class SourceView(Payload):
     kind: SourceKind
     title: str
@@ -680,6 +784,13 @@ class RecommendationStatus(Payload):
     problems: list[Problem] = Field(default_factory=list)
     # The root of its email thread (``models.mail_context.thread_of``).
     thread: str = ""
+    # What the plans still lack before sign-off (``models.rules.sign_off_gaps``); empty once credible.
+    plan_gaps: list[str] = Field(default_factory=list)
+    # The cascade after sign-off, per agency, and its reach over all agencies (``Lifecycle.cascade_views``).
+    cascade: list[CascadeView] = Field(default_factory=list)
+    reach_percent: int | None = None
+    cascade_short: bool = False  # an agency confirmed a reach below the plan's threshold
+    cascade_overdue: bool = False  # ``cascade_by`` has passed with agencies unconfirmed
 
 
 class RecommendationFacts(Payload):
@@ -704,6 +815,11 @@ class RowFacts(Payload):
     escalation_level: EscalationLevel
     audit_due: date | None
     as_of: datetime
+    reach_percent: int | None = None
+    cascade_short: bool = False
+    cascade_overdue: bool = False
+    cascade_by: date | None = None  # while the signed-off plan's cascade runs
+    reach_threshold: int | None = None
 
 
 class ActionRowFacts(Payload):
@@ -720,6 +836,18 @@ class ActionRowFacts(Payload):
     escalation_level: EscalationLevel
 
 
+class CascadeRowFacts(Payload):
+    """One agency's cascade as its read-model row holds it."""
+
+    agency: str
+    lead: str | None
+    staff_group: str
+    expected_reach: int
+    reached: int | None
+    done_on: date | None
+    status: CascadeStatus
+
+
 class ProjectionInput(Payload):
     """One write to the store: a delta, so that history grows with what changed, not with the
     whole status at every transition. ``recommendation`` is set in a run's first write (the row
@@ -732,6 +860,8 @@ class ProjectionInput(Payload):
     row: RowFacts
     recommendation: RecommendationFacts | None = None
     actions: list[ActionRowFacts] = Field(default_factory=list)
+    # The whole cascade when it changed since the last write of this run (None: unchanged).
+    cascade: list[CascadeRowFacts] | None = None
     new_events: list[TimelineEvent] = Field(default_factory=list)
     notifications: list[Notification] = Field(default_factory=list)
 

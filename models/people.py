@@ -8,7 +8,7 @@ reassignment can never email the recommendation's details to an address nobody r
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
 from pydantic import BaseModel
 
@@ -16,6 +16,7 @@ from models.payloads import (
     ActionSpec,
     AddActionsInput,
     AgreeActionsInput,
+    CascadeStep,
     ReassignOwnerInput,
     RecordAuditInput,
     SubmitPlansInput,
@@ -64,11 +65,49 @@ def person_problem(address: str, named_for: str, roles_by_person: Mapping[str, C
     return None
 
 
-def unregistered_people(decision: BaseModel, roles_by_person: Mapping[str, Collection[str]]) -> dict[str, str]:
-    """Every person ``decision`` names who may not be named for it, by where: empty when all may."""
+def cascade_step_problems(
+    steps: Sequence[CascadeStep], agency_of: Mapping[str, str], agencies: Collection[str], *, where: str
+) -> dict[str, str]:
+    """Why each step of a cascade cannot stand, by where (``<where>.<i>.agency`` or ``.lead``):
+    its agency must be in the registry, by its registered name, and a lead it names a registered
+    person of that agency. ``agency_of`` maps each registered address to its agency."""
+    problems: dict[str, str] = {}
+    known = {name.casefold(): name for name in agencies}
+    for index, step in enumerate(steps):
+        registered = known.get(step.agency.casefold())
+        if registered is None:
+            problems[f"{where}.{index}.agency"] = f"there is no agency called {step.agency!r} in the registry"
+        elif registered != step.agency:
+            problems[f"{where}.{index}.agency"] = f"the registry names this agency {registered!r}, not {step.agency!r}"
+        if step.lead is None:
+            continue
+        lead = step.lead.lower()
+        if lead not in agency_of:
+            problems[f"{where}.{index}.lead"] = (
+                f"the cascade lead {lead} is not in the registry: name a registered person"
+            )
+        elif registered is not None and agency_of[lead].casefold() != registered.casefold():
+            home = agency_of[lead] or "no agency"
+            problems[f"{where}.{index}.lead"] = f"the cascade lead {lead} is registered with {home}, not {registered}"
+    return problems
+
+
+def unregistered_people(
+    decision: BaseModel,
+    roles_by_person: Mapping[str, Collection[str]],
+    *,
+    agency_of: Mapping[str, str] | None = None,
+    agencies: Collection[str] | None = None,
+) -> dict[str, str]:
+    """Every person ``decision`` names who may not be named for it, by where: empty when all may.
+    With the registry's agencies (``agency_of``, ``agencies``), a plan's cascade is checked too."""
     problems = {}
     for where, address, named_for in named_people(decision):
         problem = person_problem(address, named_for, roles_by_person)
         if problem:
             problems[where] = problem
+    if isinstance(decision, SubmitPlansInput) and agency_of is not None and agencies is not None:
+        problems |= cascade_step_problems(
+            decision.dissemination.cascade, agency_of, agencies, where="dissemination.cascade"
+        )
     return problems

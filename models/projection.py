@@ -7,6 +7,7 @@ from datetime import date
 
 from models.payloads import (
     ActionRowFacts,
+    CascadeRowFacts,
     Notification,
     ProjectionInput,
     RecommendationFacts,
@@ -18,6 +19,7 @@ from models.payloads import (
 
 def row_facts(status: RecommendationStatus, *, audit_due: date | None) -> RowFacts:
     deadline = status.next_deadline
+    plan = status.dissemination
     return RowFacts(
         stage=status.stage,
         stage_entered_at=status.stage_entered_at,
@@ -27,6 +29,11 @@ def row_facts(status: RecommendationStatus, *, audit_due: date | None) -> RowFac
         escalation_level=status.escalation_level,
         audit_due=audit_due,
         as_of=status.as_of,
+        reach_percent=status.reach_percent,
+        cascade_short=status.cascade_short,
+        cascade_overdue=status.cascade_overdue,
+        cascade_by=plan.cascade_by if plan and status.cascade else None,
+        reach_threshold=plan.reach_threshold if plan and status.cascade else None,
     )
 
 
@@ -58,6 +65,21 @@ def action_rows(status: RecommendationStatus) -> list[ActionRowFacts]:
     ]
 
 
+def cascade_rows(status: RecommendationStatus) -> list[CascadeRowFacts]:
+    return [
+        CascadeRowFacts(
+            agency=c.agency,
+            lead=c.lead,
+            staff_group=c.staff_group,
+            expected_reach=c.expected_reach,
+            reached=c.reached,
+            done_on=c.done_on,
+            status=c.status,
+        )
+        for c in status.cascade
+    ]
+
+
 def projection(
     status: RecommendationStatus,
     *,
@@ -66,14 +88,18 @@ def projection(
     new_events: list[TimelineEvent],
     notifications: list[Notification],
     stored_actions: dict[str, ActionRowFacts] | None,
+    stored_cascade: list[CascadeRowFacts] | None = None,
 ) -> ProjectionInput:
     """The write that brings the store up to ``status``. ``audit_due`` is the day the awaited audit
     is planned for (``Lifecycle.planned_audit_on``). ``stored_actions`` are the action rows
     this run has written (None before its first write, which then carries the recommendation's
-    fixed facts and every action)."""
+    fixed facts and every action); ``stored_cascade`` the cascade rows it wrote last (the cascade
+    goes whole, when it changed, or in a first write)."""
     rows = action_rows(status)
     if stored_actions is not None:
         rows = [row for row in rows if stored_actions.get(row.action_id) != row]
+    cascade = cascade_rows(status)
+    first = stored_actions is None
     return ProjectionInput(
         workflow_id=workflow_id,
         ref=status.ref,
@@ -81,6 +107,7 @@ def projection(
         row=row_facts(status, audit_due=audit_due),
         recommendation=recommendation_facts(status) if stored_actions is None else None,
         actions=rows,
+        cascade=cascade if first or cascade != (stored_cascade or []) else None,
         new_events=new_events,
         notifications=notifications,
     )

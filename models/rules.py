@@ -7,11 +7,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 
 from models.calendar import add_duration, roll_forward
-from models.payloads import AuditPlan, DisseminationPlan, EscalationLevel, EscalationPolicy
+from models.payloads import AuditPlan, CascadeStep, DisseminationPlan, EscalationLevel, EscalationPolicy
 
 # Timers fire at 08:00 UTC on their day: before the working day starts in the UK all year.
 DEADLINE_TIME = time(8, 0)
@@ -74,9 +74,43 @@ def audit_plan_gaps(plan: AuditPlan | None, dissemination: DisseminationPlan | N
     return gaps
 
 
-def sign_off_gaps(dissemination: DisseminationPlan | None, audit: AuditPlan | None) -> list[str]:
+def cascade_lead(step: CascadeStep, agency_leads: Mapping[str, str]) -> str | None:
+    """Who confirms ``step``: the lead the plan names, else the agency's safeguarding lead now."""
+    return step.lead or agency_leads.get(step.agency)
+
+
+def cascade_gaps(plan: DisseminationPlan | None, audit: AuditPlan | None, agency_leads: Mapping[str, str]) -> list[str]:
+    """What the plan's cascade to each agency's staff still lacks; empty if credible.
+
+    Whether each agency and named lead is in the registry is checked where the plan comes in
+    (``models.people``): here, that every agency has someone to confirm it."""
+    if plan is None:
+        return []
+    if not plan.cascade:
+        return ["cascade: name at least one agency whose staff the learning must reach"]
+    gaps = []
+    for step in plan.cascade:
+        if cascade_lead(step, agency_leads) is None:
+            gaps.append(f"cascade: {step.agency} has no safeguarding lead in the registry; name the lead who confirms")
+        if step.expected_reach < 1:
+            gaps.append(f"cascade: say how many of {step.agency}'s staff the learning must reach")
+    audit_on = audit.audit_on if audit else None
+    if plan.cascade_by is None:
+        gaps.append("cascade: give the date by which every agency is to confirm")
+    elif audit_on is not None and plan.cascade_by > audit_on:
+        gaps.append(f"cascade: confirmations are due ({plan.cascade_by}) after the audit date ({audit_on})")
+    return gaps
+
+
+def sign_off_gaps(
+    dissemination: DisseminationPlan | None, audit: AuditPlan | None, agency_leads: Mapping[str, str]
+) -> list[str]:
     """Every reason the Assurance Board cannot yet sign off; empty when both plans are credible."""
-    return dissemination_gaps(dissemination) + audit_plan_gaps(audit, dissemination)
+    return (
+        dissemination_gaps(dissemination)
+        + cascade_gaps(dissemination, audit, agency_leads)
+        + audit_plan_gaps(audit, dissemination)
+    )
 
 
 def ladder_dates(

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from models import vocabulary
 from models.kinds import DeadlineKind, EventKind, MessageKind, Role, audit_event
-from models.payloads import AuditOutcome, Deadline, EscalationLevel, Stage
+from models.payloads import AuditOutcome, CascadeStatus, Deadline, EscalationLevel, Stage
 
 E, D, M, R, L = EventKind, DeadlineKind, MessageKind, Role, EscalationLevel
 
@@ -79,6 +79,7 @@ STAGES: dict[str, str] = {
     Stage.in_progress: "Actions in progress",
     Stage.dissemination_plan: "Plans due",
     Stage.sign_off: "Waiting for sign-off",
+    Stage.cascade: "Learning going out to staff",
     Stage.audit: "Waiting for the audit",
     Stage.re_audit: "Remedial actions and re-audit",
     Stage.assured: "Assured (closed)",
@@ -93,11 +94,18 @@ OUTCOMES: dict[str, str] = {
     AuditOutcome.partially_embedded: "partly embedded",
     AuditOutcome.not_embedded: "not embedded",
 }
+# Where an agency's cascade stands (``CascadeView.status``).
+CASCADE_STATUS: dict[str, str] = {
+    CascadeStatus.waiting: "Waiting",
+    CascadeStatus.confirmed: "Confirmed",
+    CascadeStatus.overdue: "Overdue",
+}
 # Why a person is named on a recommendation (the roles the lifecycle gives its readers).
 ROLE_WORDS: dict[str, str] = {
     R.owner: "action owner",
     R.previous_owner: "previous action owner",
     R.agency_lead: "agency safeguarding lead",
+    R.cascade_lead: "lead for the cascade to an agency's staff",
     R.board_sponsor: "board sponsor",
     R.board_chair: "board chair",
     R.assurance_member: "Assurance Board member",
@@ -127,6 +135,9 @@ MESSAGE_NAMES: dict[str, str] = {
     M.sign_off_requested: "a sign-off request",
     M.sign_off_refused: "the gaps in the plans",
     M.signed_off: "a sign-off notice",
+    M.cascade_task: "a request to confirm the learning reached your staff",
+    M.cascade_reminder: "a reminder to confirm the cascade",
+    M.cascade_overdue: "a notice that the cascade confirmation is overdue",
     M.audit_due: "an audit reminder",
     M.re_audit_due: "a re-audit reminder",
     M.audit_failed: "an audit result",
@@ -193,6 +204,9 @@ EVENT_WORDS: dict[str, str] = {
     E.due_date_changed: "Due date changed by the board",
     E.plans_submitted: "Dissemination and audit plans submitted",
     E.signed_off: "Signed off by the Assurance Board",
+    E.cascade_confirmed: "The learning reached an agency's staff",
+    E.cascade_corrected: "An agency's cascade figures corrected",
+    E.cascade_reminder: "Cascade leads reminded to confirm",
     **{audit_event(outcome.value): f"Audit: the change is {OUTCOMES[outcome]}" for outcome in AuditOutcome},
     E.owner_reminded: "The board reminded the owner",
     E.board_decision: "The board's decision recorded",
@@ -210,6 +224,7 @@ ESCALATION_ABOUT: dict[str, str] = {
     D.agree_actions: "the actions were not agreed on time",
     D.audit: "the audit was not recorded on time",
     D.re_audit: "the re-audit was not recorded on time",
+    D.cascade: "agencies have not confirmed that the learning reached their staff",
     M.repeated_audit_failure: "audits found the change not embedded again",
     M.owner_unreachable: "an email to the owner could not be delivered",
 }
@@ -272,6 +287,9 @@ DEADLINE_WORDS: dict[str, str] = {
     D.agree_actions: "Actions to be agreed by the board",
     D.audit: "Audit due",
     D.re_audit: "Re-audit due",
+    D.cascade: "Every agency to confirm the learning reached its staff",
+    D.cascade_reminder: "Reminder to the agencies still to confirm the cascade",
+    D.cascade_ends: "Audit date: the audit goes ahead with any agency still unconfirmed",
     D.due_reminder: "Reminder that action {action} is nearly due",
     D.progress_request: "Progress update on action {action} asked for",
 }
@@ -283,6 +301,7 @@ STILL_OPEN: dict[str, str] = {
     D.agree_actions: "If actions are still not agreed",
     D.audit: "If the audit is still not recorded",
     D.re_audit: "If the re-audit is still not recorded",
+    D.cascade: "If agencies have still not confirmed the cascade",
 }
 
 

@@ -48,8 +48,17 @@ SHEETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "auditor",
             "audit_on",
             "success_measures",
+            "cascade_by",
+            "reach_threshold",
+            "signed_off_on",
         ),
     ),  # fmt: skip
+    # One row per agency whose staff the learning must reach; the last four columns only for a
+    # confirmation the agency made before the import (its recommendation signed off already).
+    "Cascade": (
+        ("ref", "agency"),
+        ("lead_email", "staff_group", "expected_reach", "reached", "channels", "done_on", "note"),
+    ),
 }
 REGISTRY_SHEETS = ("Agencies", "People", "Boards")
 # A CSV is one row per action, the recommendation's columns repeated on each.

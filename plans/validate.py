@@ -2,7 +2,9 @@
 
 Every problem is collected, none stops the check early, so one run lists everything to fix.
 Field rules come from the payload types the workflow itself uses; the cross-sheet rules (an
-unknown board, an owner not in People, a date in the wrong order) are here.
+unknown board, an owner not in People, a date in the wrong order) are here. What a plan still
+lacks (a gap) is not a problem of the file: the workflow reports it to the people who must fill
+it, unless the file says the Assurance Board already signed the plan off, which it cannot have.
 """
 
 from __future__ import annotations
@@ -16,18 +18,22 @@ from pydantic import BaseModel, ValidationError
 
 from models.addresses import AddressError, check_address
 from models.days import day_problem
+from models.lifecycle import ABSURD_REACH_FACTOR
 from models.payloads import (
     ActionSpec,
     ActionStatus,
     AuditPlan,
+    CascadeStep,
     DisseminationPlan,
     EscalationPolicy,
     ImportedAction,
+    ImportedCascade,
     ImportedProgress,
     Recommendation,
     RecommendationInput,
 )
-from models.people import person_problem
+from models.people import cascade_step_problems, person_problem
+from models.rules import sign_off_gaps
 from plans.sheets import (
     CSV_ACTION_COLUMNS,
     CSV_RECOMMENDATION_COLUMNS,
@@ -49,6 +55,11 @@ _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _EXCEL_EPOCH = date(1899, 12, 30)
 _MAX_SERIAL = 2958465
 LIST_SEPARATOR = ";"
+_WHOLE = re.compile(r"^[+-]?\d{1,9}$")
+# Agencies a plan's cascade may name: the payload's own limit, said at the row past it.
+MAX_CASCADE: int = next(
+    m.max_length for m in DisseminationPlan.model_fields["cascade"].metadata if hasattr(m, "max_length")
+)
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -67,6 +78,39 @@ class Plan:
     people: list[Person] = field(default_factory=list)
     boards: list[Board] = field(default_factory=list)
     recommendations: list[PlannedRecommendation] = field(default_factory=list)
+
+
+@dataclass
+class _Registry:
+    """What a cascade is checked against: the file's registry with the store's beside it (the
+    import adds the file's to the store, so both are registered when the workflow starts)."""
+
+    agencies: list[str]
+    agency_of: dict[str, str]
+    leads: dict[str, str]
+
+
+@dataclass
+class _CascadeRow:
+    """One agency of a recommendation's cascade, and the confirmation it made before the import."""
+
+    row: int
+    step: CascadeStep | None  # None: refused for problems of its own
+    done: ImportedCascade | None
+    confirms: bool  # ``reached`` is filled in, whether or not the confirmation stood up
+    clean: bool  # read without a problem
+
+
+@dataclass
+class _GivenPlans:
+    """A Plans row as checked: the two plans and whether the board already signed them off."""
+
+    row: int
+    dissemination: DisseminationPlan
+    audit: AuditPlan
+    signed_off_on: date | None
+    sign_off_given: bool  # the cell is filled in (a date that is no date is reported where it is)
+    clean: bool  # read without a problem
 
 
 @dataclass
@@ -106,6 +150,21 @@ class _Check:
             self.add(sheet, number, column, problem)
             return None
         return parsed
+
+    def whole(self, sheet: str, number: int, row: dict[str, Cell], column: str, *, percent: bool = False) -> int | None:
+        """The whole number in ``column``, or None when it is blank or not one (reported); with
+        ``percent``, a trailing % is allowed (``80%``)."""
+        value = row.get(column)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        text = self.text(row, column)
+        if not text:
+            return None
+        number_text = text.removesuffix("%").strip() if percent else text
+        if isinstance(value, bool) or not _WHOLE.match(number_text):
+            self.add(sheet, number, column, f"{text[:40]!r} is not a whole number")
+            return None
+        return int(number_text)
 
     def address(self, sheet: str, number: int, row: dict[str, Cell], column: str) -> str | None:
         """The address in ``column`` by the one address rule (models.addresses), or None (reported)."""
@@ -181,7 +240,7 @@ def check_plan(
     plan.people = _people(sheets.get("People"), check) if "People" in sheets else list(stored[1])
     plan.boards = _boards(sheets.get("Boards"), check) if "Boards" in sheets else list(stored[2])
     _registry_links(plan, sheets, check)
-    plan.recommendations = _recommendations(sheets, plan, check, today)
+    plan.recommendations = _recommendations(sheets, plan, check, today, _cascade_registry(plan, stored))
     # One rule for every way in (CLI, API): no recommendation rows, whether the sheet is missing
     # or empty, is nothing to import, not a silent success.
     if not (sheets.get("Recommendations") and sheets["Recommendations"].rows):
@@ -340,7 +399,20 @@ def _registry_links(plan: Plan, sheets: dict[str, Sheet], check: _Check) -> None
         check.add("People", 0, "roles", "nobody has the role assurance_member: the Assurance Board needs members")
 
 
-def _recommendations(sheets: dict[str, Sheet], plan: Plan, check: _Check, today: date) -> list[PlannedRecommendation]:
+def _cascade_registry(plan: Plan, stored: tuple[list[Agency], list[Person], list[Board]]) -> _Registry:
+    """The file's agencies and people, over the store's where the names are the same."""
+    agencies = {a.name.casefold(): a for a in [*stored[0], *plan.agencies]}
+    people = {p.email.lower(): p for p in [*stored[1], *plan.people]}
+    return _Registry(
+        agencies=[a.name for a in agencies.values()],
+        agency_of={email: p.agency for email, p in people.items()},
+        leads={a.name: a.safeguarding_lead_email for a in agencies.values() if a.safeguarding_lead_email},
+    )
+
+
+def _recommendations(
+    sheets: dict[str, Sheet], plan: Plan, check: _Check, today: date, registry: _Registry
+) -> list[PlannedRecommendation]:
     boards = {b.name.casefold(): b for b in plan.boards}
     # Boards named in the file but refused for problems of their own: not reported again as unknown.
     named_boards = {str(row.get("name") or "").strip().casefold() for _, row in _rows(sheets, "Boards")}
@@ -381,15 +453,52 @@ def _recommendations(sheets: dict[str, Sheet], plan: Plan, check: _Check, today:
         planned[ref.casefold()] = PlannedRecommendation(start=start, sheet=where, row=number)
     named = {check.text(row, "ref").casefold() for _, row in rec_sheet.rows}
     actions_by_ref = _actions(sheets.get("Actions"), planned, named, roles, agencies, check, today)
-    plans_by_ref = _plans(sheets.get("Plans"), planned, named, roles, check)
+    with_plans = {check.text(row, "ref").casefold() for _, row in _rows(sheets, "Plans")}
+    cascades = _cascades(sheets.get("Cascade"), planned, named, with_plans, registry, check, today)
+    plans_by_ref = _plans(sheets.get("Plans"), planned, named, roles, cascades, check, today)
     for key, item in planned.items():
         specs, progress = actions_by_ref.get(key, ([], []))
-        dissemination, audit = plans_by_ref.get(key, (None, None))
-        if dissemination is not None and (not specs or any(p.status is not ActionStatus.complete for p in progress)):
+        given = plans_by_ref.get(key)
+        if given is not None and (not specs or any(p.status is not ActionStatus.complete for p in progress)):
             check.add("Plans", 0, "ref", f"{item.start.recommendation.ref} has plans but not every action is complete")
-        imported = ImportedProgress(actions=progress, dissemination=dissemination, audit=audit) if specs else None
-        item.start = item.start.model_copy(update={"actions": specs, "imported": imported})
+        cascade = cascades.get(key, [])
+        _check_sign_off(item.start.recommendation.ref, given, cascade, registry, check)
+        imported = None
+        if specs:
+            imported = ImportedProgress(
+                actions=progress,
+                dissemination=given.dissemination if given else None,
+                audit=given.audit if given else None,
+                signed_off_on=given.signed_off_on if given else None,
+                cascade=[c.done for c in cascade if c.done is not None],
+            )
+        # The workflow judges the plans by the leads it is given: the same registry as checked here.
+        parties = item.start.parties.model_copy(update={"agency_leads": registry.leads})
+        item.start = item.start.model_copy(update={"actions": specs, "imported": imported, "parties": parties})
     return list(planned.values())
+
+
+def _check_sign_off(
+    ref: str, given: _GivenPlans | None, cascade: list[_CascadeRow], registry: _Registry, check: _Check
+) -> None:
+    """A sign-off the file claims needs plans the Assurance Board could have signed off; a
+    confirmation the file holds needs that sign-off."""
+    if given is None:
+        return  # plans refused for problems of their own, or none (each cascade row is refused then)
+    if given.signed_off_on is not None:
+        if not (given.clean and all(c.clean for c in cascade)):
+            return  # judged once its rows are put right: a refused cell would only show as a gap here
+        gaps = sign_off_gaps(given.dissemination, given.audit, registry.leads)
+        if gaps:
+            reason = "the plans are not credible, so the Assurance Board cannot have signed them off: "
+            check.add("Plans", given.row, "signed_off_on", reason + "; ".join(gaps))
+        return
+    if given.sign_off_given:
+        return  # its date is reported already
+    for confirmed in cascade:
+        if confirmed.confirms:
+            reason = f"a confirmation needs {ref}'s plans signed off: give signed_off_on in Plans, or leave it blank"
+            check.add("Cascade", confirmed.row, "reached", reason)
 
 
 def _actions(sheet, planned, named, roles, agencies, check: _Check, today: date):
@@ -451,8 +560,8 @@ def _actions(sheet, planned, named, roles, agencies, check: _Check, today: date)
     return by_ref
 
 
-def _plans(sheet: Sheet | None, planned, named, roles, check: _Check):
-    by_ref: dict[str, tuple[DisseminationPlan, AuditPlan]] = {}
+def _plans(sheet: Sheet | None, planned, named, roles, cascades: dict[str, list[_CascadeRow]], check: _Check, today):
+    by_ref: dict[str, _GivenPlans] = {}
     seen: dict[str, int] = {}
     for number, row in sheet.rows if sheet else []:
         if not check.required("Plans", number, row, ("ref",)):
@@ -462,9 +571,17 @@ def _plans(sheet: Sheet | None, planned, named, roles, check: _Check):
             check.add("Plans", number, "ref", f"no recommendation {ref!r} in Recommendations")
         if not _unique(check, "Plans", seen, ref, number, "ref", "plans for"):
             continue
-        dates = {c: check.date("Plans", number, row, c, required=False) for c in ("starts", "ends", "audit_on")}
+        mark = len(check.problems)
+        columns = ("starts", "ends", "audit_on", "cascade_by", "signed_off_on")
+        dates = {c: check.date("Plans", number, row, c, required=False) for c in columns}
         if dates["starts"] and dates["ends"] and dates["ends"] < dates["starts"]:
             check.add("Plans", number, "ends", f"{dates['ends']} is before starts {dates['starts']}")
+        if dates["signed_off_on"] and dates["signed_off_on"] > today:
+            check.add("Plans", number, "signed_off_on", f"{dates['signed_off_on']} is in the future")
+        threshold = check.whole("Plans", number, row, "reach_threshold", percent=True)
+        if threshold is not None and not 1 <= threshold <= 100:
+            check.add("Plans", number, "reach_threshold", f"{threshold} is not a per cent from 1 to 100")
+            threshold = None
 
         lists = {c: _items(check.text(row, c)) for c in ("audiences", "channels", "success_measures")}
         texts = {c: check.text(row, c) for c in ("socialisation", "owner", "method", "auditor")}
@@ -476,7 +593,10 @@ def _plans(sheet: Sheet | None, planned, named, roles, check: _Check):
             number,
             DisseminationPlan,
             {"audiences": lists["audiences"], "channels": lists["channels"], "socialisation": texts["socialisation"],
-             "owner": texts["owner"], "starts": dates["starts"], "ends": dates["ends"]},
+             "owner": texts["owner"], "starts": dates["starts"], "ends": dates["ends"],
+             "cascade": [c.step for c in cascades.get(ref.casefold(), []) if c.step is not None],
+             "cascade_by": dates["cascade_by"],
+             **({"reach_threshold": threshold} if threshold is not None else {})},
             {},
         )  # fmt: skip
         audit = check.model(
@@ -488,8 +608,95 @@ def _plans(sheet: Sheet | None, planned, named, roles, check: _Check):
             {},
         )  # fmt: skip
         if dissemination is not None and audit is not None and ref.casefold() in planned:
-            by_ref[ref.casefold()] = (dissemination, audit)
+            signed = dates["signed_off_on"]
+            by_ref[ref.casefold()] = _GivenPlans(
+                number,
+                dissemination,
+                audit,
+                signed_off_on=signed if signed and signed <= today else None,
+                sign_off_given=bool(check.text(row, "signed_off_on")),
+                clean=len(check.problems) == mark,
+            )
     return by_ref
+
+
+def _cascades(sheet: Sheet | None, planned, named, with_plans, registry: _Registry, check: _Check, today: date):
+    """Each recommendation's cascade, agency by agency, with any confirmation made before the import."""
+    by_ref: dict[str, list[_CascadeRow]] = {}
+    seen: dict[tuple[str, str], int] = {}
+    for number, row in sheet.rows if sheet else []:
+        if not check.required("Cascade", number, row, SHEETS["Cascade"][0]):
+            continue
+        ref, agency = check.text(row, "ref"), check.text(row, "agency")
+        if ref.casefold() not in named:
+            check.add("Cascade", number, "ref", f"no recommendation {ref!r} in Recommendations")
+            continue
+        if ref.casefold() not in with_plans:
+            check.add("Cascade", number, "ref", f"no plans for {ref} in Plans: the cascade is part of its plans")
+            continue
+        key = (ref.casefold(), agency.casefold())
+        if key in seen:
+            check.add("Cascade", number, "agency", f"{agency!r} is already in the cascade of {ref} on row {seen[key]}")
+            continue
+        seen[key] = number
+        mark = len(check.problems)
+        step = _cascade_step(check, number, row, registry)
+        done = _confirmation(check, number, row, step, today)
+        rows = by_ref.setdefault(ref.casefold(), [])
+        if len(rows) == MAX_CASCADE:
+            check.add("Cascade", number, "agency", f"the cascade of {ref} names more than {MAX_CASCADE} agencies")
+        elif ref.casefold() in planned:
+            confirms = bool(check.text(row, "reached"))
+            rows.append(_CascadeRow(number, step, done, confirms=confirms, clean=len(check.problems) == mark))
+    return by_ref
+
+
+def _cascade_step(check: _Check, number: int, row: dict[str, Cell], registry: _Registry) -> CascadeStep | None:
+    """The agency's step, by the edge rule for a cascade (``models.people``); a reach of 0 or
+    none is a gap the workflow reports, not a problem of the file."""
+    lead = check.address("Cascade", number, row, "lead_email") if check.text(row, "lead_email") else None
+    expected = check.whole("Cascade", number, row, "expected_reach")
+    if expected is not None and expected < 0:
+        check.add("Cascade", number, "expected_reach", f"{expected} is negative: give the number of staff to reach")
+        expected = None
+    data = {"agency": check.text(row, "agency"), "lead": lead, "staff_group": check.text(row, "staff_group"),
+            "expected_reach": expected or 0}  # fmt: skip
+    step = check.model("Cascade", number, CascadeStep, data, {"lead": "lead_email"})
+    if step is None:
+        return None
+    for where, problem in cascade_step_problems([step], registry.agency_of, registry.agencies, where="step").items():
+        check.add("Cascade", number, "lead_email" if where.endswith(".lead") else "agency", problem)
+    return step
+
+
+def _confirmation(
+    check: _Check, number: int, row: dict[str, Cell], step: CascadeStep | None, today: date
+) -> ImportedCascade | None:
+    """The agency's confirmation made before the import, by the rule a lead's confirmation meets."""
+    if not check.text(row, "reached"):
+        for column in ("channels", "done_on", "note"):
+            if check.text(row, column):
+                check.add("Cascade", number, column, "is only for a confirmation already made (fill in reached)")
+        return None
+    reached = check.whole("Cascade", number, row, "reached")
+    done_on = check.date("Cascade", number, row, "done_on", required=True)
+    note = check.text(row, "note")
+    if reached is not None and reached < 0:
+        check.add("Cascade", number, "reached", f"{reached} is negative: give the number of staff reached")
+        reached = None
+    if done_on and done_on > today:
+        check.add("Cascade", number, "done_on", f"{done_on} is in the future")
+    expected = step.expected_reach if step else 0
+    if reached is not None and expected >= 1 and reached > ABSURD_REACH_FACTOR * expected:
+        check.add("Cascade", number, "reached",
+                  f"{reached} is more than ten times the {expected} staff planned: check the figure")  # fmt: skip
+    elif reached is not None and reached < expected and not note:
+        check.add("Cascade", number, "note", f"{reached} of the {expected} staff planned were reached: say why fewer")
+    if reached is None or done_on is None or step is None:
+        return None
+    data = {"agency": step.agency, "reached": reached, "channels": _items(check.text(row, "channels")),
+            "done_on": done_on, "note": note}  # fmt: skip
+    return check.model("Cascade", number, ImportedCascade, data, {})
 
 
 def _rows(sheets: dict[str, Sheet], name: str) -> list[tuple[int, dict[str, Cell]]]:

@@ -37,7 +37,13 @@ EXAMPLE_ROWS: dict[str, dict[str, Any]] = {
               "socialisation": "Discussed in team meetings for three months", "owner": "named.nurse@icb.example.org",
               "starts": "2023-07-03", "ends": "2023-09-29", "method": "Case file audit of 20 cases",
               "auditor": "named.nurse@icb.example.org", "audit_on": "2024-01-15",
-              "success_measures": "Protocol used in 90% of cases"},
+              "success_measures": "Protocol used in 90% of cases", "cascade_by": "2023-10-31", "reach_threshold": 80,
+              "signed_off_on": ""},
+    # reached, channels, done_on and note stay blank until the agency confirms (or, for plans the
+    # Assurance Board signed off before the import, hold the confirmation it has made since).
+    "Cascade": {"ref": "SAR-2023-01", "agency": "Thames Valley Police", "lead_email": "named.nurse@icb.example.org",
+                "staff_group": "Neighbourhood and safeguarding officers", "expected_reach": 120, "reached": "",
+                "channels": "", "done_on": "", "note": ""},
 }  # fmt: skip
 
 # Drop-down lists for the columns with a fixed vocabulary.

@@ -2,7 +2,8 @@
 
 It reads the read model (never the workflows, except for the plan gaps of what awaits sign-off,
 which the caller passes in) and says, for one month: what changed, what awaits sign-off and what
-stands in its way, what is overdue or escalated by board and by agency, the audits recorded and
+stands in its way, which cascades to staff are unconfirmed or short and how far the learning has
+reached each agency, what is overdue or escalated by board and by agency, the audits recorded and
 the audits due, with charts drawn as inline SVG.
 """
 
@@ -19,7 +20,8 @@ from sqlmodel import Session, col, select
 
 from models.payloads import AuditOutcome
 from models.wording import STAGES, escalated_to, event_detail, event_words, uk_date
-from reports.charts import rag_bars_svg
+from reports.charts import rag_bars_svg, reach_bars_svg
+from store.cascade import AgencyReach, StoredCascade, reach_by_agency, stored_cascades
 from store.overview import counts_by
 from store.read_model import RecommendationSummary, as_utc, recommendation_summaries
 from store.tables import TimelineRow
@@ -28,9 +30,10 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "reports"
 # Timeline events worth a board's attention (the rest, mail and reminders, are left out), and
 # every change of stage. Their words are the pages' (models.wording), so the pack says what the
 # timeline says.
+CASCADE_EVENTS = frozenset({"cascade_confirmed", "cascade_corrected"})
 BOARD_EVENTS = frozenset({
     "actions_agreed", "actions_added", "action_completed", "owner_reassigned", "extension_approved",
-    "extension_declined", "due_date_changed", "plans_submitted", "signed_off",
+    "extension_declined", "due_date_changed", "plans_submitted", "signed_off", *CASCADE_EVENTS,
     *(f"audit_{outcome.value}" for outcome in AuditOutcome),
 })  # fmt: skip
 
@@ -47,6 +50,13 @@ class Change(BaseModel):
     detail: str
 
 
+class CascadeItem(BaseModel):
+    """A recommendation in the pack's cascade section: what the board reads it by, and its cascade."""
+
+    summary: RecommendationSummary
+    cascade: StoredCascade
+
+
 class BoardPack(BaseModel):
     month: date  # its first day
     generated_at: datetime
@@ -57,6 +67,12 @@ class BoardPack(BaseModel):
     changes: list[Change]
     awaiting_sign_off: list[RecommendationSummary]
     gaps: dict[str, list[str]]
+    # In the cascade stage, or at audit with agencies unconfirmed: overdue first.
+    cascades: list[CascadeItem]
+    # Per agency, over ``reach_counted`` recommendations: every open cascade, and any confirmed or
+    # corrected in the month.
+    reach: list[AgencyReach]
+    reach_counted: int
     red: list[RecommendationSummary]
     audits: list[Change]
     audits_due: list[RecommendationSummary]
@@ -79,7 +95,10 @@ def board_pack_data(
     )
     changes: list[Change] = []
     audits: list[Change] = []
+    cascaded: set[str] = set()
     for event in events:
+        if event.kind in CASCADE_EVENTS:
+            cascaded.add(event.ref)
         if not for_the_board(event.kind):
             continue
         change = Change(
@@ -91,6 +110,7 @@ def board_pack_data(
         if s.stage in {"audit", "re_audit"} and s.next_deadline_kind in {"audit", "re_audit"}
         and s.next_deadline_at is not None and as_utc(s.next_deadline_at) < end + timedelta(days=31)
     ]  # fmt: skip
+    cascades = stored_cascades(session=session, also=cascaded)
     return BoardPack(
         month=start.date(),
         generated_at=now,
@@ -101,17 +121,31 @@ def board_pack_data(
         changes=changes,
         awaiting_sign_off=[s for s in summaries if s.stage == "sign_off"],
         gaps=gaps or {},
+        cascades=cascade_items(summaries, cascades),
+        reach=reach_by_agency(part for cascade in cascades.values() for part in cascade.agencies),
+        reach_counted=len(cascades),
         red=sorted((s for s in summaries if s.rag == "red"), key=lambda s: (s.board, s.agencies, s.ref)),
         audits=audits,
         audits_due=audits_due,
     )
 
 
+def cascade_items(summaries: list[RecommendationSummary], cascades: dict[str, StoredCascade]) -> list[CascadeItem]:
+    """The cascades the board should look at: still going out to staff, or at audit with agencies
+    that never confirmed; overdue first, then by the date confirmations are due."""
+    items = [
+        CascadeItem(summary=summary, cascade=cascade)
+        for summary in summaries
+        if (cascade := cascades.get(summary.ref)) is not None
+        and (summary.stage == "cascade" or (summary.stage == "audit" and cascade.unconfirmed))
+    ]
+    return sorted(items, key=lambda i: (not i.cascade.cascade_overdue, i.cascade.cascade_by or date.max, i.summary.ref))
+
+
 async def sign_off_gaps_of(client, refs: list[str]) -> dict[str, list[str]]:
-    """What stands between each recommendation and sign-off, from its workflow; refs whose
-    workflow cannot be asked are left out (the pack says they were not checked)."""
+    """What stands between each recommendation and sign-off, as its workflow works it out; refs
+    whose workflow cannot be asked are left out (the pack says they were not checked)."""
     from gateway.workflows import recommendation_status
-    from models.rules import sign_off_gaps
 
     gaps: dict[str, list[str]] = {}
     for ref in refs:
@@ -119,7 +153,7 @@ async def sign_off_gaps_of(client, refs: list[str]) -> dict[str, list[str]]:
             status = await recommendation_status(client, ref)
         except Exception:  # unreachable or unknown: not checked, and the pack says so
             continue
-        gaps[ref] = sign_off_gaps(status.dissemination, status.audit_plan)
+        gaps[ref] = list(status.plan_gaps)
     return gaps
 
 
@@ -133,6 +167,13 @@ def render_board_pack(pack: BoardPack) -> str:
         board_chart=Markup(rag_bars_svg("Recommendations by board and RAG rating", pack.by_board, chart_id="board")),
         agency_chart=Markup(
             rag_bars_svg("Recommendations by agency and RAG rating", pack.by_agency, chart_id="agency")
+        ),
+        reach_chart=Markup(
+            reach_bars_svg(
+                "Staff the learning reached, by agency",
+                {r.agency: (r.reached, r.expected) for r in pack.reach},
+                chart_id="reach",
+            )
         ),
         month_label=f"{pack.month:%B %Y}",
     )

@@ -22,10 +22,14 @@ BAR_WIDTH = 420
 # then audit colours; closed stages grey. Each bar segment also carries its number as text.
 STAGE_COLOURS = {
     "review": "#5694ca", "action": "#1d70b8", "in_progress": "#003078", "dissemination_plan": "#912b88",
-    "sign_off": "#4c2c92", "audit": "#28a197", "re_audit": "#f47738", "assured": "#00703c",
+    "sign_off": "#4c2c92", "cascade": "#85994b", "audit": "#28a197", "re_audit": "#f47738", "assured": "#00703c",
     "declined": "#b1b4b6", "withdrawn": "#505a5f",
 }  # fmt: skip
-DARK_TEXT_ON = frozenset({"#f47738", "#b1b4b6", "#5694ca", "#28a197"})
+DARK_TEXT_ON = frozenset({"#f47738", "#b1b4b6", "#5694ca", "#28a197", "#85994b"})
+
+# A cascade's reach: the staff an agency confirmed reached, and the rest of those the plan expected.
+REACH_COLOURS = {"reached": "#00703c", "not_confirmed": "#b1b4b6"}
+REACH_LABELS = {"reached": "Staff reached", "not_confirmed": "Not confirmed as reached"}
 
 
 RAG_LABELS = {"red": "Red", "amber": "Amber", "green": "Green", "closed": "Closed"}
@@ -43,6 +47,16 @@ def stage_bars_svg(
 ) -> str:
     """One stacked horizontal bar per row label, split by lifecycle stage (``labels`` names them)."""
     return stacked_bars_svg(title, rows, STAGE_COLOURS, chart_id=chart_id, labels=labels)
+
+
+def reach_bars_svg(title: str, reach: dict[str, tuple[int, int]], *, chart_id: str = "reach") -> str:
+    """One bar per agency: the staff reached, then those expected but not confirmed as reached.
+    ``reach`` is ``{agency: (reached, expected)}``; a reach above the plan's is drawn whole."""
+    rows = {
+        agency: {"reached": reached, "not_confirmed": max(expected - reached, 0)}
+        for agency, (reached, expected) in reach.items()
+    }
+    return stacked_bars_svg(title, rows, REACH_COLOURS, chart_id=chart_id, labels=REACH_LABELS)
 
 
 def stacked_bars_svg(

@@ -29,6 +29,7 @@ from store.tables import (
     ActionRow,
     Agency,
     Board,
+    CascadeRow,
     CaughtMail,
     OutboxRow,
     Person,
@@ -88,6 +89,11 @@ _ROW_FACT_COLUMNS = (
     "overdue",
     "escalation_level",
     "audit_due",
+    "reach_percent",
+    "cascade_short",
+    "cascade_overdue",
+    "cascade_by",
+    "reach_threshold",
     "version",
     "updated_at",
 )
@@ -129,6 +135,11 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
         "overdue": row.overdue,
         "escalation_level": row.escalation_level.value,
         "audit_due": row.audit_due,
+        "reach_percent": row.reach_percent,
+        "cascade_short": row.cascade_short,
+        "cascade_overdue": row.cascade_overdue,
+        "cascade_by": row.cascade_by,
+        "reach_threshold": row.reach_threshold,
         "version": data.version,
         "updated_at": row.as_of,
     }
@@ -166,6 +177,26 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
                 for a in data.actions
             ],
         )
+    if moved and data.cascade is not None:
+        # The cascade goes whole: a few agencies, replaced as a set.
+        connection.execute(table_of(CascadeRow).delete().where(table_of(CascadeRow).c.ref == data.ref))
+        if data.cascade:
+            connection.execute(
+                table_of(CascadeRow).insert(),
+                [
+                    {
+                        "ref": data.ref,
+                        "agency": c.agency,
+                        "lead": c.lead,
+                        "staff_group": c.staff_group,
+                        "expected_reach": c.expected_reach,
+                        "reached": c.reached,
+                        "done_on": c.done_on,
+                        "status": c.status.value,
+                    }
+                    for c in data.cascade
+                ],
+            )
     _insert_ignoring_duplicates(
         session,
         TimelineRow,
@@ -293,7 +324,7 @@ def _build_listing(connection: Any, now: datetime) -> list[_Listed]:
     rows = connection.execute(
         sa_select(
             r.ref, r.title, r.board, r.stage, r.overdue, r.escalation_level, r.next_deadline_at,
-            r.next_deadline_kind, r.stage_entered_at, r.audit_due,
+            r.next_deadline_kind, r.stage_entered_at, r.audit_due, r.cascade_short, r.cascade_overdue,
             func.min(case((a.status != "complete", a.due))).label("open_due"),
             func.aggregate_strings(a.agency, _SEPARATOR).label("agencies"),
             func.aggregate_strings(func.lower(a.owner), _SEPARATOR).label("owners"),
@@ -314,6 +345,8 @@ def _build_listing(connection: Any, now: datetime) -> list[_Listed]:
             next_open_due=open_due,
             stage_entered_at=entered,
             now=now,
+            cascade_short=bool(row.cascade_short),
+            cascade_overdue=bool(row.cascade_overdue),
         )
         # Trusted values from our own store: constructed without validating each field again.
         summary = RecommendationSummary.model_construct(

@@ -109,6 +109,13 @@ class RecommendationRow(SQLModel, table=True):
     escalation_level: str = Field(default="none", index=True, max_length=30)
     # The date of the audit (or re-audit) awaited, while one is: "audits due this month".
     audit_due: date | None = Field(default=None, index=True)
+    # The cascade after sign-off: its reach over all agencies, whether an agency confirmed less
+    # than the plan's threshold, and whether ``cascade_by`` passed with agencies silent (RAG).
+    reach_percent: int | None = None
+    cascade_short: bool = False
+    cascade_overdue: bool = False
+    cascade_by: date | None = None
+    reach_threshold: int | None = None
     version: int = 0
     updated_at: datetime = Field(sa_type=UtcDateTime)
 
@@ -128,6 +135,21 @@ class ActionRow(SQLModel, table=True):
     round: int = 0
     overdue: bool = False
     escalation_level: str = Field(default="none", max_length=30)
+
+
+class CascadeRow(SQLModel, table=True):
+    """One row per agency of a recommendation's cascade, replaced as a set when it changes."""
+
+    __tablename__ = "cascade"
+
+    ref: str = Field(primary_key=True, foreign_key="recommendation.ref", max_length=64)
+    agency: str = Field(primary_key=True, max_length=100)
+    lead: str | None = Field(default=None, max_length=254)
+    staff_group: str = Field(default="", max_length=300)
+    expected_reach: int = 0
+    reached: int | None = None
+    done_on: date | None = None
+    status: str = Field(index=True, max_length=20)
 
 
 class TimelineRow(SQLModel, table=True):

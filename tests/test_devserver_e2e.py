@@ -16,6 +16,7 @@ from models.payloads import (
     AcknowledgeInput,
     AuditOutcome,
     CompleteActionInput,
+    ConfirmCascadeInput,
     RecordAuditInput,
     SignOffInput,
     Stage,
@@ -85,8 +86,12 @@ class TestDevServerLifecycle:
 
             await decide(handle, "sign_off", SignOffInput(by=f.ASSURANCE, note="Credible plans"))
             signed = await status(handle)
-            assert Stage.audit == signed.stage
+            assert Stage.cascade == signed.stage
             assert f.ASSURANCE == signed.sign_off.by
+            for lead, agency, reach in ((f.ICB_LEAD, f.ICB, f.ICB_REACH), (f.POLICE_LEAD, f.POLICE, f.POLICE_REACH)):
+                confirmed = ConfirmCascadeInput(by=lead, agency=agency, reached=reach, done_on=today)
+                await decide(handle, "confirm_cascade", confirmed)
+            assert Stage.audit == (await status(handle)).stage
 
             # The audit may be recorded before its planned date.
             await decide(
@@ -118,6 +123,9 @@ class TestDevServerLifecycle:
             "plans_submitted",
             "stage:sign_off",
             "signed_off",
+            "stage:cascade",
+            "cascade_confirmed",
+            "cascade_confirmed",
             "stage:audit",
             "audit_embedded",
             "stage:assured",
@@ -128,9 +136,15 @@ class TestDevServerLifecycle:
         assert result.version == row.version
 
         outbox = sent(database_url, ref)
-        assert ["task_assigned", "task_assigned", "plans_requested", "sign_off_requested", "signed_off", "assured"] == [
-            n.kind for n in outbox
-        ]
+        assert [
+            "task_assigned",
+            "task_assigned",
+            "plans_requested",
+            "sign_off_requested",
+            "cascade_task",
+            "signed_off",
+            "assured",
+        ] == [n.kind for n in outbox]
         assert [1] * len(outbox) == list(Counter(n.key for n in outbox).values())
 
 

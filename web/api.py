@@ -34,6 +34,7 @@ from store.api_tokens import person_for_token
 from store.db import session_scope
 from store.read_model import RecommendationSummary, problem_counts, recommendation_summaries, registry
 from web.context import WebContext
+from web.recommendation_view import involved
 
 # Each route names its one tag: Swagger UI lists an operation under every tag it has.
 router = APIRouter()
@@ -95,8 +96,8 @@ async def _visible_status(request: Request, person: Viewer, ref: str) -> Recomme
         status = await recommendation_status(_ctx(request).client, ref)
     except UnknownRecommendation:
         raise _not_found(ref) from None
-    owners = {a.owner for a in status.actions}
-    if not person.may_see(board=status.board, owners=owners, agencies={a.agency for a in status.actions}):
+    owners, agencies = involved(status)
+    if not person.may_see(board=status.board, owners=owners, agencies=agencies):
         raise _not_found(ref)
     return status
 

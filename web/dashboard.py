@@ -21,15 +21,16 @@ from gateway.workflows import UnknownRecommendation, reader_status, recommendati
 from models.lifecycle import DECISION_INPUTS
 from models.payloads import RecommendationStatus, Stage
 from models.rag import Rag
-from reports.charts import rag_bars_svg, stage_bars_svg
+from reports.charts import rag_bars_svg, reach_bars_svg, stage_bars_svg
 from store.access import Viewer
+from store.cascade import AgencyReach, CascadeEntry, cascade_entries, reach_by_agency, unconfirmed
 from store.db import session_scope
 from store.overview import LIST_LIMIT, Overview, end_of_month, overview
 from store.read_model import RecommendationSummary, Visibility, recommendation_summaries, sent_log
 from store.sessions import COOKIE_NAME
 from web import wording
 from web.context import WebContext
-from web.recommendation_view import FormView, PageParts, recommendation_page, submit_form
+from web.recommendation_view import FormView, PageParts, involved, recommendation_page, submit_form
 from web.sign_in import session_csrf, signed_in
 from web.timeline import Entry, timeline_entries
 
@@ -134,6 +135,43 @@ async def list_page(
     )
 
 
+@router.get("/dashboard/cascade", response_class=HTMLResponse)
+async def cascade_page(request: Request) -> Response:
+    """The agencies still to confirm that the learning reached their staff, across every
+    recommendation the reader may see, and each agency's confirmed reach as a chart and a table."""
+    ctx: WebContext = request.app.state.ctx
+    viewer = await signed_in(request)
+    if viewer is None:
+        return _sign_in_first(request)
+    entries = await run_in_threadpool(_cascade_entries, ctx.settings.database_url, viewer.visibility)
+    waiting = unconfirmed(entries)
+    reach = reach_by_agency(entries)
+    chart = reach_chart(reach)
+    return ctx.page(
+        request,
+        "dashboard/cascade.html",
+        {
+            **_shared(ctx, request, viewer),
+            "nav": "cascade",
+            "waiting": waiting,
+            "reach": reach,
+            "chart": Markup(chart) if chart else None,  # built from escaped text
+            "states": {state.value: words for state, words in wording.CASCADE_STATES.items()},
+            "stages": wording.STAGES,
+            "any_cascade_by": any(e.cascade_by for e in waiting),
+            "today": ctx.london_today(),
+        },
+    )
+
+
+def reach_chart(reach: list[AgencyReach]) -> str | None:
+    """Each agency's bar: the staff its cascades reached, and the rest of those planned (an agency
+    not yet confirmed counts as none reached). None without a cascade (the page says so instead)."""
+    if not reach:
+        return None
+    return reach_bars_svg("Staff reached by agency", {r.agency: (r.reached, r.expected) for r in reach})
+
+
 # What each finding of ``doctor`` is, in plain words.
 FINDING_KINDS = {
     "problem": "Refused data",
@@ -196,8 +234,8 @@ async def _visible(ctx: WebContext, viewer: Viewer, ref: str) -> RecommendationS
         status = await recommendation_status(ctx.client, ref)
     except UnknownRecommendation:
         return None
-    owners = {a.owner for a in status.actions}
-    if not viewer.may_see(board=status.board, owners=owners, agencies={a.agency for a in status.actions}):
+    owners, agencies = involved(status)
+    if not viewer.may_see(board=status.board, owners=owners, agencies=agencies):
         return None  # the same answer as for an unknown ref: nobody learns what exists
     return status
 
@@ -255,7 +293,7 @@ async def _render(
         csrf_token=session_csrf(ctx, request),
     )
     extra = {**_shared(ctx, request, viewer), "timeline": timeline, "roles": reader.roles}
-    return recommendation_page(
+    return await recommendation_page(
         ctx, request, "dashboard/recommendation.html", parts, extra, done=done, failed=failed, status_code=status_code
     )
 
@@ -271,6 +309,11 @@ def _overview(database_url: str, now: datetime, visible: Visibility | None) -> O
 def _summaries(database_url: str, **filters: Any) -> list[RecommendationSummary]:
     with session_scope(database_url) as session:
         return recommendation_summaries(session=session, **filters)
+
+
+def _cascade_entries(database_url: str, visible: Visibility | None) -> list[CascadeEntry]:
+    with session_scope(database_url) as session:
+        return cascade_entries(session=session, visible=visible)
 
 
 def _timeline(database_url: str, status: RecommendationStatus) -> list[Entry]:

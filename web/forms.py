@@ -23,6 +23,9 @@ EARLIEST_YEAR = EARLIEST_DAY.year
 LATEST_YEAR = LATEST_DAY.year
 MAX_ACTION_ROWS = 20
 ACTION_ROW_FIELDS = ("action_id", "description", "agency", "owner", "due", "success_measure")
+# The plans' cascade: one row per agency (a partnership has a dozen or two).
+MAX_CASCADE_ROWS = 30
+CASCADE_ROW_FIELDS = ("agency", "lead", "staff_group", "expected_reach")
 # Fields of the plans form, and where each sits in the submit_plans payload.
 DISSEMINATION_FIELDS = {"audiences": "audiences", "channels": "channels", "socialisation": "socialisation",
                         "plan_owner": "owner", "starts": "starts", "ends": "ends"}  # fmt: skip
@@ -47,6 +50,7 @@ PLAIN_FIELDS = {
     "change_due_date": ("reason",),
     "remind_owner": ("note",),
     "record_board_decision": ("decision",),
+    "confirm_cascade": ("agency", "note"),
 }
 # The decisions about the whole recommendation rather than one action, in the order pages show them.
 WHOLE_DECISIONS = ("agree_actions", "add_actions", "submit_plans", "sign_off", "record_audit", "decline", "withdraw")
@@ -57,6 +61,8 @@ _MESSAGES = [
     (re.compile(r"^String should have at most (\d+) characters?"), "{Label} must be {0} characters or fewer"),
     (re.compile(r"^List should have at most (\d+) items?"), "{Label} can have at most {0} entries"),
     (re.compile(r"^Input should be 'embedded', 'partially_embedded' or 'not_embedded'"), "Choose the audit's outcome"),
+    (re.compile(r"^Input should be greater than or equal to (\d+)"), "{Label} must be {0} or more"),
+    (re.compile(r"^Input should be less than or equal to (\d+)"), "{Label} must be {0} or less"),
     (re.compile(r"^Value error, (.*)$"), "{0}"),
 ]
 LABELS = {
@@ -89,6 +95,14 @@ LABELS = {
     "decision": "what the board decided",
     "early_reason": "why the audit is recorded early",
     "early_confirmed": "that this audit is early",
+    "lead": "the lead's work email address",
+    "staff_group": "the staff group",
+    "expected_reach": "the number of staff to reach",
+    "cascade": "the agencies of the cascade",
+    "cascade_by": "the date every agency confirms by",
+    "reach_threshold": "the reach threshold",
+    "reached": "how many staff were reached",
+    "done_on": "the day it was done",
 }
 
 
@@ -124,10 +138,28 @@ def _lines(value: str | None) -> list[str]:
     return [line.strip() for line in (value or "").splitlines() if line.strip()]
 
 
-def row_count(form: Mapping[str, str]) -> int:
-    """How many action rows the form showed (at least one, at most ``MAX_ACTION_ROWS``)."""
-    raw = (form.get("rows") or "1").strip()
-    return min(max(int(raw), 1), MAX_ACTION_ROWS) if raw.isdigit() else 1
+def row_count(form: Mapping[str, str], name: str = "rows", most: int = MAX_ACTION_ROWS) -> int:
+    """How many repeated rows the form showed (at least one, at most ``most``): action rows by
+    default, or the cascade's (``cascade_rows``)."""
+    raw = (form.get(name) or "1").strip()
+    return min(max(int(raw), 1), most) if raw.isdigit() else 1
+
+
+def cascade_row_count(form: Mapping[str, str]) -> int:
+    return row_count(form, "cascade_rows", MAX_CASCADE_ROWS)
+
+
+def read_count(form: Mapping[str, str], name: str, *, required: bool) -> tuple[int | None, str | None]:
+    """A whole number typed in box ``name``: (number, None), (None, None) when left empty and
+    not required, or (None, problem). Its range is the payload's to check."""
+    raw = (form.get(name) or "").strip().replace(",", "")
+    label = LABELS.get(name.rsplit("-", 1)[-1], "the number")
+    if not raw:
+        return None, (f"Enter {label}" if required else None)
+    digits = raw.removeprefix("-")
+    if not digits.isdigit() or len(digits) > 9:
+        return None, f"{label[0].upper()}{label[1:]} must be a whole number, like 120"
+    return int(raw), None
 
 
 def _action_rows(form: Mapping[str, str], parsed: ParsedForm) -> list[dict[str, Any]]:
@@ -179,7 +211,16 @@ def parse_form(name: str, form: Mapping[str, str], *, by: str) -> ParsedForm:
                     target[key] = _lines(form.get(form_name))
                 else:
                     target[key] = (form.get(form_name) or "").strip()
+        _cascade_plan(form, dissemination, parsed)
         payload["dissemination"], payload["audit"] = dissemination, audit
+    elif name == "confirm_cascade":
+        payload["reached"], problem = read_count(form, "reached", required=True)
+        if problem:
+            parsed.errors["reached"] = problem
+        payload["channels"] = _lines(form.get("channels")) + _lines(form.get("channels_other"))
+        payload["done_on"], problem = read_date(form, "done_on", required=True)
+        if problem:
+            parsed.errors["done_on"] = problem
     elif name in {"agree_actions", "add_actions"}:
         payload["actions"] = _action_rows(form, parsed)
     elif name == "record_audit":
@@ -199,6 +240,30 @@ def parse_form(name: str, form: Mapping[str, str], *, by: str) -> ParsedForm:
             form_name = form_field_of(where)
             parsed.errors.setdefault(form_name, friendly(message, form_name))
     return parsed
+
+
+def _cascade_plan(form: Mapping[str, str], dissemination: dict[str, Any], parsed: ParsedForm) -> None:
+    """The plan's cascade from its rows (a blank row is a spare), its date and its threshold."""
+    steps = []
+    for index in range(cascade_row_count(form)):
+        prefix = f"cascade-{index}"
+        values = {name: (form.get(f"{prefix}-{name}") or "").strip() for name in CASCADE_ROW_FIELDS}
+        if not any(values.values()):
+            continue
+        reach, problem = read_count(form, f"{prefix}-expected_reach", required=False)
+        if problem:
+            parsed.errors[f"{prefix}-expected_reach"] = problem
+        # No lead named: the agency's safeguarding lead, as the registry has them when asked.
+        steps.append({**values, "lead": values["lead"] or None, "expected_reach": reach or 0})
+    dissemination["cascade"] = steps
+    dissemination["cascade_by"], problem = read_date(form, "cascade_by", required=False)
+    if problem:
+        parsed.errors["cascade_by"] = problem
+    threshold, problem = read_count(form, "reach_threshold", required=False)
+    if problem:
+        parsed.errors["reach_threshold"] = problem
+    elif threshold is not None:
+        dissemination["reach_threshold"] = threshold
 
 
 def _early_audit(form: Mapping[str, str], payload: dict[str, Any], parsed: ParsedForm) -> None:
@@ -221,6 +286,10 @@ def form_field_of(location: str) -> str:
         if len(parts) >= 3 and parts[1].isdigit():
             return f"actions-{parts[1]}-{parts[2]}"
         return "actions"
+    if parts[:2] == ["dissemination", "cascade"]:
+        if len(parts) >= 4 and parts[2].isdigit():
+            return f"cascade-{parts[2]}-{parts[3]}"
+        return "cascade"
     if parts[0] == "dissemination" and len(parts) > 1:
         return {key: name for name, key in DISSEMINATION_FIELDS.items()}.get(parts[1], parts[1])
     if parts[0] == "audit" and len(parts) > 1:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Any
 
 import structlog
 from temporalio.client import WorkflowHandle
@@ -86,6 +87,7 @@ def fresh_link_notification(
         RecommendationMailFacts.of_status(status, roles={recipient: CONTEXT_ROLE[role]}),
         action=view,
         owner_epoch=view.owner_epoch if view is not None else 0,
+        **(_cascade_led_by(status, recipient) if role == "cascade_lead" else {}),
     )
     return Notification(
         key=f"fresh-link/{fingerprint}/{now.strftime('%Y%m%d%H')}",
@@ -95,6 +97,13 @@ def fresh_link_notification(
         context=context,
         created_at=now,
     )
+
+
+def _cascade_led_by(status: RecommendationStatus, recipient: str) -> dict[str, Any]:
+    """The agencies ``recipient`` leads the cascade for, so the email can say why it comes to them
+    (only theirs: the other agencies' leads are nothing to this reader)."""
+    mine = [c.model_dump(mode="json") for c in status.cascade if (c.lead or "").casefold() == recipient.casefold()]
+    return {"cascade": mine}
 
 
 async def _recipient(

@@ -8,6 +8,7 @@ in decides only whose page it is and, for an owner's link, that it shows their o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,15 +17,36 @@ from typing import Any
 import structlog
 from fastapi import Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from gateway.workflows import DecisionNotTaken, UnknownRecommendation, decide
-from models.payloads import ActionView, EscalationLevel, RecommendationStatus
+from models.kinds import Role
+from models.payloads import (
+    DEFAULT_REACH_THRESHOLD,
+    ActionView,
+    CascadeStatus,
+    CascadeView,
+    EscalationLevel,
+    RecommendationStatus,
+    Stage,
+)
 from models.permissions import Reader
-from models.rules import highest, sign_off_gaps
+from models.rules import highest
+from store.cascade import agency_names
+from store.db import session_scope
 from web import wording
 from web.context import WebContext
-from web.forms import MAX_ACTION_ROWS, WHOLE_DECISIONS, parse_form, row_count
+from web.forms import (
+    MAX_ACTION_ROWS,
+    MAX_CASCADE_ROWS,
+    WHOLE_DECISIONS,
+    cascade_row_count,
+    form_field_of,
+    friendly,
+    parse_form,
+    row_count,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -45,10 +67,15 @@ class FormView:
     refusal: str | None = None
     gaps: list[str] = field(default_factory=list)
     rows: int = 1
+    cascade_rows: int = 1  # the plans form's rows of cascade agencies
+    agency: str | None = None  # the agency a cascade confirmation is for: one form per agency
     status_code: int = 200  # of the page that shows it again
+    posted: bool = False  # shown again after a post ("add another row" too): a closed form opens
 
     @property
     def id(self) -> str:
+        if self.agency:
+            return f"{self.decision}-{agency_slug(self.agency)}"
         return f"{self.decision}-{self.action_id}" if self.action_id else self.decision
 
     @property
@@ -64,11 +91,23 @@ class FormView:
 
     def dom_id(self, name: str) -> str:
         """The element a message about ``name`` links to from the error summary."""
-        if name in {"new_due", "starts", "ends", "audit_on", "re_audit_on"} or name.endswith("-due"):
+        if name in DATE_FIELDS or name.endswith("-due"):
             return f"{self.id}-{name}-day"
         if name == "actions":
             return f"{self.id}-actions-0-action_id"
+        if name == "cascade":
+            return f"{self.id}-cascade-0-agency"
         return f"{self.id}-{name}"
+
+
+# The fields typed in three date boxes: a message about one links to its day box.
+DATE_FIELDS = frozenset({"new_due", "starts", "ends", "audit_on", "re_audit_on", "cascade_by", "done_on"})
+
+
+def agency_slug(agency: str) -> str:
+    """An agency's name as a piece of an element id: ``BLMK Integrated Care Board`` ->
+    ``blmk-integrated-care-board``."""
+    return re.sub(r"[^a-z0-9]+", "-", agency.lower()).strip("-") or "agency"
 
 
 @dataclass
@@ -83,13 +122,21 @@ class PageParts:
     csrf_token: str
 
 
+def involved(status: RecommendationStatus) -> tuple[set[str], set[str]]:
+    """The people and agencies through whom someone may see a recommendation (``store.access``):
+    its actions' owners and agencies, and its cascade's leads and agencies."""
+    owners = {a.owner for a in status.actions} | {c.lead for c in status.cascade if c.lead}
+    agencies = {a.agency for a in status.actions} | {c.agency for c in status.cascade}
+    return owners, agencies
+
+
 def offered(reader: Reader, decision: str, action_id: str | None) -> bool:
     """Whether ``decision`` (on ``action_id``, when a form names one) is among what the workflow's
     ``reader`` query says this person may decide now: the edge's check, before the Update's own."""
     return any(d.name == decision and (action_id is None or d.action_id == action_id) for d in reader.decisions)
 
 
-def recommendation_page(
+async def recommendation_page(
     ctx: WebContext,
     request: Request,
     template: str,
@@ -102,6 +149,9 @@ def recommendation_page(
 ) -> Response:
     status = parts.status
     open_decisions = parts.reader.decisions
+    plans_offered = offered(parts.reader, "submit_plans", None) or bool(failed and failed.decision == "submit_plans")
+    # The registry's agencies for the plans' cascade rows: asked only when the form is shown.
+    agencies = await run_in_threadpool(_agency_names, ctx.settings.database_url) if plans_offered else []
 
     def form(decision: str, action_id: str | None = None) -> FormView | None:
         """The form for a decision, if this person may take it now; the refused one keeps its input."""
@@ -110,7 +160,9 @@ def recommendation_page(
                 return None
         if failed and failed.decision == decision and failed.action_id == action_id:
             return failed
-        return FormView(decision=decision, action_id=action_id)
+        # The plans' reach threshold starts at the plan's default, as the payload would take it.
+        preset = {"reach_threshold": str(DEFAULT_REACH_THRESHOLD)} if decision == "submit_plans" else {}
+        return FormView(decision=decision, action_id=action_id, values=preset)
 
     person = parts.person.lower()
     mine = [a for a in status.actions if a.owner.lower() == person]
@@ -135,8 +187,13 @@ def recommendation_page(
         "escalated": level is not EscalationLevel.none,
         "deadline_phrase": wording.deadline_phrase(status, mine if parts.own_view else None),
         "source_phrase": wording.source_phrase(status),
-        "plan_gaps": sign_off_gaps(status.dissemination, status.audit_plan) if status.dissemination else [],
+        "plan_gaps": status.plan_gaps,
         "forms": {name: form(name) for name in WHOLE_DECISIONS},
+        "cascade_forms": cascade_forms(status, parts.reader, failed),
+        "cascade": cascade_table(status),
+        "registry_agencies": agencies,
+        "plan_channels": plan_channels(status),
+        "max_cascade_rows": MAX_CASCADE_ROWS,
         # One form for the board's decision, about the whole recommendation or one of its actions.
         "board_decision": _board_decision_form(open_decisions, failed),
         "early_audit_planned": _early_audit_planned(status),
@@ -180,7 +237,8 @@ def _board_decision_form(open_decisions: list[Any], failed: FormView | None) -> 
 def _early_audit_planned(status: RecommendationStatus) -> date | None:
     """The audit's planned date while it is still ahead: the audit form then asks to confirm it is early."""
     planned = None
-    if status.stage.value == "audit" and status.audit_plan is not None:
+    # The audit may be recorded from sign-off on, while the cascade is still coming in.
+    if status.stage.value in {"cascade", "audit"} and status.audit_plan is not None:
         planned = status.audit_plan.audit_on
     elif status.stage.value == "re_audit" and status.audits:
         planned = status.audits[-1].re_audit_on
@@ -202,6 +260,12 @@ def _action_context(
     }
 
 
+def form_fields(form: FormData) -> dict[str, str]:
+    """The posted fields, one string each; a field sent more than once (ticked checkboxes) is its
+    values one per line, as a list field is typed."""
+    return {key: "\n".join(str(v) for v in form.getlist(key)) for key in form if key != "csrf_token"}
+
+
 def plain_refusal(refused: DecisionNotTaken) -> str:
     message = refused.message
     if refused.type == "SignOffRefused" and refused.gaps:
@@ -213,13 +277,20 @@ def plain_refusal(refused: DecisionNotTaken) -> str:
 async def submit_form(ctx: WebContext, ref: str, decision: str, form: FormData, *, by: str) -> FormView | None:
     """Take ``decision`` from a posted form as ``by``: None when the workflow took it, else the form
     to show again with what was typed and why not (its ``status_code`` says how it failed)."""
-    fields = {key: str(value) for key, value in form.items() if key != "csrf_token"}
+    fields = form_fields(form)
     # The board's decision is one form whose action is chosen in it: its id never names one.
     action_id = None if decision == "record_board_decision" else fields.get("action_id") or None
-    view = FormView(decision=decision, action_id=action_id, values=fields)
+    view = FormView(decision=decision, action_id=action_id, values=fields, posted=True)
     view.rows = row_count(fields)
+    view.cascade_rows = cascade_row_count(fields)
+    if decision == "confirm_cascade":
+        view.agency = fields.get("agency", "").strip()[:100] or None
     if "add_row" in fields:  # "Add another action": show one more row, take nothing yet
         view.rows = min(view.rows + 1, MAX_ACTION_ROWS)
+        view.status_code = 200
+        return view
+    if "add_cascade_row" in fields:  # "Add another agency", the same way
+        view.cascade_rows = min(view.cascade_rows + 1, MAX_CASCADE_ROWS)
         view.status_code = 200
         return view
     parsed = parse_form(decision, fields, by=by)
@@ -230,6 +301,14 @@ async def submit_form(ctx: WebContext, ref: str, decision: str, form: FormData, 
         await decide(ctx.client, ref, decision, parsed.payload, database_url=ctx.settings.database_url)
     except DecisionNotTaken as refused:
         log.info("decision_refused", ref=ref, decision=decision, type=refused.type)
+        if refused.fields:
+            # Located (a person or an agency the registry does not have): beside the field.
+            for where, message in refused.fields.items():
+                name = form_field_of(where)
+                view.errors.setdefault(name, friendly(message, name))
+            # Well-formed, but in conflict with the registry: 409, as the API answers it.
+            view.status_code = 409
+            return view
         view.refusal, view.gaps, view.status_code = plain_refusal(refused), refused.gaps, 409
         return view
     except UnknownRecommendation:
@@ -237,3 +316,112 @@ async def submit_form(ctx: WebContext, ref: str, decision: str, form: FormData, 
         return view
     log.info("decision_taken", ref=ref, decision=decision)
     return None
+
+
+# --- the cascade ----------------------------------------------------------------------------
+
+# While an agency may still confirm (``Lifecycle.cascade_open``): after sign-off, until the audit.
+CASCADE_OPEN_STAGES = frozenset({Stage.cascade, Stage.audit})
+# Who may record an agency's cascade for it (the decision rule's own list: models.lifecycle).
+ON_BEHALF_ROLES = frozenset({Role.board_sponsor, Role.board_chair, Role.assurance_member})
+
+
+@dataclass
+class CascadeForm:
+    """One agency's confirmation form: the plan's part for it, what was confirmed, and for whom."""
+
+    view: CascadeView
+    form: FormView
+    on_behalf_of: str | None  # the lead (or the agency) a sponsor or board member records it for
+    status_label: str
+    status_colour: str
+
+
+def cascade_forms(status: RecommendationStatus, reader: Reader, failed: FormView | None) -> list[CascadeForm]:
+    """A form for each agency this person may confirm now: those they lead, or every agency for a
+    sponsor or Assurance Board member, who records it on the lead's behalf."""
+    if not offered(reader, "confirm_cascade", None) and not (failed and failed.decision == "confirm_cascade"):
+        return []
+    person = reader.person.lower()
+    for_everyone = bool(ON_BEHALF_ROLES & set(reader.roles))
+    channels = plan_channels(status)
+    forms = []
+    for view in status.cascade:
+        own = view.lead is not None and view.lead.lower() == person
+        again = failed if failed and failed.decision == "confirm_cascade" and failed.agency == view.agency else None
+        # A refused post for another's agency is shown at its form, so the refusal has a place.
+        if not (own or for_everyone or again):
+            continue
+        values = _confirmed_values(view, channels)
+        form = again or FormView(decision="confirm_cascade", agency=view.agency, values=values)
+        label, colour = wording.CASCADE_STATES[view.status]
+        forms.append(CascadeForm(view, form, None if own else (view.lead or view.agency), label, colour))
+    return forms
+
+
+def plan_channels(status: RecommendationStatus) -> list[str]:
+    """The plan's channels, offered as boxes to tick on a confirmation (each at most once)."""
+    plan = status.dissemination
+    return list(dict.fromkeys(plan.channels)) if plan else []
+
+
+def _confirmed_values(view: CascadeView, offered_channels: list[str]) -> dict[str, str]:
+    """A confirmation already made, as its form's fields: correcting it starts from what was said.
+    Channels the plan names are ticked; others go in the "other" box (all of them there when the
+    plan names none, and the form has that box alone)."""
+    if view.reached is None or view.done_on is None:
+        return {}
+    ticked = [c for c in view.channels if c in offered_channels]
+    other = [c for c in view.channels if c not in offered_channels]
+    return {
+        "reached": str(view.reached),
+        "channels": "\n".join(ticked if offered_channels else other),
+        "channels_other": "\n".join(other) if offered_channels else "",
+        "done_on-day": str(view.done_on.day),
+        "done_on-month": str(view.done_on.month),
+        "done_on-year": str(view.done_on.year),
+        "note": view.note,
+    }
+
+
+@dataclass
+class CascadeTable:
+    """The recommendation's cascade as its table shows it, with the reach over every agency."""
+
+    rows: list[dict[str, Any]]
+    confirmed: int  # how many agencies have confirmed
+    reached: int
+    expected: int
+    reach_percent: int | None
+    threshold: int | None
+    cascade_by: date | None
+    open: bool  # confirmations may still come in (until the audit is recorded)
+
+
+def cascade_table(status: RecommendationStatus) -> CascadeTable | None:
+    """Each agency's row (None before sign-off, when the plan's own cascade is shown instead)."""
+    if not status.cascade:
+        return None
+    plan = status.dissemination
+    still_open = status.stage in CASCADE_OPEN_STAGES and not status.audits
+    rows = []
+    for view in status.cascade:
+        label, colour = wording.CASCADE_STATES[view.status]
+        if not still_open and view.status is not CascadeStatus.confirmed:
+            label, colour = wording.CASCADE_NEVER_CONFIRMED
+        rows.append({"view": view, "status_label": label, "status_colour": colour, "slug": agency_slug(view.agency)})
+    return CascadeTable(
+        rows=rows,
+        confirmed=sum(1 for v in status.cascade if v.reached is not None),
+        reached=sum(v.reached or 0 for v in status.cascade),
+        expected=sum(v.expected_reach for v in status.cascade),
+        reach_percent=status.reach_percent,
+        threshold=plan.reach_threshold if plan else None,
+        cascade_by=plan.cascade_by if plan else None,
+        open=still_open,
+    )
+
+
+def _agency_names(database_url: str) -> list[str]:
+    with session_scope(database_url) as session:
+        return agency_names(session=session)

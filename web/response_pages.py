@@ -75,7 +75,7 @@ async def response_page(request: Request, token: str, done: str | None = None) -
         opened = await _open(ctx, token, read_only=True)
     except LinkRefused as refusal:
         return _link_problem(ctx, request, token, refusal)
-    return _render_page(ctx, request, opened, done=done if done in wording.DECISION_DONE else None)
+    return await _render_page(ctx, request, opened, done=done if done in wording.DECISION_DONE else None)
 
 
 @router.post("/r/{token}/fresh-link", response_class=HTMLResponse, include_in_schema=False)
@@ -119,7 +119,7 @@ async def take_decision(request: Request, token: str, decision: str) -> Response
         return ctx.page(request, "not_allowed.html", {"status": opened.status}, status_code=403)
     refused = await submit_form(ctx, opened.claims.ref, decision, form, by=opened.claims.person)
     if refused is not None:
-        return _render_page(ctx, request, opened, failed=refused, status_code=refused.status_code)
+        return await _render_page(ctx, request, opened, failed=refused, status_code=refused.status_code)
     # Post/redirect/get: a refresh shows the new state and never posts twice.
     return RedirectResponse(f"/r/{token}?done={decision}", status_code=303)
 
@@ -154,7 +154,7 @@ def _link_problem(ctx: WebContext, request: Request, token: str, refusal: LinkRe
     )
 
 
-def _render_page(
+async def _render_page(
     ctx: WebContext,
     request: Request,
     opened: Opened,
@@ -164,7 +164,7 @@ def _render_page(
     status_code: int = 200,
 ) -> Response:
     claims = opened.claims
-    return recommendation_page(
+    return await recommendation_page(
         ctx,
         request,
         "response.html",

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from models.payloads import ActionStatus, ActionView, RecommendationStatus, Stage
+from models.payloads import ActionStatus, ActionView, CascadeStatus, RecommendationStatus, Stage
 from models.wording import (
+    CASCADE_STATUS,
     EVENT_WORDS,
     LEVEL_WORDS,
     SOURCE_KINDS,
@@ -38,6 +39,7 @@ STAGE_MEANING = {
     Stage.in_progress: "Every owner has confirmed; the actions are under way.",
     Stage.dissemination_plan: "All actions are complete; waiting for the dissemination and audit plans.",
     Stage.sign_off: "The plans are in; waiting for the Assurance Board to sign off.",
+    Stage.cascade: "Signed off; each agency's lead is confirming that the learning reached their staff.",
     Stage.audit: "Signed off; waiting for the audit that tests whether the change is embedded.",
     Stage.re_audit: "The audit found the change not yet embedded: remedial actions, then a re-audit.",
     Stage.assured: "Closed: the change is embedded and evidenced by audit.",
@@ -54,7 +56,8 @@ DECISION_DONE = {
     "complete_action": "Thank you: the action is recorded as complete.",
     "reassign_owner": "The action has a new owner, who has been emailed.",
     "submit_plans": "The plans are recorded.",
-    "sign_off": "Signed off. The audit is now scheduled.",
+    "sign_off": "Signed off. Each agency's lead has been asked to confirm the learning reached their staff.",
+    "confirm_cascade": "Thank you: the cascade confirmation is recorded.",
     "record_audit": "The audit result is recorded.",
     "decline": "The recommendation is declined and closed.",
     "withdraw": "The recommendation is withdrawn and closed.",
@@ -105,3 +108,16 @@ def source_phrase(status: RecommendationStatus) -> str:
     title = status.source.title
     named = title if title.lower().startswith(kind.lower()) else f"{kind}: {title}"
     return f"{named} ({uk_date(status.source.date)})"
+
+
+# Where one agency's cascade stands, and the GOV.UK tag colour to show it in.
+CASCADE_STATES = {
+    state: (CASCADE_STATUS[state], colour)
+    for state, colour in (
+        (CascadeStatus.waiting, "grey"),
+        (CascadeStatus.confirmed, "green"),
+        (CascadeStatus.overdue, "red"),
+    )
+}
+# An agency that never confirmed before the audit closed its cascade.
+CASCADE_NEVER_CONFIRMED = ("Not confirmed", "grey")

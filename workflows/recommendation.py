@@ -37,8 +37,10 @@ with workflow.unsafe.imports_passed_through():
         ActionRowFacts,
         AddActionsInput,
         AgreeActionsInput,
+        CascadeRowFacts,
         ChangeDueDateInput,
         CompleteActionInput,
+        ConfirmCascadeInput,
         DecideExtensionInput,
         Decision,
         DecisionResult,
@@ -65,7 +67,7 @@ with workflow.unsafe.imports_passed_through():
         store_queue,
     )
     from models.permissions import Reader, reader_of
-    from models.projection import action_rows, projection
+    from models.projection import action_rows, cascade_rows, projection
 
 # The store may be down for a while (a database restart): keep trying, but not too hard.
 STORE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -104,6 +106,7 @@ class RecommendationWorkflow:
         # rows this run has stored (None before its first write: see models.projection).
         self._projecting = False
         self._stored_actions: dict[str, ActionRowFacts] | None = None
+        self._stored_cascade: list[CascadeRowFacts] | None = None
         # The timer to the next deadline, and that deadline (see _sleep_until_next_deadline).
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: datetime | None = None
@@ -315,6 +318,7 @@ class RecommendationWorkflow:
             new_events=[e for e in state.timeline if e.seq > state.projected_seq],
             notifications=list(state.outbox),
             stored_actions=self._stored_actions,
+            stored_cascade=self._stored_cascade,
         )
         try:
             # On the store queue, off the decisions' path. Its worker takes a few writes at a time,
@@ -342,6 +346,7 @@ class RecommendationWorkflow:
                 self._stored_actions = None
             else:
                 self._stored_actions = {row.action_id: row for row in action_rows(status)}
+                self._stored_cascade = cascade_rows(status)
             self._projected(write)
         finally:
             self._projecting = False
@@ -476,6 +481,14 @@ class RecommendationWorkflow:
 
     @sign_off.validator
     def _check_sign_off(self, decision: SignOffInput) -> None:
+        self._check(decision)
+
+    @workflow.update
+    def confirm_cascade(self, decision: ConfirmCascadeInput) -> DecisionResult:
+        return self._decide(decision)
+
+    @confirm_cascade.validator
+    def _check_confirm_cascade(self, decision: ConfirmCascadeInput) -> None:
         self._check(decision)
 
     @workflow.update

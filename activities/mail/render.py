@@ -10,6 +10,7 @@ no state is read and nothing personal is added.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -61,8 +62,11 @@ TAGS = {
     "info": "For information",
     "closed": "Closed",
 }
-_RESPOND = {"owner": "Respond now", "auditor": "Respond now"}
+_RESPOND = {"owner": "Respond now", "auditor": "Respond now", "cascade_lead": "Respond now"}
 OPEN = "Open the recommendation"
+CONFIRM_CASCADE = "Confirm the cascade"
+# A board member told in an absent lead's place records the confirmation from the recommendation.
+_CASCADE_BUTTONS = {"board_sponsor": OPEN, "board_chair": OPEN, "assurance_member": OPEN}
 
 KINDS: dict[str, _Kind] = {
     "actions_needed": _Kind("Agree actions for a new recommendation", "action", "Agree the actions"),
@@ -120,6 +124,19 @@ KINDS: dict[str, _Kind] = {
         "Fix and resubmit the plans",
     ),
     "signed_off": _Kind("Signed off by the Assurance Board: audit on {{ audit_on|ukdate }}", "info", OPEN),
+    "cascade_task": _Kind(
+        "Please confirm the learning reached your staff by {{ cascade_by|ukdate }}",
+        "action",
+        CONFIRM_CASCADE,
+        _CASCADE_BUTTONS,
+    ),
+    "cascade_reminder": _Kind(
+        "Reminder: confirm the learning reached your staff by {{ cascade_by|ukdate }}",
+        "reminder",
+        CONFIRM_CASCADE,
+        _CASCADE_BUTTONS,
+    ),
+    "cascade_overdue": _Kind("Your cascade confirmation is overdue", "overdue", CONFIRM_CASCADE, _CASCADE_BUTTONS),
     "audit_due": _Kind("The audit is due", "action", "Record the audit"),
     "re_audit_due": _Kind("The re-audit is due", "action", "Record the re-audit"),
     "audit_failed": _Kind(
@@ -154,6 +171,7 @@ _LADDERS: dict[str, Sequence[EscalationLevel]] = {
     "agree_actions": BOARD_LADDER,
     "audit": BOARD_LADDER,
     "re_audit": BOARD_LADDER,
+    "cascade": BOARD_LADDER,
 }
 _ABOUT_OF_OWNER_RUNG: dict[str, str] = {kind: about for about, kind in OWNER_RUNG_KIND.items()}
 _LEVEL_OF_KIND: dict[str, EscalationLevel] = {
@@ -169,6 +187,8 @@ _LADDER_STARTS = {
     "sponsor_reminder": "overdue",
     "plans_requested": "plans",
     "extension_decided": "overdue",
+    "cascade_task": "cascade",
+    "cascade_reminder": "cascade",
 }
 _STILL_NOT = {
     "acknowledge": "If the task is still not acknowledged",
@@ -177,6 +197,7 @@ _STILL_NOT = {
     "plans": "If the plans are still not submitted",
     "audit": "If the audit is still not recorded",
     "re_audit": "If the re-audit is still not recorded",
+    "cascade": "If the cascade is still not confirmed",
 }
 STAYS_ON_AGENDA = "It stays on the Assurance Board's agenda, and in its monthly board pack, until it is resolved."
 
@@ -211,6 +232,131 @@ def _the(board: str) -> str:
 
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def and_list(items: Sequence[Any]) -> str:
+    """Names joined as a reader writes them: "A", "A and B", "A, B and C"."""
+    names = [str(item) for item in items]
+    if len(names) < 2:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# --- the cascade: each agency's part, from the context's ``cascade`` list -----------------
+
+
+def _cascade(context: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [entry for entry in context.get("cascade") or () if isinstance(entry, Mapping)]
+
+
+def _confirmed(entry: Mapping[str, Any]) -> bool:
+    return entry.get("status") == "confirmed"
+
+
+def _led_by(entry: Mapping[str, Any], recipient: str) -> bool:
+    return str(entry.get("lead") or "").casefold() == recipient.casefold()
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def staff_to_reach(entry: Mapping[str, Any]) -> str:
+    """How many staff of which group an agency plans to reach: "120 staff (health visitors)"."""
+    group = str(entry.get("staff_group") or "")
+    staff = f"{_count(entry.get('expected_reach'))} staff"
+    return f"{staff} ({group})" if group else staff
+
+
+def reach_target(expected: int, threshold: Any) -> int:
+    """The fewest staff that meet the plan's reach threshold (a per cent), rounded up."""
+    return math.ceil(expected * _count(threshold) / 100)
+
+
+def _lead_words(entry: Mapping[str, Any]) -> str:
+    return f"lead {entry['lead']}" if entry.get("lead") else "no lead on record"
+
+
+def waiting_line(entry: Mapping[str, Any]) -> str:
+    """An agency still to confirm, for a board: who leads it and whom it is to reach."""
+    return f"{entry.get('agency')}: {staff_to_reach(entry)}, {_lead_words(entry)}"
+
+
+def reach_row(entry: Mapping[str, Any], threshold: Any) -> dict[str, Any]:
+    """An agency's part of the overall picture: what it confirmed (or that it never did), the
+    when and how, and its lead's note."""
+    if not _confirmed(entry):
+        lead = f"Lead: {entry['lead']}" if entry.get("lead") else "No lead on record"
+        detail = f"Planned: {staff_to_reach(entry)}. {lead}"
+        return {"agency": entry.get("agency"), "reach": "Never confirmed", "detail": detail, "note": ""}
+    expected, percent = _count(entry.get("expected_reach")), entry.get("reach_percent")
+    reach = f"{_count(entry.get('reached'))} of {expected} staff reached"
+    if isinstance(percent, int):
+        reach += f" ({percent}%)"
+        if percent < _count(threshold):
+            reach += f", below the plan's {threshold}%"
+    how = []
+    if entry.get("done_on"):
+        how.append(f"on {uk_date(entry['done_on'])}")
+    if entry.get("channels"):
+        how.append(f"through {and_list(entry['channels'])}")
+    parts = [", ".join(how)] if how else []
+    if entry.get("on_behalf_of"):
+        parts.append(f"recorded on the agency's behalf by {entry.get('confirmed_by')}")
+    detail = _capital("; ".join(parts))
+    return {
+        "agency": entry.get("agency"),
+        "reach": reach,
+        "detail": detail,
+        "note": str(entry.get("note") or "").strip(),
+    }
+
+
+def reach_line(row: Mapping[str, Any]) -> str:
+    """A ``reach_row`` as one line of text."""
+    reach = str(row["reach"])
+    line = f"{row['agency']}: {reach[:1].lower()}{reach[1:]}."
+    if row["detail"]:
+        line += f" {row['detail']}."
+    if row["note"]:
+        line += f" Note: {row['note']}"
+    return line
+
+
+def cascade_facts(context: Mapping[str, Any], recipient: str) -> dict[str, Any]:
+    """What the cascade emails say, worked out for this reader.
+
+    ``cascade_asked`` is the agencies this reader is asked to confirm: those they lead that have
+    not confirmed, or (for a board member told because nobody leads them) every agency still to.
+    """
+    entries = _cascade(context)
+    threshold = context.get("reach_threshold")
+    mine = [e for e in entries if _led_by(e, recipient)]
+    waiting = [e for e in entries if not _confirmed(e)]
+    asked = [e for e in mine if not _confirmed(e)] or ([] if mine else waiting)
+    expected = sum(_count(e.get("expected_reach")) for e in entries)
+    reached = sum(_count(e.get("reached")) for e in entries if _confirmed(e))
+    return {
+        "cascade_asked": [
+            {
+                "agency": e.get("agency"),
+                "staff": staff_to_reach(e),
+                "expected_reach": _count(e.get("expected_reach")),
+                "staff_group": str(e.get("staff_group") or ""),
+                "target": reach_target(_count(e.get("expected_reach")), threshold),
+            }
+            for e in asked
+        ],
+        "cascade_for_others": bool(asked) and not mine,
+        "cascade_thanked": [e.get("agency") for e in mine if _confirmed(e)],
+        "cascade_waiting": [waiting_line(e) for e in waiting],
+        "cascade_picture": [reach_row(e, threshold) for e in entries],
+        "cascade_never": [e.get("agency") for e in waiting],
+        "cascade_total": len(entries),
+        "cascade_reached": reached,
+        "cascade_expected": expected,
+        "cascade_percent": reached * 100 // expected if expected else None,
+    }
 
 
 # --- what each part needs to know ---------------------------------------------------------
@@ -264,6 +410,14 @@ def why(
         phrase = "you are a member of the Assurance Board, which oversees every recommendation"
     elif role == "auditor":
         phrase = "you are the auditor for this recommendation"
+    elif role == "cascade_lead":
+        agencies = [str(e.get("agency")) for e in _cascade(context) if _led_by(e, recipient)]
+        if len(agencies) == 1:
+            phrase = f"you lead the cascade of this learning to {agencies[0]}'s staff"
+        elif agencies:
+            phrase = f"you lead the cascade of this learning to the staff of {and_list(agencies)}"
+        else:
+            phrase = "you lead the cascade of this learning to an agency's staff"
     else:
         phrase = f"you are named on {these} in Assure"
     return f"You are getting this because {phrase}."
@@ -283,6 +437,7 @@ def late(about: str | None, context: Mapping[str, Any]) -> str:
         "plans": "Plans not yet submitted",
         "audit": "Audit not yet recorded",
         "re_audit": "Re-audit not yet recorded",
+        "cascade": "Cascade to staff not yet confirmed",
     }.get(about or "", "Recommendation needs attention")
 
 
@@ -293,6 +448,8 @@ def situation(about: str | None, context: Mapping[str, Any], today: date | None 
     due = f"{uk_date(action.get('due'))} ({ago})" if ago else uk_date(action.get("due"))
     who = f"Action {action.get('action_id')} ({action.get('agency')}, owned by {action.get('owner')})"
     board = _capital(_the(str(context.get("board"))))
+    if about == "cascade":
+        return _cascade_situation(context, today)
     return {
         "acknowledge": f"{who} has not been acknowledged.",
         "overdue": f"{who} was due on {due} and has not been reported complete.",
@@ -301,6 +458,27 @@ def situation(about: str | None, context: Mapping[str, Any], today: date | None 
         "audit": "The audit date has arrived, but the audit has not been recorded.",
         "re_audit": "The re-audit date has arrived, but the re-audit has not been recorded.",
     }.get(about or "", "This recommendation needs attention.")
+
+
+def _cascade_situation(context: Mapping[str, Any], today: date | None) -> str:
+    """Which agencies have not confirmed the cascade, and since when it was due."""
+    entries = _cascade(context)
+    silent = [str(e.get("agency")) for e in entries if not _confirmed(e)]
+    ago = since(context.get("cascade_by"), today) if today else ""
+    due = uk_date(context.get("cascade_by")) + (f" ({ago})" if ago else "")
+    if not silent:
+        return f"Confirmations that the learning reached each agency's staff were due on {due}."
+    one = len(silent) == 1
+    sentence = (
+        f"{and_list(silent)} {'has' if one else 'have'} not confirmed that the learning reached "
+        f"{'its' if one else 'their'} staff. {'Its confirmation was' if one else 'Their confirmations were'} "
+        f"due on {due}."
+    )
+    done = len(entries) - len(silent)
+    if done:
+        have = "has" if done == 1 else "have"
+        sentence += f" {_capital(words(done))} of the {words(len(entries))} agencies {have} confirmed."
+    return sentence
 
 
 def next_steps(kind: str, context: Mapping[str, Any]) -> tuple[str, list[str]]:
@@ -321,7 +499,8 @@ def next_steps(kind: str, context: Mapping[str, Any]) -> tuple[str, list[str]]:
     steps = []
     for rung in ladder[done:]:
         if rung is L.owner:
-            steps.append("it becomes overdue and you'll be told" if about == "overdue" else "you'll get a reminder")
+            told = about in ("overdue", "cascade")
+            steps.append("it becomes overdue and you'll be told" if told else "you'll get a reminder")
         elif rung is L.agency_lead:
             agency = action["agency"] if action else "the lead owner's agency"
             steps.append(f"the safeguarding lead for {agency} will be copied in")
@@ -335,6 +514,8 @@ def next_steps(kind: str, context: Mapping[str, Any]) -> tuple[str, list[str]]:
         return STAYS_ON_AGENDA, []
     if kind in ("due_reminder", "extension_decided", "task_under_way", "sponsor_reminder"):
         condition = f"If it is not reported complete by {uk_date(context['due'])}"
+    elif kind in ("cascade_task", "cascade_reminder"):
+        condition = f"If it is not confirmed by {uk_date(context['cascade_by'])}"
     else:
         condition = _STILL_NOT[about]
         if context.get("next_step_on"):
@@ -365,12 +546,15 @@ def do_now(about: str | None) -> str:
         "plans": "Please submit both plans now.",
         "audit": "Please carry out the audit and record its outcome now.",
         "re_audit": "Please carry out the re-audit and record its outcome now.",
+        "cascade": "Please confirm now how many staff the learning reached, through which channels and on what day.",
     }.get(about or "", "")
 
 
 def board_options(about: str | None, context: Mapping[str, Any]) -> list[str]:
     """What a board sponsor or chair can do about something late."""
     owner = (context.get("action") or {}).get("owner", "the owner")
+    several = len([e for e in _cascade(context) if not _confirmed(e)]) > 1
+    lead, agency = ("each agency's lead", "an agency") if several else ("the agency's lead", "the agency")
     if about in ("acknowledge", "overdue"):
         return [
             f"contact the owner, {owner}, to find out what is in the way, or send them a reminder now",
@@ -383,6 +567,12 @@ def board_options(about: str | None, context: Mapping[str, Any]) -> list[str]:
         "plans": ["contact the lead owner to find out what is in the way", "or submit the plans yourself"],
         "audit": ["contact the auditor to find out when it will be done", "if they cannot do it, arrange another"],
         "re_audit": ["contact the auditor to find out when it will be done", "if they cannot do it, arrange another"],
+        "cascade": [
+            f"contact {lead}, named above, to find out what is in the way",
+            f"if {agency} has given you its figures, record the confirmation on its behalf from the "
+            "recommendation page",
+            f"record the board's decision, so {'the leads' if several else 'the lead'} and the Assurance Board see it",
+        ],
     }.get(about or "", [])
 
 
@@ -407,9 +597,12 @@ def source_label(context: Mapping[str, Any]) -> str:
 
 _GAP_GROUPS = {
     "dissemination plan": "Dissemination, communication and socialisation plan",
+    "cascade": "Cascade to each agency's staff",
     "audit plan": "Review and audit plan",
 }
 _ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+# A field's internal name after its words, as in "... confirms (cascade_by)": for the API, not a reader.
+_FIELD_NAME = re.compile(r"\s*\(\w+_\w+\)")
 
 
 def gap_groups(gaps: Sequence[str]) -> list[tuple[str, list[str]]]:
@@ -422,7 +615,8 @@ def gap_groups(gaps: Sequence[str]) -> list[tuple[str, list[str]]]:
             lowered = str(gap).lower()
             heading = next((h for key, h in _GAP_GROUPS.items() if key.split()[0] in lowered), "Both plans")
             rest = str(gap)
-        groups.setdefault(heading, []).append(_capital(_ISO_DATE.sub(lambda m: uk_date(m.group()), rest)))
+        words_only = _FIELD_NAME.sub("", rest)
+        groups.setdefault(heading, []).append(_capital(_ISO_DATE.sub(lambda m: uk_date(m.group()), words_only)))
     return list(groups.items())
 
 
@@ -449,6 +643,7 @@ def _digest_items(context: Mapping[str, Any]) -> list[dict[str, Any]]:
                 **item,
                 "headline": header_safe(headline, 300),
                 "situation": situation(about, item, _as_date(context.get("day"))) if about else "",
+                "waiting": [waiting_line(e) for e in _cascade(item) if not _confirmed(e)] if about == "cascade" else [],
                 "item_link": _checked_link(item.get("link")),
             }
         )
@@ -506,7 +701,15 @@ def environment() -> Environment:
         lstrip_blocks=True,
         finalize=shown_harmlessly,
     )
-    env.filters.update(ukdate=uk_date, ukday=uk_day, multiline=multiline, words=words, event_words=event_words)
+    env.filters.update(
+        ukdate=uk_date,
+        ukday=uk_day,
+        multiline=multiline,
+        words=words,
+        event_words=event_words,
+        andlist=and_list,
+        reachline=reach_line,
+    )
     return env
 
 
@@ -589,6 +792,7 @@ def render(kind: str, context: Mapping[str, Any], *, recipient: str, link: str |
         next_steps=next_steps(kind, context),
         ladder_note=ladder_note(context),
         since_due=since_due,
+        since_cascade_by=since(context.get("cascade_by"), sent_on),
         gap_groups=gap_groups(context.get("gaps") or ()),
         my_remedial_due=min(
             (str(a["due"]) for a in context.get("remedial_actions") or () if str(a["action_id"]) in my_remedial),
@@ -598,6 +802,7 @@ def render(kind: str, context: Mapping[str, Any], *, recipient: str, link: str |
         deadline_text=uk_day(context["deadline"]) if context.get("deadline") else "",
         digest_items=items,
         refs=refs,
+        **cascade_facts(context, recipient),
     )
     env = environment()
     text = env.get_template(f"{kind}.txt").render(variables)

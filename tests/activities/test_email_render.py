@@ -19,6 +19,7 @@ from activities.mail.render import (
     KINDS,
     TEMPLATES_DIR,
     RenderedEmail,
+    gap_groups,
     header_safe,
     render,
     render_sign_in,
@@ -35,7 +36,9 @@ from models.payloads import (
     ActionSpec,
     AgreeActionsInput,
     AuditPlan,
+    CascadeStep,
     CompleteActionInput,
+    ConfirmCascadeInput,
     DecideExtensionInput,
     DeclineInput,
     DisseminationPlan,
@@ -62,6 +65,10 @@ REMEDIAL_OWNER = "practice.lead@council.example"
 HOSTILE = "<script>alert(1)</script> \"quoted\" & 'single'"
 INJECTION = "Ordinary title\r\nBcc: evil@example.com"
 NON_ASCII = "Siân Ó Briain — Łódź naïve café"
+# One person leads the cascade for two of the council's services.
+ADULTS = "Milton Keynes City Council adult social care"
+COUNCIL_LEAD = "safeguarding.lead@council.example"
+SHORT_NOTE = "Two locality teams were on a training freeze in March."
 # Kinds made outside the lifecycle: the board digest, and the fresh link the web app asks for.
 DELIVERY_KINDS = {"board_digest", "fresh_link"}
 
@@ -225,10 +232,60 @@ def _imported_life() -> Lifecycle:
     return Lifecycle.begin(start, workflow_id="recommendation-LR-2022-11", now=NOW)
 
 
+def _cascade_life() -> Lifecycle:
+    """A cascade to three agencies, two of them led by one person: the ICB confirms below the
+    threshold, the council's children's services confirm, its adult social care never does."""
+    start = f.start("CSPR-2024-02", actions=[f.action("C1", NOW.date() + _days(30))])
+    agency_leads = {**start.parties.agency_leads, COUNCIL: COUNCIL_LEAD, ADULTS: COUNCIL_LEAD}
+    start = start.model_copy(update={"parties": start.parties.model_copy(update={"agency_leads": agency_leads})})
+    life = Lifecycle.begin(start, workflow_id="recommendation-CSPR-2024-02", now=NOW)
+    t1 = NOW + _days(10)
+    dissemination, audit = f.credible_plans(t1.date())
+    steps = [
+        *f.cascade_steps()[:1],
+        CascadeStep(agency=COUNCIL, staff_group="children's social workers", expected_reach=50),
+        CascadeStep(agency=ADULTS, staff_group="adult social workers", expected_reach=40),
+    ]
+    decisions = [
+        (NOW + _days(1), AcknowledgeInput(by=f.OWNER, action_id="C1")),
+        (NOW + _days(5), CompleteActionInput(by=f.OWNER, action_id="C1", evidence="Guidance published.")),
+        (
+            t1,
+            SubmitPlansInput(
+                by=f.OWNER, dissemination=dissemination.model_copy(update={"cascade": steps}), audit=audit
+            ),
+        ),
+        (t1 + _days(1), SignOffInput(by=f.ASSURANCE)),
+        (
+            t1 + _days(20),
+            ConfirmCascadeInput(
+                by=f.ICB_LEAD,
+                agency=f.ICB,
+                reached=70,
+                channels=["7-minute briefing"],
+                done_on=t1.date() + _days(19),
+                note=SHORT_NOTE,
+            ),
+        ),
+        (
+            t1 + _days(25),
+            ConfirmCascadeInput(
+                by=COUNCIL_LEAD, agency=COUNCIL, reached=52, channels=["team meetings"], done_on=t1.date() + _days(24)
+            ),
+        ),
+    ]
+    for at, decision in decisions:
+        life.check(decision, at)
+        life.apply(decision, at)
+    assert audit.audit_on is not None
+    _run(life, t1 + _days(25), datetime.combine(audit.audit_on, NOW.time(), tzinfo=UTC))
+    return life
+
+
 @functools.cache
 def lifecycle_notifications() -> tuple[Notification, ...]:
     """Every notification a few lifecycles emit between them: each kind the lifecycle knows, many readers."""
-    lives = (_main_life(), _declined_life(), _withdrawn_life(), _imported_life())
+    lives = (_main_life(), _declined_life(), _withdrawn_life(), _imported_life(), _cascade_life())
     return tuple(n for life in lives for n in life.state.outbox)
 
 
@@ -315,7 +372,10 @@ def _spoil(value: Any, text: str, *, keep: Callable[[str], bool]) -> Any:
 _KEPT_KEYS = {
     "ref", "roles", "thread", "stage", "priority", "source_kind", "action_id", "owner", "due", "new_due", "about",
     "skipped_levels", "audit_on", "re_audit_on", "outcome", "unreachable", "bounced_kind", "kind", "link", "day",
+    "lead", "status", "cascade_by", "done_on", "confirmed_by", "on_behalf_of",
 }  # fmt: skip
+# What a reader should never see: an internal name (snake_case), a raw ISO date, a UTC time.
+INTERNAL = re.compile(r"\b[a-z]+_[a-z_]+\b|\d{4}-\d{2}-\d{2}|UTC")
 
 
 def _keep(key: str) -> bool:
@@ -425,6 +485,14 @@ class TestEveryKindForEveryReader:
             assert set() == set(URL.findall(html)) - allowed
             for banned in ("<script", "<link", "<img", "<style", "<iframe", "@import", "url(", "@font-face"):
                 assert banned not in html.lower()
+
+    def test_no_internal_name_reaches_the_reader(self, kind):
+        """Neither part shows a snake_case name, an ISO date or UTC: only words (links and addresses aside)."""
+        for n, recipient in readings(kind):
+            email = rendered(kind, n.context, recipient, link=None)
+            for part in (email.subject, email.text):
+                words_only = re.sub(r"\S+@\S+|https?://\S+", "", part)
+                assert [] == INTERNAL.findall(words_only), (kind, recipient)
 
     def test_the_html_is_one_phone_width_column(self, kind):
         """Each HTML part is a whole document with a viewport and a single column at most 600px wide."""
@@ -626,6 +694,195 @@ class TestWhatTheReaderIsTold:
         assert "You are getting this because you sponsor these recommendations for the Review Board." in email.text
 
 
+class TestTheCascade:
+    """The cascade's emails: each lead asked for their own agencies, the boards told who is silent."""
+
+    def _email(self, kind: str, recipient: str, ref: str = "CSPR-2024-02", about: str | None = None) -> RenderedEmail:
+        for n in all_notifications()[kind]:
+            if n.context["ref"] == ref and recipient in n.recipients and about in (None, n.context.get("about")):
+                return rendered(kind, n.context, recipient, sent_on=n.created_at.date())
+        raise AssertionError(f"no {kind} about {about} to {recipient} on {ref}")
+
+    def test_a_lead_of_two_agencies_is_asked_for_both(self):
+        """One person leading two agencies' cascades gets one task naming both, each with its staff and target."""
+        email = self._email("cascade_task", COUNCIL_LEAD)
+        assert (
+            "[CSPR-2024-02] Please confirm the learning reached your staff by 10 July 2026 — "
+            "Professionals' meetings are held whenever concerns escalate"
+        ) == email.subject
+        assert f"and you lead that for {COUNCIL} and {ADULTS}." in email.text
+        assert (
+            "The learning to pass on:\n"
+            "    Professionals' meetings are held whenever concerns escalate\n"
+            "    From Child Safeguarding Practice Review: Child T\n"
+        ) in email.text
+        assert (
+            "Who it must reach:\n"
+            f"- {COUNCIL}: 50 staff (children's social workers). The plan's target: at least 40 of them (80%).\n"
+            f"- {ADULTS}: 40 staff (adult social workers). The plan's target: at least 32 of them (80%).\n"
+        ) in email.text
+        assert "CONFIRM BY: Friday 10 July 2026" in email.text
+        assert (
+            f"You are getting this because you lead the cascade of this learning to the staff of {COUNCIL} and {ADULTS}."
+        ) in email.text
+        for html_part in (str(escape(COUNCIL)), str(escape(ADULTS)), ">Confirm the cascade</a>", "at least 32 of them"):
+            assert html_part in email.html
+        assert f.ICB not in email.text
+
+    def test_a_lead_is_asked_only_for_their_own_agency(self):
+        """The ICB's lead reads about the ICB's staff, not the council's, though the context lists every agency."""
+        email = self._email("cascade_task", f.ICB_LEAD)
+        assert f"you lead that for {f.ICB}." in email.text
+        assert f"You are getting this because you lead the cascade of this learning to {f.ICB}'s staff." in email.text
+        assert COUNCIL not in email.text and ADULTS not in email.text and COUNCIL_LEAD not in email.text
+
+    def test_the_task_says_how_to_confirm_and_the_reach_threshold(self):
+        """The lead hears what the confirmation asks for (number, channels, day, a note if fewer) and the threshold."""
+        email = self._email("cascade_task", COUNCIL_LEAD)
+        assert (
+            "When you confirm, for each agency in turn, you'll be asked:\n"
+            "- how many staff the learning reached\n"
+            "- through which channels (the plan names 7-minute briefing, team meetings and partnership newsletter)\n"
+            "- on what day it was done\n"
+            "- if fewer staff were reached than planned, a short note saying why\n"
+        ) in email.text
+        assert "If fewer than 80% of the planned staff were reached, the boards see it flagged" in email.text
+
+    def test_the_task_says_what_follows_silence(self):
+        """Before ``cascade_by`` the lead hears the whole ladder: told on the day, then the boards."""
+        email = self._email("cascade_task", COUNCIL_LEAD)
+        assert (
+            "IF NOTHING IS DONE\nIf it is not confirmed by 10 July 2026:\n"
+            "- it becomes overdue and you'll be told\n"
+            "- then it will go on the Review Board's escalation list, and its chair will be told\n"
+            "- later, it will be escalated to the Assurance Board\n"
+        ) in email.text
+
+    def test_the_reminder_thanks_for_one_agency_and_asks_for_the_other(self):
+        """A lead who confirmed one of their agencies is reminded only of the other, and thanked."""
+        email = self._email("cascade_reminder", COUNCIL_LEAD)
+        assert email.subject.startswith("[CSPR-2024-02] Reminder: confirm the learning reached your staff by 10 July")
+        assert f"reached the staff of {ADULTS}. It is due on 10 July 2026." in email.text
+        assert f"Thank you for confirming for {COUNCIL}." in email.text
+        assert f"- {ADULTS}: 40 staff" in email.text and f"- {COUNCIL}:" not in email.text
+
+    def test_the_overdue_notice_names_the_next_rung(self):
+        """On ``cascade_by`` the silent lead is told it is overdue, and that the sponsoring board comes next."""
+        email = self._email("cascade_overdue", COUNCIL_LEAD)
+        assert email.subject.startswith("[CSPR-2024-02] Your cascade confirmation is overdue — ")
+        assert email.text.startswith("OVERDUE: Your cascade confirmation is overdue\n")
+        assert f"reached the staff of {ADULTS}. It was due on 10 July 2026." in email.text
+        assert "WAS DUE: Friday 10 July 2026" in email.text
+        assert (
+            "IF NOTHING IS DONE\nIf the cascade is still not confirmed by 24 July 2026:\n"
+            "- it will go on the Review Board's escalation list, and its chair will be told\n"
+            "- later, it will be escalated to the Assurance Board\n"
+        ) in email.text
+
+    def test_a_board_escalation_lists_the_unconfirmed_agencies(self):
+        """The sponsoring board reads which agencies are silent, their leads and reach, and what it can do."""
+        email = self._email("board_escalation", f.SPONSOR, about="cascade")
+        assert email.subject.startswith(
+            "[CSPR-2024-02] Cascade to staff not yet confirmed: escalated to the Review Board"
+        )
+        assert (
+            f"{ADULTS} has not confirmed that the learning reached its staff. Its confirmation was due on "
+            "10 July 2026 (14 days ago). Two of the three agencies have confirmed.\n\n"
+            "Still to confirm:\n"
+            f"- {ADULTS}: 40 staff (adult social workers), lead {COUNCIL_LEAD}\n"
+        ) in email.text
+        for choice in (
+            "contact the agency's lead, named above, to find out what is in the way",
+            "if the agency has given you its figures, record the confirmation on its behalf from the recommendation "
+            "page",
+            "record the board's decision, so the lead and the Assurance Board see it",
+        ):
+            assert f"- {choice}\n" in email.text
+        assert "WAS DUE: Friday 10 July 2026" in email.text
+        assert f"lead {COUNCIL_LEAD}</li>" in email.html
+
+    def test_with_no_agency_confirmed_the_escalation_lists_each(self):
+        """With no agency confirmed, the board's escalation lists each one with its lead."""
+        email = self._email("board_escalation", f.CHAIR, ref="CSPR-2023-01", about="cascade")
+        assert (
+            f"- {f.ICB}: 120 staff (health visitors and school nurses), lead {f.ICB_LEAD}\n"
+            f"- {f.POLICE}: 80 staff (child abuse investigation officers), lead {f.POLICE_LEAD}\n"
+        ) in email.text
+        assert "contact each agency's lead, named above" in email.text
+
+    def test_the_assurance_board_hears_who_is_silent_and_what_it_can_do(self):
+        """The Assurance Board's escalation lists the silent agency and says a member may record for it."""
+        email = self._email("assurance_escalation", f.ASSURANCE, about="cascade")
+        assert f"Still to confirm:\n- {ADULTS}: 40 staff (adult social workers), lead {COUNCIL_LEAD}\n" in email.text
+        assert "a member can record the confirmation on its behalf from the recommendation page" in email.text
+
+    def test_a_digest_item_about_the_cascade_lists_the_silent_agencies(self):
+        """In the board's daily digest, a cascade escalation says who has not confirmed, agency by agency."""
+        escalations = [n for n in all_notifications()["board_escalation"] if n.context["about"] == "cascade"]
+        items = [{**copy.deepcopy(n.context), "kind": n.kind, "link": link_for(f.SPONSOR, n.key)} for n in escalations]
+        context = {"board": "Review Board", "day": "2027-03-15", "items": items}
+        email = rendered("board_digest", context, f.SPONSOR, link=None)
+        assert (
+            "   Still to confirm:\n"
+            f"   - {f.ICB}: 120 staff (health visitors and school nurses), lead {f.ICB_LEAD}\n"
+            f"   - {f.POLICE}: 80 staff (child abuse investigation officers), lead {f.POLICE_LEAD}\n"
+        ) in email.text
+        assert f"   - {ADULTS}: 40 staff (adult social workers), lead {COUNCIL_LEAD}\n" in email.text
+        assert "Their confirmations were due on 28 February 2027 (15 days ago)." in email.text
+
+    def test_the_audit_task_lists_the_agencies_that_never_confirmed_and_the_reach(self):
+        """The auditor reads which agency never confirmed, each agency's reach with its note, and the overall reach."""
+        email = self._email("audit_due", f.AUDITOR)
+        assert (
+            f"One of the three agencies in the cascade never confirmed that the learning reached its staff: {ADULTS}."
+        ) in email.text
+        assert (
+            f"- {f.ICB}: 70 of 120 staff reached (58%), below the plan's 80%. On 31 March 2026, through "
+            f"7-minute briefing. Note: {SHORT_NOTE}\n"
+            f"- {COUNCIL}: 52 of 50 staff reached (104%). On 5 April 2026, through team meetings.\n"
+            f"- {ADULTS}: never confirmed. Planned: 40 staff (adult social workers). Lead: {COUNCIL_LEAD}.\n"
+        ) in email.text
+        assert "Overall, 122 of the 210 staff planned are confirmed as reached (58%)." in email.text
+        assert ">Never confirmed</p>" in email.html
+
+    def test_the_audit_task_when_nobody_confirmed(self):
+        """With every agency silent, the auditor is told none confirmed, and no overall figure is given."""
+        email = self._email("audit_due", f.AUDITOR, ref="CSPR-2023-01")
+        assert (
+            f"None of the agencies in the cascade confirmed that the learning reached their staff: {f.ICB} and "
+            f"{f.POLICE}."
+        ) in email.text
+        assert "Overall" not in email.text
+
+    def test_the_sign_off_notice_says_each_lead_is_asked_by_when(self):
+        """Everyone told of the sign-off hears each agency's lead must confirm by ``cascade_by``; the board hears
+        that silence then comes to it."""
+        sponsor, auditor = self._email("signed_off", f.SPONSOR), self._email("signed_off", f.AUDITOR)
+        asked = (
+            "Each agency's lead named in the cascade has been asked to confirm, by 10 July 2026, that the learning "
+            "reached their staff."
+        )
+        assert asked in sponsor.text and asked in auditor.text
+        follows = "If an agency has not confirmed by then, its lead is told, and then the Review Board."
+        assert follows in sponsor.text and follows not in auditor.text
+
+    def test_a_board_member_is_asked_when_no_lead_is_on_record(self):
+        """When nobody leads the silent agencies, the sponsor told in their place is asked to record it for them."""
+        n = next(n for n in all_notifications()["cascade_overdue"] if n.context["ref"] == "CSPR-2023-01")
+        context = copy.deepcopy(n.context)
+        context["roles"] = {f.SPONSOR: "board_sponsor"}
+        for entry in context["cascade"]:
+            entry["lead"] = None
+        email = rendered("cascade_overdue", context, f.SPONSOR)
+        assert (
+            f"We have not had a confirmation that the learning from this recommendation reached the staff of {f.ICB} "
+            f"and {f.POLICE}."
+        ) in email.text
+        assert "Nobody is on record to confirm for these agencies, so this comes to you." in email.text
+        assert "record the confirmation on its behalf from the recommendation page" in email.text
+        assert "Open the recommendation:\n" in email.text and "tell the Review Board's sponsor" not in email.text
+
+
 class TestHelpers:
     def test_header_safe_flattens_every_control_character(self):
         """CR, LF, NUL, tab, NEL and the Unicode line and paragraph separators all become single spaces."""
@@ -642,6 +899,39 @@ class TestHelpers:
             uk_date(date(2026, 12, 25)),
             uk_date("soon"),
         ]
+
+    def test_a_cascade_lead_is_told_which_agencies_they_lead(self):
+        """The cascade lead's reason names their agency, matching the address in any case."""
+        context = {"cascade": [{"agency": f.ICB, "lead": f.ICB_LEAD}, {"agency": f.POLICE, "lead": f.POLICE_LEAD}]}
+        assert f"You are getting this because you lead the cascade of this learning to {f.ICB}'s staff." == why(
+            "cascade_lead", context, f.ICB_LEAD.upper()
+        )
+        assert "You are getting this because you lead the cascade of this learning to an agency's staff." == why(
+            "cascade_lead", {}, f.ICB_LEAD
+        )
+
+    def test_cascade_gaps_have_their_own_heading_without_field_names(self):
+        """Gaps in the plan's cascade are grouped under their own heading, with UK dates and no field names."""
+        gaps = [
+            "dissemination plan: name the channels the learning goes out through",
+            f"cascade: say how many of {f.POLICE}'s staff the learning must reach",
+            "cascade: give the date by which every agency is to confirm",
+            "cascade: confirmations are due (2027-05-01) after the audit date (2027-04-01)",
+        ]
+        assert [
+            (
+                "Dissemination, communication and socialisation plan",
+                ["Name the channels the learning goes out through"],
+            ),
+            (
+                "Cascade to each agency's staff",
+                [
+                    f"Say how many of {f.POLICE}'s staff the learning must reach",
+                    "Give the date by which every agency is to confirm",
+                    "Confirmations are due (1 May 2027) after the audit date (1 April 2027)",
+                ],
+            ),
+        ] == gap_groups(gaps)
 
     def test_an_unknown_role_still_gets_a_reason(self):
         """A reader missing from the roles map is told plainly they are named on the recommendation."""

@@ -80,7 +80,7 @@ async def test_sign_off_and_audit_move_a_recommendation_to_assured(env, start, s
     await at_sign_off(env, start, "CLI-GOOD", credible=True)
     signed = await assure(env, settings, "sign-off", "CLI-GOOD", "--by", f.ASSURANCE, "--note", "Credible plans")
     assert signed.returncode == 0, signed.stderr
-    assert "now at stage audit" in signed.stdout
+    assert "now at stage cascade" in signed.stdout  # each agency's lead is asked to confirm its reach
     wrong_person = await assure(env, settings, "audit", "CLI-GOOD", "--outcome", "embedded", "--by", f.OWNER)
     assert wrong_person.returncode == 3 and "is not an auditor or an Assurance Board member" in wrong_person.stderr
     args = ("audit", "CLI-GOOD", "--outcome", "embedded", "--by", f.AUDITOR, "--findings", "18 of 20")

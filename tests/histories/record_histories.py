@@ -50,6 +50,7 @@ from models.payloads import (
     AgreeActionsInput,
     AuditOutcome,
     CompleteActionInput,
+    ConfirmCascadeInput,
     DecideExtensionInput,
     ImportedAction,
     ImportedProgress,
@@ -177,7 +178,7 @@ def _busy(events) -> bool:
 
 
 async def full_lifecycle(r: Recorder) -> None:
-    """review → actions → in progress → refused sign-off → plans → sign-off → failed audit → assured."""
+    """review → actions → in progress → refused sign-off → plans → sign-off → cascade → failed audit → assured."""
     now = await today(r.env)
     handle = await r.start(f.start("REPLAY-LIFE"))
     await r.decide(
@@ -201,6 +202,10 @@ async def full_lifecycle(r: Recorder) -> None:
     dissemination, audit = f.credible_plans(now)
     await r.decide(handle, "submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=dissemination, audit=audit))
     await r.decide(handle, "sign_off", SignOffInput(by=f.ASSURANCE, note="Credible plans"))
+    for lead, agency, reach in ((f.ICB_LEAD, f.ICB, f.ICB_REACH), (f.POLICE_LEAD, f.POLICE, f.POLICE_REACH)):
+        await r.decide(
+            handle, "confirm_cascade", ConfirmCascadeInput(by=lead, agency=agency, reached=reach, done_on=now)
+        )
     assert audit.audit_on is not None
     await skip_to(r.env, audit.audit_on)
     await r.settle(handle.id)

@@ -6,6 +6,7 @@ import base64
 import stat
 import time
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
@@ -13,11 +14,16 @@ from itsdangerous.timed import TimestampSigner
 from pydantic import ValidationError
 
 import links.signed
+from activities.mail.delivery import link_for
+from activities.mail.render import render
 from links.signed import (
+    CASCADE_OVER_REASON,
     CLOSED_REASON,
     EXPIRED_MESSAGE,
     INVALID_MESSAGE,
     KEY_FILE_NAME,
+    NOT_A_CASCADE_LEAD_REASON,
+    ROLE_HOLDERS,
     SALT,
     LinkClaims,
     LinkExpired,
@@ -28,9 +34,24 @@ from links.signed import (
     still_valid,
 )
 from models.lifecycle import Lifecycle
-from models.payloads import ReassignOwnerInput, RecommendationStatus, WithdrawInput
+from models.payloads import (
+    AcknowledgeInput,
+    CompleteActionInput,
+    ConfirmCascadeInput,
+    Decision,
+    ReassignOwnerInput,
+    RecommendationStatus,
+    RecordAuditInput,
+    SignOffInput,
+    SubmitPlansInput,
+    UpdatePartiesInput,
+    WithdrawInput,
+)
+from models.permissions import reader_of
 from settings import Settings
 from tests import factories as f
+from web import fresh_links
+from web.fresh_links import fresh_link_notification
 
 KEY = "k" * 16 + "-test-key-for-links-0123456789"
 OTHER_KEY = "o" * 16 + "-another-key-entirely-98765432"
@@ -83,7 +104,7 @@ class TestLinkClaims:
         assert f.OWNER == owner_claims(person="  Named.Nurse@ICB.example ").person
 
     def test_an_unknown_role_is_refused(self):
-        """A role outside the five that links serve is an error, not a link that opens nothing."""
+        """A role outside those that links serve is an error, not a link that opens nothing."""
         with pytest.raises(ValidationError):
             owner_claims(role="previous_owner")
 
@@ -377,3 +398,154 @@ class TestStillValid:
         reassign(life, f.NEW_OWNER)
         sponsor = LinkClaims(person=f.SPONSOR, ref=REF, role="sponsor", action_id="A1")
         assert None is still_valid(sponsor, status_of(life), [f.SPONSOR])
+
+
+# --- a cascade lead's link ----------------------------------------------------------------
+
+BASE_URL = "https://assure.example.org"
+NEW_ICB_LEAD = "new.lead@icb.example"
+
+
+def decide(life: Lifecycle, decision: Decision, at: datetime = NOW) -> None:
+    life.check(decision, at)
+    life.apply(decision, at)
+
+
+def in_cascade() -> Lifecycle:
+    """The two actions complete and the plans signed off: each agency's lead is asked to confirm."""
+    life = lifecycle()
+    for action_id, owner in (("A1", f.OWNER), ("A2", f.OWNER_2)):
+        decide(life, AcknowledgeInput(by=owner, action_id=action_id))
+        decide(life, CompleteActionInput(by=owner, action_id=action_id, evidence="Guidance published."))
+    dissemination, audit = f.credible_plans(NOW.date())
+    decide(life, SubmitPlansInput(by=f.OWNER, dissemination=dissemination, audit=audit))
+    decide(life, SignOffInput(by=f.ASSURANCE))
+    return life
+
+
+def lead_claims(person: str = f.ICB_LEAD) -> LinkClaims:
+    return LinkClaims(person=person, ref=REF, role="cascade_lead")
+
+
+def holders_now(life: Lifecycle, claims: LinkClaims) -> list[str]:
+    """``current_people`` as the response page works it out: the person, if they hold the link's role now."""
+    roles = set(reader_of(life, claims.person, NOW).roles)
+    return [claims.person] if ROLE_HOLDERS[claims.role] & roles else []
+
+
+class _Workflows:
+    """Stands in for the Temporal client: the ``reader`` query answered by the lifecycle itself."""
+
+    def __init__(self, life: Lifecycle) -> None:
+        self.life = life
+
+    def get_workflow_handle(self, workflow_id: str) -> _Workflows:
+        return self
+
+    async def query(self, name: str, person: str, result_type: object = None) -> object:
+        assert "reader" == name
+        return reader_of(self.life, person, NOW)
+
+
+class TestCascadeLeadLinks:
+    def test_the_cascade_task_carries_a_personal_link_for_the_lead(self):
+        """The delivery code mints each lead a ``cascade_lead`` link for the recommendation, about no action."""
+        [task] = [n for n in in_cascade().state.outbox if n.kind == "cascade_task"]
+        signer = LinkSigner(KEY, MAX_AGE)
+        links = {lead: link_for(signer, BASE_URL, task.context, lead) for lead in task.recipients}
+        assert [f.ICB_LEAD, f.POLICE_LEAD] == sorted(links)
+        for lead, link in links.items():
+            assert link is not None and link.startswith(f"{BASE_URL}/r/")
+            assert lead_claims(lead) == signer.read(link.rsplit("/", 1)[1])
+
+    def test_a_lead_link_works_while_the_cascade_runs(self):
+        """During the cascade the lead's link is valid, by the status and by the roles the workflow gives them."""
+        life = in_cascade()
+        claims = lead_claims()
+        assert [f.ICB_LEAD] == holders_now(life, claims)
+        assert None is still_valid(claims, status_of(life), holders_now(life, claims))
+
+    def test_the_link_still_works_after_confirming_so_the_figures_can_be_corrected(self):
+        """A lead who has confirmed may come back to correct the figures until the audit."""
+        life = in_cascade()
+        decide(life, ConfirmCascadeInput(by=f.ICB_LEAD, agency=f.ICB, reached=f.ICB_REACH, done_on=NOW.date()))
+        claims = lead_claims()
+        assert None is still_valid(claims, status_of(life), holders_now(life, claims))
+
+    def test_someone_who_leads_no_agency_is_refused(self):
+        """A cascade-lead link for a person who leads no agency's cascade opens nothing."""
+        life = in_cascade()
+        claims = lead_claims(f.OWNER)
+        assert [] == holders_now(life, claims)
+        assert NOT_A_CASCADE_LEAD_REASON == still_valid(claims, status_of(life))
+
+    def test_a_new_safeguarding_lead_takes_over_the_link(self):
+        """When the registry names a new lead for the agency, the old lead's link stops and the new one's works."""
+        life = in_cascade()
+        parties = life.state.parties.model_copy(update={"agency_leads": {f.ICB: NEW_ICB_LEAD, f.POLICE: f.POLICE_LEAD}})
+        change = UpdatePartiesInput(by="registry sync", parties=parties)
+        life.check_update_parties(change, NOW)
+        life.apply_update_parties(change, NOW)
+        status = status_of(life)
+        assert (NOT_A_CASCADE_LEAD_REASON, None) == (
+            still_valid(lead_claims(), status),
+            still_valid(lead_claims(NEW_ICB_LEAD), status, holders_now(life, lead_claims(NEW_ICB_LEAD))),
+        )
+
+    def test_the_link_stops_once_the_audit_is_recorded(self):
+        """Confirmations close with the audit: the lead's link then says so, even for a page that only shows."""
+        life = in_cascade()
+        remedial = f.action("R1", NOW.date() + timedelta(days=30))
+        audit = RecordAuditInput(
+            by=f.AUDITOR,
+            outcome="not_embedded",
+            findings="Not yet in practice.",
+            remedial_actions=[remedial],
+            re_audit_on=NOW.date() + timedelta(days=60),
+            early_reason="The inspection brought the audit forward.",
+        )
+        decide(life, audit)
+        status = status_of(life)
+        assert (CASCADE_OVER_REASON, CASCADE_OVER_REASON) == (
+            still_valid(lead_claims(), status),
+            still_valid(lead_claims(), status, read_only=True),
+        )
+
+
+class TestFreshLinkForACascadeLead:
+    async def test_an_expired_lead_link_is_renewed_for_the_same_lead(self):
+        """A fresh link for a cascade lead's expired link goes to that lead, in the same role."""
+        life = in_cascade()
+        ctx = SimpleNamespace(client=_Workflows(life))
+        target = await fresh_links._recipient(ctx, status_of(life), claims=lead_claims(), email=None)
+        assert (f.ICB_LEAD, "cascade_lead", None) == target
+
+    async def test_a_typed_address_of_a_lead_gets_a_lead_link(self):
+        """A lead who types their address (their link was damaged) is sent a cascade-lead link."""
+        life = in_cascade()
+        ctx = SimpleNamespace(client=_Workflows(life))
+        target = await fresh_links._recipient(ctx, status_of(life), claims=None, email=f.POLICE_LEAD)
+        assert (f.POLICE_LEAD, "cascade_lead", None) == target
+
+    async def test_someone_no_longer_leading_gets_nothing(self):
+        """Once the registry names a new lead, the old one asking for a fresh link is sent nothing."""
+        life = in_cascade()
+        parties = life.state.parties.model_copy(update={"agency_leads": {f.ICB: NEW_ICB_LEAD, f.POLICE: f.POLICE_LEAD}})
+        change = UpdatePartiesInput(by="registry sync", parties=parties)
+        life.check_update_parties(change, NOW)
+        life.apply_update_parties(change, NOW)
+        ctx = SimpleNamespace(client=_Workflows(life))
+        assert None is await fresh_links._recipient(ctx, status_of(life), claims=lead_claims(), email=None)
+
+    def test_the_fresh_link_email_says_which_agency_the_lead_confirms_for(self):
+        """The fresh link names the lead's own agency (and no other's lead) and mints a cascade-lead link."""
+        status = status_of(in_cascade())
+        notification = fresh_link_notification(status, f.ICB_LEAD, "cascade_lead", None, now=NOW)
+        assert {f.ICB_LEAD: "cascade_lead"} == notification.context["roles"]
+        assert [f.ICB] == [entry["agency"] for entry in notification.context["cascade"]]
+        signer = LinkSigner(KEY, MAX_AGE)
+        link = link_for(signer, BASE_URL, notification.context, f.ICB_LEAD)
+        assert link is not None and lead_claims() == signer.read(link.rsplit("/", 1)[1])
+        email = render("fresh_link", notification.context, recipient=f.ICB_LEAD, link=link, sent_on=NOW.date())
+        assert f"You are getting this because you lead the cascade of this learning to {f.ICB}'s staff." in email.text
+        assert "Respond now:\n" in email.text and f.POLICE_LEAD not in email.text

@@ -26,8 +26,11 @@ from models.payloads import (
     AgreeActionsInput,
     AuditOutcome,
     AuditPlan,
+    CascadeStatus,
+    CascadeStep,
     ChangeDueDateInput,
     CompleteActionInput,
+    ConfirmCascadeInput,
     DecideExtensionInput,
     Decision,
     DeclineInput,
@@ -45,6 +48,7 @@ from models.payloads import (
     ReportProgressInput,
     RequestExtensionInput,
     SignOffInput,
+    Stage,
     SubmitPlansInput,
     UpdatePartiesInput,
     WithdrawInput,
@@ -63,7 +67,9 @@ DECISION_IDS = (*SPEC_IDS, "NOPE")
 AGENCIES = (f.ICB, f.POLICE, "Milton Keynes City Council")
 CLOSING = {"decline", "withdraw"}
 # The decisions that take a recommendation from review to assured.
-FORWARD = {"agree_actions", "acknowledge", "complete_action", "submit_plans", "sign_off", "record_audit"}
+FORWARD = {
+    "agree_actions", "acknowledge", "complete_action", "submit_plans", "sign_off", "confirm_cascade", "record_audit"
+}  # fmt: skip
 
 people = st.sampled_from(PEOPLE)
 action_ids = st.sampled_from(DECISION_IDS)
@@ -102,6 +108,18 @@ def plans(today: date) -> st.SearchStrategy[tuple[DisseminationPlan, AuditPlan]]
         owner=st.sampled_from(["", f.OWNER]),
         starts=maybe_day,
         ends=maybe_day,
+        # Agencies with a lead or without, reaches of none or some, and drawn confirmation days.
+        cascade=st.lists(
+            st.builds(
+                CascadeStep,
+                agency=st.sampled_from(AGENCIES),
+                lead=st.none() | st.sampled_from(PEOPLE),
+                expected_reach=st.sampled_from([0, 1, 40]),
+            ),
+            max_size=2,
+            unique_by=lambda step: step.agency,
+        ),
+        cascade_by=maybe_day,
     )
     audit = st.builds(
         AuditPlan,
@@ -162,6 +180,16 @@ def decisions(today: date) -> dict[type[Decision], Callable[..., st.SearchStrate
         DeclineInput: lambda **k: st.builds(DeclineInput, by=k["by"], reason=texts),
         WithdrawInput: lambda **k: st.builds(WithdrawInput, by=k["by"], reason=texts),
         RemindOwnerInput: lambda **k: st.builds(RemindOwnerInput, note=texts, **k),
+        ConfirmCascadeInput: lambda **k: st.builds(
+            ConfirmCascadeInput,
+            by=k["by"],
+            # Mostly the plan's agencies, on days up to today, so that confirmations land.
+            agency=st.sampled_from([f.ICB, f.POLICE, f.ICB, f.POLICE, "Milton Keynes City Council", "Nowhere Trust"]),
+            reached=st.sampled_from([0, 60, 80, 120, 5000]),
+            channels=st.sampled_from([[], ["7-minute briefing"]]),
+            done_on=st.one_of(st.integers(-30, 0), st.integers(-3, 3)).map(lambda n: today + timedelta(days=n)),
+            note=st.sampled_from(["", "Night staff are briefed next month"]),
+        ),
         RecordBoardDecisionInput: lambda **k: st.builds(
             RecordBoardDecisionInput, by=k["by"], action_id=k["action_id"], decision=texts
         ),
@@ -367,6 +395,16 @@ class LifecycleMachine(RuleBasedStateMachine):
     def the_status_answers_and_agrees_with_the_timer(self) -> None:
         status = self.life.status(self.now)
         assert (status.next_deadline.at if status.next_deadline else None) == self.life.next_deadline()
+
+    @invariant()
+    def the_cascade_stage_waits_only_for_agencies_still_silent(self) -> None:
+        """In ``cascade`` the plans are signed off and some agency has yet to confirm; an agency
+        is overdue only once the silence ladder has fired."""
+        state = self.life.state
+        if state.stage is Stage.cascade:
+            assert state.sign_off is not None and self.life.unconfirmed_cascade()
+        for view in self.life.cascade_views():
+            assert (view.status is CascadeStatus.overdue) == (view.reached is None and bool(state.cascade_ladder))
 
     @invariant()
     def what_is_offered_may_be_taken_and_asking_changes_nothing(self) -> None:

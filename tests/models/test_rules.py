@@ -7,12 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from models.payloads import AuditPlan, DisseminationPlan, EscalationLevel, EscalationPolicy
+from models.payloads import AuditPlan, CascadeStep, DisseminationPlan, EscalationLevel, EscalationPolicy
 from models.rules import (
     DEADLINE_TIME,
     LADDER,
     MIN_SOCIALISATION_CHARS,
     audit_plan_gaps,
+    cascade_gaps,
     deadline_at,
     dissemination_gaps,
     highest,
@@ -56,8 +57,17 @@ def credible_dissemination(**changes) -> DisseminationPlan:
         owner="dsl@example.org",
         starts=date(2024, 3, 1),
         ends=date(2024, 5, 31),
+        cascade=[
+            CascadeStep(agency="Thames Valley Police", staff_group="response officers", expected_reach=300),
+            CascadeStep(agency="Milton Keynes City Council", lead="cs.trainer@mk.example", expected_reach=40),
+        ],
+        cascade_by=date(2024, 7, 31),
     )
     return DisseminationPlan(**(fields | changes))
+
+
+# The registry's safeguarding leads, as a recommendation's parties hold them.
+LEADS = {"Thames Valley Police": "safeguarding.lead@police.example"}
 
 
 def credible_audit(**changes) -> AuditPlan:
@@ -211,31 +221,77 @@ class TestAuditPlanGaps:
 class TestSignOffGaps:
     def test_credible_pair(self):
         """A complete, credible pair of plans can be signed off."""
-        assert [] == sign_off_gaps(credible_dissemination(), credible_audit())
+        assert [] == sign_off_gaps(credible_dissemination(), credible_audit(), LEADS)
 
     def test_nothing_submitted(self):
         """With neither plan submitted both are reported as missing."""
         assert [
             "no dissemination, communication and socialisation plan has been submitted",
             "no review and audit plan has been submitted",
-        ] == sign_off_gaps(None, None)
+        ] == sign_off_gaps(None, None, LEADS)
 
     def test_only_audit_missing(self):
         """A credible dissemination plan without an audit plan leaves one gap."""
-        assert ["no review and audit plan has been submitted"] == sign_off_gaps(credible_dissemination(), None)
+        assert ["no review and audit plan has been submitted"] == sign_off_gaps(credible_dissemination(), None, LEADS)
 
     def test_empty_plans_list_every_gap(self):
-        """Two empty plans list all ten gaps, dissemination first."""
-        gaps = sign_off_gaps(DisseminationPlan(), AuditPlan())
-        assert dissemination_gaps(DisseminationPlan()) + audit_plan_gaps(AuditPlan(), None) == gaps
-        assert 10 == len(gaps)
+        """Two empty plans list all eleven gaps: dissemination, its cascade, then the audit."""
+        empty = DisseminationPlan()
+        gaps = sign_off_gaps(empty, AuditPlan(), LEADS)
+        assert (
+            dissemination_gaps(empty) + cascade_gaps(empty, AuditPlan(), LEADS) + audit_plan_gaps(AuditPlan(), None)
+            == gaps
+        )
+        assert 11 == len(gaps)
 
     def test_cross_plan_gap(self):
         """The audit-after-dissemination check uses the dissemination plan passed alongside."""
         dissemination = credible_dissemination(ends=date(2024, 9, 30))
         assert [
             "audit plan: the audit date (2024-09-02) must be after dissemination ends (2024-09-30)"
-        ] == sign_off_gaps(dissemination, credible_audit())
+        ] == sign_off_gaps(dissemination, credible_audit(), LEADS)
+
+
+class TestCascadeGaps:
+    def test_a_credible_cascade_has_none(self):
+        """Every agency with someone to confirm, a reach, and a date on or before the audit."""
+        assert [] == cascade_gaps(credible_dissemination(), credible_audit(), LEADS)
+        on_the_day = credible_dissemination(cascade_by=date(2024, 9, 2))
+        assert [] == cascade_gaps(on_the_day, credible_audit(), LEADS)
+
+    def test_each_missing_piece_is_named(self):
+        """No lead anywhere, no reach, and confirmations due after the audit: one gap each."""
+        plan = credible_dissemination(
+            cascade=[
+                CascadeStep(agency="Oakhill Secure Training Centre", expected_reach=0),
+                CascadeStep(agency="Thames Valley Police", expected_reach=12),
+            ],
+            cascade_by=date(2024, 9, 3),
+        )
+        assert [
+            "cascade: Oakhill Secure Training Centre has no safeguarding lead in the registry; "
+            "name the lead who confirms",
+            "cascade: say how many of Oakhill Secure Training Centre's staff the learning must reach",
+            "cascade: confirmations are due (2024-09-03) after the audit date (2024-09-02)",
+        ] == cascade_gaps(plan, credible_audit(), LEADS)
+
+    def test_no_agency_and_no_date(self):
+        assert [
+            "cascade: name at least one agency whose staff the learning must reach",
+        ] == cascade_gaps(credible_dissemination(cascade=[]), credible_audit(), LEADS)
+        assert [
+            "cascade: give the date by which every agency is to confirm",
+        ] == cascade_gaps(credible_dissemination(cascade_by=None), credible_audit(), LEADS)
+
+    def test_an_agency_twice_or_a_negative_reach_is_refused_at_entry(self):
+        with pytest.raises(ValueError, match="agency listed more than once in the cascade: Thames Valley Police"):
+            credible_dissemination(
+                cascade=[CascadeStep(agency="Thames Valley Police"), CascadeStep(agency="thames valley police")]
+            )
+        with pytest.raises(ValueError, match="greater than or equal to 0"):
+            CascadeStep(agency="Thames Valley Police", expected_reach=-1)
+        with pytest.raises(ValueError, match="less than or equal to 100"):
+            credible_dissemination(reach_threshold=101)
 
 
 class TestLadderDates:

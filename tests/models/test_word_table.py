@@ -89,7 +89,12 @@ def deadline_kinds() -> tuple[set[str], set[str]]:
     """The kinds a ``Deadline`` can have: the ladders' subjects, and the reminders."""
     ladders = set(STAGE_DEADLINE_KIND.values()) | set(OWNER_RUNG_KIND)
     reminders = set(DeadlineKind) - ladders
-    assert {"acknowledge", "overdue", "plans"} <= ladders and {"due_reminder", "progress_request"} == reminders
+    assert {"acknowledge", "overdue", "plans"} <= ladders and {
+        "due_reminder",
+        "progress_request",
+        "cascade_reminder",
+        "cascade_ends",
+    } == reminders
     return ladders, reminders
 
 

@@ -391,7 +391,8 @@ async def test_the_example_loads_as_a_live_year(env, settings, worker):
         assert len(report.started) == len(plan.recommendations)
         statuses = [await recommendation_status(env.client, ref) for ref in report.started]
         stages = {s.stage for s in statuses}
-        assert {Stage.review, Stage.action, Stage.in_progress, Stage.dissemination_plan, Stage.sign_off} <= stages
+        assert {Stage.review, Stage.action, Stage.in_progress, Stage.dissemination_plan, Stage.sign_off,
+                Stage.cascade, Stage.audit} <= stages  # fmt: skip
         actions = [a for s in statuses for a in s.actions]
         assert {a.status.value for a in actions} == {"assigned", "acknowledged", "complete"}
 
@@ -407,9 +408,59 @@ async def test_the_example_loads_as_a_live_year(env, settings, worker):
         while not {*EscalationLevel} - {EscalationLevel.none} <= (found := await levels()):
             assert loop.time() < deadline, found
             await asyncio.sleep(0.2)
+        await _example_cascades_stand_at_every_point(env, settings, {s.ref: s for s in statuses})
     finally:
         await close_all(env, report.started, by=member)
         await drain_digests(env, settings.database_url)
+
+
+async def _example_cascades_stand_at_every_point(env, settings, by_ref) -> None:
+    """Waiting and partly reached, overdue at each rung of the silence ladder, complete; the plans
+    awaiting sign-off credible but for the one left gappy on purpose."""
+    assert by_ref["MKT-2023-22"].stage is Stage.audit  # every agency confirmed
+    assert by_ref["MKT-2023-22"].reach_percent >= 80 and not by_ref["MKT-2023-22"].cascade_short
+    live = ("MKT-2023-14", "MKT-2023-17", "MKT-2023-30", "MKT-2023-32")
+    assert {by_ref[ref].stage for ref in live} == {Stage.cascade}
+    waiting = by_ref["MKT-2023-32"]
+    assert waiting.cascade_short and not waiting.cascade_overdue
+    assert [c.status.value for c in waiting.cascade] == ["confirmed", "waiting", "confirmed", "waiting", "waiting"]
+    assert {ref: len(by_ref[ref].plan_gaps) for ref in ("MKT-2023-23", "MKT-2023-35", "MKT-2023-26")} == {
+        "MKT-2023-23": 0, "MKT-2023-35": 0, "MKT-2023-26": 2
+    }  # fmt: skip
+    assert {by_ref[ref].stage for ref in ("MKT-2023-23", "MKT-2023-35", "MKT-2023-26")} == {Stage.sign_off}
+    rungs = {
+        "MKT-2023-17": EscalationLevel.owner,
+        "MKT-2023-14": EscalationLevel.sponsoring_board,
+        "MKT-2023-30": EscalationLevel.assurance_board,
+    }
+
+    async def reached() -> dict[str, EscalationLevel]:
+        return {ref: (await recommendation_status(env.client, ref)).escalation_level for ref in rungs}
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while (found := await reached()) != rungs:
+        assert loop.time() < deadline, found
+        await asyncio.sleep(0.2)
+    assert all(by_ref[ref].cascade_overdue for ref in rungs)
+    # One notice each, at the rung reached; the leads still to confirm before cascade_by are asked.
+    notices = {"MKT-2023-17": "cascade_overdue", "MKT-2023-14": "board_escalation",
+               "MKT-2023-30": "assurance_escalation"}  # fmt: skip
+    for ref, kind in notices.items():
+        rows = await eventually(
+            lambda ref=ref, kind=kind: [r for r in sent(settings.database_url, ref) if r.kind == kind]
+        )
+        assert len(rows) == 1 and "cascade_task" not in [r.kind for r in sent(settings.database_url, ref)]
+    silent = await eventually(
+        lambda: [r for r in sent(settings.database_url, "MKT-2023-17") if r.kind == "cascade_overdue"]
+    )
+    assert sorted(silent[0].recipients) == ["chris.mensah@cnwl.example.org", "james.cole@police.example.org"]
+    asked = await eventually(
+        lambda: [r for r in sent(settings.database_url, "MKT-2023-32") if r.kind == "cascade_task"]
+    )
+    assert sorted(r for row in asked for r in row.recipients) == [
+        "chris.mensah@cnwl.example.org", "fiona.grant@icb.example.org", "priya.shah@mkcc.example.org"
+    ]  # fmt: skip
 
 
 def test_people_are_named_only_in_a_role_that_fits_as_decisions_are(tmp_path):

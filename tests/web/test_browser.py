@@ -198,12 +198,13 @@ async def test_an_owner_takes_their_action_to_sign_off_in_chromium(
     web_settings = settings.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
     today = datetime.now(UTC).date()  # the dev server runs on the real clock
     ref = "E2E-BROWSER"
-    with session_scope(database_url) as session:  # the plans name the owner and the auditor: registered
+    with session_scope(database_url) as session:  # the plans name the owner, the auditor and the agency: registered
         upsert_registry(
             session=session,
-            agencies=[],
+            agencies=[Agency(name=f.ICB, safeguarding_lead_email=f.ICB_LEAD)],
             people=[Person(email=f.OWNER, name="Nia Nurse", roles="owner"),
-                    Person(email=f.AUDITOR, name="Ade Auditor", roles="auditor")],
+                    Person(email=f.AUDITOR, name="Ade Auditor", roles="auditor"),
+                    Person(email=f.ICB_LEAD, name="Ines Lead", roles="agency_lead", agency=f.ICB)],
             boards=[],
         )  # fmt: skip
     app = create_app(web_settings, client=dev_env.client)
@@ -269,6 +270,11 @@ async def test_an_owner_takes_their_action_to_sign_off_in_chromium(
                 await page.get_by_label("Who owns the dissemination plan").fill(f.OWNER)
                 await fill_date(page, "Dissemination starts", plans.starts)
                 await fill_date(page, "Dissemination ends", plans.ends)
+                # The cascade: one agency, confirmed by its safeguarding lead (the default), by a date.
+                await page.get_by_label("Agency", exact=True).select_option(f.ICB)
+                await page.get_by_label("Staff group").fill(plans.cascade[0].staff_group)
+                await page.get_by_label("How many staff to reach").fill(str(f.ICB_REACH))
+                await fill_date(page, "Every agency confirms by", plans.cascade_by)
                 await page.get_by_label("Audit method").fill(audit.method)
                 await page.get_by_label("Auditor", exact=True).fill(f.AUDITOR)
                 await fill_date(page, "Audit date", audit.audit_on)
@@ -325,10 +331,16 @@ async def test_the_assurance_board_signs_in_signs_off_and_records_an_audit_in_ch
     with session_scope(database_url) as session:
         upsert_registry(
             session=session,
-            agencies=[Agency(name=f.ICB)],
+            # Each agency of the plans' cascade with the safeguarding lead who confirms it.
+            agencies=[
+                Agency(name=f.ICB, safeguarding_lead_email=f.ICB_LEAD),
+                Agency(name=f.POLICE, safeguarding_lead_email=f.POLICE_LEAD),
+            ],
             people=[
                 Person(email=f.ASSURANCE, name="Sam Scrutineer", roles="assurance_member"),
                 Person(email=f.OWNER, name="Nia Nurse", roles="owner"),
+                Person(email=f.ICB_LEAD, name="Ines Lead", roles="agency_lead", agency=f.ICB),
+                Person(email=f.POLICE_LEAD, name="Paul Lead", roles="agency_lead", agency=f.POLICE),
             ],
             boards=[Board(name="Review Board", sponsor_email=f.SPONSOR)],
         )
@@ -379,7 +391,7 @@ async def test_the_assurance_board_signs_in_signs_off_and_records_an_audit_in_ch
                 # Its page: sign-off refused with the gaps, then taken once the plans are credible.
                 await waiting.get_by_role("link", name=ref).click()
                 await expect(page.get_by_role("heading", level=2, name="Timeline")).to_be_visible()
-                await expect(page.locator("table")).to_contain_text("Email sent")
+                await expect(page.locator("#timeline-table")).to_contain_text("Email sent")
                 await page.get_by_role("button", name="Sign off").click()
                 summary = page.locator(".govuk-error-summary")
                 await expect(summary).to_contain_text("cannot sign off yet")

@@ -49,8 +49,16 @@ def registry(database_url) -> None:
     with session_scope(database_url) as session:
         upsert_registry(
             session=session,
-            agencies=[Agency(name=f.ICB), Agency(name=f.POLICE)],
-            people=[Person(email=e, name=name, roles=roles) for e, (name, roles) in PEOPLE.items()],
+            # Each with the safeguarding lead who confirms its cascade after sign-off.
+            agencies=[
+                Agency(name=f.ICB, safeguarding_lead_email=f.ICB_LEAD),
+                Agency(name=f.POLICE, safeguarding_lead_email=f.POLICE_LEAD),
+            ],
+            people=[
+                *(Person(email=e, name=name, roles=roles) for e, (name, roles) in PEOPLE.items()),
+                Person(email=f.ICB_LEAD, name="Ines Lead", roles="agency_lead", agency=f.ICB),
+                Person(email=f.POLICE_LEAD, name="Paul Lead", roles="agency_lead", agency=f.POLICE),
+            ],
             boards=[Board(name="Review Board", sponsor_email=f.SPONSOR), Board(name="Adults Board")],
         )
 
@@ -268,7 +276,7 @@ async def test_the_overview_lists_what_needs_the_board_and_draws_the_counts(env,
         lambda: (
             all(
                 (row := stored_row(database_url, ref)) is not None and row.stage == stage
-                for ref, stage in (("DASH-SIGN", "sign_off"), ("DASH-AUDIT", "audit"), ("DASH-FAIL", "re_audit"))
+                for ref, stage in (("DASH-SIGN", "sign_off"), ("DASH-AUDIT", "cascade"), ("DASH-FAIL", "re_audit"))
             )
             and stored_row(database_url, "DASH-LATE").overdue
         )
@@ -307,7 +315,7 @@ async def test_the_overview_and_the_list_read_the_injected_clock(env, start, bro
     months ahead is listed as due on an app whose clock reads that month, and not two months before."""
     audited = await at_sign_off(env, start, "DASH-CLOCK", credible=True)
     await decide(audited, "sign_off", {"by": f.ASSURANCE})
-    await eventually(lambda: (row := stored_row(database_url, "DASH-CLOCK")) is not None and row.stage == "audit")
+    await eventually(lambda: (row := stored_row(database_url, "DASH-CLOCK")) is not None and row.stage == "cascade")
     audit_on = (await recommendation_status(env.client, "DASH-CLOCK")).audit_plan.audit_on
     that_month = datetime.combine(audit_on.replace(day=1), time(12), tzinfo=UTC)
     earlier = that_month - timedelta(days=62)

@@ -23,7 +23,7 @@ from models.payloads import SignOffInput, Stage, SubmitPlansInput
 from models.rules import sign_off_gaps
 from store.db import session_scope
 from store.read_model import caught_mail, upsert_registry
-from store.tables import Person
+from store.tables import Agency, Person
 from tests import factories as f
 from tests.helpers import TEST_SECRET_KEY, decide, eventually, stored_row, today
 from tests.web_client import Browser, csrf_of, date_fields, text_of, token_for
@@ -39,13 +39,19 @@ EARLY = {"early_asked": "1", "early_confirmed": "yes", "early_reason": "Brought 
 
 @pytest.fixture(autouse=True)
 def registered_people(database_url) -> None:
-    """The people these tests name as owners and auditors, in the registry (people only: with no
-    board there, each workflow keeps the role holders the factories started it with)."""
+    """The people these tests name as owners and auditors, and the agencies of the plans' cascade,
+    in the registry (with no board there, each workflow keeps the role holders the factories
+    started it with)."""
     owners = (f.OWNER, f.OWNER_2, f.NEW_OWNER)
     people = [Person(email=e, name=e.split("@")[0], roles="owner") for e in owners]
     people.append(Person(email=f.AUDITOR, name="Ade Auditor", roles="auditor"))
+    # The agencies the plans' cascade names, with the leads who confirm it.
+    agencies = [Agency(name=f.ICB, safeguarding_lead_email=f.ICB_LEAD),
+                Agency(name=f.POLICE, safeguarding_lead_email=f.POLICE_LEAD)]  # fmt: skip
+    people += [Person(email=f.ICB_LEAD, roles="agency_lead", agency=f.ICB),
+               Person(email=f.POLICE_LEAD, roles="agency_lead", agency=f.POLICE)]  # fmt: skip
     with session_scope(database_url) as session:
-        upsert_registry(session=session, agencies=[], people=people, boards=[])
+        upsert_registry(session=session, agencies=agencies, people=people, boards=[])
 
 
 @pytest_asyncio.fixture
@@ -86,6 +92,15 @@ def plan_fields(day: date) -> dict[str, str]:
         "auditor": f.AUDITOR,
         **date_fields("audit_on", day + timedelta(days=180)),
         "success_measures": "professionals' meeting held in 90% of qualifying cases",
+        # Each agency's lead confirms the learning reached its staff, by the cascade date.
+        "cascade_rows": "2",
+        "cascade-0-agency": f.ICB,
+        "cascade-0-staff_group": "health visitors and school nurses",
+        "cascade-0-expected_reach": str(f.ICB_REACH),
+        "cascade-1-agency": f.POLICE,
+        "cascade-1-staff_group": "child abuse investigation officers",
+        "cascade-1-expected_reach": str(f.POLICE_REACH),
+        **date_fields("cascade_by", day + timedelta(days=120)),
     }
 
 
@@ -286,8 +301,8 @@ async def test_an_assurance_board_member_signs_off(env, start, person):
     await _at_sign_off(env, start, person)
     member = person(f.ASSURANCE, "assurance_member")
     page = await member.act("sign_off", {"note": "Plans are credible"})
-    assert "Signed off. The audit is now scheduled." in text_of(page)
-    assert (await current(env)).stage is Stage.audit
+    assert "Signed off. Each agency's lead has been asked to confirm the learning reached their staff." in text_of(page)
+    assert (await current(env)).stage is Stage.cascade
 
 
 async def test_sign_off_refused_for_gaps_is_shown_beside_the_form_with_the_note_kept(env, start, person):
@@ -788,7 +803,7 @@ async def test_a_refused_sign_off_lists_every_gap_in_the_error_summary(env, star
     dissemination, audit = f.credible_plans(day)
     weak = dissemination.model_copy(update={"channels": [], "socialisation": ""})
     await decide(handle, "submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=weak, audit=audit))
-    gaps = sign_off_gaps(weak, audit)
+    gaps = sign_off_gaps(weak, audit, f.parties().agency_leads)
     assert len(gaps) >= 2
     response = await person(f.ASSURANCE, "assurance_member").post("sign_off", {"note": ""})
     assert response.status_code == 409
@@ -826,7 +841,7 @@ async def test_an_early_audit_asks_to_confirm_with_a_reason_kept_in_the_timeline
     # A form from before the question was asked: the workflow's own refusal, shown like the others.
     unasked = await auditor.post("record_audit", {k: v for k, v in audit.items() if k != "early_asked"})
     assert unasked.status_code == 409 and "to record it early, confirm and give the reason" in text_of(unasked)
-    assert (await current(env)).stage is Stage.audit
+    assert (await current(env)).stage is Stage.cascade  # signed off: the audit may come before the cascade ends
 
     await auditor.act("record_audit", {**audit, "early_confirmed": "yes", "early_reason": "Inspection next month"})
     status = await current(env)

@@ -140,6 +140,7 @@ async def test_no_route_queries_the_store_on_the_event_loop(
             await ask("GET", "/sign-in")  # signed in: sent on to the dashboard
             await ask("GET", "/dashboard")
             await ask("GET", "/dashboard/recommendations?audit_due=month")
+            await ask("GET", "/dashboard/cascade")
             recommendation = await ask("GET", f"/dashboard/r/{ref}")
             assert 200 == recommendation.status_code
         taken = await ask(
@@ -177,6 +178,7 @@ async def test_no_route_queries_the_store_on_the_event_loop(
         "dashboard.py:_overview",
         "dashboard.py:_summaries",
         "dashboard.py:_timeline",
+        "dashboard.py:_cascade_entries",
         "dev_pages.py:mail_list",
         "dev_pages.py:_caught",
     }

@@ -66,7 +66,7 @@ class TestFullLifecycle:
         )
         assert Stage.sign_off == result.stage
         result = await decide(handle, "sign_off", SignOffInput(by=f.ASSURANCE, note="Credible plans"))
-        assert Stage.audit == result.stage
+        assert Stage.cascade == result.stage
         assert f.ASSURANCE == result.sign_off.by
         assert audit == result.sign_off.audit
 

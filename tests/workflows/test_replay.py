@@ -55,10 +55,12 @@ def replayer() -> Replayer:
     )
 
 
-# One full lifecycle (two actions, a failed audit, a re-audit) must stay under this, as Temporal
-# counts a history's size (the protobuf bytes its limits and ``get_current_history_size`` count):
-# Updates answer small, the store gets deltas and a batch carries each notification once.
-FULL_LIFECYCLE_LIMIT = 60 * 1024
+# One full lifecycle (two actions, a cascade to two agencies, a failed audit, a re-audit) must stay
+# under this, as Temporal counts a history's size (the protobuf bytes its limits and
+# ``get_current_history_size`` count): Updates answer small, the store gets deltas and a batch
+# carries each notification once. (The cascade stage, with its two confirmations, its task email
+# and its writes, took it from 51.7 to 62.2 KB.)
+FULL_LIFECYCLE_LIMIT = 68 * 1024
 PROJECT = Path(__file__).resolve().parents[2]
 
 
@@ -91,7 +93,7 @@ class TestReplay:
             assert "core_patch" not in markers, path.name
 
     def test_a_full_lifecycle_history_stays_small(self):
-        """Two actions, a failed audit and a re-audit record under 60 KB of history."""
+        """Two actions, a cascade, a failed audit and a re-audit record under 68 KB of history."""
         events = history_of(HISTORIES / "full_lifecycle.json").events
         size = History(events=events).ByteSize()
         assert size < FULL_LIFECYCLE_LIMIT, f"{size} bytes in {len(events)} events"

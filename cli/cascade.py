@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from cli import _exit, app
 from cli.recommendations import _decide_as, live_status_or_exit
@@ -72,12 +73,13 @@ def _print_cascade(found: dict[str, Any], *, still_open: bool) -> None:
         percent = "" if agency["reach_percent"] is None else f"{agency['reach_percent']}%"
         style = STATUS_STYLES[agency["status"]]
         table.add_row(
-            agency["agency"],
-            agency["lead"] or "nobody registered",
-            agency["staff_group"],
+            # People's words are shown as typed: "[band 5]" is text, not a Rich style.
+            escape(agency["agency"]),
+            escape(agency["lead"] or "nobody registered"),
+            escape(agency["staff_group"]),
             f"{reached} / {agency['expected_reach']}",
             percent,
-            ", ".join(agency["channels"]),
+            escape(", ".join(agency["channels"])),
             _day(agency["done_on"]),
             f"[{style}]{CASCADE_STATUS[agency['status']]}[/]" if style else CASCADE_STATUS[agency["status"]],
         )
@@ -98,9 +100,9 @@ def cascade_summary(found: dict[str, Any], *, still_open: bool) -> list[str]:
         f"every agency to confirm by {_day(found['cascade_by']) or 'a date not set'}"
     ]
     below = [a for a in agencies if a["reach_percent"] is not None and a["reach_percent"] < threshold]
-    silent = [a["agency"] for a in agencies if a["status"] != "confirmed"]
+    silent = [escape(a["agency"]) for a in agencies if a["status"] != "confirmed"]
     if found["cascade_short"]:
-        names = ", ".join(f"{a['agency']} ({a['reach_percent']}%)" for a in below)
+        names = ", ".join(f"{escape(a['agency'])} ({a['reach_percent']}%)" for a in below)
         lines.append(f"[yellow]Short:[/] below the {threshold}% threshold: {names}")
     if found["cascade_overdue"]:
         lines.append(f"[bold red]Overdue:[/] the date has passed with {', '.join(silent)} still to confirm")

@@ -22,8 +22,8 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.payloads import CLOSED_STAGES, DecisionResult, Parties, UpdatePartiesInput
-from models.people import unregistered_people
+from models.payloads import CLOSED_STAGES, DecisionResult, Parties, SignOffInput, UpdatePartiesInput
+from models.people import cascade_step_problems, unregistered_people
 from store.db import session_scope
 from store.read_model import RegistryError, board_context
 from store.tables import Agency, Person, RecommendationRow
@@ -101,6 +101,8 @@ async def prepare_decision(client: Client, database_url: str, ref: str, decision
     if problems:
         message = "; ".join(problems.values())
         raise DecisionNotTaken("NotInRegistry", message, fields=problems)
+    if isinstance(decision, SignOffInput):
+        await _refuse_a_cascade_the_registry_has_left(client, ref, agency_of, agencies)
     board = await asyncio.to_thread(_board_of, database_url, ref)
     if board is None:
         from gateway.workflows import recommendation_status
@@ -109,6 +111,23 @@ async def prepare_decision(client: Client, database_url: str, ref: str, decision
     parties = await asyncio.to_thread(parties_for, database_url, board)
     if parties is not None:
         await update_parties(client, ref, parties)
+
+
+async def _refuse_a_cascade_the_registry_has_left(
+    client: Client, ref: str, agency_of: dict[str, str], agencies: list[str]
+) -> None:
+    """At sign-off, the plan's cascade is checked against the registry again: a lead it names who
+    has left the registry (or their agency) since the plans came in would be asked to confirm, and
+    sent the recommendation, as if still there. Refused, with the plans to submit again."""
+    from gateway.workflows import DecisionNotTaken, recommendation_status
+
+    plan = (await recommendation_status(client, ref)).dissemination
+    if plan is None:
+        return
+    problems = cascade_step_problems(plan.cascade, agency_of, agencies, where="dissemination.cascade")
+    if problems:
+        reasons = "; ".join(problems.values())
+        raise DecisionNotTaken("NotInRegistry", f"sign-off refused: {reasons}; submit the plans again")
 
 
 async def sync_registry(client: Client, database_url: str, *, refs: Collection[str] | None = None) -> list[str]:

@@ -96,6 +96,7 @@ class Deadlines:
         def unconfirmed_cascade(self) -> list[Any]: ...
         def cascade_steps(self) -> list[Any]: ...
         def _waiting_leads(self) -> list[str]: ...
+        def lead_of(self, step: Any) -> str | None: ...
         def _cascade_context(self) -> dict[str, Any]: ...
         def _enter(self, stage: Stage, now: datetime, actor: str, detail: str = "") -> None: ...
 
@@ -275,8 +276,7 @@ class Deadlines:
             if self.state.stage in (Stage.audit, Stage.re_audit):
                 return self.auditors() or list(parties.board_sponsors)
             if self.state.stage is Stage.cascade:
-                # The leads still silent; an agency with nobody to ask falls to the board at once.
-                return self._waiting_leads() or list(parties.board_sponsors)
+                return self._cascade_askees()
             return [self._lead_owner()]
         if level is L.agency_lead:
             owner = action.owner if action else self._lead_owner()
@@ -288,16 +288,23 @@ class Deadlines:
             return self._sponsors()
         return list(parties.assurance_members)
 
+    def _cascade_askees(self) -> list[str]:
+        """Who is asked for the confirmations still missing: each silent agency's lead, and the
+        board's sponsors as well when a silent agency has no lead (the registry lost it), so that
+        no agency goes unasked until the board's own rung."""
+        leaderless = any(self.lead_of(step) is None for step in self.unconfirmed_cascade())
+        return [*self._waiting_leads(), *(self.state.parties.board_sponsors if leaderless else [])]
+
     def _remind_cascade_leads(self, now: datetime) -> None:
         """The reminder before ``cascade_by`` to every lead still to confirm, recorded with who was told."""
-        leads = self._waiting_leads()
+        leads = self._cascade_askees()
         agencies = ", ".join(s.agency for s in self.unconfirmed_cascade())
         self._event(now, EventKind.cascade_reminder, SYSTEM_ACTOR, f"to {', '.join(leads) or 'nobody'} for {agencies}")
         self._notify(
             now,
             MessageKind.cascade_reminder,
             leads,
-            roles={lead: Role.cascade_lead for lead in leads},
+            roles={lead: Role.cascade_lead for lead in self._waiting_leads()},
             **self._cascade_context(),
         )
 

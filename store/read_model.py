@@ -333,6 +333,15 @@ def _build_listing(connection: Any, now: datetime) -> list[_Listed]:
         .group_by(r.ref)
         .order_by(r.ref)
     ).all()  # fmt: skip
+    # Who may see a recommendation through its cascade (its leads and agencies), as through its
+    # actions: the one rule the pages' ``involved`` applies to a single status.
+    c = table_of(CascadeRow).c
+    cascade: dict[str, tuple[set[str], set[str]]] = {}
+    for ref, cascade_agency, lead in connection.execute(sa_select(c.ref, c.agency, c.lead)):
+        leads, reached = cascade.setdefault(ref, (set(), set()))
+        reached.add(cascade_agency)
+        if lead:
+            leads.add(lead.lower())
     listing = []
     for row in rows:
         agencies = set(row.agencies.split(_SEPARATOR)) if row.agencies else set()
@@ -356,7 +365,8 @@ def _build_listing(connection: Any, now: datetime) -> list[_Listed]:
             stage_entered_at=entered,
         )  # fmt: skip
         owners = set(row.owners.split(_SEPARATOR)) if row.owners else set()
-        listing.append(_Listed(summary=summary, owners=owners, agencies=agencies))
+        leads, reached = cascade.get(row.ref, (set(), set()))
+        listing.append(_Listed(summary=summary, owners=owners | leads, agencies=agencies | reached))
     return listing
 
 

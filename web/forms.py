@@ -123,7 +123,7 @@ def read_date(form: Mapping[str, str], name: str, *, required: bool) -> tuple[da
     missing = [part for part, value in parts.items() if not value]
     if missing:
         return None, f"{label.capitalize()} must include a {' and a '.join(missing)}"
-    if not all(value.isdigit() and len(value) <= 4 for value in parts.values()):
+    if not all(value.isascii() and value.isdigit() and len(value) <= 4 for value in parts.values()):
         return None, f"{label.capitalize()} must be written in numbers, like 27 3 2027"
     day, month, year = (int(parts[p]) for p in ("day", "month", "year"))
     if not EARLIEST_YEAR <= year <= LATEST_YEAR:
@@ -142,7 +142,7 @@ def row_count(form: Mapping[str, str], name: str = "rows", most: int = MAX_ACTIO
     """How many repeated rows the form showed (at least one, at most ``most``): action rows by
     default, or the cascade's (``cascade_rows``)."""
     raw = (form.get(name) or "1").strip()
-    return min(max(int(raw), 1), most) if raw.isdigit() else 1
+    return min(max(int(raw), 1), most) if raw.isascii() and raw.isdigit() and len(raw) <= 3 else 1
 
 
 def cascade_row_count(form: Mapping[str, str]) -> int:
@@ -157,7 +157,7 @@ def read_count(form: Mapping[str, str], name: str, *, required: bool) -> tuple[i
     if not raw:
         return None, (f"Enter {label}" if required else None)
     digits = raw.removeprefix("-")
-    if not digits.isdigit() or len(digits) > 9:
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
         return None, f"{label[0].upper()}{label[1:]} must be a whole number, like 120"
     return int(raw), None
 

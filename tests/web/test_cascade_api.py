@@ -172,3 +172,40 @@ async def test_a_plans_cascade_is_checked_against_the_registry(env, start, api, 
     bad = dict(plans, dissemination=plans["dissemination"] | {"cascade": [{"agency": f.ICB, "expected_reach": -3}]})
     answer = await api.post(f"{URL}/submit_plans", json=bad, headers=api.as_(f.OWNER))
     assert 422 == answer.status_code and "dissemination.cascade.0.expected_reach" in answer.json()["fields"]
+
+
+async def test_an_agency_only_in_the_cascade_sees_the_recommendation_in_the_list(env, start, api, database_url):
+    """The police have no action here, only a part in the cascade: their lead finds it in the list,
+    as on its page, by the one visibility rule; a stranger does not."""
+    await signed_off(env, start)
+    await eventually(lambda: (row := stored_row(database_url, REF)) is not None and row.stage == "cascade")
+    listed = await api.get("/api/recommendations", headers=api.as_(f.POLICE_LEAD))
+    assert 200 == listed.status_code
+    assert REF in [r["ref"] for r in listed.json()]
+    assert f.POLICE not in next(r for r in listed.json() if r["ref"] == REF)["agencies"]  # its actions' agencies
+    stranger = await api.get("/api/recommendations", headers=api.as_(f.STRANGER))
+    assert REF not in [r["ref"] for r in stranger.json()]
+
+
+async def test_a_named_lead_who_left_their_agency_since_the_plans_stops_the_sign_off(env, start, api, database_url):
+    """The plans name the police's lead for the police's cascade; before sign-off the registry moves
+    them to another agency. Signing off is refused, naming them, and nothing is signed."""
+    now = await today(env)
+    dissemination, audit = f.credible_plans(now)
+    named = [step.model_copy(update={"lead": f.POLICE_LEAD}) if step.agency == f.POLICE else step
+             for step in dissemination.cascade]  # fmt: skip
+    done = ImportedAction(action_id="A1", status="complete", completed_on=now, evidence="Guidance v2 published")
+    plans = ImportedProgress(
+        actions=[done], dissemination=dissemination.model_copy(update={"cascade": named}), audit=audit
+    )
+    await start(f.start(REF, actions=[f.action("A1", now + days(30))]).model_copy(update={"imported": plans}))
+    with session_scope(database_url) as session:
+        moved = Person(email=f.POLICE_LEAD, roles="agency_lead", agency=f.ICB)
+        upsert_registry(session=session, agencies=[], people=[moved], boards=[])
+
+    answer = await api.post(f"{URL}/sign_off", json={"note": "Credible"}, headers=api.as_(f.ASSURANCE))
+    assert 409 == answer.status_code
+    assert "NotInRegistry" == answer.json()["type"]
+    message = answer.json()["message"]
+    assert message.startswith("sign-off refused: ") and f"registered with {f.ICB}, not {f.POLICE}" in message
+    assert Stage.sign_off == (await recommendation_status(env.client, REF)).stage

@@ -357,6 +357,9 @@ class TestDashboardCascade:
         assert 'role="img"' in page.text and "Staff reached by agency" in words
         reach = re.search(r'id="reach-table">(.*?)</table>', page.text, re.S)
         assert reach and f.ICB in reach.group(1) and "90" in reach.group(1) and "75%" in reach.group(1)
+        # The police have not confirmed: counted as none of their 80 reached, as the status counts it.
+        police_row = re.search(rf"{re.escape(f.POLICE)}</th>(.*?)</tr>", reach.group(1), re.S)
+        assert police_row and re.findall(r">(\d+%?)</td>", police_row.group(1)) == ["0", "80", "0%"]
 
         recommendation = await board.client.get(f"/dashboard/r/{REF}")
         assert "The cascade to each agency" in text_of(recommendation)
@@ -366,4 +369,4 @@ class TestDashboardCascade:
         assert 200 == (await police.client.get(f"/dashboard/r/{REF}")).status_code
         stranger = await browser(f.STRANGER)
         words = text_of(await stranger.client.get("/dashboard/cascade"))
-        assert "Agencies still to confirm (0)" in words and "No agency has confirmed a cascade yet." in words
+        assert "Agencies still to confirm (0)" in words and "No recommendation you can see has a cascade yet." in words

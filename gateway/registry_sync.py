@@ -125,8 +125,11 @@ async def _refuse_a_cascade_the_registry_has_left(
     if plan is None:
         return
     problems = cascade_step_problems(plan.cascade, agency_of, agencies, where="dissemination.cascade")
-    if problems:
-        reasons = "; ".join(problems.values())
+    # The named leads only: an agency's own name was checked as the plans came in, and its default
+    # lead (its safeguarding lead) follows the registry in the workflow itself.
+    leads = {where: reason for where, reason in problems.items() if where.endswith(".lead")}
+    if leads:
+        reasons = "; ".join(leads.values())
         raise DecisionNotTaken("NotInRegistry", f"sign-off refused: {reasons}; submit the plans again")
 
 

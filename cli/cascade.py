@@ -14,11 +14,9 @@ from rich.markup import escape
 
 from cli import _exit, app
 from cli.recommendations import _decide_as, live_status_or_exit
-from models.payloads import RecommendationStatus, Stage
+from models.payloads import CASCADE_OPEN_STAGES, RecommendationStatus
 
 STATUS_STYLES = {"confirmed": "green", "waiting": "", "overdue": "bold red"}
-# Confirmations come in after sign-off until the audit is recorded.
-OPEN_STAGES = frozenset({Stage.cascade, Stage.audit})
 
 
 @app.command()
@@ -31,7 +29,7 @@ def cascade(ref: str, as_json: bool = typer.Option(False, "--json", help="Print 
     elif not found["cascade"]:
         typer.echo(no_cascade_yet(status))
     else:
-        _print_cascade(found, still_open=status.stage in OPEN_STAGES and not status.audits)
+        _print_cascade(found, still_open=status.stage in CASCADE_OPEN_STAGES and not status.audits)
     _exit(0)
 
 

@@ -24,6 +24,7 @@ from models.kinds import EventKind, MessageKind, Role, audit_event, stage_event
 from models.mail_context import RecommendationMailFacts, mail_context, thread_of
 from models.payloads import (
     ACTION_STAGES,
+    CASCADE_OPEN_STAGES,
     CLOSED_STAGES,
     AcknowledgeInput,
     ActionSpec,
@@ -649,7 +650,7 @@ class Lifecycle(Deadlines):
 
     def cascade_open(self) -> bool:
         """Whether confirmations may still come in: after sign-off, until the audit."""
-        return self.state.stage in (Stage.cascade, Stage.audit) and not self.state.audits
+        return self.state.stage in CASCADE_OPEN_STAGES and not self.state.audits
 
     def cascade_views(self) -> list[CascadeView]:
         """Each agency's cascade: what the plan asks, what was confirmed, and where it stands."""

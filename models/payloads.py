@@ -45,6 +45,8 @@ class Stage(StrEnum):
 
 
 CLOSED_STAGES = frozenset({Stage.assured, Stage.declined, Stage.withdrawn})
+# Stages in which an agency may still confirm its cascade (until the audit is recorded).
+CASCADE_OPEN_STAGES = frozenset({Stage.cascade, Stage.audit})
 # Stages in which owners work on actions (remedial actions run inside re_audit).
 ACTION_STAGES = frozenset({Stage.action, Stage.in_progress, Stage.re_audit})
 

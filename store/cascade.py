@@ -20,13 +20,9 @@ from sqlalchemy import ColumnElement, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
-from models.payloads import CascadeRowFacts, Stage
+from models.payloads import CASCADE_OPEN_STAGES, CascadeRowFacts
 from store.read_model import Visibility
 from store.tables import ActionRow, Agency, CascadeRow, RecommendationRow, table_of
-
-# While confirmations may still come in: after sign-off, until the audit is recorded (a recorded
-# audit moves the recommendation on to re-audit or closes it).
-OPEN_STAGES = (Stage.cascade.value, Stage.audit.value)
 
 
 class CascadeEntry(CascadeRowFacts):
@@ -41,7 +37,7 @@ class CascadeEntry(CascadeRowFacts):
     @property
     def still_open(self) -> bool:
         """Whether this agency may still confirm: its recommendation is between sign-off and audit."""
-        return self.stage in OPEN_STAGES
+        return self.stage in CASCADE_OPEN_STAGES
 
 
 class AgencyReach(BaseModel):
@@ -178,7 +174,7 @@ def stored_cascades(*, session: Session, also: Collection[str] = ()) -> dict[str
     """Every cascade still open (stage cascade or audit), and those of the refs in ``also`` (a
     month's confirmations, say) whatever their stage, by ref; agencies in name order."""
     r, c = table_of(RecommendationRow), table_of(CascadeRow)
-    wanted: ColumnElement[bool] = r.c.stage.in_(OPEN_STAGES)
+    wanted: ColumnElement[bool] = r.c.stage.in_(sorted(CASCADE_OPEN_STAGES))
     if also:
         wanted = or_(wanted, r.c.ref.in_(list(also)))
     columns = (

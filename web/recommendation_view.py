@@ -23,13 +23,13 @@ from starlette.datastructures import FormData
 from gateway.workflows import DecisionNotTaken, UnknownRecommendation, decide
 from models.kinds import Role
 from models.payloads import (
+    CASCADE_OPEN_STAGES,
     DEFAULT_REACH_THRESHOLD,
     ActionView,
     CascadeStatus,
     CascadeView,
     EscalationLevel,
     RecommendationStatus,
-    Stage,
 )
 from models.permissions import Reader
 from models.rules import highest
@@ -320,8 +320,6 @@ async def submit_form(ctx: WebContext, ref: str, decision: str, form: FormData, 
 
 # --- the cascade ----------------------------------------------------------------------------
 
-# While an agency may still confirm (``Lifecycle.cascade_open``): after sign-off, until the audit.
-CASCADE_OPEN_STAGES = frozenset({Stage.cascade, Stage.audit})
 # Who may record an agency's cascade for it (the decision rule's own list: models.lifecycle).
 ON_BEHALF_ROLES = frozenset({Role.board_sponsor, Role.board_chair, Role.assurance_member})
 

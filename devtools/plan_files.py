@@ -27,10 +27,14 @@ POLICE_REACH = 80
 ICB_REACH = 120
 
 
-def plan(today: date, tag: str = "", *, cascade: bool = False) -> dict[str, list[dict[str, Any]]]:
+def plan(
+    today: date, tag: str = "", *, cascade: bool = False, measures: bool = False
+) -> dict[str, list[dict[str, Any]]]:
     """Five recommendations, one in each starting position an import can give, refs ``IMP<tag>-1`` to 5
     (a tag per test keeps workflow ids apart on the shared test server). With ``cascade``, IMP-3's
-    plans name their cascade (police and ICB staff) and are credible; without, the cascade is a gap."""
+    plans name their cascade (police and ICB staff) and, with its measures, are credible; without,
+    the cascade is a gap. With ``measures`` (or ``cascade``), IMP-1 and IMP-3 carry impact measures
+    and readings already collected (``measure_rows``), and IMP-3's audit weighs its measure M1."""
     iso = lambda days: (today + timedelta(days=days)).isoformat()  # noqa: E731
     board = {"name": "Adults Board", "sponsor_agency": "Milton Keynes City Council", "chair_email": CHAIR,
              "sponsor_email": SPONSOR, "acknowledge_within": "P5D", "remind_before_due": "P7D",
@@ -108,7 +112,33 @@ def plan(today: date, tag: str = "", *, cascade: bool = False) -> dict[str, list
     if cascade:
         rows["Plans"][0].update(cascade_by=iso(120), reach_threshold=80)
         rows["Cascade"] = cascade_rows(f"IMP{tag}-3")
+    if cascade or measures:
+        rows["Measures"], rows["Readings"] = measure_rows(today, tag)
+        rows["Plans"][0]["audit_measures"] = "M1"
     return rows
+
+
+def measure_rows(today: date, tag: str = "") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The Measures and Readings sheets: IMP-3's share of audited cases using the protocol (up,
+    on track after two readings) and a measure not yet counted (no baseline or target); IMP-1's
+    days to a strategy discussion (down, off track after one reading)."""
+    iso = lambda days: (today + timedelta(days=days)).isoformat()  # noqa: E731
+    measures: list[dict[str, Any]] = [
+        {"ref": f"IMP{tag}-3", "measure_id": "M1", "name": "Audited cases where the protocol was used",
+         "unit": "percent", "direction": "up", "baseline": 60, "baseline_on": iso(-200), "target": 90,
+         "target_by": iso(365), "reporter": OFFICER, "every": "P3M"},
+        {"ref": f"IMP{tag}-3", "measure_id": "M2", "name": "Families who say the plan was explained to them",
+         "unit": "percent", "direction": "up", "reporter": MEMBER},
+        {"ref": f"IMP{tag}-1", "measure_id": "W1", "name": "Days from referral to strategy discussion",
+         "unit": "days", "direction": "down", "baseline": 12, "baseline_on": iso(-100), "target": 5,
+         "target_by": iso(200), "reporter": NURSE, "every": "P1M"},
+    ]  # fmt: skip
+    readings: list[dict[str, Any]] = [
+        {"ref": f"IMP{tag}-3", "measure_id": "M1", "value": 66, "on": iso(-100), "note": "Dip sample of 20 cases"},
+        {"ref": f"IMP{tag}-3", "measure_id": "M1", "value": 72, "on": iso(-10), "by": MEMBER, "note": ""},
+        {"ref": f"IMP{tag}-1", "measure_id": "W1", "value": 11, "on": iso(-30), "note": ""},
+    ]
+    return measures, readings
 
 
 def cascade_rows(ref: str) -> list[dict[str, Any]]:

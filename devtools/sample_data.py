@@ -10,8 +10,11 @@ from models.payloads import (
     ActionSpec,
     AuditPlan,
     CascadeStep,
+    Direction,
     DisseminationPlan,
     EscalationPolicy,
+    MeasureSpec,
+    MeasureUnit,
     Parties,
     Priority,
     Recommendation,
@@ -30,6 +33,8 @@ NEW_OWNER = "deputy.nurse@icb.example"
 ICB_LEAD = "safeguarding.lead@icb.example"
 POLICE_LEAD = "safeguarding.lead@police.example"
 STRANGER = "someone@elsewhere.example"
+# Reports the impact measure; named nowhere else, so the tests' counts of others' mail hold.
+REPORTER = "performance.lead@icb.example"
 
 ICB = "BLMK Integrated Care Board"
 POLICE = "Thames Valley Police"
@@ -58,6 +63,7 @@ def registry_rows() -> tuple[list[Agency], list[Person], list[Board]]:
         Person(email=ASSURANCE, roles="assurance_member"),
         Person(email=AUDITOR, roles="auditor"),
         *(Person(email=e, roles="owner") for e in (OWNER, OWNER_2, NEW_OWNER)),
+        Person(email=REPORTER, roles="owner", agency=ICB),
         Person(email=ICB_LEAD, roles="agency_lead", agency=ICB),
         Person(email=POLICE_LEAD, roles="agency_lead", agency=POLICE),
     ]
@@ -93,18 +99,54 @@ def recommendation(ref: str = "CSPR-2023-01") -> Recommendation:
     )
 
 
+MEASURE_ID = "M1"
+
+
+def measure(
+    measure_id: str = MEASURE_ID,
+    *,
+    baseline_on: date = date(2023, 3, 14),
+    target_by: date = date(2024, 3, 14),
+    every: str = "P1Y",
+    direction: Direction = Direction.up,
+    baseline: float = 60,
+    target: float = 90,
+    reporter: str = REPORTER,
+    unit: MeasureUnit = MeasureUnit.percent,
+) -> MeasureSpec:
+    """Professionals' meetings held in qualifying cases, from 60% to 90%. By default its target
+    date (and so its last reading owed) has passed, so that most tests' ladders stay the actions'
+    own whatever the test server's clock says; the measures' tests set their own dates."""
+    return MeasureSpec(
+        measure_id=measure_id,
+        name="Qualifying cases with a professionals' meeting held",
+        unit=unit,
+        direction=direction,
+        baseline=baseline,
+        baseline_on=baseline_on,
+        target=target,
+        target_by=target_by,
+        reporter=reporter,
+        every=every,
+    )
+
+
 def start(
     ref: str = "CSPR-2023-01",
     *,
     actions: list[ActionSpec] | None = None,
     policy: EscalationPolicy | None = None,
     continue_as_new_after: int = 10_000,
+    measures: list[MeasureSpec] | None = None,
 ) -> RecommendationInput:
+    """A recommendation as most tests start it; with the measure ``M1`` unless told otherwise (the
+    audit plan of ``credible_plans`` names it)."""
     return RecommendationInput(
         recommendation=recommendation(ref),
         policy=policy or EscalationPolicy(),
         parties=parties(),
         actions=actions or [],
+        measures=[measure()] if measures is None else measures,
         continue_as_new_after=continue_as_new_after,
     )
 
@@ -138,5 +180,6 @@ def credible_plans(today: date) -> tuple[DisseminationPlan, AuditPlan]:
         auditor=AUDITOR,
         audit_on=today + timedelta(days=180),
         success_measures=["professionals' meeting held in 90% of qualifying cases"],
+        measures=[MEASURE_ID],
     )
     return dissemination, audit

@@ -35,7 +35,7 @@ KEY_FILE_NAME = "secret-key"
 # Real tokens are ~150 characters; refusing far longer ones up front keeps junk cheap to reject.
 MAX_TOKEN_CHARS = 2000
 
-Role = Literal["owner", "sponsor", "assurance_member", "auditor", "agency_lead", "cascade_lead"]
+Role = Literal["owner", "sponsor", "assurance_member", "auditor", "agency_lead", "cascade_lead", "reporter"]
 ActionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")]
 
 # The link role of each role a notification names; others (an agency lead copied in) read for
@@ -48,6 +48,8 @@ LINK_ROLES: dict[str, Role] = {
     "auditor": "auditor",
     # Confirms that the learning reached an agency's staff, from sign-off until the audit.
     "cascade_lead": "cascade_lead",
+    # Gives the readings of an impact measure, for as long as they report one.
+    "reporter": "reporter",
 }
 
 # The registry roles that hold each link role: a sponsor's link serves the board's chair too.
@@ -58,6 +60,7 @@ ROLE_HOLDERS = {
     "auditor": frozenset({"auditor"}),
     "agency_lead": frozenset({"agency_lead"}),
     "cascade_lead": frozenset({"cascade_lead"}),
+    "reporter": frozenset({"reporter"}),
 }
 
 # One-letter keys keep the token short: every character of it ends up in an email and on a
@@ -69,6 +72,7 @@ INVALID_MESSAGE = "This link is not valid."
 CLOSED_REASON = "This recommendation is closed."
 CASCADE_OVER_REASON = "The audit has been recorded, so the cascade can no longer be confirmed through this link."
 NOT_A_CASCADE_LEAD_REASON = "You no longer lead the cascade of this learning to an agency's staff."
+NOT_A_REPORTER_REASON = "You no longer report any of this recommendation's impact measures."
 
 
 class LinkClaims(BaseModel):
@@ -262,8 +266,9 @@ def still_valid(
     recommendation's parties, so for the other roles pass ``current_people`` (the board's sponsors,
     the Assurance Board, ...) to check membership; without it only the signature vouches for them.
     A cascade lead's link needs them to lead an agency in the status's cascade, and works until
-    the audit is recorded. A closed recommendation refuses every link unless ``read_only`` (a page
-    that only shows it).
+    the audit is recorded. A reporter's link needs them to report one of the status's measures,
+    so it stops when their measures pass to someone else. A closed recommendation refuses every
+    link unless ``read_only`` (a page that only shows it).
     """
     person = claims.person.casefold()
     if claims.ref != status.ref:
@@ -295,6 +300,9 @@ def still_valid(
         # The status names each agency's lead now: a new lead in the registry ends the old one's link.
         if not any((c.lead or "").casefold() == person for c in status.cascade):
             return NOT_A_CASCADE_LEAD_REASON
+
+    if claims.role == "reporter" and not any(m.reporter.casefold() == person for m in status.measures):
+        return NOT_A_REPORTER_REASON
 
     if current_people is not None and person not in {p.casefold() for p in current_people}:
         return "You are no longer in the role this link was sent for."

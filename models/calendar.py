@@ -49,6 +49,11 @@ def parse_duration(text: str) -> DateDuration:
     if not isinstance(text, str) or not text.strip():
         raise DurationError("a duration is required, e.g. P7D")
     cleaned = text.strip().upper()
+    if cleaned.startswith("-P"):
+        raise DurationError(f"{text!r} is negative")
+    if not cleaned.startswith("P"):
+        # Said before the time-part check: "quarterly" holds a T, but it is a word, not a duration.
+        raise DurationError(f"{text!r} is not an ISO-8601 duration such as P7D, P2W or P1M")
     if "T" in cleaned:
         raise DurationError(f"{text!r} has a time part; deadlines are whole days (use P..D)")
     try:
@@ -143,6 +148,18 @@ def add_duration(start: date, duration: str, *, working_days: bool) -> date:
         return _moved(moved, parsed.days)
     if parsed.days:
         return add_working_days(moved, parsed.days)
+    return roll_forward(moved)
+
+
+def add_duration_times(start: date, duration: str, times: int, *, working_days: bool) -> date:
+    """``start`` moved forward by ``times`` repeats of a duration, counted from ``start`` each time:
+    the third of quarterly dates from 31 January is 31 October, not a day drifted by short months."""
+    parsed = parse_duration(duration)
+    moved = _add_months(start, (parsed.years * 12 + parsed.months) * times)
+    if not working_days:
+        return _moved(moved, parsed.days * times)
+    if parsed.days:
+        return add_working_days(moved, parsed.days * times)
     return roll_forward(moved)
 
 

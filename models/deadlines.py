@@ -22,6 +22,7 @@ from models.payloads import (
     Deadline,
     Escalation,
     EscalationLevel,
+    MeasureState,
     RecommendationState,
     Stage,
 )
@@ -48,6 +49,7 @@ OWNER_RUNG_KIND = {
     DeadlineKind.audit: MessageKind.audit_due,
     DeadlineKind.re_audit: MessageKind.re_audit_due,
     DeadlineKind.cascade: MessageKind.cascade_overdue,
+    DeadlineKind.reading: MessageKind.reading_due,
 }
 STAGE_DEADLINE_KIND = {
     Stage.review: DeadlineKind.agree_actions,
@@ -67,6 +69,7 @@ class _Ladder:
     levels: Sequence[EscalationLevel]
     fired: list[EscalationLevel]
     action: ActionState | None
+    measure: MeasureState | None = None
 
 
 class Deadlines:
@@ -86,6 +89,7 @@ class Deadlines:
             action: ActionState | None = None,
             level: EscalationLevel | None = None,
             roles: dict[str, Role] | None = None,
+            part: str = "",
             **context: Any,
         ) -> None: ...
         def _event(self, now: datetime, kind: str, actor: str, detail: str = "") -> None: ...
@@ -99,6 +103,8 @@ class Deadlines:
         def lead_of(self, step: Any) -> str | None: ...
         def _cascade_context(self) -> dict[str, Any]: ...
         def _enter(self, stage: Stage, now: datetime, actor: str, detail: str = "") -> None: ...
+        def measure_context(self, measure: MeasureState) -> dict[str, Any]: ...
+        def measures_context(self) -> dict[str, Any]: ...
 
     def _ladders(self) -> list[_Ladder]:
         """Every ladder running now: per open action, and for the stage's own deadline."""
@@ -119,6 +125,10 @@ class Deadlines:
         if cascade_by is not None and self.unconfirmed_cascade():
             # Silence from an agency: its lead is told on the day, then the board, then the Assurance Board.
             ladders.append(_Ladder(DeadlineKind.cascade, cascade_by, BOARD_LADDER, state.cascade_ladder, None))
+        for m in state.measures:
+            # A reading owed: its reporter asked on the day, then the board, then the Assurance Board.
+            if m.reading_due_on is not None:
+                ladders.append(_Ladder(DeadlineKind.reading, m.reading_due_on, BOARD_LADDER, m.reading_ladder, None, m))
         return ladders
 
     def _cascade_by(self) -> date | None:
@@ -188,11 +198,15 @@ class Deadlines:
             if step is not None:
                 level, day = step
                 action_id = ladder.action.action_id if ladder.action else None
-                deadlines.append(Deadline(at=deadline_at(day), kind=ladder.subject, action_id=action_id, level=level))
+                measure_id = ladder.measure.measure_id if ladder.measure else None
+                at = deadline_at(day)
+                deadlines.append(
+                    Deadline(at=at, kind=ladder.subject, action_id=action_id, level=level, measure_id=measure_id)
+                )
         for day, kind, action in self._reminders():
             deadlines.append(Deadline(at=deadline_at(day), kind=kind, action_id=action.action_id))
         deadlines += self._cascade_deadlines()
-        return sorted(deadlines, key=lambda d: (d.at, d.kind, d.action_id or ""))
+        return sorted(deadlines, key=lambda d: (d.at, d.kind, d.action_id or "", d.measure_id or ""))
 
     def next_deadline(self) -> datetime | None:
         """When the workflow must next wake up by itself."""
@@ -234,31 +248,55 @@ class Deadlines:
         if deadline.kind is DeadlineKind.cascade_ends:
             self._end_cascade(now)
             return
-        ladder = next((lad for lad in self._ladders() if lad.subject == deadline.kind and lad.action is action), None)
+        ladder = next(
+            (
+                lad
+                for lad in self._ladders()
+                if lad.subject == deadline.kind
+                and lad.action is action
+                and (lad.measure.measure_id if lad.measure else None) == deadline.measure_id
+            ),
+            None,
+        )
         if ladder is None:
             return
+        measure = ladder.measure
         reached = level_reached(self.state.policy, ladder.anchor, now.date(), ladder.levels)
         passed = [lvl for lvl in ladder.levels if lvl.rank <= reached.rank and lvl not in ladder.fired]
         ladder.fired.extend(passed)
         recipients: list[str] = []
         for level in passed:
-            recipients += self._ladder_recipients(level, action)
-        subject = f"action:{action.action_id}" if action else f"stage:{self.state.stage.value}"
+            recipients += self._ladder_recipients(level, action, measure)
+        if measure is not None:
+            subject = f"measure:{measure.measure_id}"
+        else:
+            subject = f"action:{action.action_id}" if action else f"stage:{self.state.stage.value}"
         self._record_escalation(now, reached, recipients, subject, deadline.kind)
         kind = OWNER_RUNG_KIND[deadline.kind] if reached is L.owner else ESCALATION_KIND[reached]
         # When the next rung falls, so the email can say what happens if nothing is done.
         following = next_ladder_step(self.state.policy, ladder.anchor, ladder.fired, ladder.levels)
         cascade = deadline.kind is DeadlineKind.cascade
-        # The auditor's task lists the cascade, with any agency that never confirmed.
+        # The auditor's task lists the cascade, with any agency that never confirmed, and the measures.
+        auditing = deadline.kind in (DeadlineKind.audit, DeadlineKind.re_audit)
         tell_cascade = cascade or (deadline.kind is DeadlineKind.audit and bool(self.cascade_steps()))
+        roles: dict[str, Role] | None = None
+        if cascade:
+            roles = {lead: Role.cascade_lead for lead in self._waiting_leads()}
+        elif measure is not None:
+            roles = {measure.reporter: Role.reporter}
+        context: dict[str, Any] = {
+            **(self._cascade_context() if tell_cascade else {}),
+            **(self.measures_context() if auditing and self.state.measures else {}),
+            **({"measure": self.measure_context(measure)} if measure is not None else {}),
+        }
         self._notify(
             now,
             kind,
             recipients,
             action=action,
             level=reached,
-            roles={lead: Role.cascade_lead for lead in self._waiting_leads()} if cascade else None,
-            **(self._cascade_context() if tell_cascade else {}),
+            roles=roles,
+            **context,
             about=deadline.kind,
             skipped_levels=[lvl.value for lvl in passed[:-1]],
             deadline=ladder.anchor.isoformat(),
@@ -266,9 +304,13 @@ class Deadlines:
             next_level=following[0].value if following else None,
         )
 
-    def _ladder_recipients(self, level: EscalationLevel, action: ActionState | None) -> list[str]:
+    def _ladder_recipients(
+        self, level: EscalationLevel, action: ActionState | None, measure: MeasureState | None = None
+    ) -> list[str]:
         parties = self.state.parties
         if level is L.owner:
+            if measure is not None:
+                return [measure.reporter]
             if action is not None:
                 return [action.owner]
             if self.state.stage is Stage.review:

@@ -32,6 +32,9 @@ class EventKind(StrEnum):
     cascade_confirmed = "cascade_confirmed"
     cascade_corrected = "cascade_corrected"
     cascade_reminder = "cascade_reminder"
+    measures_added = "measures_added"
+    reading_recorded = "reading_recorded"
+    reading_corrected = "reading_corrected"
     roles_changed = "roles_changed"
     mail_bounced = "mail_bounced"
     # What an effect could not do with the recommendation's data (``Lifecycle.problem``).
@@ -65,6 +68,8 @@ class DeadlineKind(StrEnum):
     cascade = "cascade"
     cascade_reminder = "cascade_reminder"
     cascade_ends = "cascade_ends"
+    # A measure's reading owed: its reporter asked on the day, then the board's ladder on silence.
+    reading = "reading"
     due_reminder = "due_reminder"
     progress_request = "progress_request"
 
@@ -95,6 +100,8 @@ class MessageKind(StrEnum):
     cascade_task = "cascade_task"
     cascade_reminder = "cascade_reminder"
     cascade_overdue = "cascade_overdue"
+    measure_assigned = "measure_assigned"
+    reading_due = "reading_due"
     audit_due = "audit_due"
     re_audit_due = "re_audit_due"
     audit_failed = "audit_failed"
@@ -121,4 +128,5 @@ class Role(StrEnum):
     auditor = "auditor"
     agency_lead = "agency_lead"
     cascade_lead = "cascade_lead"  # confirms that the learning reached an agency's staff
+    reporter = "reporter"  # gives an impact measure's readings
     previous_owner = "previous_owner"

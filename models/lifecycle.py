@@ -16,12 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NoReturn
 
 from models.calendar import add_duration
 from models.deadlines import ACK_LADDER, SYSTEM_ACTOR, Deadlines
 from models.kinds import EventKind, MessageKind, Role, audit_event, stage_event
 from models.mail_context import RecommendationMailFacts, mail_context, thread_of
+from models.measure_decisions import MeasureDecisions
 from models.payloads import (
     ACTION_STAGES,
     CASCADE_OPEN_STAGES,
@@ -32,6 +33,7 @@ from models.payloads import (
     ActionStatus,
     ActionView,
     AddActionsInput,
+    AddMeasuresInput,
     AgreeActionsInput,
     AuditOutcome,
     AuditRecord,
@@ -61,6 +63,7 @@ from models.payloads import (
     RecommendationStatus,
     RecordAuditInput,
     RecordBoardDecisionInput,
+    RecordReadingInput,
     RemindOwnerInput,
     ReportProgressInput,
     RequestExtensionInput,
@@ -93,7 +96,7 @@ def _refuse_unless(condition: bool, message: str, type: str = "InvalidDecision")
         raise DecisionRefused(message, type=type)
 
 
-class Lifecycle(Deadlines):
+class Lifecycle(Deadlines, MeasureDecisions):
     """Rules and transitions for one recommendation; mutates the state it wraps."""
 
     def __init__(self, state: RecommendationState, *, workflow_id: str) -> None:
@@ -117,6 +120,7 @@ class Lifecycle(Deadlines):
         )
         life = cls(state, workflow_id=workflow_id)
         life._event(now, EventKind.received, SYSTEM_ACTOR, f"from {start.recommendation.source_kind.value}")
+        life._add_measures(start.measures, now, SYSTEM_ACTOR, start.readings)
         if start.actions and start.imported is not None:
             life._begin_imported(start, now)
         elif start.actions:
@@ -223,16 +227,19 @@ class Lifecycle(Deadlines):
         action: ActionState | None = None,
         level: EscalationLevel | None = None,
         roles: dict[str, Role] | None = None,
+        part: str = "",
         **context: Any,
     ) -> None:
-        """Queue one message; its key is unique per (workflow, event, kind, action). ``roles``
-        names why some recipients hear, where the recommendation's roles would not say it (a
-        cascade lead asked to confirm)."""
+        """Queue one message; its key is unique per (workflow, event, kind, action, ``part``):
+        ``part`` tells apart messages of one kind sent at one event to different people with
+        different contents (each reporter told of their own measures). ``roles`` names why some
+        recipients hear, where the recommendation's roles would not say it (a cascade lead asked
+        to confirm)."""
         unique = sorted({r for r in recipients if r})
         if not unique:
             return
         action_id = action.action_id if action else None
-        key = f"{self.thread_id}/{self.state.seq}/{kind}/{action_id or '-'}"
+        key = f"{self.thread_id}/{self.state.seq}/{kind}/{action_id or '-'}" + (f"/{part}" if part else "")
         given = roles or {}
         facts = RecommendationMailFacts.of_recommendation(
             self.state.recommendation,
@@ -272,6 +279,8 @@ class Lifecycle(Deadlines):
             return Role.auditor
         if self.cascade_open() and person in self.cascade_leads():
             return Role.cascade_lead
+        if person in self.reporters():
+            return Role.reporter
         if person in parties.agency_leads.values():
             return Role.agency_lead
         # About one action, only its current owner acts as owner: a former owner's link to it
@@ -325,6 +334,9 @@ class Lifecycle(Deadlines):
                 f"there is no action {action_id!r} on {self.state.recommendation.ref}", type="UnknownAction"
             )
         return action
+
+    def _refuse(self, message: str, type: str = "InvalidDecision") -> NoReturn:
+        raise DecisionRefused(message, type=type)
 
     def _require_stage(self, allowed: Sequence[Stage], what: str) -> None:
         if self.state.stage not in allowed:
@@ -385,10 +397,12 @@ class Lifecycle(Deadlines):
 
     def check_agree_actions(self, d: AgreeActionsInput, now: datetime) -> None:
         _check_action_specs(d.actions, existing=self.state.actions, today=now.date())
+        self._check_new_measures(d.measures, now.date())
 
     def apply_agree_actions(self, d: AgreeActionsInput, now: datetime) -> None:
         self._event(now, EventKind.actions_agreed, d.by, f"{len(d.actions)} action(s)")
         self._add_actions(d.actions, now, round_=0, actor=d.by)
+        self._add_measures(d.measures, now, d.by)
         self._enter(Stage.action, now, d.by)
 
     def may_acknowledge(self, by: str, action_id: str | None, now: datetime) -> None:
@@ -547,10 +561,12 @@ class Lifecycle(Deadlines):
         """What the submitted plans lack before sign-off, by the registry as the workflow has it."""
         if self.state.sign_off is not None:
             return []
-        return sign_off_gaps(self.state.dissemination, self.state.audit_plan, self.state.parties.agency_leads)
+        return sign_off_gaps(
+            self.state.dissemination, self.state.audit_plan, self.state.parties.agency_leads, self.state.measures
+        )
 
     def _plan_gaps_of(self, plans: SubmitPlansInput) -> list[str]:
-        return sign_off_gaps(plans.dissemination, plans.audit, self.state.parties.agency_leads)
+        return sign_off_gaps(plans.dissemination, plans.audit, self.state.parties.agency_leads, self.state.measures)
 
     def may_sign_off(self, by: str, action_id: str | None, now: datetime) -> None:
         self._require_stage([Stage.dissemination_plan, Stage.sign_off], "sign off")
@@ -746,6 +762,7 @@ class Lifecycle(Deadlines):
         """The outcome's needs, and an early audit's reason: a page still offers the form early."""
         if d.outcome is AuditOutcome.embedded:
             _refuse_unless(not d.remedial_actions, "an embedded change needs no remedial actions")
+            self._refuse_embedded_off_track(d)
             self._refuse_early_audit(d, now)
             return
         _refuse_unless(bool(d.remedial_actions), "a change that is not fully embedded needs remedial actions")
@@ -756,6 +773,16 @@ class Lifecycle(Deadlines):
         late = [a.action_id for a in d.remedial_actions if a.due > d.re_audit_on]
         _refuse_unless(not late, f"remedial action(s) {', '.join(late)} are due after the re-audit date")
         self._refuse_early_audit(d, now)
+
+    def _refuse_embedded_off_track(self, d: RecordAuditInput) -> None:
+        """ "Embedded" while a measure is off track is the auditor's judgement to explain."""
+        behind = self.off_track()
+        if behind and not d.off_track_reason.strip():
+            named = ", ".join(f"{v.measure_id} ({v.name})" for v in behind)
+            raise DecisionRefused(
+                f"measure(s) {named} are off track: to record the change as embedded, say why in the reason",
+                type="OffTrackMeasure",
+            )
 
     def _refuse_early_audit(self, d: RecordAuditInput, now: datetime) -> None:
         """Before its planned date an audit is a deliberate choice: confirmed, with the reason."""
@@ -780,6 +807,7 @@ class Lifecycle(Deadlines):
         # Before the record goes in: in re_audit the planned date is the previous audit's.
         planned = self.planned_audit_on()
         early = planned is not None and now.date() < planned
+        behind = [v.measure_id for v in self.off_track()] if d.outcome is AuditOutcome.embedded else []
         self.state.audits.append(
             AuditRecord(
                 by=d.by,
@@ -789,9 +817,13 @@ class Lifecycle(Deadlines):
                 remedial_action_ids=[a.action_id for a in d.remedial_actions],
                 re_audit_on=d.re_audit_on,
                 early_reason=d.early_reason if early else "",
+                off_track_measures=behind,
+                off_track_reason=d.off_track_reason if behind else "",
             )
         )
         said = f", early (planned for {planned}): {d.early_reason}" if early else ""
+        if behind:
+            said += f", with {', '.join(behind)} off track: {d.off_track_reason}"
         self._event(now, audit_event(d.outcome.value), d.by, f"audit {round_}{said}")
         if d.outcome is AuditOutcome.embedded:
             self.state.consecutive_failed_audits = 0
@@ -1006,8 +1038,11 @@ class Lifecycle(Deadlines):
         )
         cascade_levels = state.cascade_ladder if cascade_overdue else []
         stage_overdue = open_stage and bool(state.stage_ladder)
+        measures = self.measure_views()
+        # A reading is asked for on its day; only silence past the board's rung makes it overdue.
+        reading_levels = [lvl for m in state.measures for lvl in m.reading_ladder if lvl.rank > L.owner.rank]
         level = (
-            highest([*(v.escalation_level for v in views), *state.stage_ladder, *cascade_levels])
+            highest([*(v.escalation_level for v in views), *state.stage_ladder, *cascade_levels, *reading_levels])
             if open_stage
             else L.none
         )
@@ -1023,7 +1058,10 @@ class Lifecycle(Deadlines):
             stage_entered_at=state.stage_entered_at,
             actions=views,
             next_deadline=pending[0] if pending else None,
-            overdue=stage_overdue or cascade_overdue or any(v.overdue for v in views),
+            overdue=stage_overdue
+            or cascade_overdue
+            or any(v.overdue for v in views)
+            or any(m.overdue for m in measures),
             escalation_level=level,
             escalations=state.escalations,
             dissemination=state.dissemination,
@@ -1044,6 +1082,7 @@ class Lifecycle(Deadlines):
             else None,
             cascade_short=cascade_short,
             cascade_overdue=cascade_overdue,
+            measures=measures,
         )
 
 
@@ -1198,6 +1237,22 @@ DECISION_RULES: tuple[DecisionRule, ...] = (
         L_.may_confirm_cascade,
         L_.check_confirm_cascade,
         L_.apply_confirm_cascade,
+    ),
+    DecisionRule(
+        "add_measures",
+        AddMeasuresInput,
+        Scope.recommendation,
+        L_.may_add_measures,
+        L_.check_add_measures,
+        L_.apply_add_measures,
+    ),
+    DecisionRule(
+        "record_reading",
+        RecordReadingInput,
+        Scope.recommendation,
+        L_.may_record_reading,
+        L_.check_record_reading,
+        L_.apply_record_reading,
     ),
     DecisionRule(
         "record_audit",

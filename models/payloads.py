@@ -15,7 +15,16 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from annotated_types import GroupedMetadata
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    StringConstraints,
+    model_validator,
+)
 
 from models.addresses import check_address, is_address
 from models.calendar import DurationError, add_duration, parse_duration
@@ -88,6 +97,32 @@ class EscalationLevel(StrEnum):
     @property
     def rank(self) -> int:
         return list(EscalationLevel).index(self)
+
+
+class MeasureUnit(StrEnum):
+    """What a measure counts: a share of 100, a number of things, a number of days, or a rate
+    (per 1,000 children, per 100 incidents: the measure's name says per what)."""
+
+    percent = "percent"
+    count_ = "count"  # named with an underscore: ``count`` is a method of every string
+    days = "days"
+    rate = "rate"
+
+
+class Direction(StrEnum):
+    """Which way a measure should move for practice to have improved."""
+
+    up = "up"
+    down = "down"
+
+
+class MeasureTrack(StrEnum):
+    """Whether a measure is where its line from baseline to target says it should be
+    (``models.measures.track_of``; the rule is written down in the README)."""
+
+    on_track = "on_track"
+    off_track = "off_track"
+    no_data = "no_data"
 
 
 class AuditOutcome(StrEnum):
@@ -303,12 +338,106 @@ class DisseminationPlan(Payload):
 
 
 class AuditPlan(Payload):
-    """How and when the partnership will test that the change is embedded."""
+    """How and when the partnership will test that the change is embedded. ``measures`` names
+    the recommendation's measures (by ``measure_id``) whose readings the audit will weigh."""
 
     method: Text = ""
     auditor: ShortText = ""
     audit_on: Day | None = None
     success_measures: list[ShortText] = Field(default_factory=list, max_length=50)
+    measures: list[Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]] = Field(
+        default_factory=list, max_length=20
+    )
+
+
+# --- impact measures ----------------------------------------------------------------------
+
+# Far more than any measure a partnership keeps: a figure above it is a typing mistake.
+MAX_MEASURE_VALUE = 1_000_000_000
+# A measured time of more than a hundred years is a typing mistake too.
+MAX_MEASURE_DAYS = 36_600
+DEFAULT_READING_EVERY = "P3M"
+MeasureId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")]
+MeasureName = Annotated[str, _PlainText(300, min_length=1, multiline=False)]
+
+
+def figure_text(value: float) -> str:
+    """A figure as people write it: 12 rather than 12.0, 12.5 as it is."""
+    return str(int(value)) if value == int(value) else f"{value:g}"
+
+
+def unit_value_problem(unit: MeasureUnit, value: float) -> str | None:
+    """Why ``value`` cannot be a figure of a measure in ``unit``, or None. The one range rule for
+    baselines, targets and readings, wherever they come in (payloads, pages, the importer)."""
+    shown = figure_text(value)
+    if value < 0:
+        return f"{shown} is negative; a measure in {unit.value} cannot be"
+    if unit is MeasureUnit.percent and value > 100:
+        return f"{shown} is more than 100, and a percentage is between 0 and 100"
+    if unit is MeasureUnit.count_ and value != int(value):
+        return f"{shown} is not a whole number, and a count is"
+    if unit is MeasureUnit.days and value > MAX_MEASURE_DAYS:
+        return f"{shown} days is more than a hundred years: check the figure"
+    if value > MAX_MEASURE_VALUE:
+        return f"{shown} is more than {MAX_MEASURE_VALUE:,}: check the figure"
+    return None
+
+
+class MeasureSpec(Payload):
+    """An impact measure agreed for a recommendation: what is counted, from what baseline, to
+    what target by when, who reports it, and how often.
+
+    The baseline and the target may be missing at first (a measure nobody has counted yet): the
+    measure then shows no data, and the audit plan's gate asks for one that has both."""
+
+    measure_id: MeasureId
+    name: MeasureName
+    unit: MeasureUnit
+    direction: Direction
+    baseline: FiniteFloat | None = None
+    baseline_on: Day | None = None
+    target: FiniteFloat | None = None
+    target_by: Day | None = None
+    reporter: Email
+    every: Duration = DEFAULT_READING_EVERY
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MeasureSpec:
+        if (self.baseline is None) != (self.baseline_on is None):
+            raise ValueError("give the baseline and the date it was measured (baseline_on) together, or neither")
+        if (self.target is None) != (self.target_by is None):
+            raise ValueError("give the target and the date it is to be reached by (target_by) together, or neither")
+        for field, value in (("baseline", self.baseline), ("target", self.target)):
+            problem = unit_value_problem(self.unit, value) if value is not None else None
+            if problem:
+                raise ValueError(f"{field}: {problem}")
+        if self.baseline_on is not None and self.target_by is not None and self.target_by <= self.baseline_on:
+            raise ValueError(f"target_by ({self.target_by}) must be after baseline_on ({self.baseline_on})")
+        if self.baseline is not None and self.target is not None:
+            target, baseline = figure_text(self.target), figure_text(self.baseline)
+            if self.direction is Direction.up and not self.target > self.baseline:
+                raise ValueError(
+                    f"the target ({target}) must be above the baseline ({baseline}) for a measure that should go up"
+                )
+            if self.direction is Direction.down and not self.target < self.baseline:
+                raise ValueError(
+                    f"the target ({target}) must be below the baseline ({baseline}) for a measure that should go down"
+                )
+        if parse_duration(self.every).is_zero:
+            raise ValueError("every must be longer than zero, e.g. P3M for a reading each quarter")
+        return self
+
+
+def _unique_measure_ids(specs: list[MeasureSpec]) -> list[MeasureSpec]:
+    ids = [spec.measure_id.casefold() for spec in specs]
+    repeated = sorted({spec.measure_id for spec in specs if ids.count(spec.measure_id.casefold()) > 1})
+    if repeated:
+        raise ValueError(f"measure id(s) used more than once: {', '.join(repeated)}")
+    return specs
+
+
+MeasureSpecs = Annotated[list[MeasureSpec], AfterValidator(_unique_measure_ids)]
+MAX_MEASURES = 20
 
 
 # --- update payloads ----------------------------------------------------------------------
@@ -332,6 +461,24 @@ class Decision(Payload):
 
 class AgreeActionsInput(Decision):
     actions: ActionSpecs = Field(min_length=1, max_length=100)
+    # The impact measures agreed with the actions (more may be added later: ``add_measures``).
+    measures: MeasureSpecs = Field(default_factory=list, max_length=MAX_MEASURES)
+
+
+class AddMeasuresInput(Decision):
+    """Impact measures agreed after the actions: by the sponsoring board, while the recommendation runs."""
+
+    measures: MeasureSpecs = Field(min_length=1, max_length=MAX_MEASURES)
+
+
+class RecordReadingInput(Decision):
+    """A measure's figure on a day: by its reporter, the board's sponsor or an Assurance Board
+    member. A second reading for the same day corrects the first."""
+
+    measure_id: str
+    value: FiniteFloat
+    on: Day
+    note: Text = ""
 
 
 class AcknowledgeInput(Decision):
@@ -408,6 +555,8 @@ class RecordAuditInput(Decision):
     # An audit recorded before the plan's audit date is a deliberate choice: the reason is
     # required then, and kept in the timeline.
     early_reason: Text = ""
+    # "Embedded" while a measure is off track needs the reason the auditor judged so, kept.
+    off_track_reason: Text = ""
 
 
 class DeclineInput(Decision):
@@ -590,6 +739,9 @@ class AuditRecord(Payload):
     remedial_action_ids: list[str] = Field(default_factory=list)
     re_audit_on: date | None = None
     early_reason: str = ""  # why it was recorded before its planned date, if it was
+    # Embedded although these measures were off track, and why the auditor judged so.
+    off_track_measures: list[str] = Field(default_factory=list)
+    off_track_reason: str = ""
 
 
 class CascadeConfirmation(Payload):
@@ -603,6 +755,27 @@ class CascadeConfirmation(Payload):
     done_on: date
     note: str = ""
     on_behalf_of: str | None = None  # the lead, when a sponsor or Assurance Board member recorded it
+
+
+class Reading(Payload):
+    """One figure of a measure: its value on a day, who gave it and when it was recorded."""
+
+    value: float
+    on: date
+    by: str
+    note: str = ""
+    at: datetime
+
+
+class MeasureState(MeasureSpec):
+    """A measure as it runs: its readings (by date), the reading now owed and its silence ladder."""
+
+    added_on: date
+    readings: list[Reading] = Field(default_factory=list)
+    # The day the next reading is owed (``models.measures``; None: no more are owed), and the
+    # ladder's rungs fired for it.
+    reading_due_on: date | None = None
+    reading_ladder: list[EscalationLevel] = Field(default_factory=list)
 
 
 class BoardDecision(Payload):
@@ -637,6 +810,7 @@ class RecommendationState(Payload):
     cascade_confirmations: list[CascadeConfirmation] = Field(default_factory=list)
     cascade_ladder: list[EscalationLevel] = Field(default_factory=list)
     cascade_reminder_sent: bool = False
+    measures: list[MeasureState] = Field(default_factory=list)
     timeline: list[TimelineEvent] = Field(default_factory=list)
     closed_reason: str = ""
     seq: int = 0  # last timeline sequence number; also makes notification keys unique
@@ -652,6 +826,10 @@ class RecommendationState(Payload):
 
     def action(self, action_id: str) -> ActionState | None:
         return next((a for a in self.actions if a.action_id == action_id), None)
+
+    def measure(self, measure_id: str) -> MeasureState | None:
+        wanted = measure_id.strip().casefold()
+        return next((m for m in self.measures if m.measure_id.casefold() == wanted), None)
 
 
 class ImportedAction(Payload):
@@ -687,6 +865,16 @@ class ImportedProgress(Payload):
     cascade: list[ImportedCascade] = Field(default_factory=list, max_length=50)
 
 
+class ImportedReading(Payload):
+    """A reading already collected before the measure came into Assure (a ``Readings`` sheet row)."""
+
+    measure_id: str
+    value: FiniteFloat
+    on: Day
+    by: Email | None = None  # None: the measure's reporter
+    note: Text = ""
+
+
 class RecommendationInput(Payload):
     """Start a recommendation (``state`` is None) or continue one (``state`` carried over)."""
 
@@ -696,6 +884,9 @@ class RecommendationInput(Payload):
     actions: ActionSpecs = Field(default_factory=list, max_length=100)
     # Only for recommendations imported with a live action log; None keeps the plain start.
     imported: ImportedProgress | None = None
+    # Impact measures agreed before it came into Assure, and readings already collected for them.
+    measures: MeasureSpecs = Field(default_factory=list, max_length=MAX_MEASURES)
+    readings: list[ImportedReading] = Field(default_factory=list, max_length=2000)
     state: RecommendationState | None = None
     # Continue as new once history passes this many events (Temporal also suggests it).
     continue_as_new_after: int = Field(default=10_000, ge=50)
@@ -709,6 +900,7 @@ class Deadline(Payload):
     kind: DeadlineKind
     action_id: str | None = None
     level: EscalationLevel | None = None
+    measure_id: str | None = None  # for a measure's reading ladder
 
 
 class ActionView(Payload):
@@ -753,6 +945,41 @@ class CascadeView(Payload):
     on_behalf_of: str | None = None
 
 
+class ReadingView(Payload):
+    value: float
+    on: date
+    by: str
+    note: str
+
+
+class MeasureFacts(Payload):
+    """A measure's agreed figures, as the status and the read model carry them (checked as a
+    ``MeasureSpec`` when they came in)."""
+
+    measure_id: str
+    name: str
+    unit: MeasureUnit
+    direction: Direction
+    baseline: float | None
+    baseline_on: date | None
+    target: float | None
+    target_by: date | None
+    reporter: str
+    every: str
+
+
+class MeasureView(MeasureFacts):
+    """One measure as the status shows it: the agreed figures, the readings (oldest first), where
+    it stands against its line to the target, and the reading owed next."""
+
+    readings: list[ReadingView]
+    on_track: MeasureTrack
+    # What the line from baseline to target expects on the latest reading's day (None: no data).
+    expected: float | None
+    reading_due_on: date | None
+    overdue: bool  # the owed reading's silence has reached the sponsoring board
+
+
 class SourceView(Payload):
     kind: SourceKind
     title: str
@@ -793,6 +1020,7 @@ class RecommendationStatus(Payload):
     reach_percent: int | None = None
     cascade_short: bool = False  # an agency confirmed a reach below the plan's threshold
     cascade_overdue: bool = False  # ``cascade_by`` has passed with agencies unconfirmed
+    measures: list[MeasureView] = Field(default_factory=list)
 
 
 class RecommendationFacts(Payload):
@@ -850,6 +1078,21 @@ class CascadeRowFacts(Payload):
     status: CascadeStatus
 
 
+class MeasureRowFacts(MeasureFacts):
+    """One impact measure as its read-model row holds it: its figures, where it stands (the
+    status's ``MeasureView``) and its latest reading. ``readings`` (oldest first) is None in a
+    write where they did not change: the row keeps those it has, so history carries a measure's
+    readings only when one comes or is corrected."""
+
+    readings: list[ReadingView] | None
+    latest_value: float | None
+    latest_on: date | None
+    track: MeasureTrack
+    expected: float | None
+    reading_due_on: date | None
+    overdue: bool
+
+
 class ProjectionInput(Payload):
     """One write to the store: a delta, so that history grows with what changed, not with the
     whole status at every transition. ``recommendation`` is set in a run's first write (the row
@@ -864,6 +1107,9 @@ class ProjectionInput(Payload):
     actions: list[ActionRowFacts] = Field(default_factory=list)
     # The whole cascade when it changed since the last write of this run (None: unchanged).
     cascade: list[CascadeRowFacts] | None = None
+    # The measures whose row changed since the last write of this run, or every one in a first
+    # write (None: none changed). Measures are only ever added, so a write never removes one.
+    measures: list[MeasureRowFacts] | None = None
     new_events: list[TimelineEvent] = Field(default_factory=list)
     notifications: list[Notification] = Field(default_factory=list)
 

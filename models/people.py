@@ -15,8 +15,10 @@ from pydantic import BaseModel
 from models.payloads import (
     ActionSpec,
     AddActionsInput,
+    AddMeasuresInput,
     AgreeActionsInput,
     CascadeStep,
+    MeasureSpec,
     ReassignOwnerInput,
     RecordAuditInput,
     SubmitPlansInput,
@@ -29,6 +31,7 @@ NAMED_FOR = {
     "action owner": OWNER_ROLES,
     "dissemination plan owner": None,
     "auditor": AUDITOR_ROLES,
+    "measure reporter": None,
 }
 
 
@@ -39,10 +42,19 @@ def named_people(decision: BaseModel) -> Iterator[tuple[str, str, str]]:
         for spec in specs:
             yield f"{where} {spec.action_id}: owner", spec.owner, "action owner"
 
+    def reporters(specs: Collection[MeasureSpec]) -> Iterator[tuple[str, str, str]]:
+        for spec in specs:
+            yield f"measure {spec.measure_id}: reporter", spec.reporter, "measure reporter"
+
     if isinstance(decision, ReassignOwnerInput):
         yield "new_owner", decision.new_owner, "action owner"
-    elif isinstance(decision, AgreeActionsInput | AddActionsInput):
+    elif isinstance(decision, AgreeActionsInput):
         yield from owners(decision.actions, "action")
+        yield from reporters(decision.measures)
+    elif isinstance(decision, AddActionsInput):
+        yield from owners(decision.actions, "action")
+    elif isinstance(decision, AddMeasuresInput):
+        yield from reporters(decision.measures)
     elif isinstance(decision, RecordAuditInput):
         yield from owners(decision.remedial_actions, "remedial action")
     elif isinstance(decision, SubmitPlansInput):

@@ -44,6 +44,7 @@ def roles_of(life: Lifecycle, person: str) -> list[Role]:
         Role.agency_lead: who in {p.lower() for p in parties.agency_leads.values()},
         # A cascade lead from sign-off until the audit: their link and page end with it.
         Role.cascade_lead: life.cascade_open() and who in {p.lower() for p in life.cascade_leads()},
+        Role.reporter: who in {p.lower() for p in life.reporters()},
     }
     return [role for role, holds in held.items() if holds]
 

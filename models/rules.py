@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 
 from models.calendar import add_duration, roll_forward
-from models.payloads import AuditPlan, CascadeStep, DisseminationPlan, EscalationLevel, EscalationPolicy
+from models.payloads import AuditPlan, CascadeStep, DisseminationPlan, EscalationLevel, EscalationPolicy, MeasureSpec
 
 # Timers fire at 08:00 UTC on their day: before the working day starts in the UK all year.
 DEADLINE_TIME = time(8, 0)
@@ -102,14 +102,38 @@ def cascade_gaps(plan: DisseminationPlan | None, audit: AuditPlan | None, agency
     return gaps
 
 
+def audit_measure_gaps(audit: AuditPlan | None, measures: Sequence[MeasureSpec]) -> list[str]:
+    """What the audit plan lacks in measures: it names at least one of the recommendation's
+    measures that has a baseline and a target, and none that the recommendation lacks."""
+    if audit is None:
+        return []
+    known = {m.measure_id.casefold(): m for m in measures}
+    gaps = [
+        f"audit plan: there is no measure {named!r} on this recommendation"
+        for named in audit.measures
+        if named.casefold() not in known
+    ]
+    named = [known[n.casefold()] for n in audit.measures if n.casefold() in known]
+    if not any(m.baseline is not None and m.target is not None for m in named):
+        gaps.append(
+            "audit plan: name at least one impact measure with a baseline and a target that the audit will weigh"
+            + ("" if measures else " (the recommendation has none yet: the board adds them)")
+        )
+    return gaps
+
+
 def sign_off_gaps(
-    dissemination: DisseminationPlan | None, audit: AuditPlan | None, agency_leads: Mapping[str, str]
+    dissemination: DisseminationPlan | None,
+    audit: AuditPlan | None,
+    agency_leads: Mapping[str, str],
+    measures: Sequence[MeasureSpec],
 ) -> list[str]:
     """Every reason the Assurance Board cannot yet sign off; empty when both plans are credible."""
     return (
         dissemination_gaps(dissemination)
         + cascade_gaps(dissemination, audit, agency_leads)
         + audit_plan_gaps(audit, dissemination)
+        + audit_measure_gaps(audit, measures)
     )
 
 

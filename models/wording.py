@@ -14,8 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from models import vocabulary
+from models.calendar import DurationError, parse_duration
 from models.kinds import DeadlineKind, EventKind, MessageKind, Role, audit_event
-from models.payloads import AuditOutcome, CascadeStatus, Deadline, EscalationLevel, Stage
+from models.payloads import AuditOutcome, CascadeStatus, Deadline, Direction, EscalationLevel, MeasureTrack, Stage
 
 E, D, M, R, L = EventKind, DeadlineKind, MessageKind, Role, EscalationLevel
 
@@ -100,6 +101,18 @@ CASCADE_STATUS: dict[str, str] = {
     CascadeStatus.confirmed: "Confirmed",
     CascadeStatus.overdue: "Overdue",
 }
+# Where an impact measure stands against its line to the target (``models.measures.track_of``):
+# the one set of words for pages, emails, the board pack and the CLI.
+MEASURE_TRACK: dict[str, str] = {
+    MeasureTrack.on_track: "On track",
+    MeasureTrack.off_track: "Off track",
+    MeasureTrack.no_data: "No data yet",
+}
+# Which way a measure should move, as a reader checks a figure against it.
+DIRECTION_WORDS: dict[str, str] = {
+    Direction.up: "Higher is better",
+    Direction.down: "Lower is better",
+}
 # Why a person is named on a recommendation (the roles the lifecycle gives its readers).
 ROLE_WORDS: dict[str, str] = {
     R.owner: "action owner",
@@ -110,6 +123,7 @@ ROLE_WORDS: dict[str, str] = {
     R.board_chair: "board chair",
     R.assurance_member: "Assurance Board member",
     R.auditor: "auditor",
+    R.reporter: "reporter of an impact measure",
 }
 ROLES = tuple(ROLE_WORDS)
 # What each kind of message is, for a reader told one was sent, or that one bounced.
@@ -138,6 +152,8 @@ MESSAGE_NAMES: dict[str, str] = {
     M.cascade_task: "a request to confirm the learning reached your staff",
     M.cascade_reminder: "a reminder to confirm the cascade",
     M.cascade_overdue: "a notice that the cascade confirmation is overdue",
+    M.measure_assigned: "a note of the impact measures you report",
+    M.reading_due: "a request for a measure's reading",
     M.audit_due: "an audit reminder",
     M.re_audit_due: "a re-audit reminder",
     M.audit_failed: "an audit result",
@@ -207,6 +223,9 @@ EVENT_WORDS: dict[str, str] = {
     E.cascade_confirmed: "The learning reached an agency's staff",
     E.cascade_corrected: "An agency's cascade figures corrected",
     E.cascade_reminder: "Cascade leads reminded to confirm",
+    E.measures_added: "Impact measures agreed",
+    E.reading_recorded: "Reading of a measure recorded",
+    E.reading_corrected: "Reading of a measure corrected",
     **{audit_event(outcome.value): f"Audit: the change is {OUTCOMES[outcome]}" for outcome in AuditOutcome},
     E.owner_reminded: "The board reminded the owner",
     E.board_decision: "The board's decision recorded",
@@ -225,6 +244,7 @@ ESCALATION_ABOUT: dict[str, str] = {
     D.audit: "the audit was not recorded on time",
     D.re_audit: "the re-audit was not recorded on time",
     D.cascade: "agencies have not confirmed that the learning reached their staff",
+    D.reading: "its reading did not come in on time",
     M.repeated_audit_failure: "audits found the change not embedded again",
     M.owner_unreachable: "an email to the owner could not be delivered",
 }
@@ -234,7 +254,8 @@ _ACTION_DETAIL = frozenset({
     E.action_completed, E.owner_reminded, E.owner_reassigned, E.due_date_changed, E.extension_approved,
     E.extension_requested, E.action_assigned,
 })  # fmt: skip
-_ESCALATION_DETAIL = re.compile(r"^(action|stage):(\S+) \((\w+)\)$")
+_ESCALATION_DETAIL = re.compile(r"^(action|stage|measure):(\S+) \((\w+)\)$")
+_READING_DETAIL = frozenset({E.reading_recorded, E.reading_corrected})
 _BOUNCE_DETAIL = re.compile(r"^(\w+) to (\S+) \((\d+)\)$")
 _STAGE_DETAIL = {"imported": "taken up from the imported action plan"}
 
@@ -255,7 +276,7 @@ def event_detail(kind: str, detail: str) -> str:
         return f"From {SOURCE_KINDS.get(source, source)}"
     if kind.startswith("escalation:") and (found := _ESCALATION_DETAIL.match(detail)):
         what, name, about = found.groups()
-        subject = f"Action {name}" if what == "action" else STAGES.get(name, "This stage")
+        subject = {"action": f"Action {name}", "measure": f"Measure {name}"}.get(what) or STAGES.get(name, "This stage")
         return f"{subject}: {ESCALATION_ABOUT.get(about, about.replace('_', ' '))}"
     if kind.startswith("stage:"):
         detail = _STAGE_DETAIL.get(detail, detail)
@@ -274,6 +295,10 @@ def event_detail(kind: str, detail: str) -> str:
         detail = f"Action {detail}" if detail else detail
     elif kind in (E.actions_agreed, E.actions_added):
         detail = detail.replace("1 action(s)", "1 action").replace("action(s)", "actions")
+    elif kind == E.measures_added:
+        detail = detail.replace("1 measure(s)", "1 measure").replace("measure(s)", "measures")
+    elif kind in _READING_DETAIL:  # "M1: 64% on 2026-03-01", the measure's id first
+        detail = f"Measure {detail}" if detail else detail
     return _capital(with_uk_dates(detail))
 
 
@@ -290,6 +315,7 @@ DEADLINE_WORDS: dict[str, str] = {
     D.cascade: "Every agency to confirm the learning reached its staff",
     D.cascade_reminder: "Reminder to the agencies still to confirm the cascade",
     D.cascade_ends: "Audit date: the audit goes ahead with any agency still unconfirmed",
+    D.reading: "A reading of {measure} due",
     D.due_reminder: "Reminder that action {action} is nearly due",
     D.progress_request: "Progress update on action {action} asked for",
 }
@@ -302,17 +328,48 @@ STILL_OPEN: dict[str, str] = {
     D.audit: "If the audit is still not recorded",
     D.re_audit: "If the re-audit is still not recorded",
     D.cascade: "If agencies have still not confirmed the cascade",
+    D.reading: "If the reading of {measure} is still not in",
 }
 
 
 def deadline_words(deadline: Deadline) -> str:
     """A deadline in words: what falls due on which day, or, for a rung above the owner's, who
     hears of it if it is still open by then."""
-    action = deadline.action_id or ""
+    names = {
+        "action": deadline.action_id or "",
+        "measure": f"measure {deadline.measure_id}" if deadline.measure_id else "a measure",
+    }
     if deadline.level is not None and deadline.level.rank > L.owner.rank:
-        condition = STILL_OPEN.get(deadline.kind, "If nothing is done").format(action=action)
+        condition = STILL_OPEN.get(deadline.kind, "If nothing is done").format(**names)
         return f"{condition} by {uk_day(deadline.at)}, it goes to {LEVEL_TARGETS[deadline.level]}"
-    return f"{DEADLINE_WORDS.get(deadline.kind, 'Next step').format(action=action)}: {uk_day(deadline.at)}"
+    return f"{DEADLINE_WORDS.get(deadline.kind, 'Next step').format(**names)}: {uk_day(deadline.at)}"
+
+
+# --- impact measures ------------------------------------------------------------------------
+
+
+def _counted(number: int, unit: str) -> str:
+    return unit if number == 1 else f"{number} {unit}s"
+
+
+def every_words(duration: str) -> str:
+    """How often a measure's reading is owed, from its ISO-8601 duration: ``P3M`` is "every 3
+    months", ``P1Y`` "every year", ``P2W`` "every 2 weeks" (the text itself if it is no duration)."""
+    try:
+        parsed = parse_duration(duration)
+    except DurationError:
+        return str(duration)
+    months = parsed.years * 12 + parsed.months
+    parts = []
+    if months and (parsed.months or parsed.days):
+        parts.append(_counted(months, "month"))
+    elif months:
+        parts.append(_counted(parsed.years, "year"))
+    if parsed.days and parsed.days % 7 == 0 and not months:
+        parts.append(_counted(parsed.days // 7, "week"))
+    elif parsed.days:
+        parts.append(_counted(parsed.days, "day"))
+    return "every " + " and ".join(parts) if parts else str(duration)
 
 
 def _capital(text: str) -> str:

@@ -17,7 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from gateway.registry_sync import sync_registry
 from gateway.workflows import DecisionNotTaken, decide, recommendation_status, start_recommendation, workflow_id_for
-from models.payloads import ActionSpec, RecommendationStatus
+from models.payloads import ActionSpec, RecommendationInput, RecommendationStatus, figure_text
 from plans.validate import Plan, PlannedRecommendation
 from store.db import session_scope
 from store.read_model import upsert_registry
@@ -190,6 +190,45 @@ def differences(item: PlannedRecommendation, status: RecommendationStatus) -> li
                 {"by": by, "actions": [spec.model_dump(mode="json") for spec in new]},
             )
         )
+    return changes + measure_differences(item.start, status, by)
+
+
+# A running measure's agreed figures: a change to one is for a person to make (no decision does).
+_MEASURE_FIELDS = ("name", "unit", "direction", "baseline", "baseline_on", "target", "target_by", "reporter", "every")
+
+
+def measure_differences(start: RecommendationInput, status: RecommendationStatus, by: str) -> list[Change]:
+    """New measures (``add_measures``) and new or corrected readings (``record_reading``, acting
+    as the board's sponsor on the reporter's behalf); a changed figure of a running measure is
+    reported for a person to change."""
+    running = {m.measure_id.casefold(): m for m in status.measures}
+    changes: list[Change] = []
+    for spec in start.measures:
+        current = running.get(spec.measure_id.casefold())
+        for name in _MEASURE_FIELDS if current is not None else ():
+            if getattr(spec, name) != getattr(current, name):
+                changes.append(Change(f"measure {spec.measure_id}: {name} differs from the running recommendation "
+                                      "(change it by hand)"))  # fmt: skip
+    new = [spec for spec in start.measures if spec.measure_id.casefold() not in running]
+    if new:
+        changes.append(
+            Change(
+                f"new measure(s) {', '.join(spec.measure_id for spec in new)}",
+                "add_measures",
+                {"by": by, "measures": [spec.model_dump(mode="json") for spec in new]},
+            )
+        )
+    for reading in start.readings:
+        current = running.get(reading.measure_id.casefold())
+        same_day = next((r for r in current.readings if r.on == reading.on), None) if current else None
+        if same_day is not None and same_day.value == reading.value:
+            continue
+        value = figure_text(reading.value)
+        describe = (f"measure {reading.measure_id}: reading on {reading.on} {figure_text(same_day.value)} -> {value}"
+                    if same_day else f"measure {reading.measure_id}: new reading {value} on {reading.on}")  # fmt: skip
+        payload = {"by": by, "measure_id": reading.measure_id, "value": reading.value, "on": reading.on.isoformat(),
+                   "note": reading.note}  # fmt: skip
+        changes.append(Change(describe, "record_reading", payload))
     return changes
 
 

@@ -131,9 +131,36 @@ def yaml_document(text: str):
         if node is None:
             return None
         _check_expansion(node)
+        _keys_as_written(node)
         return loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+def _keys_as_written(root: yaml.Node) -> None:
+    """Mapping keys (a plan's column names) read as the text written: YAML 1.1 reads an unquoted
+    ``on`` (the Readings sheet's column), ``yes`` or ``off`` as a boolean. Values keep their
+    meaning (``working_days: yes``)."""
+    import yaml
+
+    seen: set[int] = set()
+    stack: list[yaml.Node] = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag == _BOOL_TAG and not key.style:  # plain, not quoted
+                    key.tag = _STR_TAG
+                stack += [key, value]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+
+
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 class YamlTooLarge(Exception):

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -48,6 +50,7 @@ SHEETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "auditor",
             "audit_on",
             "success_measures",
+            "audit_measures",
             "cascade_by",
             "reach_threshold",
             "signed_off_on",
@@ -59,6 +62,13 @@ SHEETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("ref", "agency"),
         ("lead_email", "staff_group", "expected_reach", "reached", "channels", "done_on", "note"),
     ),
+    # A recommendation's impact measures, one row each, and the readings already collected for
+    # them (the history before the import; Assure asks the reporter for the next ones).
+    "Measures": (
+        ("ref", "measure_id", "name", "unit", "direction", "reporter"),
+        ("baseline", "baseline_on", "target", "target_by", "every"),
+    ),
+    "Readings": (("ref", "measure_id", "value", "on"), ("by", "note")),
 }
 REGISTRY_SHEETS = ("Agencies", "People", "Boards")
 # A CSV is one row per action, the recommendation's columns repeated on each.
@@ -193,13 +203,25 @@ def _read_xlsx(name: str, data: bytes, on_sheet: OnSheet) -> tuple[dict[str, She
                         continue
                     # Not a formula (refused above), from a workbook read without rich text: openpyxl's
                     # value is then one of Cell's types, never its formula or rich-text objects.
-                    row[column] = cast(Cell, cell.value)
+                    value = cast(Cell, cell.value)
+                    row[column] = _as_shown(value, cell.number_format) if isinstance(value, int | float) else value
                 if any(v not in (None, "") for v in row.values()):
                     sheet.rows.append((number, row))
             sheets[sheet.name] = sheet
     finally:
         workbook.close()
     return sheets, problems
+
+
+def _as_shown(value: Cell, number_format: str | None) -> Cell:
+    """A number in a percentage format as the sheet shows it: a cell showing 60% holds 0.6, and
+    the importer reads "60%" as people typed it (a threshold, a measure in percent)."""
+    # A % in quotes or escaped (0"%", 0\%) is shown as written, the number unscaled.
+    scaling = re.sub(r'"[^"]*"|\\.', "", number_format or "")
+    if isinstance(value, bool) or not isinstance(value, int | float) or "%" not in scaling:
+        return value
+    shown = format((Decimal(str(value)) * 100).normalize(), "f")
+    return f"{shown}%"
 
 
 _LONG_CELL = f"the cell holds more than {limits.MAX_CELL_CHARS:,} characters, the most a spreadsheet cell can"

@@ -9,6 +9,7 @@ it, unless the file says the Assurance Board already signed the plan off, which 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -19,16 +20,23 @@ from pydantic import BaseModel, ValidationError
 from models.addresses import AddressError, check_address
 from models.days import day_problem
 from models.lifecycle import ABSURD_REACH_FACTOR
+from models.measure_decisions import measure_spec_problem
+from models.measures import reading_problem
 from models.payloads import (
+    MAX_MEASURES,
     ActionSpec,
     ActionStatus,
     AuditPlan,
     CascadeStep,
+    Direction,
     DisseminationPlan,
     EscalationPolicy,
     ImportedAction,
     ImportedCascade,
     ImportedProgress,
+    ImportedReading,
+    MeasureSpec,
+    MeasureUnit,
     Recommendation,
     RecommendationInput,
 )
@@ -56,6 +64,28 @@ _EXCEL_EPOCH = date(1899, 12, 30)
 _MAX_SERIAL = 2958465
 LIST_SEPARATOR = ";"
 _WHOLE = re.compile(r"^[+-]?\d{1,9}$")
+# A figure as people type it: 12, 12.5, 1,200 (commas only between groups of three digits).
+_FIGURE = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
+# The words people write for a measure's unit and direction, read in any case; the payload's value first.
+UNIT_WORDS: dict[MeasureUnit, tuple[str, ...]] = {
+    MeasureUnit.percent: ("percent", "%", "per cent", "percentage"),
+    MeasureUnit.count_: ("count", "number"),
+    MeasureUnit.days: ("days", "day"),
+    MeasureUnit.rate: ("rate",),
+}
+DIRECTION_WORDS: dict[Direction, tuple[str, ...]] = {
+    Direction.up: ("up", "increase", "higher"),
+    Direction.down: ("down", "decrease", "lower"),
+}
+UNIT_CHOICES = "percent (or %), count, days or rate"
+DIRECTION_CHOICES = "up or down"
+# Readings a recommendation may bring in: the start payload's own limit.
+MAX_READINGS: int = next(
+    m.max_length for m in RecommendationInput.model_fields["readings"].metadata if hasattr(m, "max_length")
+)
+# Stands in for a reporter already reported as bad, so that the row's other cells are still
+# checked by the payload without the address being reported a second time.
+_STAND_IN_ADDRESS = "stand-in@example.org"
 # Agencies a plan's cascade may name: the payload's own limit, said at the row past it.
 MAX_CASCADE: int = next(
     m.max_length for m in DisseminationPlan.model_fields["cascade"].metadata if hasattr(m, "max_length")
@@ -98,6 +128,16 @@ class _CascadeRow:
     step: CascadeStep | None  # None: refused for problems of its own
     done: ImportedCascade | None
     confirms: bool  # ``reached`` is filled in, whether or not the confirmation stood up
+    clean: bool  # read without a problem
+
+
+@dataclass
+class _MeasureRow:
+    """One impact measure of a recommendation as the Measures sheet gives it."""
+
+    row: int
+    measure_id: str  # as the row spells it
+    spec: MeasureSpec | None  # None: refused for problems of its own
     clean: bool  # read without a problem
 
 
@@ -165,6 +205,34 @@ class _Check:
             self.add(sheet, number, column, f"{text[:40]!r} is not a whole number")
             return None
         return int(number_text)
+
+    def figure(self, sheet: str, number: int, row: dict[str, Cell], column: str, *, percent: bool) -> float | None:
+        """The number in ``column`` (12, 12.5, 1,200; with ``percent``, 12% too), or None when it is
+        blank or not a number (reported). Its range is the measure's unit's rule, not this."""
+        value = row.get(column)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+        text = self.text(row, column)
+        if not text:
+            return None
+        number_text = text.removesuffix("%").strip() if percent else text
+        if isinstance(value, bool) or not _FIGURE.match(number_text):
+            hint = " (a % sign only fits a measure in percent)" if text.endswith("%") and not percent else ""
+            self.add(sheet, number, column, f"{text[:40]!r} is not a number{hint}")
+            return None
+        return float(number_text.replace(",", ""))
+
+    def word(self, sheet: str, number: int, row: dict[str, Cell], column: str, words: dict[Any, tuple[str, ...]],
+             choices: str) -> Any:  # fmt: skip
+        """The value whose words (``UNIT_WORDS``, ``DIRECTION_WORDS``) include the cell's, in any
+        case; None when blank (the required check says so) or not one of them (reported)."""
+        text = self.text(row, column)
+        if not text:
+            return None
+        found = next((value for value, names in words.items() if " ".join(text.casefold().split()) in names), None)
+        if found is None:
+            self.add(sheet, number, column, f"{text[:40]!r} is not a {column}: use {choices}")
+        return found
 
     def address(self, sheet: str, number: int, row: dict[str, Cell], column: str) -> str | None:
         """The address in ``column`` by the one address rule (models.addresses), or None (reported)."""
@@ -455,14 +523,17 @@ def _recommendations(
     actions_by_ref = _actions(sheets.get("Actions"), planned, named, roles, agencies, check, today)
     with_plans = {check.text(row, "ref").casefold() for _, row in _rows(sheets, "Plans")}
     cascades = _cascades(sheets.get("Cascade"), planned, named, with_plans, registry, check, today)
-    plans_by_ref = _plans(sheets.get("Plans"), planned, named, roles, cascades, check, today)
+    measures = _measures(sheets.get("Measures"), named, roles, check, today)
+    readings = _readings(sheets.get("Readings"), named, measures, roles, check, today)
+    plans_by_ref = _plans(sheets.get("Plans"), planned, named, roles, cascades, measures, check, today)
     for key, item in planned.items():
         specs, progress = actions_by_ref.get(key, ([], []))
         given = plans_by_ref.get(key)
         if given is not None and (not specs or any(p.status is not ActionStatus.complete for p in progress)):
             check.add("Plans", 0, "ref", f"{item.start.recommendation.ref} has plans but not every action is complete")
         cascade = cascades.get(key, [])
-        _check_sign_off(item.start.recommendation.ref, given, cascade, registry, check)
+        its_measures = list(measures.get(key, {}).values())
+        _check_sign_off(item.start.recommendation.ref, given, cascade, its_measures, registry, check)
         imported = None
         if specs:
             imported = ImportedProgress(
@@ -474,21 +545,30 @@ def _recommendations(
             )
         # The workflow judges the plans by the leads it is given: the same registry as checked here.
         parties = item.start.parties.model_copy(update={"agency_leads": registry.leads})
-        item.start = item.start.model_copy(update={"actions": specs, "imported": imported, "parties": parties})
+        update = {"actions": specs, "imported": imported, "parties": parties,
+                  "measures": [m.spec for m in its_measures if m.spec is not None],
+                  "readings": readings.get(key, [])}  # fmt: skip
+        item.start = item.start.model_copy(update=update)
     return list(planned.values())
 
 
 def _check_sign_off(
-    ref: str, given: _GivenPlans | None, cascade: list[_CascadeRow], registry: _Registry, check: _Check
+    ref: str,
+    given: _GivenPlans | None,
+    cascade: list[_CascadeRow],
+    measures: list[_MeasureRow],
+    registry: _Registry,
+    check: _Check,
 ) -> None:
-    """A sign-off the file claims needs plans the Assurance Board could have signed off; a
-    confirmation the file holds needs that sign-off."""
+    """A sign-off the file claims needs plans the Assurance Board could have signed off (with the
+    recommendation's measures); a confirmation the file holds needs that sign-off."""
     if given is None:
         return  # plans refused for problems of their own, or none (each cascade row is refused then)
     if given.signed_off_on is not None:
-        if not (given.clean and all(c.clean for c in cascade)):
+        if not (given.clean and all(c.clean for c in cascade) and all(m.clean for m in measures)):
             return  # judged once its rows are put right: a refused cell would only show as a gap here
-        gaps = sign_off_gaps(given.dissemination, given.audit, registry.leads)
+        specs = [m.spec for m in measures if m.spec is not None]
+        gaps = sign_off_gaps(given.dissemination, given.audit, registry.leads, specs)
         if gaps:
             reason = "the plans are not credible, so the Assurance Board cannot have signed them off: "
             check.add("Plans", given.row, "signed_off_on", reason + "; ".join(gaps))
@@ -560,7 +640,16 @@ def _actions(sheet, planned, named, roles, agencies, check: _Check, today: date)
     return by_ref
 
 
-def _plans(sheet: Sheet | None, planned, named, roles, cascades: dict[str, list[_CascadeRow]], check: _Check, today):
+def _plans(
+    sheet: Sheet | None,
+    planned,
+    named,
+    roles,
+    cascades: dict[str, list[_CascadeRow]],
+    measures: dict[str, dict[str, _MeasureRow]],
+    check: _Check,
+    today,
+):
     by_ref: dict[str, _GivenPlans] = {}
     seen: dict[str, int] = {}
     for number, row in sheet.rows if sheet else []:
@@ -599,13 +688,14 @@ def _plans(sheet: Sheet | None, planned, named, roles, cascades: dict[str, list[
              **({"reach_threshold": threshold} if threshold is not None else {})},
             {},
         )  # fmt: skip
+        weighed = _audit_measures(check, number, row, ref, measures.get(ref.casefold(), {}))
         audit = check.model(
             "Plans",
             number,
             AuditPlan,
             {"method": texts["method"], "auditor": texts["auditor"], "audit_on": dates["audit_on"],
-             "success_measures": lists["success_measures"]},
-            {},
+             "success_measures": lists["success_measures"], "measures": weighed},
+            {"measures": "audit_measures"},
         )  # fmt: skip
         if dissemination is not None and audit is not None and ref.casefold() in planned:
             signed = dates["signed_off_on"]
@@ -699,9 +789,182 @@ def _confirmation(
     return check.model("Cascade", number, ImportedCascade, data, {})
 
 
+def _audit_measures(
+    check: _Check, number: int, row: dict[str, Cell], ref: str, measures: dict[str, _MeasureRow]
+) -> list[str]:
+    """The measure ids of ``audit_measures`` (separated by commas), each a measure of ``ref`` in
+    the Measures sheet, spelt as that sheet spells it. Whether they make a credible plan (one with
+    a baseline and a target) is the sign-off gate's question, not the file's."""
+    weighed: list[str] = []
+    for named in dict.fromkeys(_ids(check.text(row, "audit_measures"))):
+        measure = measures.get(named.casefold())
+        if measure is None:
+            check.add("Plans", number, "audit_measures", f"no measure {named!r} of {ref} in Measures")
+        else:
+            weighed.append(measure.measure_id)
+    return weighed
+
+
+def _measures(sheet: Sheet | None, named, roles, check: _Check, today: date) -> dict[str, dict[str, _MeasureRow]]:
+    """Each recommendation's impact measures (by ref, then measure id, both case-folded), each
+    checked by the rules a board agreeing it meets. A row refused for its own problems is kept
+    (without its spec) so that its readings and the plans naming it are not refused again."""
+    by_ref: dict[str, dict[str, _MeasureRow]] = {}
+    for number, row in sheet.rows if sheet else []:
+        if not check.required("Measures", number, row, SHEETS["Measures"][0]):
+            continue
+        ref, measure_id = check.text(row, "ref"), check.text(row, "measure_id")
+        if ref.casefold() not in named:
+            check.add("Measures", number, "ref", f"no recommendation {ref!r} in Recommendations")
+            continue
+        measures = by_ref.setdefault(ref.casefold(), {})
+        earlier = measures.get(measure_id.casefold())
+        if earlier is not None:
+            already = f"{measure_id!r} is already a measure of {ref} on row {earlier.row}"
+            check.add("Measures", number, "measure_id", already)
+            continue
+        if len(measures) == MAX_MEASURES:
+            check.add("Measures", number, "measure_id", f"{ref} has more than {MAX_MEASURES} measures")
+            continue
+        mark = len(check.problems)
+        spec = _measure_spec(check, number, row, roles, today)
+        measures[measure_id.casefold()] = _MeasureRow(number, measure_id, spec, clean=len(check.problems) == mark)
+    return by_ref
+
+
+# The columns of a MeasureSpec's own (whole-measure) refusals, by how its message starts.
+_SPEC_MESSAGE_COLUMNS = (("baseline:", "baseline"), ("target:", "target"), ("target_by (", "target_by"),
+                         ("the target (", "target"), ("every ", "every"))  # fmt: skip
+
+
+def _measure_spec(check: _Check, number: int, row: dict[str, Cell], roles, today: date) -> MeasureSpec | None:
+    """One Measures row as a ``MeasureSpec`` by the payload's rules and ``measure_spec_problem``,
+    or None with each problem under its column."""
+    where = "Measures"
+    unreadable = len(check.problems)
+    unit = check.word(where, number, row, "unit", UNIT_WORDS, UNIT_CHOICES)
+    direction = check.word(where, number, row, "direction", DIRECTION_WORDS, DIRECTION_CHOICES)
+    percent = unit is MeasureUnit.percent
+    figures = {c: check.figure(where, number, row, c, percent=percent) for c in ("baseline", "target")}
+    dates = {c: check.date(where, number, row, c, required=False) for c in ("baseline_on", "target_by")}
+    readable = len(check.problems) == unreadable and unit is not None and direction is not None
+    reporter = _registered(check, where, number, row, "reporter", roles)
+    if not readable:
+        return None  # a cell the payload needs could not be read: said where it is
+    data: dict[str, Any] = {"measure_id": check.text(row, "measure_id"), "name": check.text(row, "name"),
+                            "unit": unit, "direction": direction, **figures, **dates,
+                            "reporter": reporter or _STAND_IN_ADDRESS}  # fmt: skip
+    if check.text(row, "every"):
+        data["every"] = check.text(row, "every")
+    try:
+        spec = MeasureSpec.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            column, reason = _spec_problem(error, data)
+            check.add(where, number, column, reason)
+        return None
+    problem = measure_spec_problem(spec, today)
+    if problem:
+        check.add(where, number, "baseline_on", problem)
+        return None
+    return spec if reporter else None
+
+
+def _spec_problem(error: Any, data: dict[str, Any]) -> tuple[str, str]:
+    """The column and the reason of one of ``MeasureSpec``'s refusals."""
+    reason = str(error["msg"]).removeprefix("Value error, ")
+    if error["loc"]:
+        column = str(error["loc"][0])
+        if column == "measure_id" and error["type"] == "string_pattern_mismatch":
+            reason = (f"{str(data['measure_id'])[:40]!r} is not a measure id: use up to 32 letters, digits, "
+                      "'.', '_' or '-', starting with a letter or a digit")  # fmt: skip
+        return column, reason
+    # The payload's whole-measure rules: the pair missing its other half, else by the message.
+    for figure, day in (("baseline", "baseline_on"), ("target", "target_by")):
+        if reason.startswith(f"give the {figure} "):
+            return (day if data.get(figure) is not None else figure), reason
+    for start, column in _SPEC_MESSAGE_COLUMNS:
+        if reason.startswith(start):
+            return column, reason.removeprefix(f"{column}: ")
+    return "", reason
+
+
+def _registered(check: _Check, sheet: str, number: int, row: dict[str, Cell], column: str, roles) -> str | None:
+    """The registered person ``column`` names (any role: the rule for a measure's reporter), or
+    None (reported)."""
+    address = check.address(sheet, number, row, column)
+    if address is None:
+        return None
+    problem = person_problem(address, "measure reporter", roles)
+    if problem:
+        check.add(sheet, number, column, problem.replace("the registry", "People"))
+        return None
+    return address
+
+
+def _readings(
+    sheet: Sheet | None, named, measures: dict[str, dict[str, _MeasureRow]], roles, check: _Check, today: date
+) -> dict[str, list[ImportedReading]]:
+    """The readings already collected, by ref: each of a measure in the Measures sheet, by the
+    rule a reporter recording one meets (``models.measures.reading_problem``), one per day."""
+    by_ref: dict[str, list[ImportedReading]] = {}
+    seen: dict[tuple[str, str, date], int] = {}
+    for number, row in sheet.rows if sheet else []:
+        if not check.required("Readings", number, row, SHEETS["Readings"][0]):
+            continue
+        ref, measure_id = check.text(row, "ref"), check.text(row, "measure_id")
+        if ref.casefold() not in named:
+            check.add("Readings", number, "ref", f"no recommendation {ref!r} in Recommendations")
+            continue
+        measure = measures.get(ref.casefold(), {}).get(measure_id.casefold())
+        if measure is None:
+            check.add("Readings", number, "measure_id", f"no measure {measure_id!r} of {ref} in Measures")
+            continue
+        spec = measure.spec
+        mark = len(check.problems)
+        percent = spec is not None and spec.unit is MeasureUnit.percent
+        value = check.figure("Readings", number, row, "value", percent=percent)
+        on = check.date("Readings", number, row, "on", required=True)
+        by = _registered(check, "Readings", number, row, "by", roles) if check.text(row, "by") else None
+        if spec is None or value is None or on is None:
+            continue  # the measure is refused on its own (its readings are judged once it is put right)
+        key = (ref.casefold(), spec.measure_id.casefold(), on)
+        if key in seen:
+            check.add("Readings", number, "on", f"{spec.measure_id} already has a reading on {on}, on row {seen[key]}")
+            continue
+        seen[key] = number
+        _reading_problems(check, number, spec, value, on, today)
+        data = {"measure_id": spec.measure_id, "value": value, "on": on, "by": by, "note": check.text(row, "note")}
+        reading = check.model("Readings", number, ImportedReading, data, {})
+        if reading is None or len(check.problems) > mark:
+            continue
+        known = by_ref.setdefault(ref.casefold(), [])
+        if len(known) == MAX_READINGS:
+            check.add("Readings", number, "ref", f"{ref} has more than {MAX_READINGS} readings")
+            continue
+        known.append(reading)
+    return by_ref
+
+
+def _reading_problems(check: _Check, number: int, spec: MeasureSpec, value: float, on: date, today: date) -> None:
+    """The reading rule (``models.measures.reading_problem``), each refusal under its column: the
+    day's, judged with a figure every unit allows (0), and the figure's, on a day every measure allows."""
+    day_problem_ = reading_problem(spec, 0, on, today)
+    if day_problem_:
+        check.add("Readings", number, "on", day_problem_)
+    figure_problem = reading_problem(spec, value, spec.baseline_on or today, today)
+    if figure_problem:
+        check.add("Readings", number, "value", figure_problem)
+
+
 def _rows(sheets: dict[str, Sheet], name: str) -> list[tuple[int, dict[str, Cell]]]:
     return sheets[name].rows if name in sheets else []
 
 
 def _items(text: str) -> list[str]:
     return [part.strip() for part in text.split(LIST_SEPARATOR) if part.strip()]
+
+
+def _ids(text: str) -> list[str]:
+    """Ids separated by commas (or by ``;``, the separator of the other lists)."""
+    return [part.strip() for part in re.split(r"[,;]", text) if part.strip()]

@@ -10,7 +10,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from models.payloads import ActionStatus
+from models.payloads import ActionStatus, Direction, MeasureUnit
 from models.vocabulary import priority_names, source_kind_names
 from plans.sheets import SHEETS
 
@@ -37,13 +37,22 @@ EXAMPLE_ROWS: dict[str, dict[str, Any]] = {
               "socialisation": "Discussed in team meetings for three months", "owner": "named.nurse@icb.example.org",
               "starts": "2023-07-03", "ends": "2023-09-29", "method": "Case file audit of 20 cases",
               "auditor": "named.nurse@icb.example.org", "audit_on": "2024-01-15",
-              "success_measures": "Protocol used in 90% of cases", "cascade_by": "2023-10-31", "reach_threshold": 80,
-              "signed_off_on": ""},
+              "success_measures": "Protocol used in 90% of cases", "audit_measures": "M1", "cascade_by": "2023-10-31",
+              "reach_threshold": 80, "signed_off_on": ""},
     # reached, channels, done_on and note stay blank until the agency confirms (or, for plans the
     # Assurance Board signed off before the import, hold the confirmation it has made since).
     "Cascade": {"ref": "SAR-2023-01", "agency": "Thames Valley Police", "lead_email": "named.nurse@icb.example.org",
                 "staff_group": "Neighbourhood and safeguarding officers", "expected_reach": 120, "reached": "",
                 "channels": "", "done_on": "", "note": ""},
+    # baseline and target each with its date, or left blank until counted (the audit plan's gate
+    # asks for one measure with both); every: how often a reading is owed (ISO-8601, default P3M).
+    "Measures": {"ref": "SAR-2023-01", "measure_id": "M1",
+                 "name": "Escalated cases where a professionals' meeting was held", "unit": "percent",
+                 "direction": "up", "baseline": 45, "baseline_on": "2023-01-31", "target": 90,
+                 "target_by": "2024-01-31", "reporter": "named.nurse@icb.example.org", "every": "P3M"},
+    # Readings already collected before the import; by left blank: the measure's reporter.
+    "Readings": {"ref": "SAR-2023-01", "measure_id": "M1", "value": 50, "on": "2023-03-31", "by": "",
+                 "note": "Dip sample of 12 escalated cases"},
 }  # fmt: skip
 
 # Drop-down lists for the columns with a fixed vocabulary.
@@ -53,6 +62,8 @@ CHOICES: dict[tuple[str, str], list[str]] = {
     ("Recommendations", "priority"): priority_names(),
     ("Actions", "status"): [s.value for s in ActionStatus],
     ("Boards", "working_days"): ["yes", "no"],
+    ("Measures", "unit"): [unit.value for unit in MeasureUnit],
+    ("Measures", "direction"): [direction.value for direction in Direction],
 }
 HEADER_FILL = PatternFill("solid", fgColor="DDDDDD")
 
@@ -97,10 +108,11 @@ def write_template(path: Path) -> None:
 
 
 def write_from_yaml(source: Path, path: Path) -> None:
-    """The same plan as a workbook, from its YAML (dates stay ISO text, as the YAML has them)."""
-    import yaml
+    """The same plan as a workbook, from its YAML (dates stay ISO text, as the YAML has them),
+    read as the importer reads it (a column named ``on`` stays ``on``)."""
+    from plans.limits import yaml_document
 
-    document = yaml.safe_load(source.read_text(encoding="utf-8"))
+    document = yaml_document(source.read_text(encoding="utf-8"))
     rows = {name: [{k: ("" if v is None else v) for k, v in row.items()} for row in items]
             for name, items in document.items()}  # fmt: skip
     write_workbook(path, rows)

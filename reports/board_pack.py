@@ -3,8 +3,9 @@
 It reads the read model (never the workflows, except for the plan gaps of what awaits sign-off,
 which the caller passes in) and says, for one month: what changed, what awaits sign-off and what
 stands in its way, which cascades to staff are unconfirmed or short and how far the learning has
-reached each agency, what is overdue or escalated by board and by agency, the audits recorded and
-the audits due, with charts drawn as inline SVG.
+reached each agency, whether the impact measures moved towards their targets (off track first),
+what is overdue or escalated by board and by agency, the audits recorded and the audits due, with
+charts drawn as inline SVG, each with its figures as a table.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from markupsafe import Markup
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from models.payloads import AuditOutcome
-from models.wording import STAGES, escalated_to, event_detail, event_words, uk_date
+from models.measures import with_unit
+from models.payloads import CLOSED_STAGES, AuditOutcome, MeasureTrack, MeasureView
+from models.wording import DIRECTION_WORDS, MEASURE_TRACK, STAGES, escalated_to, event_detail, event_words, uk_date
 from reports.charts import rag_bars_svg, reach_bars_svg
+from reports.measure_chart import measure_chart_svg, measure_rows
 from store.cascade import AgencyReach, StoredCascade, reach_by_agency, stored_cascades
+from store.measures import stored_measures
 from store.overview import counts_by
 from store.read_model import RecommendationSummary, as_utc, recommendation_summaries
 from store.tables import TimelineRow
@@ -31,9 +35,10 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "reports"
 # every change of stage. Their words are the pages' (models.wording), so the pack says what the
 # timeline says.
 CASCADE_EVENTS = frozenset({"cascade_confirmed", "cascade_corrected"})
+MEASURE_EVENTS = frozenset({"measures_added", "reading_recorded", "reading_corrected"})
 BOARD_EVENTS = frozenset({
     "actions_agreed", "actions_added", "action_completed", "owner_reassigned", "extension_approved",
-    "extension_declined", "due_date_changed", "plans_submitted", "signed_off", *CASCADE_EVENTS,
+    "extension_declined", "due_date_changed", "plans_submitted", "signed_off", *CASCADE_EVENTS, *MEASURE_EVENTS,
     *(f"audit_{outcome.value}" for outcome in AuditOutcome),
 })  # fmt: skip
 
@@ -57,6 +62,16 @@ class CascadeItem(BaseModel):
     cascade: StoredCascade
 
 
+class MeasureItem(BaseModel):
+    """One impact measure in the pack's measures section, with the recommendation it belongs to.
+    ``charted``: drawn with its table (off track, overdue, or read in the month); the others are
+    one line each, so that a pack of hundreds of measures stays one a chair can read."""
+
+    summary: RecommendationSummary
+    view: MeasureView
+    charted: bool = True
+
+
 class BoardPack(BaseModel):
     month: date  # its first day
     generated_at: datetime
@@ -73,6 +88,8 @@ class BoardPack(BaseModel):
     # corrected in the month.
     reach: list[AgencyReach]
     reach_counted: int
+    # Every measure of the open recommendations: those off track first.
+    measures: list[MeasureItem]
     red: list[RecommendationSummary]
     audits: list[Change]
     audits_due: list[RecommendationSummary]
@@ -124,6 +141,9 @@ def board_pack_data(
         cascades=cascade_items(summaries, cascades),
         reach=reach_by_agency(part for cascade in cascades.values() for part in cascade.agencies),
         reach_counted=len(cascades),
+        measures=measure_items(
+            summaries, stored_measures(session=session, refs=_open_refs(summaries)), month=(start.date(), end.date())
+        ),
         red=sorted((s for s in summaries if s.rag == "red"), key=lambda s: (s.board, s.agencies, s.ref)),
         audits=audits,
         audits_due=audits_due,
@@ -140,6 +160,28 @@ def cascade_items(summaries: list[RecommendationSummary], cascades: dict[str, St
         and (summary.stage == "cascade" or (summary.stage == "audit" and cascade.unconfirmed))
     ]
     return sorted(items, key=lambda i: (not i.cascade.cascade_overdue, i.cascade.cascade_by or date.max, i.summary.ref))
+
+
+def _open_refs(summaries: list[RecommendationSummary]) -> set[str]:
+    return {s.ref for s in summaries if s.stage not in CLOSED_STAGES}
+
+
+def measure_items(
+    summaries: list[RecommendationSummary], measures: dict[str, list[MeasureView]], *, month: tuple[date, date]
+) -> list[MeasureItem]:
+    """The measures of the recommendations the pack covers: off track first (the board's question
+    is whether practice changed), then by recommendation and measure. Charted: those off track,
+    overdue, or read in the month (``month``: its first day and the next month's)."""
+    first, following = month
+
+    def charted(view: MeasureView) -> bool:
+        read_in_month = any(first <= r.on < following for r in view.readings)
+        return view.on_track is MeasureTrack.off_track or view.overdue or read_in_month
+
+    items = [
+        MeasureItem(summary=s, view=view, charted=charted(view)) for s in summaries for view in measures.get(s.ref, [])
+    ]
+    return sorted(items, key=lambda i: (i.view.on_track is not MeasureTrack.off_track, not i.charted, i.summary.ref))
 
 
 async def sign_off_gaps_of(client, refs: list[str]) -> dict[str, list[str]]:
@@ -160,7 +202,7 @@ async def sign_off_gaps_of(client, refs: list[str]) -> dict[str, list[str]]:
 def render_board_pack(pack: BoardPack) -> str:
     """The pack as one HTML file: styles inline, charts inline, nothing fetched from anywhere."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
-    env.filters.update(ukdate=uk_date, escalated_to=escalated_to)
+    env.filters.update(ukdate=uk_date, escalated_to=escalated_to, with_unit=lambda v, unit: with_unit(v, unit.value))
     return env.get_template("board_pack.html").render(
         pack=pack,
         stages=STAGES,
@@ -175,5 +217,13 @@ def render_board_pack(pack: BoardPack) -> str:
                 chart_id="reach",
             )
         ),
+        measures=[
+            (item, Markup(measure_chart_svg(item.view, title_id=f"measure-{number}")), measure_rows(item.view))
+            for number, item in enumerate(pack.measures, 1)
+            if item.charted
+        ],  # the charts are built from escaped text
+        uncharted=[item for item in pack.measures if not item.charted],
+        tracks=MEASURE_TRACK,
+        directions=DIRECTION_WORDS,
         month_label=f"{pack.month:%B %Y}",
     )

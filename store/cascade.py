@@ -21,7 +21,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
 from models.payloads import CASCADE_OPEN_STAGES, CascadeRowFacts
-from store.read_model import Visibility
+from store.read_model import Visibility, involved_beyond_actions
 from store.tables import ActionRow, Agency, CascadeRow, RecommendationRow, table_of
 
 
@@ -72,11 +72,10 @@ def cascade_entries(*, session: Session, visible: Visibility | None = None) -> l
         owners, agencies = involved[action.ref]
         owners.add(action.owner.lower())
         agencies.add(action.agency)
-    for row in rows:
-        owners, agencies = involved[row.ref]
-        if row.lead:
-            owners.add(row.lead.lower())
-        agencies.add(row.agency)
+    for ref, (people, reached) in involved_beyond_actions(connection, refs).items():
+        owners, agencies = involved[ref]
+        owners |= people
+        agencies |= reached
     boards = {row.ref: row.board for row in rows}
     seen = {ref for ref in refs if visible is None or visible(boards[ref], *involved[ref])}
     entries = [

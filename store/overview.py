@@ -1,5 +1,6 @@
 """The dashboard's overview: counts by stage and RAG per board and per agency, and the lists of
-what needs the Assurance Board, all from the read model and all limited to what the reader may see.
+what needs the Assurance Board (impact measures off track among them), all from the read model
+and all limited to what the reader may see.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
+from store.measures import OffTrackMeasure, off_track_measures
 from store.read_model import RecommendationSummary, Visibility, as_utc, recommendation_summaries
 from store.tables import TimelineRow, table_of
 
@@ -43,6 +45,8 @@ class Overview(BaseModel):
     red: list[RecommendationSummary]
     audits_due: list[RecommendationSummary]
     failed_audits: list[FailedAudit]
+    # Impact measures off track on the open recommendations the reader may see, furthest behind first.
+    off_track: list[OffTrackMeasure]
 
 
 def counts_by(summaries: Iterable[RecommendationSummary], *, per: str, of: str) -> dict[str, dict[str, int]]:
@@ -88,6 +92,7 @@ def overview(*, session: Session, now: datetime, visible: Visibility | None = No
             key=lambda s: (s.audit_due, s.ref),
         ),
         failed_audits=_failed_audits(session, re_audits),
+        off_track=off_track_measures(session=session, refs={s.ref for s in summaries if s.measures_off_track}),
     )
 
 

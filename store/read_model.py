@@ -25,12 +25,14 @@ from models.payloads import (
     ProjectionInput,
 )
 from models.rag import rag
+from store.measures import write_measures
 from store.tables import (
     ActionRow,
     Agency,
     Board,
     CascadeRow,
     CaughtMail,
+    MeasureRow,
     OutboxRow,
     Person,
     ProblemRow,
@@ -61,7 +63,9 @@ def _projection_statements(dialect: str) -> _ProjectionStatements:
     module = postgresql if dialect == "postgresql" else sqlite
     recommendation = table_of(RecommendationRow).c
     insert = module.insert(RecommendationRow)
-    updated = {c.name: insert.excluded[c.name] for c in table_of(RecommendationRow).columns if c.name != "ref"}
+    # The count of measures off track is the measures' writer's to set (store.measures), from their rows.
+    kept = {"ref", "measures_off_track"}
+    updated = {c.name: insert.excluded[c.name] for c in table_of(RecommendationRow).columns if c.name not in kept}
     actions = module.insert(ActionRow)
     action_columns = {c.name: actions.excluded[c.name] for c in table_of(ActionRow).columns if not c.primary_key}
     # RETURNING, not rowcount: psycopg reports -1 for an upsert, and the row comes back only when
@@ -197,6 +201,8 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
                     for c in data.cascade
                 ],
             )
+    if moved and data.measures:
+        write_measures(session=session, ref=data.ref, measures=data.measures)
     _insert_ignoring_duplicates(
         session,
         TimelineRow,
@@ -256,6 +262,7 @@ class RecommendationSummary(Payload):
     next_open_due: date | None
     audit_due: date | None = None
     stage_entered_at: datetime | None = None
+    measures_off_track: int = 0
 
 
 def recommendation_summaries(
@@ -325,6 +332,7 @@ def _build_listing(connection: Any, now: datetime) -> list[_Listed]:
         sa_select(
             r.ref, r.title, r.board, r.stage, r.overdue, r.escalation_level, r.next_deadline_at,
             r.next_deadline_kind, r.stage_entered_at, r.audit_due, r.cascade_short, r.cascade_overdue,
+            r.measures_off_track,
             func.min(case((a.status != "complete", a.due))).label("open_due"),
             func.aggregate_strings(a.agency, _SEPARATOR).label("agencies"),
             func.aggregate_strings(func.lower(a.owner), _SEPARATOR).label("owners"),
@@ -333,15 +341,7 @@ def _build_listing(connection: Any, now: datetime) -> list[_Listed]:
         .group_by(r.ref)
         .order_by(r.ref)
     ).all()  # fmt: skip
-    # Who may see a recommendation through its cascade (its leads and agencies), as through its
-    # actions: the one rule the pages' ``involved`` applies to a single status.
-    c = table_of(CascadeRow).c
-    cascade: dict[str, tuple[set[str], set[str]]] = {}
-    for ref, cascade_agency, lead in connection.execute(sa_select(c.ref, c.agency, c.lead)):
-        leads, reached = cascade.setdefault(ref, (set(), set()))
-        reached.add(cascade_agency)
-        if lead:
-            leads.add(lead.lower())
+    beyond_actions = involved_beyond_actions(connection)
     listing = []
     for row in rows:
         agencies = set(row.agencies.split(_SEPARATOR)) if row.agencies else set()
@@ -362,12 +362,32 @@ def _build_listing(connection: Any, now: datetime) -> list[_Listed]:
             ref=row.ref, title=row.title, board=row.board, agencies=sorted(agencies), stage=row.stage, rag=rating,
             overdue=row.overdue, escalation_level=row.escalation_level, next_deadline_at=row.next_deadline_at,
             next_deadline_kind=row.next_deadline_kind, next_open_due=open_due, audit_due=row.audit_due,
-            stage_entered_at=entered,
+            stage_entered_at=entered, measures_off_track=row.measures_off_track or 0,
         )  # fmt: skip
         owners = set(row.owners.split(_SEPARATOR)) if row.owners else set()
-        leads, reached = cascade.get(row.ref, (set(), set()))
-        listing.append(_Listed(summary=summary, owners=owners | leads, agencies=agencies | reached))
+        people, reached = beyond_actions.get(row.ref, (set(), set()))
+        listing.append(_Listed(summary=summary, owners=owners | people, agencies=agencies | reached))
     return listing
+
+
+def involved_beyond_actions(connection: Any, refs: Sequence[str] | None = None) -> dict[str, tuple[set[str], set[str]]]:
+    """Who may see each recommendation other than through its actions, and through which
+    agencies: its cascade's leads and agencies, and its measures' reporters. With the actions'
+    owners and agencies, the one rule the pages' ``involved`` applies to a single status."""
+    c, m = table_of(CascadeRow).c, table_of(MeasureRow).c
+    cascade_rows = sa_select(c.ref, c.agency, c.lead)
+    reporter_rows = sa_select(m.ref, m.reporter)
+    if refs is not None:
+        cascade_rows, reporter_rows = cascade_rows.where(c.ref.in_(refs)), reporter_rows.where(m.ref.in_(refs))
+    involved: dict[str, tuple[set[str], set[str]]] = {}
+    for ref, agency, lead in connection.execute(cascade_rows):
+        people, agencies = involved.setdefault(ref, (set(), set()))
+        agencies.add(agency)
+        if lead:
+            people.add(lead.lower())
+    for ref, reporter in connection.execute(reporter_rows):
+        involved.setdefault(ref, (set(), set()))[0].add(reporter.lower())
+    return involved
 
 
 # Joins the agencies and owners of a recommendation's actions into one string: a character no

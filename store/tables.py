@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Table
+from sqlalchemy import JSON, Column, DateTime, Table, Text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -116,6 +116,8 @@ class RecommendationRow(SQLModel, table=True):
     cascade_overdue: bool = False
     cascade_by: date | None = None
     reach_threshold: int | None = None
+    # How many of its impact measures are off track (the ``measure`` rows): the lists' count.
+    measures_off_track: int = 0
     version: int = 0
     updated_at: datetime = Field(sa_type=UtcDateTime)
 
@@ -150,6 +152,33 @@ class CascadeRow(SQLModel, table=True):
     reached: int | None = None
     done_on: date | None = None
     status: str = Field(index=True, max_length=20)
+
+
+class MeasureRow(SQLModel, table=True):
+    """One row per impact measure of a recommendation: its figures, its readings (JSON text,
+    oldest first: ``[{value, on, by, note}]``) and where it stands, as the status said when the
+    projection wrote it (``models.measures``). Measures are only added, so rows are upserted."""
+
+    __tablename__ = "measure"
+
+    ref: str = Field(primary_key=True, foreign_key="recommendation.ref", max_length=64)
+    measure_id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=300)
+    unit: str = Field(max_length=10)
+    direction: str = Field(max_length=10)
+    baseline: float | None = None
+    baseline_on: date | None = None
+    target: float | None = None
+    target_by: date | None = None
+    reporter: str = Field(index=True, max_length=254)
+    every: str
+    readings: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    latest_value: float | None = None
+    latest_on: date | None = None
+    track: str = Field(index=True, max_length=20)  # on_track | off_track | no_data
+    expected: float | None = None  # the line's value on the latest reading's day
+    reading_due_on: date | None = None  # None once the recommendation is closed
+    overdue: bool = False
 
 
 class TimelineRow(SQLModel, table=True):

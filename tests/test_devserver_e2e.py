@@ -111,6 +111,7 @@ class TestDevServerLifecycle:
         assert Stage.assured == result.stage
         assert [
             "received",
+            "measures_added",
             "action_assigned",
             "action_assigned",
             "stage:action",
@@ -137,6 +138,7 @@ class TestDevServerLifecycle:
 
         outbox = sent(database_url, ref)
         assert [
+            "measure_assigned",
             "task_assigned",
             "task_assigned",
             "plans_requested",
@@ -200,6 +202,7 @@ class TestWorkerHandover:
         assert (Stage.withdrawn, "Superseded by the 2024 thematic review") == (result.stage, result.closed_reason)
         assert [
             "received",
+            "measures_added",
             "action_assigned",
             "action_assigned",
             "stage:action",
@@ -214,6 +217,6 @@ class TestWorkerHandover:
 
         row = stored_row(database_url, ref)
         assert (Stage.withdrawn.value, final_status.version) == (row.stage, row.version)
-        assert ["task_assigned", "task_assigned", "plans_requested", "withdrawn"] == [
+        assert ["measure_assigned", "task_assigned", "task_assigned", "plans_requested", "withdrawn"] == [
             n.kind for n in sent(database_url, ref)
         ]

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.workflows import UnknownRecommendation, reader_status, recommendation_status
 from models.lifecycle import DECISION_INPUTS
-from models.payloads import RecommendationStatus, Stage
+from models.payloads import CLOSED_STAGES, RecommendationStatus, Stage
 from models.rag import Rag
 from reports.charts import rag_bars_svg, reach_bars_svg, stage_bars_svg
 from store.access import Viewer
@@ -87,6 +87,7 @@ async def list_page(
     rag: str | None = None,
     overdue: str | None = None,
     audit_due: str | None = None,
+    measures: str | None = None,
 ) -> Response:
     """Every recommendation the reader may see, narrowed by the filters the overview links to."""
     ctx: WebContext = request.app.state.ctx
@@ -114,11 +115,15 @@ async def list_page(
             (row for row in rows if row.audit_due and row.audit_due <= month_end),
             key=lambda r: r.audit_due or month_end,
         )
+    if measures == "off_track":  # the overview's "impact measures off track" (open ones only, as it lists)
+        rows = [row for row in rows if row.measures_off_track and row.stage not in CLOSED_STAGES]
     filters = {k: v for k, v in {"board": board, "agency": agency, "stage": stage, "rag": rag_filter}.items() if v}
     if overdue == "1":
         filters["overdue"] = "1"
     if audit_due == "month":
         filters["audit_due"] = "month"
+    if measures == "off_track":
+        filters["measures"] = "off_track"
     return ctx.page(
         request,
         "dashboard/list.html",
@@ -221,6 +226,8 @@ def _filter_words(filters: dict[str, str]) -> str:
         parts.append("overdue only")
     if "audit_due" in filters:
         parts.append("audit due by the end of this month")
+    if "measures" in filters:
+        parts.append("an impact measure off track")
     return "; ".join(parts)
 
 

@@ -16,6 +16,9 @@ from typing import Any
 from gateway.workflows import DecisionNotTaken, parse_decision
 from models.days import EARLIEST_DAY, LATEST_DAY
 from models.lifecycle import RULE_NAMED, Scope
+from models.measure_decisions import measure_spec_problem
+from models.payloads import MeasureSpec
+from models.wording import with_uk_dates
 
 # Dates before this or after that are typing mistakes, whatever the rules say about the future:
 # the one date rule (models.days), said here in the words of a form.
@@ -34,8 +37,14 @@ AUDIT_FIELDS = {
     "auditor": "auditor",
     "audit_on": "audit_on",
     "success_measures": "success_measures",
+    "measures": "measures",  # the impact measures the audit weighs: boxes ticked, one id per line
 }
-LIST_FIELDS = {"audiences", "channels", "success_measures"}
+LIST_FIELDS = {"audiences", "channels", "success_measures", "measures"}
+# The add_measures form: one measure per submission, its fields named as the payload's.
+MEASURE_FIELDS = ("measure_id", "name", "unit", "direction", "baseline", "baseline_on", "target", "target_by",
+                  "reporter", "every")  # fmt: skip
+MEASURE_DATE_FIELDS = ("baseline_on", "target_by")
+MEASURE_FIGURE_FIELDS = ("baseline", "target")
 PLAIN_FIELDS = {
     "acknowledge": (),
     "report_progress": ("note",),
@@ -44,16 +53,18 @@ PLAIN_FIELDS = {
     "complete_action": ("evidence",),
     "reassign_owner": ("new_owner", "reason"),
     "sign_off": ("note",),
-    "record_audit": ("outcome", "findings"),
+    "record_audit": ("outcome", "findings", "off_track_reason"),
     "decline": ("reason",),
     "withdraw": ("reason",),
     "change_due_date": ("reason",),
     "remind_owner": ("note",),
     "record_board_decision": ("decision",),
     "confirm_cascade": ("agency", "note"),
+    "record_reading": ("measure_id", "note"),
 }
 # The decisions about the whole recommendation rather than one action, in the order pages show them.
-WHOLE_DECISIONS = ("agree_actions", "add_actions", "submit_plans", "sign_off", "record_audit", "decline", "withdraw")
+WHOLE_DECISIONS = ("agree_actions", "add_actions", "add_measures", "record_reading", "submit_plans", "sign_off",
+                   "record_audit", "decline", "withdraw")  # fmt: skip
 # Friendlier words for pydantic's messages about empty or over-long text.
 _MESSAGES = [
     (re.compile(r"^String should have at least 1 character"), "Enter {label}"),
@@ -63,6 +74,12 @@ _MESSAGES = [
     (re.compile(r"^Input should be 'embedded', 'partially_embedded' or 'not_embedded'"), "Choose the audit's outcome"),
     (re.compile(r"^Input should be greater than or equal to (\d+)"), "{Label} must be {0} or more"),
     (re.compile(r"^Input should be less than or equal to (\d+)"), "{Label} must be {0} or less"),
+    (
+        re.compile(r"^String should match pattern"),
+        "{Label} must start with a letter or a number, then use only letters, numbers, dots or dashes",
+    ),
+    (re.compile(r"^Input should be 'percent'"), "Choose what kind of figure the measure is"),
+    (re.compile(r"^Input should be 'up' or 'down'"), "Choose which way the measure should go"),
     (re.compile(r"^Value error, (.*)$"), "{0}"),
 ]
 LABELS = {
@@ -103,6 +120,20 @@ LABELS = {
     "reach_threshold": "the reach threshold",
     "reached": "how many staff were reached",
     "done_on": "the day it was done",
+    "measures": "the impact measures",
+    "measure_id": "the measure's id",
+    "name": "the measure's name",
+    "unit": "what kind of figure it is",
+    "direction": "which way it should go",
+    "baseline": "the baseline",
+    "baseline_on": "the date of the baseline",
+    "target": "the target",
+    "target_by": "the target date",
+    "reporter": "the reporter's work email address",
+    "every": "how often it is read",
+    "value": "the figure",
+    "on": "the date of the reading",
+    "off_track_reason": "why the change is embedded although a measure is off track",
 }
 
 
@@ -162,6 +193,23 @@ def read_count(form: Mapping[str, str], name: str, *, required: bool) -> tuple[i
     return int(raw), None
 
 
+def read_figure(form: Mapping[str, str], name: str, *, required: bool) -> tuple[float | None, str | None]:
+    """A figure typed in box ``name`` (a measure's baseline, target or reading: 72, 72.5, 1,200):
+    (figure, None), (None, None) when left empty and not required, or (None, problem). Whether it
+    fits its unit is the payload's and the workflow's to say (``models.payloads.unit_value_problem``)."""
+    raw = (form.get(name) or "").strip().replace(",", "").removesuffix("%").strip()
+    label = LABELS.get(name, "the figure")
+    if not raw:
+        return None, (f"Enter {label}" if required else None)
+    if not FIGURE.fullmatch(raw):
+        return None, f"{label[0].upper()}{label[1:]} must be a number, like 72 or 72.5"
+    return float(raw), None
+
+
+# A figure as a person types one: digits, perhaps a minus and a decimal point (no 1e9, no "nan").
+FIGURE = re.compile(r"-?(\d{1,12}(\.\d{0,6})?|\.\d{1,6})")
+
+
 def _action_rows(form: Mapping[str, str], parsed: ParsedForm) -> list[dict[str, Any]]:
     rows = []
     for index in range(row_count(form)):
@@ -177,8 +225,9 @@ def _action_rows(form: Mapping[str, str], parsed: ParsedForm) -> list[dict[str, 
     return rows
 
 
-def parse_form(name: str, form: Mapping[str, str], *, by: str) -> ParsedForm:
-    """Reshape ``form`` for decision ``name`` and validate it with the decision's payload type."""
+def parse_form(name: str, form: Mapping[str, str], *, by: str, today: date | None = None) -> ParsedForm:
+    """Reshape ``form`` for decision ``name`` and validate it with the decision's payload type
+    (and a new measure with ``models.measure_decisions``' rule for ``today``, when given)."""
     parsed = ParsedForm()
     payload: dict[str, Any] = {"by": by}
     # Whether the decision names an action is the decision table's to say.
@@ -231,15 +280,94 @@ def parse_form(name: str, form: Mapping[str, str], *, by: str) -> ParsedForm:
         if not payload["outcome"]:
             parsed.errors["outcome"] = "Choose the audit's outcome"
         _early_audit(form, payload, parsed)
+    elif name == "record_reading":
+        _reading(form, payload, parsed)
+    elif name == "add_measures":
+        payload["measures"] = [_measure(form, parsed)]
     if parsed.errors:
         return parsed
     try:
-        parsed.payload = parse_decision(name, payload).model_dump(mode="json")
+        decision = parse_decision(name, payload)
     except DecisionNotTaken as exc:
         for where, message in exc.fields.items():
-            form_name = form_field_of(where)
+            form_name, message = _measure_problem(message, payload) if where == "measures.0" else (where, message)
+            form_name = form_field_of(form_name)
             parsed.errors.setdefault(form_name, friendly(message, form_name))
+        if name == "add_measures":
+            _ask_for_empty(parsed, payload["measures"][0])
+        return parsed
+    if name == "add_measures" and today is not None:
+        # The one rule for a measure agreed today (a baseline not yet measured), at its field.
+        [spec] = payload["measures"]
+        problem = measure_spec_problem(MeasureSpec.model_validate(spec), today)
+        if problem:
+            parsed.errors["baseline_on"] = _form_words(problem.split(": ", 1)[-1])
+            return parsed
+    parsed.payload = decision.model_dump(mode="json")
     return parsed
+
+
+def _reading(form: Mapping[str, str], payload: dict[str, Any], parsed: ParsedForm) -> None:
+    """A reading: which measure (chosen from those offered), the figure and its day."""
+    if not payload["measure_id"]:
+        parsed.errors["measure_id"] = "Choose the measure the reading is for"
+    payload["value"], problem = read_figure(form, "value", required=True)
+    if problem:
+        parsed.errors["value"] = problem
+    payload["on"], problem = read_date(form, "on", required=True)
+    if problem:
+        parsed.errors["on"] = problem
+
+
+def _measure(form: Mapping[str, str], parsed: ParsedForm) -> dict[str, Any]:
+    """One new measure from its fields; a baseline or target left empty is one not known yet."""
+    spec: dict[str, Any] = {}
+    for field_name in MEASURE_FIELDS:
+        if field_name in MEASURE_DATE_FIELDS:
+            spec[field_name], problem = read_date(form, field_name, required=False)
+        elif field_name in MEASURE_FIGURE_FIELDS:
+            spec[field_name], problem = read_figure(form, field_name, required=False)
+        else:
+            spec[field_name], problem = (form.get(field_name) or "").strip(), None
+        if problem:
+            parsed.errors[field_name] = problem
+    if not spec["every"]:
+        del spec["every"]  # the payload's default: a reading each quarter
+    return spec
+
+
+def _ask_for_empty(parsed: ParsedForm, spec: dict[str, Any]) -> None:
+    """A field of a new measure left empty is asked for, rather than called mistyped."""
+    for field_name in ("measure_id", "reporter"):
+        if field_name in parsed.errors and not spec[field_name]:
+            parsed.errors[field_name] = f"Enter {LABELS[field_name]}"
+
+
+def _measure_problem(message: str, payload: dict[str, Any]) -> tuple[str, str]:
+    """Where a new measure's own rule (``MeasureSpec``, which judges its fields together) puts its
+    problem on the form, and the problem in the form's words."""
+    text = message.removeprefix("Value error, ")
+    [spec] = payload["measures"]
+    if text.startswith("give the baseline"):
+        where = "baseline_on" if spec.get("baseline") is not None else "baseline"
+        return where, "Enter the baseline and the date it was measured, or leave both empty"
+    if text.startswith("give the target"):
+        where = "target_by" if spec.get("target") is not None else "target"
+        return where, "Enter the target and the date it is to be reached by, or leave both empty"
+    if text.startswith("target_by"):
+        return "target_by", "The target date must be after the date of the baseline"
+    if text.startswith("every"):
+        return "every", "Choose how often the measure is read"
+    for where in ("baseline", "target"):
+        if text.startswith((f"{where}:", f"the {where}")):
+            return where, _form_words(text.removeprefix(f"{where}: "))
+    return "measure_id", _form_words(text)
+
+
+def _form_words(text: str) -> str:
+    """A rule's message as a form says it: capitalised, its dates written the British way."""
+    text = with_uk_dates(text)
+    return text[:1].upper() + text[1:]
 
 
 def _cascade_plan(form: Mapping[str, str], dissemination: dict[str, Any], parsed: ParsedForm) -> None:
@@ -294,6 +422,11 @@ def form_field_of(location: str) -> str:
         return {key: name for name, key in DISSEMINATION_FIELDS.items()}.get(parts[1], parts[1])
     if parts[0] == "audit" and len(parts) > 1:
         return parts[1]
+    if parts[0] == "measures":
+        # One measure per form: its fields are the form's own.
+        return parts[2] if len(parts) >= 3 and parts[1].isdigit() else "measure_id"
+    if location.startswith("measure ") and location.endswith(": reporter"):
+        return "reporter"  # the registry's refusal of a reporter (``models.people``)
     return parts[0]
 
 

@@ -20,6 +20,7 @@ from gateway.workflows import UnknownRecommendation, reader_status, recommendati
 from links.signed import LINK_ROLES, ROLE_HOLDERS, LinkClaims
 from models.kinds import MessageKind
 from models.mail_context import RecommendationMailFacts, mail_context
+from models.measures import mail_facts
 from models.payloads import FreshLinkInput, Notification, RecommendationStatus
 from web.context import WebContext
 
@@ -88,6 +89,7 @@ def fresh_link_notification(
         action=view,
         owner_epoch=view.owner_epoch if view is not None else 0,
         **(_cascade_led_by(status, recipient) if role == "cascade_lead" else {}),
+        **(_measures_reported_by(status, recipient) if role == "reporter" else {}),
     )
     return Notification(
         key=f"fresh-link/{fingerprint}/{now.strftime('%Y%m%d%H')}",
@@ -104,6 +106,12 @@ def _cascade_led_by(status: RecommendationStatus, recipient: str) -> dict[str, A
     (only theirs: the other agencies' leads are nothing to this reader)."""
     mine = [c.model_dump(mode="json") for c in status.cascade if (c.lead or "").casefold() == recipient.casefold()]
     return {"cascade": mine}
+
+
+def _measures_reported_by(status: RecommendationStatus, recipient: str) -> dict[str, Any]:
+    """The measures ``recipient`` reports, as the lifecycle's own emails carry them (their figures
+    and latest reading, not their history), so the email can say why it comes to them."""
+    return {"measures": [mail_facts(v) for v in status.measures if v.reporter.casefold() == recipient.casefold()]}
 
 
 async def _recipient(

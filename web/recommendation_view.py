@@ -17,22 +17,30 @@ from typing import Any
 import structlog
 from fastapi import Request
 from fastapi.responses import Response
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from gateway.workflows import DecisionNotTaken, UnknownRecommendation, decide
+from gateway.workflows import DecisionNotTaken, UnknownRecommendation, decide, recommendation_status
 from models.kinds import Role
+from models.measures import UNIT_SUFFIX, with_unit
 from models.payloads import (
     CASCADE_OPEN_STAGES,
+    CLOSED_STAGES,
     DEFAULT_REACH_THRESHOLD,
+    DEFAULT_READING_EVERY,
     ActionView,
     CascadeStatus,
     CascadeView,
     EscalationLevel,
+    MeasureTrack,
+    MeasureView,
     RecommendationStatus,
+    unit_value_problem,
 )
 from models.permissions import Reader
 from models.rules import highest
+from reports.measure_chart import measure_chart_svg, measure_rows
 from store.cascade import agency_names
 from store.db import session_scope
 from web import wording
@@ -97,11 +105,16 @@ class FormView:
             return f"{self.id}-actions-0-action_id"
         if name == "cascade":
             return f"{self.id}-cascade-0-agency"
+        if name in FIRST_BOX:
+            return f"{self.id}-{FIRST_BOX[name]}"  # GOV.UK gives the first box the group's own id
         return f"{self.id}-{name}"
 
 
 # The fields typed in three date boxes: a message about one links to its day box.
-DATE_FIELDS = frozenset({"new_due", "starts", "ends", "audit_on", "re_audit_on", "cascade_by", "done_on"})
+DATE_FIELDS = frozenset({"new_due", "starts", "ends", "audit_on", "re_audit_on", "cascade_by", "done_on", "on",
+                         "baseline_on", "target_by"})  # fmt: skip
+# Boxes to tick and radios: a message about one links to its first box.
+FIRST_BOX = {"measures": "measures", "unit": "unit", "direction": "direction"}
 
 
 def agency_slug(agency: str) -> str:
@@ -124,8 +137,9 @@ class PageParts:
 
 def involved(status: RecommendationStatus) -> tuple[set[str], set[str]]:
     """The people and agencies through whom someone may see a recommendation (``store.access``):
-    its actions' owners and agencies, and its cascade's leads and agencies."""
+    its actions' owners and agencies, its cascade's leads and agencies, and its measures' reporters."""
     owners = {a.owner for a in status.actions} | {c.lead for c in status.cascade if c.lead}
+    owners |= {m.reporter for m in status.measures}
     agencies = {a.agency for a in status.actions} | {c.agency for c in status.cascade}
     return owners, agencies
 
@@ -160,9 +174,7 @@ async def recommendation_page(
                 return None
         if failed and failed.decision == decision and failed.action_id == action_id:
             return failed
-        # The plans' reach threshold starts at the plan's default, as the payload would take it.
-        preset = {"reach_threshold": str(DEFAULT_REACH_THRESHOLD)} if decision == "submit_plans" else {}
-        return FormView(decision=decision, action_id=action_id, values=preset)
+        return FormView(decision=decision, action_id=action_id, values=_preset(decision, status, parts))
 
     person = parts.person.lower()
     mine = [a for a in status.actions if a.owner.lower() == person]
@@ -197,10 +209,33 @@ async def recommendation_page(
         # One form for the board's decision, about the whole recommendation or one of its actions.
         "board_decision": _board_decision_form(open_decisions, failed),
         "early_audit_planned": _early_audit_planned(status),
+        "measures": measure_cards(status, person),
+        "off_track": [v for v in status.measures if v.on_track is MeasureTrack.off_track],
+        "reading_choices": reading_choices(status, parts.reader),
+        "plan_measures": [(v.measure_id, f"{v.measure_id}: {v.name}") for v in status.measures],
+        "unit_choices": UNIT_CHOICES,
+        "every_choices": EVERY_CHOICES,
         "closed": status.stage.value in {"assured", "declined", "withdrawn"},
         "max_rows": MAX_ACTION_ROWS,
     }
     return ctx.page(request, template, context, status_code=status_code, error=bool(failed and failed.failed))
+
+
+def _preset(decision: str, status: RecommendationStatus, parts: PageParts) -> dict[str, str]:
+    """What a fresh form starts with: the plans' reach threshold at the plan's default and the
+    audit's measures ticked (those already planned, else every one with a baseline and a target);
+    a reading for the measure whose reading is owed first; a new measure read each quarter."""
+    if decision == "submit_plans":
+        planned = status.audit_plan.measures if status.audit_plan and status.audit_plan.measures else None
+        weighable = [v.measure_id for v in status.measures if v.baseline is not None and v.target is not None]
+        ticked = planned if planned is not None else weighable
+        return {"reach_threshold": str(DEFAULT_REACH_THRESHOLD), "measures": "\n".join(ticked)}
+    if decision == "record_reading":
+        choices = reading_choices(status, parts.reader)
+        return {"measure_id": choices[0].measure_id} if choices else {}
+    if decision == "add_measures":
+        return {"every": DEFAULT_READING_EVERY}
+    return {}
 
 
 def _error_list(failed: FormView | None) -> list[dict[str, str]]:
@@ -271,7 +306,10 @@ def plain_refusal(refused: DecisionNotTaken) -> str:
     if refused.type == "SignOffRefused" and refused.gaps:
         return "The Assurance Board cannot sign off yet, because the plans have gaps:"
     message = wording.with_uk_dates(message)  # "already due on 2026-12-31" as a reader writes it
-    return message[0].upper() + message[1:] if message else "This could not be done."
+    if not message:
+        return "This could not be done."
+    # Capitalised, unless it starts with an email address (``WrongPerson`` names who asked).
+    return message if "@" in message.split(" ", 1)[0] else message[0].upper() + message[1:]
 
 
 async def submit_form(ctx: WebContext, ref: str, decision: str, form: FormData, *, by: str) -> FormView | None:
@@ -293,7 +331,7 @@ async def submit_form(ctx: WebContext, ref: str, decision: str, form: FormData, 
         view.cascade_rows = min(view.cascade_rows + 1, MAX_CASCADE_ROWS)
         view.status_code = 200
         return view
-    parsed = parse_form(decision, fields, by=by)
+    parsed = parse_form(decision, fields, by=by, today=ctx.london_today())
     if parsed.errors:
         view.errors, view.status_code = parsed.errors, 422
         return view
@@ -301,6 +339,11 @@ async def submit_form(ctx: WebContext, ref: str, decision: str, form: FormData, 
         await decide(ctx.client, ref, decision, parsed.payload, database_url=ctx.settings.database_url)
     except DecisionNotTaken as refused:
         log.info("decision_refused", ref=ref, decision=decision, type=refused.type)
+        at, said = await _refused_field(ctx, ref, refused, parsed.payload)
+        if at is not None:
+            # A refusal about one thing typed (the figure, the day, the reason): beside that field.
+            view.errors[at], view.status_code = said or plain_refusal(refused), 409
+            return view
         if refused.fields:
             # Located (a person or an agency the registry does not have): beside the field.
             for where, message in refused.fields.items():
@@ -316,6 +359,143 @@ async def submit_form(ctx: WebContext, ref: str, decision: str, form: FormData, 
         return view
     log.info("decision_taken", ref=ref, decision=decision)
     return None
+
+
+# Refusals about one field of a form, by the workflow's refusal type: shown at that field.
+REFUSED_AT = {"OffTrackMeasure": "off_track_reason", "UnknownMeasure": "measure_id"}
+
+
+async def _refused_field(
+    ctx: WebContext, ref: str, refused: DecisionNotTaken, payload: dict[str, Any]
+) -> tuple[str | None, str | None]:
+    """The form field a refusal is about (None for one about the decision as a whole), and, when
+    the field says it better than the refusal, its words. A reading refused is about its figure
+    when the figure does not fit the measure's unit (the payload's one range rule, whose words
+    need not name the measure beside its own box), else about its day; a new measure refused is
+    about its id, or its baseline's day."""
+    if refused.type == "InvalidReading":
+        status = await recommendation_status(ctx.client, ref)
+        wanted = str(payload.get("measure_id", "")).casefold()
+        measure = next((v for v in status.measures if v.measure_id.casefold() == wanted), None)
+        misfit = unit_value_problem(measure.unit, float(payload["value"])) if measure is not None else None
+        return ("value", misfit[:1].upper() + misfit[1:]) if misfit else ("on", None)
+    if refused.type == "InvalidMeasure":
+        return ("baseline_on" if "baseline" in refused.message else "measure_id"), None
+    return REFUSED_AT.get(refused.type), None
+
+
+# --- impact measures --------------------------------------------------------------------------
+
+UNIT_CHOICES = [("percent", "A percentage", "Of cases, of staff, of children: between 0 and 100"),
+                ("count", "A count", "A whole number of things: incidents, meetings, referrals"),
+                ("days", "A number of days", "How long something takes, such as days to an initial plan"),
+                ("rate", "A rate", "Per 1,000 children, per 100 incidents: say per what in the name")]  # fmt: skip
+EVERY_CHOICES = [("P1M", "Every month"), ("P3M", "Every 3 months"), ("P6M", "Every 6 months"), ("P1Y", "Every year")]
+
+
+@dataclass
+class MeasureCard:
+    """One measure as its card shows it: the figures in words, where it stands, its chart and the
+    same figures as a table."""
+
+    view: MeasureView
+    slug: str  # for element ids
+    track_label: str
+    track_colour: str
+    facts: list[tuple[str, str]]  # the summary list's rows: (what, in words)
+    target_words: str  # "90% by 14 March 2024"
+    latest_words: str  # the latest reading, against the line's figure on its day
+    chart: Markup
+    rows: list[dict[str, str]]
+
+
+def measure_cards(status: RecommendationStatus, person: str) -> list[MeasureCard]:
+    closed = status.stage in CLOSED_STAGES
+    return [_measure_card(view, person, closed=closed) for view in status.measures]
+
+
+def _measure_card(view: MeasureView, person: str, *, closed: bool) -> MeasureCard:
+    label, colour = wording.MEASURE_STATES[view.on_track]
+    slug = agency_slug(view.measure_id)
+    return MeasureCard(
+        view=view,
+        slug=slug,
+        track_label=label,
+        track_colour=colour,
+        facts=measure_facts(view, person, closed=closed),
+        target_words=target_words(view),
+        latest_words=latest_reading_words(view),
+        # The chart escapes every text it draws (``reports.measure_chart``): safe to place as it is.
+        chart=Markup(measure_chart_svg(view, title_id=f"measure-{slug}-chart")),
+        rows=measure_rows(view),
+    )
+
+
+def measure_facts(view: MeasureView, person: str, *, closed: bool) -> list[tuple[str, str]]:
+    """A measure's figures in words, with their units: the baseline, the target, the latest
+    reading against what the line to the target expected on its day, who reports it and when."""
+    unit = view.unit.value
+    baseline = (
+        f"{with_unit(view.baseline, unit)} on {wording.uk_date(view.baseline_on)}"
+        if view.baseline is not None and view.baseline_on is not None
+        else "Not measured yet"
+    )
+    facts = [
+        ("What is counted", f"{wording.UNIT_WORDS[unit]}. {wording.DIRECTION_WORDS[view.direction]}"),
+        ("Baseline", baseline),
+        ("Target", target_words(view)),
+        ("Latest reading", latest_reading_words(view)),
+        ("Reported by", "You" if view.reporter.lower() == person.lower() else view.reporter),
+    ]
+    when = wording.every_words(view.every).capitalize()
+    if view.reading_due_on is not None:
+        owed = "overdue since" if view.overdue else "next due"
+        when += f"; {owed} {wording.uk_day(view.reading_due_on)}"
+    elif not closed:
+        # Readings are owed up to the one that says whether the target was reached (``models.measures``).
+        when += " until the target date; none is owed now"
+    facts.append(("Readings", when))
+    return facts
+
+
+def target_words(view: MeasureView) -> str:
+    if view.target is None or view.target_by is None:
+        return "Not set yet"
+    return f"{with_unit(view.target, view.unit.value)} by {wording.uk_date(view.target_by)}"
+
+
+def latest_reading_words(view: MeasureView) -> str:
+    """The latest reading and what the line from baseline to target expected on its day."""
+    if not view.readings:
+        return "None yet"
+    unit = view.unit.value
+    latest = view.readings[-1]
+    said = f"{with_unit(latest.value, unit)} on {wording.uk_date(latest.on)}"
+    if view.expected is not None:
+        said += f" (the line to the target expected {with_unit(round(view.expected, 1), unit)})"
+    return said
+
+
+@dataclass
+class ReadingChoice:
+    """A measure this reader may record a reading of, as the form's list offers it."""
+
+    measure_id: str
+    text: str
+    suffix: str  # the unit after the figure's box: "%", "days", or nothing
+
+
+def reading_choices(status: RecommendationStatus, reader: Reader) -> list[ReadingChoice]:
+    """The measures this reader may record a reading of now: their own, or every measure for a
+    sponsor or an Assurance Board member, who records it on the reporter's behalf (the decision
+    rule's own list, as for the cascade). The one whose reading is owed first comes first."""
+    if not offered(reader, "record_reading", None):
+        return []
+    for_everyone = bool(ON_BEHALF_ROLES & set(reader.roles))
+    person = reader.person.lower()
+    theirs = [v for v in status.measures if for_everyone or v.reporter.lower() == person]
+    theirs.sort(key=lambda v: (v.reading_due_on is None, v.reading_due_on or date.max))
+    return [ReadingChoice(v.measure_id, f"{v.measure_id}: {v.name}", UNIT_SUFFIX[v.unit.value].strip()) for v in theirs]
 
 
 # --- the cascade ----------------------------------------------------------------------------

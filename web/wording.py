@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from datetime import date
 
-from models.payloads import ActionStatus, ActionView, CascadeStatus, RecommendationStatus, Stage
+from models.payloads import ActionStatus, ActionView, CascadeStatus, MeasureTrack, RecommendationStatus, Stage
 from models.wording import (
     CASCADE_STATUS,
+    DIRECTION_WORDS,
     EVENT_WORDS,
     LEVEL_WORDS,
+    MEASURE_TRACK,
     SOURCE_KINDS,
     STAGES,
     deadline_words,
     event_detail,
     event_words,
+    every_words,
     uk_date,
     uk_day,
     uk_time,
@@ -27,8 +30,8 @@ from models.wording import (
 )
 
 __all__ = [
-    "EVENT_WORDS", "LEVEL_WORDS", "SOURCE_KINDS", "STAGES", "event_detail", "event_words", "uk_date",
-    "uk_day", "uk_time", "with_uk_dates",
+    "DIRECTION_WORDS", "EVENT_WORDS", "LEVEL_WORDS", "SOURCE_KINDS", "STAGES", "event_detail", "event_words",
+    "every_words", "uk_date", "uk_day", "uk_time", "with_uk_dates",
 ]  # fmt: skip
 
 
@@ -65,6 +68,8 @@ DECISION_DONE = {
     "add_actions": "The action is added and its owner has been emailed.",
     "remind_owner": "The reminder has been sent to the owner.",
     "record_board_decision": "The board's decision is recorded; the owners of the open actions it is about are told.",
+    "add_measures": "The measure is added and its reporter has been emailed.",
+    "record_reading": "Thank you: the reading is recorded.",
 }
 
 
@@ -121,3 +126,18 @@ CASCADE_STATES = {
 }
 # An agency that never confirmed before the audit closed its cascade.
 CASCADE_NEVER_CONFIRMED = ("Not confirmed", "grey")
+
+
+# --- impact measures --------------------------------------------------------------------------
+
+# Where a measure stands against its line to the target (``models.measures``), and its tag colour.
+MEASURE_STATES = {
+    track: (MEASURE_TRACK[track], colour)
+    for track, colour in (
+        (MeasureTrack.on_track, "green"),
+        (MeasureTrack.off_track, "red"),
+        (MeasureTrack.no_data, "grey"),
+    )
+}
+# What a measure counts, as the start of a sentence about it.
+UNIT_WORDS = {"percent": "A percentage", "count": "A count", "days": "A number of days", "rate": "A rate"}

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         AcknowledgeInput,
         ActionRowFacts,
         AddActionsInput,
+        AddMeasuresInput,
         AgreeActionsInput,
         CascadeRowFacts,
         ChangeDueDateInput,
@@ -49,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         MailBatchResult,
         MailDelivery,
         MailDeliveryResult,
+        MeasureRowFacts,
         Notification,
         ProjectionInput,
         ReassignOwnerInput,
@@ -56,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         RecommendationStatus,
         RecordAuditInput,
         RecordBoardDecisionInput,
+        RecordReadingInput,
         RemindOwnerInput,
         ReportProgressInput,
         RequestExtensionInput,
@@ -67,7 +70,7 @@ with workflow.unsafe.imports_passed_through():
         store_queue,
     )
     from models.permissions import Reader, reader_of
-    from models.projection import action_rows, cascade_rows, projection
+    from models.projection import action_rows, cascade_rows, measure_rows, projection
 
 # The store may be down for a while (a database restart): keep trying, but not too hard.
 STORE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -107,6 +110,7 @@ class RecommendationWorkflow:
         self._projecting = False
         self._stored_actions: dict[str, ActionRowFacts] | None = None
         self._stored_cascade: list[CascadeRowFacts] | None = None
+        self._stored_measures: dict[str, MeasureRowFacts] | None = None
         # The timer to the next deadline, and that deadline (see _sleep_until_next_deadline).
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: datetime | None = None
@@ -319,6 +323,7 @@ class RecommendationWorkflow:
             notifications=list(state.outbox),
             stored_actions=self._stored_actions,
             stored_cascade=self._stored_cascade,
+            stored_measures=self._stored_measures,
         )
         try:
             # On the store queue, off the decisions' path. Its worker takes a few writes at a time,
@@ -347,6 +352,7 @@ class RecommendationWorkflow:
             else:
                 self._stored_actions = {row.action_id: row for row in action_rows(status)}
                 self._stored_cascade = cascade_rows(status)
+                self._stored_measures = measure_rows(status)
             self._projected(write)
         finally:
             self._projecting = False
@@ -489,6 +495,22 @@ class RecommendationWorkflow:
 
     @confirm_cascade.validator
     def _check_confirm_cascade(self, decision: ConfirmCascadeInput) -> None:
+        self._check(decision)
+
+    @workflow.update
+    def add_measures(self, decision: AddMeasuresInput) -> DecisionResult:
+        return self._decide(decision)
+
+    @add_measures.validator
+    def _check_add_measures(self, decision: AddMeasuresInput) -> None:
+        self._check(decision)
+
+    @workflow.update
+    def record_reading(self, decision: RecordReadingInput) -> DecisionResult:
+        return self._decide(decision)
+
+    @record_reading.validator
+    def _check_record_reading(self, decision: RecordReadingInput) -> None:
         self._check(decision)
 
     @workflow.update

@@ -23,10 +23,22 @@ from markupsafe import Markup, escape
 
 from activities.mail.message import header_safe as _one_header_line
 from models.deadlines import ACK_LADDER, BOARD_LADDER, ESCALATION_KIND, OWNER_RUNG_KIND
-from models.payloads import EscalationLevel
+from models.measures import with_unit
+from models.payloads import Direction, EscalationLevel, MeasureTrack
 from models.plain_text import shown_harmlessly
 from models.rules import LADDER
-from models.wording import MESSAGE_NAMES, OUTCOMES, SOURCE_KINDS, STAGES, event_words, uk_date, uk_day
+from models.wording import (
+    DIRECTION_WORDS,
+    MEASURE_TRACK,
+    MESSAGE_NAMES,
+    OUTCOMES,
+    SOURCE_KINDS,
+    STAGES,
+    event_words,
+    every_words,
+    uk_date,
+    uk_day,
+)
 from models.wording import as_date as _as_date
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
@@ -62,7 +74,7 @@ TAGS = {
     "info": "For information",
     "closed": "Closed",
 }
-_RESPOND = {"owner": "Respond now", "auditor": "Respond now", "cascade_lead": "Respond now"}
+_RESPOND = {"owner": "Respond now", "auditor": "Respond now", "cascade_lead": "Respond now", "reporter": "Respond now"}
 OPEN = "Open the recommendation"
 CONFIRM_CASCADE = "Confirm the cascade"
 # A board member told in an absent lead's place records the confirmation from the recommendation.
@@ -137,6 +149,17 @@ KINDS: dict[str, _Kind] = {
         _CASCADE_BUTTONS,
     ),
     "cascade_overdue": _Kind("Your cascade confirmation is overdue", "overdue", CONFIRM_CASCADE, _CASCADE_BUTTONS),
+    "measure_assigned": _Kind(
+        "Please report {{ 'measure' if measure_ids|length == 1 else 'measures' }} {{ measure_ids|andlist }}"
+        "{{ (': first reading due ' ~ first_reading_due|ukdate) if first_reading_due }}",
+        "action",
+        "Record a reading",
+    ),
+    "reading_due": _Kind(
+        "Please record the reading of measure {{ measure_ids|andlist }}, due {{ deadline|ukdate }}",
+        "action",
+        "Record the reading",
+    ),
     "audit_due": _Kind("The audit is due", "action", "Record the audit"),
     "re_audit_due": _Kind("The re-audit is due", "action", "Record the re-audit"),
     "audit_failed": _Kind(
@@ -172,6 +195,7 @@ _LADDERS: dict[str, Sequence[EscalationLevel]] = {
     "audit": BOARD_LADDER,
     "re_audit": BOARD_LADDER,
     "cascade": BOARD_LADDER,
+    "reading": BOARD_LADDER,
 }
 _ABOUT_OF_OWNER_RUNG: dict[str, str] = {kind: about for about, kind in OWNER_RUNG_KIND.items()}
 _LEVEL_OF_KIND: dict[str, EscalationLevel] = {
@@ -189,6 +213,7 @@ _LADDER_STARTS = {
     "extension_decided": "overdue",
     "cascade_task": "cascade",
     "cascade_reminder": "cascade",
+    "measure_assigned": "reading",
 }
 _STILL_NOT = {
     "acknowledge": "If the task is still not acknowledged",
@@ -198,6 +223,7 @@ _STILL_NOT = {
     "audit": "If the audit is still not recorded",
     "re_audit": "If the re-audit is still not recorded",
     "cascade": "If the cascade is still not confirmed",
+    "reading": "If the reading is still not recorded",
 }
 STAYS_ON_AGENDA = "It stays on the Assurance Board's agenda, and in its monthly board pack, until it is resolved."
 
@@ -359,6 +385,109 @@ def cascade_facts(context: Mapping[str, Any], recipient: str) -> dict[str, Any]:
     }
 
 
+# --- impact measures: the context's measure facts (``measure``, ``measures``) in words ------
+
+
+def _measures(context: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The measures a context is about: the one a reading is owed for, or a list of them."""
+    one = context.get("measure")
+    listed = [m for m in context.get("measures") or () if isinstance(m, Mapping)]
+    return [one, *listed] if isinstance(one, Mapping) else listed
+
+
+def _reports(measure: Mapping[str, Any], recipient: str) -> bool:
+    return str(measure.get("reporter") or "").casefold() == recipient.casefold()
+
+
+def _figure(measure: Mapping[str, Any], value: Any) -> str:
+    """A figure of the measure with its unit ("64%", "15 days"), or "" for none."""
+    return with_unit(value, str(measure.get("unit", ""))) if isinstance(value, int | float) else ""
+
+
+def _dated(figure: str, word: str, day: Any) -> str:
+    return f"{figure} {word} {uk_date(day)}" if figure and day else figure
+
+
+def _latest_text(measure: Mapping[str, Any]) -> str:
+    latest = measure.get("latest")
+    return _dated(_figure(measure, latest.get("value")), "on", latest.get("on")) if isinstance(latest, Mapping) else ""
+
+
+def _expected_text(measure: Mapping[str, Any]) -> str:
+    """What the line to the target expected on the latest reading's day, to one decimal place
+    as the chart's table gives it."""
+    expected = measure.get("expected")
+    return _figure(measure, round(expected, 1)) if isinstance(expected, int | float) else ""
+
+
+def standing(measure: Mapping[str, Any]) -> str:
+    """Where a measure stands, as the end of a sentence starting with its track words: the
+    latest reading against what was expected by then, or why there is nothing to say."""
+    track, latest, expected = measure.get("on_track"), _latest_text(measure), _expected_text(measure)
+    up = measure.get("direction") != Direction.down
+    if not latest:
+        unset = measure.get("baseline") is None and measure.get("target") is None
+        return "no reading has been recorded" + (", and it has no baseline or target yet" if unset else "")
+    if track in (MeasureTrack.on_track, MeasureTrack.off_track) and expected:
+        if track == MeasureTrack.on_track:
+            relation = "at or above" if up else "at or below"
+        else:
+            relation = "below" if up else "above"
+        return f"the latest reading, {latest}, is {relation} the {expected} expected by then"
+    return f"the latest reading is {latest}, but with no baseline and target it cannot be called on or off track"
+
+
+def measure_row(measure: Mapping[str, Any]) -> dict[str, str]:
+    """One measure's figures in words, for a card or a list in any of the emails that name it."""
+    track = MEASURE_TRACK.get(str(measure.get("on_track")), str(measure.get("on_track") or ""))
+    direction = str(measure.get("direction"))
+    target = _dated(_figure(measure, measure.get("target")), "by", measure.get("target_by"))
+    latest = measure.get("latest")
+    return {
+        "id": str(measure.get("measure_id", "")),
+        "name": str(measure.get("name", "")),
+        "label": f"{measure.get('measure_id')} ({measure.get('name')})",
+        "reporter": str(measure.get("reporter") or ""),
+        "track": track,
+        "off_track": "yes" if measure.get("on_track") == MeasureTrack.off_track else "",
+        "standing": standing(measure),
+        "summary": f"{track}: {standing(measure)}." + (f" Target: {target}." if target else ""),
+        "baseline": _dated(_figure(measure, measure.get("baseline")), "on", measure.get("baseline_on"))
+        or "Not set yet",
+        "target": target or "Not set yet",
+        "aim": f"{target} ({DIRECTION_WORDS[direction].lower()})" if target and direction in DIRECTION_WORDS else "",
+        "every": every_words(str(measure.get("every") or "")),
+        "due": uk_day(measure["reading_due_on"]) if measure.get("reading_due_on") else "",
+        "latest": _latest_text(measure),
+        "note": str(latest.get("note") or "").strip() if isinstance(latest, Mapping) else "",
+    }
+
+
+def measure_facts(context: Mapping[str, Any], recipient: str) -> dict[str, Any]:
+    """What the measure emails say, worked out for this reader: every measure's row, the ids
+    (the reader's own first, for the headline), the first reading owed and those off track."""
+    measures = _measures(context)
+    mine = [m for m in measures if _reports(m, recipient)] or measures
+    dues = sorted(str(m["reading_due_on"]) for m in mine if m.get("reading_due_on"))
+    rows = [measure_row(m) for m in measures]
+    return {
+        "measure_rows": rows,
+        "measure_ids": [str(m.get("measure_id", "")) for m in mine],
+        "first_reading_due": dues[0] if dues else "",
+        "measures_off_track": [row["id"] for row in rows if row["off_track"]],
+    }
+
+
+def _reading_situation(context: Mapping[str, Any], today: date | None) -> str:
+    """Whose reading of which measure has not come in, since when, and where the measure stands."""
+    measure = next(iter(_measures(context)), {})
+    row = measure_row(measure)
+    ago = since(context.get("deadline"), today) if today else ""
+    due = uk_date(context.get("deadline")) + (f" ({ago})" if ago else "")
+    who = f" from {row['reporter']}, who reports it" if row["reporter"] else ""
+    return f"No reading of measure {row['label']} has come in{who}. It was due on {due}. {row['summary']}"
+
+
 # --- what each part needs to know ---------------------------------------------------------
 
 
@@ -418,9 +547,21 @@ def why(
             phrase = f"you lead the cascade of this learning to the staff of {and_list(agencies)}"
         else:
             phrase = "you lead the cascade of this learning to an agency's staff"
+    elif role == "reporter":
+        phrase = _reporter_phrase(context, recipient)
     else:
         phrase = f"you are named on {these} in Assure"
     return f"You are getting this because {phrase}."
+
+
+def _reporter_phrase(context: Mapping[str, Any], recipient: str) -> str:
+    """Which measures the reader reports: "you report measure M1 (name) for this recommendation"."""
+    mine = [m for m in _measures(context) if _reports(m, recipient)]
+    if len(mine) == 1:
+        return f"you report measure {mine[0].get('measure_id')} ({mine[0].get('name')}) for this recommendation"
+    if mine:
+        return f"you report measures {and_list([m.get('measure_id') for m in mine])} for this recommendation"
+    return "you report an impact measure for this recommendation"
 
 
 def _about(kind: str, context: Mapping[str, Any]) -> str | None:
@@ -430,6 +571,7 @@ def _about(kind: str, context: Mapping[str, Any]) -> str | None:
 def late(about: str | None, context: Mapping[str, Any]) -> str:
     """What is late, in a few words, for a headline."""
     action_id = (context.get("action") or {}).get("action_id", "")
+    measure_id = next(iter(_measures(context)), {}).get("measure_id", "")
     return {
         "acknowledge": f"Action {action_id} not acknowledged",
         "overdue": f"Action {action_id} overdue",
@@ -438,6 +580,7 @@ def late(about: str | None, context: Mapping[str, Any]) -> str:
         "audit": "Audit not yet recorded",
         "re_audit": "Re-audit not yet recorded",
         "cascade": "Cascade to staff not yet confirmed",
+        "reading": f"Reading of measure {measure_id} not recorded",
     }.get(about or "", "Recommendation needs attention")
 
 
@@ -450,6 +593,8 @@ def situation(about: str | None, context: Mapping[str, Any], today: date | None 
     board = _capital(_the(str(context.get("board"))))
     if about == "cascade":
         return _cascade_situation(context, today)
+    if about == "reading":
+        return _reading_situation(context, today)
     return {
         "acknowledge": f"{who} has not been acknowledged.",
         "overdue": f"{who} was due on {due} and has not been reported complete.",
@@ -516,6 +661,12 @@ def next_steps(kind: str, context: Mapping[str, Any]) -> tuple[str, list[str]]:
         condition = f"If it is not reported complete by {uk_date(context['due'])}"
     elif kind in ("cascade_task", "cascade_reminder"):
         condition = f"If it is not confirmed by {uk_date(context['cascade_by'])}"
+    elif kind == "measure_assigned":
+        dues = [m.get("reading_due_on") for m in _measures(context)]
+        if len(dues) == 1 and dues[0]:
+            condition = f"If the first reading is not in by {uk_date(dues[0])}"
+        else:  # several measures, each owed on its own day
+            condition = "If a reading is not in by the day it is due"
     else:
         condition = _STILL_NOT[about]
         if context.get("next_step_on"):
@@ -547,12 +698,15 @@ def do_now(about: str | None) -> str:
         "audit": "Please carry out the audit and record its outcome now.",
         "re_audit": "Please carry out the re-audit and record its outcome now.",
         "cascade": "Please confirm now how many staff the learning reached, through which channels and on what day.",
+        "reading": "Please record the reading now: the figure, and the day it was measured.",
     }.get(about or "", "")
 
 
 def board_options(about: str | None, context: Mapping[str, Any]) -> list[str]:
     """What a board sponsor or chair can do about something late."""
     owner = (context.get("action") or {}).get("owner", "the owner")
+    reported_by = next(iter(_measures(context)), {}).get("reporter")
+    reporter = f"the reporter, {reported_by}," if reported_by else "the measure's reporter"
     several = len([e for e in _cascade(context) if not _confirmed(e)]) > 1
     lead, agency = ("each agency's lead", "an agency") if several else ("the agency's lead", "the agency")
     if about in ("acknowledge", "overdue"):
@@ -572,6 +726,11 @@ def board_options(about: str | None, context: Mapping[str, Any]) -> list[str]:
             f"if {agency} has given you its figures, record the confirmation on its behalf from the "
             "recommendation page",
             f"record the board's decision, so {'the leads' if several else 'the lead'} and the Assurance Board see it",
+        ],
+        "reading": [
+            f"contact {reporter} to find out what is in the way",
+            "if you have the figure, record the reading on their behalf from the recommendation page",
+            "record the board's decision, so the reporter and the Assurance Board see it",
         ],
     }.get(about or "", [])
 
@@ -750,6 +909,7 @@ def render(kind: str, context: Mapping[str, Any], *, recipient: str, link: str |
         "the_board": _the(str(context.get("board", ""))),
         "late": late(about, context),
         **_labels(context),
+        **measure_facts(context, recipient),
     }
     if digest:
         # One digest a day gathers every board the reader sits on: name them all.
@@ -793,6 +953,7 @@ def render(kind: str, context: Mapping[str, Any], *, recipient: str, link: str |
         ladder_note=ladder_note(context),
         since_due=since_due,
         since_cascade_by=since(context.get("cascade_by"), sent_on),
+        since_deadline=since(context.get("deadline"), sent_on),
         gap_groups=gap_groups(context.get("gaps") or ()),
         my_remedial_due=min(
             (str(a["due"]) for a in context.get("remedial_actions") or () if str(a["action_id"]) in my_remedial),

@@ -28,6 +28,7 @@ from activities.mail.render import (
 )
 from models import deadlines as deadlines_module
 from models import lifecycle as lifecycle_module
+from models import measure_decisions as measure_decisions_module
 from models.deadlines import ESCALATION_KIND, OWNER_RUNG_KIND
 from models.lifecycle import Lifecycle
 from models.payloads import (
@@ -41,15 +42,20 @@ from models.payloads import (
     ConfirmCascadeInput,
     DecideExtensionInput,
     DeclineInput,
+    Direction,
     DisseminationPlan,
     ImportedAction,
     ImportedProgress,
+    ImportedReading,
     MailDelivery,
     MailDeliveryResult,
+    MeasureSpec,
+    MeasureUnit,
     Notification,
     ReassignOwnerInput,
     RecordAuditInput,
     RecordBoardDecisionInput,
+    RecordReadingInput,
     RemindOwnerInput,
     RequestExtensionInput,
     SignOffInput,
@@ -69,6 +75,9 @@ NON_ASCII = "Siân Ó Briain — Łódź naïve café"
 ADULTS = "Milton Keynes City Council adult social care"
 COUNCIL_LEAD = "safeguarding.lead@council.example"
 SHORT_NOTE = "Two locality teams were on a training freeze in March."
+# The measures' recommendation: a second reporter, for the measure nobody has counted yet.
+MEASURES_REF = "CSPR-2025-06"
+REPORTER_2 = "performance.analyst@police.example"
 # Kinds made outside the lifecycle: the board digest, and the fresh link the web app asks for.
 DELIVERY_KINDS = {"board_digest", "fresh_link"}
 
@@ -282,10 +291,86 @@ def _cascade_life() -> Lifecycle:
     return life
 
 
+def measure_specs() -> list[MeasureSpec]:
+    """Three measures read every quarter or half-year: M1 rising to a target, M2 (days) falling to
+    one, and M3 with no baseline or target yet, reported by someone else."""
+    baseline_on, target_by = date(2025, 12, 1), date(2026, 12, 1)
+    return [
+        f.measure(every="P3M", baseline_on=baseline_on, target_by=target_by),
+        MeasureSpec(
+            measure_id="M2",
+            name="Days to complete an initial sentence plan",
+            unit=MeasureUnit.days,
+            direction=Direction.down,
+            baseline=22,
+            baseline_on=baseline_on,
+            target=15,
+            target_by=target_by,
+            reporter=f.REPORTER,
+            every="P3M",
+        ),
+        MeasureSpec(
+            measure_id="M3",
+            name="Health visiting records with the voice of the child",
+            unit=MeasureUnit.count_,
+            direction=Direction.up,
+            reporter=REPORTER_2,
+            every="P6M",
+        ),
+    ]
+
+
+def _measures_life() -> Lifecycle:
+    """A recommendation with measures, to its audit: M1 was off track when imported and stays so,
+    its June reading comes in late (escalated to both boards); M2 is on track and on time; M3's
+    first reading never comes."""
+    start = f.start(MEASURES_REF, actions=[f.action("C1", NOW.date() + _days(30))], measures=measure_specs())
+    start = start.model_copy(
+        update={"readings": [ImportedReading(measure_id="M1", value=62, on=date(2026, 1, 15), note="December audit")]}
+    )
+    life = Lifecycle.begin(start, workflow_id=f"recommendation-{MEASURES_REF}", now=NOW)
+    t1 = NOW + _days(10)
+    dissemination, audit = f.credible_plans(t1.date())
+    decisions = [
+        (NOW + _days(1), RecordReadingInput(by=f.REPORTER, measure_id="M2", value=19, on=date(2026, 3, 1))),
+        (NOW + _days(1), AcknowledgeInput(by=f.OWNER, action_id="C1")),
+        (NOW + _days(5), CompleteActionInput(by=f.OWNER, action_id="C1", evidence="Guidance published.")),
+        (t1, SubmitPlansInput(by=f.OWNER, dissemination=dissemination, audit=audit)),
+        (t1 + _days(1), SignOffInput(by=f.ASSURANCE)),
+        *(
+            (
+                t1 + _days(20),
+                ConfirmCascadeInput(by=lead, agency=agency, reached=reach, done_on=t1.date() + _days(19)),
+            )
+            for lead, agency, reach in ((f.ICB_LEAD, f.ICB, f.ICB_REACH), (f.POLICE_LEAD, f.POLICE, f.POLICE_REACH))
+        ),
+    ]
+    for at, decision in decisions:
+        life.check(decision, at)
+        life.apply(decision, at)
+    _run(life, t1 + _days(20), datetime(2026, 6, 3, 9, tzinfo=UTC))
+    on_time = RecordReadingInput(by=f.REPORTER, measure_id="M2", value=17, on=date(2026, 6, 2), note="42 plans")
+    late_reading = RecordReadingInput(by=f.REPORTER, measure_id="M1", value=70, on=date(2026, 7, 20))
+    for at, decision in ((datetime(2026, 6, 3, 10, tzinfo=UTC), on_time), (None, late_reading)):
+        if at is None:
+            _run(life, datetime(2026, 6, 4, 9, tzinfo=UTC), datetime(2026, 7, 20, 9, tzinfo=UTC))
+            at = datetime(2026, 7, 20, 10, tzinfo=UTC)
+        life.check(decision, at)
+        life.apply(decision, at)
+    assert audit.audit_on is not None
+    _run(life, datetime(2026, 7, 21, 9, tzinfo=UTC), datetime.combine(audit.audit_on, NOW.time(), tzinfo=UTC))
+    return life
+
+
+@functools.cache
+def measures_life() -> Lifecycle:
+    return _measures_life()
+
+
 @functools.cache
 def lifecycle_notifications() -> tuple[Notification, ...]:
     """Every notification a few lifecycles emit between them: each kind the lifecycle knows, many readers."""
-    lives = (_main_life(), _declined_life(), _withdrawn_life(), _imported_life(), _cascade_life())
+    lives = (_main_life(), _declined_life(), _withdrawn_life(), _imported_life(), _cascade_life(), measures_life())
     return tuple(n for life in lives for n in life.state.outbox)
 
 
@@ -311,6 +396,7 @@ def _fresh_links() -> list[Notification]:
     return [
         fresh_link_notification(status, action.owner, "owner", action.action_id, now=NOW),
         fresh_link_notification(status, f.SPONSOR, "sponsor", None, now=NOW),
+        fresh_link_notification(measures_life().status(NOW), f.REPORTER, "reporter", None, now=NOW),
     ]
 
 
@@ -355,7 +441,8 @@ URL = re.compile(r"https?://[^\s\"'<>]+")
 
 def _lifecycle_kinds() -> set[str]:
     """Every kind the lifecycle can emit, read from its sources and its ladder tables."""
-    source = "".join(Path(module.__file__).read_text() for module in (lifecycle_module, deadlines_module))
+    modules = (lifecycle_module, deadlines_module, measure_decisions_module)
+    source = "".join(Path(module.__file__).read_text() for module in modules)
     named = set(re.findall(r"_notify\(\s*now,\s*MessageKind\.(\w+)", source))
     return named | set(OWNER_RUNG_KIND.values()) | set(ESCALATION_KIND.values())
 
@@ -373,6 +460,8 @@ _KEPT_KEYS = {
     "ref", "roles", "thread", "stage", "priority", "source_kind", "action_id", "owner", "due", "new_due", "about",
     "skipped_levels", "audit_on", "re_audit_on", "outcome", "unreachable", "bounced_kind", "kind", "link", "day",
     "lead", "status", "cascade_by", "done_on", "confirmed_by", "on_behalf_of",
+    "measure_id", "unit", "direction", "on_track", "every", "reporter", "baseline_on", "target_by", "reading_due_on",
+    "on", "by", "deadline", "next_step_on", "next_level",
 }  # fmt: skip
 # What a reader should never see: an internal name (snake_case), a raw ISO date, a UTC time.
 INTERNAL = re.compile(r"\b[a-z]+_[a-z_]+\b|\d{4}-\d{2}-\d{2}|UTC")

@@ -52,7 +52,12 @@ async def test_the_worker_serves_sdk_metrics_and_assures_counters(dev_env, setti
         try:
             await refused(handle, "acknowledge", AcknowledgeInput(by=f.STRANGER, action_id="A1"))
             text = await eventually(
-                lambda: (t := scrape(port)) and counted(t, "assure_notifications", outcome="sent") >= 1 and t,
+                # The task, not just any email: the measure's reporter is told first, at the start.
+                lambda: (
+                    (t := scrape(port))
+                    and counted(t, "assure_notifications", kind="task_assigned", outcome="sent") >= 1
+                    and t
+                ),
                 timeout=30,
             )
             assert counted(text, "assure_notifications", kind="task_assigned", outcome="sent") == 1

@@ -57,7 +57,17 @@ def test_the_template_is_a_valid_plan_with_one_worked_row_per_sheet(tmp_path):
     result = assure("template", "--out", str(out), tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     workbook = load_workbook(out)
-    assert workbook.sheetnames == ["Agencies", "People", "Boards", "Recommendations", "Actions", "Plans", "Cascade"]
+    assert workbook.sheetnames == [
+        "Agencies",
+        "People",
+        "Boards",
+        "Recommendations",
+        "Actions",
+        "Plans",
+        "Cascade",
+        "Measures",
+        "Readings",
+    ]
     assert workbook["Actions"].max_row == 2
     assert any(
         v.formula1 == '"assigned,acknowledged,complete"' for v in workbook["Actions"].data_validations.dataValidation

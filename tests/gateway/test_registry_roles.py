@@ -148,3 +148,38 @@ class TestDecisionsNameOnlyRegisteredPeople:
         assert f"the auditor {f.OWNER_2} is in the registry, but without the role" in refusal.value.message
         assert {"audit.auditor"} == set(refusal.value.fields)
         assert None is (await recommendation_status(env.client, ref)).audit_plan
+
+    async def test_a_measure_reporter_must_be_registered_wherever_measures_are_agreed(
+        self, env, start, settings, database_url
+    ):
+        """A measure whose reporter nobody registered is refused at the edge, whether added later
+        or agreed with the actions, naming where; the workflow never sees it and nobody is
+        emailed. A registered reporter (of any role) is taken."""
+        from gateway.workflows import DecisionNotTaken
+        from gateway.workflows import decide as decide_at_edge
+
+        day = await today(env)
+        ref = "NAMED-3"
+        await start(f.start(ref, measures=[]))
+        stranger = f.measure("M2", reporter=NOBODY)
+        action = f.action("A1", day + timedelta(days=30))
+        for name, payload in (
+            ("add_measures", {"by": f.SPONSOR, "measures": [stranger]}),
+            ("agree_actions", {"by": f.SPONSOR, "actions": [action], "measures": [stranger]}),
+        ):
+            with pytest.raises(DecisionNotTaken) as refusal:
+                await decide_at_edge(env.client, ref, name, payload, database_url=database_url)
+            assert "NotInRegistry" == refusal.value.type, name
+            assert {"measure M2: reporter": f"the measure reporter {NOBODY} is not in the registry: "
+                    "name a registered person"} == refusal.value.fields  # fmt: skip
+        status = await recommendation_status(env.client, ref)
+        assert ([], "review") == (status.measures, status.stage.value)
+        with session_scope(database_url) as session:
+            assert [] == caught_mail(session=session, recipient=NOBODY)
+
+        # The ICB's lead holds no owner's or auditor's role; reporting a measure needs none.
+        await decide_at_edge(
+            env.client, ref, "add_measures", {"by": f.SPONSOR, "measures": [f.measure("M2", reporter=f.ICB_LEAD)]},
+            database_url=database_url,
+        )  # fmt: skip
+        assert ["M2"] == [m.measure_id for m in (await recommendation_status(env.client, ref)).measures]

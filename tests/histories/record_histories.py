@@ -59,6 +59,7 @@ from models.payloads import (
     RecommendationStatus,
     RecordAuditInput,
     RecordBoardDecisionInput,
+    RecordReadingInput,
     RemindOwnerInput,
     ReportProgressInput,
     RequestExtensionInput,
@@ -71,7 +72,7 @@ from models.payloads import (
 from settings import Settings
 from store.db import init_db
 from tests import factories as f
-from tests.helpers import TEST_SECRET_KEY, days, decide, free_port, refused, skip_to, today, worker_maker
+from tests.helpers import TEST_SECRET_KEY, days, decide, free_port, refused, skip_to, status, today, worker_maker
 from workflows.recommendation import RecommendationWorkflow
 from workflows.search_attributes import register_search_attributes
 
@@ -178,15 +179,19 @@ def _busy(events) -> bool:
 
 
 async def full_lifecycle(r: Recorder) -> None:
-    """review → actions → in progress → refused sign-off → plans → sign-off → cascade → failed audit → assured."""
+    """review → actions (with an impact measure) → in progress → refused sign-off → plans → sign-off →
+    cascade → a reading owed, asked for and recorded → failed audit → assured."""
     now = await today(r.env)
-    handle = await r.start(f.start("REPLAY-LIFE"))
+    handle = await r.start(f.start("REPLAY-LIFE", measures=[]))
+    # Quarterly, baselined today, its target in 300 days: its first reading is owed within the run.
+    measure = f.measure(baseline_on=now, target_by=now + days(300), every="P3M")
     await r.decide(
         handle,
         "agree_actions",
         AgreeActionsInput(
             by=f.SPONSOR,
             actions=[f.action("A1", now + days(60)), f.action("A2", now + days(60), owner=f.OWNER_2, agency=f.POLICE)],
+            measures=[measure],
         ),
     )
     await r.decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
@@ -207,6 +212,13 @@ async def full_lifecycle(r: Recorder) -> None:
             handle, "confirm_cascade", ConfirmCascadeInput(by=lead, agency=agency, reached=reach, done_on=now)
         )
     assert audit.audit_on is not None
+    owed = (await status(handle)).measures[0].reading_due_on
+    assert owed is not None and owed < audit.audit_on
+    await skip_to(r.env, owed)
+    await r.wait_for(handle, lambda s: any(e.subject == "measure:M1" for e in s.escalations))
+    await r.decide(
+        handle, "record_reading", RecordReadingInput(by=f.REPORTER, measure_id="M1", value=72, on=owed, note="Q1")
+    )
     await skip_to(r.env, audit.audit_on)
     await r.settle(handle.id)
     await r.decide(

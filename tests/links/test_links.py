@@ -23,6 +23,7 @@ from links.signed import (
     INVALID_MESSAGE,
     KEY_FILE_NAME,
     NOT_A_CASCADE_LEAD_REASON,
+    NOT_A_REPORTER_REASON,
     ROLE_HOLDERS,
     SALT,
     LinkClaims,
@@ -549,3 +550,86 @@ class TestFreshLinkForACascadeLead:
         email = render("fresh_link", notification.context, recipient=f.ICB_LEAD, link=link, sent_on=NOW.date())
         assert f"You are getting this because you lead the cascade of this learning to {f.ICB}'s staff." in email.text
         assert "Respond now:\n" in email.text and f.POLICE_LEAD not in email.text
+
+
+# --- a reporter's link ----------------------------------------------------------------------
+
+
+def reporter_claims(person: str = f.REPORTER) -> LinkClaims:
+    return LinkClaims(person=person, ref=REF, role="reporter")
+
+
+class TestReporterLinks:
+    def test_the_measure_email_carries_a_reporter_link(self):
+        """The delivery code mints the reporter a ``reporter`` link for the recommendation, about no action."""
+        [assigned] = [n for n in lifecycle().state.outbox if n.kind == "measure_assigned"]
+        signer = LinkSigner(KEY, MAX_AGE)
+        link = link_for(signer, BASE_URL, assigned.context, f.REPORTER)
+        assert link is not None and reporter_claims() == signer.read(link.rsplit("/", 1)[1])
+
+    def test_a_reporter_link_works_while_they_report_a_measure(self):
+        """By the status and by the roles the workflow gives them, a reporter's link is good, in any case."""
+        life = lifecycle()
+        claims = reporter_claims()
+        assert [f.REPORTER] == holders_now(life, claims)
+        assert None is still_valid(reporter_claims(f.REPORTER.upper()), status_of(life), holders_now(life, claims))
+
+    def test_someone_who_reports_no_measure_is_refused_with_the_reason(self):
+        """A reporter link for a person who reports none of the measures opens nothing, and says why."""
+        life = lifecycle()
+        claims = reporter_claims(f.OWNER)
+        assert [] == holders_now(life, claims)
+        assert NOT_A_REPORTER_REASON == still_valid(claims, status_of(life))
+
+    def test_the_link_stops_when_the_recommendation_has_no_measure_of_theirs(self):
+        """On a recommendation without measures, the reporter's link is refused by the status alone."""
+        life = Lifecycle.begin(f.start(REF, measures=[]), workflow_id=f"recommendation-{REF}", now=NOW)
+        assert NOT_A_REPORTER_REASON == still_valid(reporter_claims(), status_of(life))
+
+    def test_a_closed_recommendation_refuses_the_reporter_but_still_shows(self):
+        """Closed, the reporter cannot act through the link, though a page that only shows still opens."""
+        life = lifecycle()
+        life.apply(WithdrawInput(by=f.SPONSOR, reason="superseded"), NOW)
+        status = status_of(life)
+        assert (CLOSED_REASON, None) == (
+            still_valid(reporter_claims(), status),
+            still_valid(reporter_claims(), status, read_only=True),
+        )
+
+
+class TestFreshLinkForAReporter:
+    async def test_an_expired_reporter_link_is_renewed_for_the_same_reporter(self):
+        """A fresh link for a reporter's expired link goes to that reporter, in the same role."""
+        life = lifecycle()
+        ctx = SimpleNamespace(client=_Workflows(life))
+        target = await fresh_links._recipient(ctx, status_of(life), claims=reporter_claims(), email=None)
+        assert (f.REPORTER, "reporter", None) == target
+
+    async def test_a_typed_address_of_a_reporter_gets_a_reporter_link(self):
+        """A reporter who types their address is sent a reporter link."""
+        life = lifecycle()
+        ctx = SimpleNamespace(client=_Workflows(life))
+        target = await fresh_links._recipient(ctx, status_of(life), claims=None, email=f.REPORTER)
+        assert (f.REPORTER, "reporter", None) == target
+
+    async def test_someone_reporting_nothing_gets_nothing(self):
+        """A reporter link for someone who reports no measure sends nothing."""
+        life = lifecycle()
+        ctx = SimpleNamespace(client=_Workflows(life))
+        assert None is await fresh_links._recipient(
+            ctx, status_of(life), claims=reporter_claims(f.STRANGER), email=None
+        )
+
+    def test_the_fresh_link_email_names_the_reporters_measure(self):
+        """The fresh link says which measure the reader reports and mints a reporter link."""
+        status = status_of(lifecycle())
+        notification = fresh_link_notification(status, f.REPORTER, "reporter", None, now=NOW)
+        assert {f.REPORTER: "reporter"} == notification.context["roles"]
+        assert [f.MEASURE_ID] == [m["measure_id"] for m in notification.context["measures"]]
+        signer = LinkSigner(KEY, MAX_AGE)
+        link = link_for(signer, BASE_URL, notification.context, f.REPORTER)
+        assert link is not None and reporter_claims() == signer.read(link.rsplit("/", 1)[1])
+        email = render("fresh_link", notification.context, recipient=f.REPORTER, link=link, sent_on=NOW.date())
+        name = status.measures[0].name
+        assert f"You are getting this because you report measure M1 ({name}) for this recommendation." in email.text
+        assert "Respond now:\n" in email.text

@@ -219,6 +219,7 @@ class TestParseDuration:
             ("", "required"),
             ("   ", "required"),
             ("X", "not an ISO-8601 duration"),
+            ("quarterly", "not an ISO-8601 duration"),
             ("7D", "not an ISO-8601 duration"),
             ("P-1D", "not an ISO-8601 duration"),
             ("-P1D", "negative"),

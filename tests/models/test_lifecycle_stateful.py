@@ -23,6 +23,7 @@ from models.payloads import (
     AcknowledgeInput,
     ActionSpec,
     AddActionsInput,
+    AddMeasuresInput,
     AgreeActionsInput,
     AuditOutcome,
     AuditPlan,
@@ -38,12 +39,14 @@ from models.payloads import (
     EscalationPolicy,
     MailDelivery,
     MailDeliveryResult,
+    MeasureSpec,
     Notification,
     Parties,
     ReassignOwnerInput,
     RecommendationInput,
     RecordAuditInput,
     RecordBoardDecisionInput,
+    RecordReadingInput,
     RemindOwnerInput,
     ReportProgressInput,
     RequestExtensionInput,
@@ -54,11 +57,14 @@ from models.payloads import (
     WithdrawInput,
 )
 from models.permissions import open_decisions
+from models.rules import deadline_at
 from tests import factories as f
 
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 WORKFLOW_ID = "recommendation-CSPR-2023-01"
-REGISTERED = (f.SPONSOR, f.CHAIR, f.ASSURANCE, f.AUDITOR, f.OWNER, f.OWNER_2, f.NEW_OWNER, f.ICB_LEAD, f.POLICE_LEAD)
+REGISTERED = (
+    f.SPONSOR, f.CHAIR, f.ASSURANCE, f.AUDITOR, f.OWNER, f.OWNER_2, f.NEW_OWNER, f.ICB_LEAD, f.POLICE_LEAD, f.REPORTER
+)  # fmt: skip
 PEOPLE = (*REGISTERED, f.STRANGER)
 # Ids new actions may take ("a1" is "A1" by case, which the rules treat as one id) and, for
 # decisions, one no action ever has.
@@ -128,9 +134,25 @@ def plans(today: date) -> st.SearchStrategy[tuple[DisseminationPlan, AuditPlan]]
         auditor=st.sampled_from(["", "The audit team", f.AUDITOR, f.STRANGER, f.OWNER]),
         audit_on=maybe_day,
         success_measures=st.sampled_from([[], ["meeting held in 90% of cases"]]),
+        measures=st.sampled_from([[], [f.MEASURE_ID], ["M2"], ["NOPE"]]),
     )
     gappy = st.tuples(dissemination, audit)
     return st.sampled_from([credible, credible, credible, gappy]).flatmap(lambda plan: plan)
+
+
+def measure_specs(today: date) -> st.SearchStrategy[list[MeasureSpec]]:
+    """New measures: ids the recommendation may already use, baselines around today (some in the
+    future, which is refused), monthly readings so that their ladders run within a test."""
+    spec = st.builds(
+        lambda measure_id, baseline_on, reporter: f.measure(
+            measure_id, baseline_on=baseline_on, target_by=baseline_on + timedelta(days=365), every="P1M",
+            reporter=reporter,
+        ),
+        st.sampled_from(["M1", "M2", "m2", "M3"]),
+        day_offsets.map(lambda n: today - timedelta(days=abs(n)) if n % 5 else today + timedelta(days=2)),
+        st.sampled_from([f.REPORTER, f.OWNER, f.STRANGER]),
+    )  # fmt: skip
+    return st.lists(spec, min_size=1, max_size=2, unique_by=lambda s: s.measure_id.casefold())
 
 
 @st.composite
@@ -155,6 +177,7 @@ def audits(draw: st.DrawFn, today: date, by: st.SearchStrategy[str]) -> RecordAu
         remedial_actions=remedial,
         re_audit_on=re_audit_on,
         early_reason=early_reason,
+        off_track_reason=draw(st.sampled_from(["", "The case audit shows the change, though the count lags"])),
     )
 
 
@@ -192,6 +215,16 @@ def decisions(today: date) -> dict[type[Decision], Callable[..., st.SearchStrate
         ),
         RecordBoardDecisionInput: lambda **k: st.builds(
             RecordBoardDecisionInput, by=k["by"], action_id=k["action_id"], decision=texts
+        ),
+        AddMeasuresInput: lambda **k: st.builds(AddMeasuresInput, by=k["by"], measures=measure_specs(today)),
+        RecordReadingInput: lambda **k: st.builds(
+            RecordReadingInput,
+            by=k["by"],
+            measure_id=st.sampled_from(["M1", "m1", "M2", "NOPE"]),
+            # Percentages, with some out of range; days around today, with some in the future.
+            value=st.sampled_from([0.0, 55.0, 75.5, 90.0, 100.0, 120.0, -1.0]),
+            on=st.one_of(st.integers(-400, 0), st.integers(-3, 3)).map(lambda n: today + timedelta(days=n)),
+            note=st.sampled_from(["", "Quarterly case audit"]),
         ),
     }
 
@@ -271,9 +304,15 @@ class LifecycleMachine(RuleBasedStateMachine):
     @initialize(
         actions=st.none() | specs(START.date() + timedelta(days=1), min_size=1),
         working_days=st.booleans(),
+        # The tests' five-yearly measure, or a monthly one whose readings fall due within a run.
+        monthly=st.booleans(),
     )
-    def begin(self, actions: list[ActionSpec] | None, working_days: bool) -> None:
-        start = f.start(actions=actions, policy=EscalationPolicy(working_days=working_days))
+    def begin(self, actions: list[ActionSpec] | None, working_days: bool, monthly: bool) -> None:
+        baseline_on = START.date() - timedelta(days=40)
+        monthly_measure = f.measure(every="P1M", baseline_on=baseline_on, target_by=baseline_on + timedelta(days=365))
+        measure = monthly_measure if monthly else f.measure()
+        policy = EscalationPolicy(working_days=working_days)
+        start = f.start(actions=actions, policy=policy, measures=[measure])
         self.life = Lifecycle.begin(start, workflow_id=WORKFLOW_ID, now=self.now)
         self._drain()
 
@@ -405,6 +444,18 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert state.sign_off is not None and self.life.unconfirmed_cascade()
         for view in self.life.cascade_views():
             assert (view.status is CascadeStatus.overdue) == (view.reached is None and bool(state.cascade_ladder))
+
+    @invariant()
+    def no_reading_is_owed_unasked(self) -> None:
+        """A reading owed by now has been asked for (its ladder fired): none is overlooked."""
+        if self.life.closed:
+            return
+        for measure in self.life.state.measures:
+            if measure.reading_due_on is None:
+                continue
+            assert deadline_at(measure.reading_due_on) > self.now or measure.reading_ladder, (
+                f"the reading of {measure.measure_id} owed on {measure.reading_due_on} was never asked for"
+            )
 
     @invariant()
     def what_is_offered_may_be_taken_and_asking_changes_nothing(self) -> None:

@@ -21,14 +21,26 @@ def with_actions() -> Lifecycle:
     return Lifecycle.begin(f.start(actions=f.two_actions(NOW.date() + timedelta(days=40))), workflow_id="w", now=NOW)
 
 
+# In any open stage: the board adds measures, and the board and the Assurance Board may record a
+# reading on a reporter's behalf (the recommendations here carry the measure M1).
+MEASURE_WORK = {("add_measures", None), ("record_reading", None)}
+
+
 def test_at_review_only_the_board_can_agree_or_close():
     life = Lifecycle.begin(f.start(), workflow_id="w", now=NOW)
     board = {("agree_actions", None), ("decline", None), ("withdraw", None), ("record_board_decision", None)}
-    assert offered(life, f.SPONSOR) == board
-    assert offered(life, f.CHAIR) == board
-    assert offered(life, f.ASSURANCE) == {("withdraw", None)}
+    assert offered(life, f.SPONSOR) == board | MEASURE_WORK
+    assert offered(life, f.CHAIR) == board | MEASURE_WORK
+    assert offered(life, f.ASSURANCE) == {("withdraw", None), ("record_reading", None)}
+    assert offered(life, f.REPORTER) == {("record_reading", None)}
     for nobody in (f.OWNER, f.AUDITOR, f.ICB_LEAD, f.STRANGER):
         assert offered(life, nobody) == set()
+
+
+def test_without_measures_nobody_is_offered_a_reading():
+    life = Lifecycle.begin(f.start(measures=[]), workflow_id="w", now=NOW)
+    assert ("record_reading", None) not in offered(life, f.SPONSOR)
+    assert ("add_measures", None) in offered(life, f.SPONSOR)
 
 
 def test_owners_act_on_their_own_actions_and_sponsors_on_everyones():
@@ -45,6 +57,7 @@ def test_owners_act_on_their_own_actions_and_sponsors_on_everyones():
         ("record_board_decision", None),
         ("decline", None),
         ("withdraw", None),
+        *MEASURE_WORK,
     }
     assert offered(life, f.STRANGER) == set()
 
@@ -65,7 +78,7 @@ def test_plans_and_sign_off_follow_the_stage():
     for submitter in (f.OWNER, f.OWNER_2, f.SPONSOR, f.CHAIR):
         assert ("submit_plans", None) in offered(life, submitter)
     # Shown to the Assurance Board even with gaps, so the page can say what stands in the way.
-    assert offered(life, f.ASSURANCE) == {("sign_off", None), ("withdraw", None)}
+    assert offered(life, f.ASSURANCE) == {("sign_off", None), ("withdraw", None), ("record_reading", None)}
 
     dissemination, audit = f.credible_plans(NOW.date())
     life.apply(SubmitPlansInput(by=f.OWNER, dissemination=dissemination, audit=audit), NOW)
@@ -88,6 +101,7 @@ def test_roles_are_read_from_the_parties_and_the_actions():
     assert roles_of(life, f.CHAIR) == ["board_chair"]
     assert roles_of(life, f.ICB_LEAD) == ["agency_lead"]
     assert roles_of(life, f.STRANGER) == []
+    assert roles_of(life, f.REPORTER) == ["reporter"]
     assert reader_of(life, f.AUDITOR, NOW).roles == ["auditor"]
 
 

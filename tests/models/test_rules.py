@@ -12,6 +12,7 @@ from models.rules import (
     DEADLINE_TIME,
     LADDER,
     MIN_SOCIALISATION_CHARS,
+    audit_measure_gaps,
     audit_plan_gaps,
     cascade_gaps,
     deadline_at,
@@ -22,6 +23,7 @@ from models.rules import (
     next_ladder_step,
     sign_off_gaps,
 )
+from tests import factories as f
 
 L = EscalationLevel
 
@@ -68,6 +70,8 @@ def credible_dissemination(**changes) -> DisseminationPlan:
 
 # The registry's safeguarding leads, as a recommendation's parties hold them.
 LEADS = {"Thames Valley Police": "safeguarding.lead@police.example"}
+# The recommendation's impact measure that the credible audit plan names.
+MEASURES = [f.measure()]
 
 
 def credible_audit(**changes) -> AuditPlan:
@@ -76,6 +80,7 @@ def credible_audit(**changes) -> AuditPlan:
         auditor="auditor@example.org",
         audit_on=date(2024, 9, 2),
         success_measures=["threshold applied in 18 of 20 files"],
+        measures=[f.MEASURE_ID],
     )
     return AuditPlan(**(fields | changes))
 
@@ -221,35 +226,40 @@ class TestAuditPlanGaps:
 class TestSignOffGaps:
     def test_credible_pair(self):
         """A complete, credible pair of plans can be signed off."""
-        assert [] == sign_off_gaps(credible_dissemination(), credible_audit(), LEADS)
+        assert [] == sign_off_gaps(credible_dissemination(), credible_audit(), LEADS, MEASURES)
 
     def test_nothing_submitted(self):
         """With neither plan submitted both are reported as missing."""
         assert [
             "no dissemination, communication and socialisation plan has been submitted",
             "no review and audit plan has been submitted",
-        ] == sign_off_gaps(None, None, LEADS)
+        ] == sign_off_gaps(None, None, LEADS, MEASURES)
 
     def test_only_audit_missing(self):
         """A credible dissemination plan without an audit plan leaves one gap."""
-        assert ["no review and audit plan has been submitted"] == sign_off_gaps(credible_dissemination(), None, LEADS)
+        assert ["no review and audit plan has been submitted"] == sign_off_gaps(
+            credible_dissemination(), None, LEADS, MEASURES
+        )
 
     def test_empty_plans_list_every_gap(self):
-        """Two empty plans list all eleven gaps: dissemination, its cascade, then the audit."""
+        """Two empty plans list all twelve gaps: dissemination, its cascade, the audit, its measures."""
         empty = DisseminationPlan()
-        gaps = sign_off_gaps(empty, AuditPlan(), LEADS)
+        gaps = sign_off_gaps(empty, AuditPlan(), LEADS, MEASURES)
         assert (
-            dissemination_gaps(empty) + cascade_gaps(empty, AuditPlan(), LEADS) + audit_plan_gaps(AuditPlan(), None)
+            dissemination_gaps(empty)
+            + cascade_gaps(empty, AuditPlan(), LEADS)
+            + audit_plan_gaps(AuditPlan(), None)
+            + audit_measure_gaps(AuditPlan(), MEASURES)
             == gaps
         )
-        assert 11 == len(gaps)
+        assert 12 == len(gaps)
 
     def test_cross_plan_gap(self):
         """The audit-after-dissemination check uses the dissemination plan passed alongside."""
         dissemination = credible_dissemination(ends=date(2024, 9, 30))
         assert [
             "audit plan: the audit date (2024-09-02) must be after dissemination ends (2024-09-30)"
-        ] == sign_off_gaps(dissemination, credible_audit(), LEADS)
+        ] == sign_off_gaps(dissemination, credible_audit(), LEADS, MEASURES)
 
 
 class TestCascadeGaps:

@@ -30,11 +30,14 @@ from models.payloads import (
     Deadline,
     DecideExtensionInput,
     Decision,
+    Direction,
     EscalationLevel,
+    MeasureTrack,
     RequestExtensionInput,
     SourceKind,
     Stage,
 )
+from reports import measure_chart
 from reports.board_pack import board_pack_data, render_board_pack
 from store.db import get_engine
 from store.tables import TimelineRow
@@ -51,7 +54,7 @@ FAMILIES: dict[str, tuple[Callable[[str], str], type[StrEnum]]] = {
     "escalation_event": (escalation_event, EscalationLevel),
     "audit_event": (audit_event, AuditOutcome),
 }
-EMITTERS = ("models/lifecycle.py", "models/deadlines.py")
+EMITTERS = ("models/lifecycle.py", "models/deadlines.py", "models/measure_decisions.py")
 
 
 def every_event_kind() -> set[str]:
@@ -63,26 +66,35 @@ def every_event_kind() -> set[str]:
 
 
 def emitted_event_kinds() -> set[str]:
-    """Every event kind ``models/lifecycle.py`` and ``models/deadlines.py`` can record, read from
-    their ``_event(now, <kind>, ...)`` calls: a member of ``EventKind``, a family's kind over its
-    vocabulary, a literal string, or the problem kind ``problem()`` passes through."""
-    source = "".join((ROOT / name).read_text() for name in EMITTERS)
-    calls = re.findall(r'_event\(\s*now,\s*("[^"]*"|[\w.]+)', source)
-    assert calls, "no _event(now, ...) calls found: has the lifecycle's event helper been renamed?"
+    """Every event kind the lifecycle's modules (``EMITTERS``) can record, read from their
+    ``_event(now, <kind>, ...)`` calls: a member of ``EventKind``, a family's kind over its
+    vocabulary, a literal string, a variable set from ``EventKind`` members in the same module
+    (a reading recorded or corrected), or the problem kind ``problem()`` passes through."""
     kinds: set[str] = set()
-    for call in calls:
-        if call.startswith('"'):
-            kinds.add(call[1:-1])
-        elif call.startswith("EventKind."):
-            kinds.add(EventKind[call.removeprefix("EventKind.")])
-        elif call in FAMILIES:
-            family, vocabulary = FAMILIES[call]
-            kinds |= {family(member.value) for member in vocabulary}
-        else:
-            # A kind passed through a variable: only ``problem()`` does it, with the problem kinds.
-            assert "kind" == call, f"an event kind the test cannot read: _event(now, {call}, ...)"
-            kinds |= {STORE_REFUSED, MAIL_FAILED}
+    for name in EMITTERS:
+        source = (ROOT / name).read_text()
+        calls = re.findall(r'_event\(\s*now,\s*("[^"]*"|[\w.]+)', source)
+        assert calls, f"no _event(now, ...) calls in {name}: has the lifecycle's event helper been renamed?"
+        for call in calls:
+            kinds |= _kinds_of_call(call, source, name)
     return kinds
+
+
+def _kinds_of_call(call: str, source: str, name: str) -> set[str]:
+    if call.startswith('"'):
+        return {call[1:-1]}
+    if call.startswith("EventKind."):
+        return {EventKind[call.removeprefix("EventKind.")]}
+    if call in FAMILIES:
+        family, vocabulary = FAMILIES[call]
+        return {family(member.value) for member in vocabulary}
+    assigned = re.findall(rf"^\s*{re.escape(call)} = (.+)$", source, flags=re.MULTILINE)
+    members = {EventKind[m] for line in assigned for m in re.findall(r"EventKind\.(\w+)", line)}
+    if members:
+        return members
+    # Otherwise a kind passed through: only ``problem()`` does it, with the problem kinds.
+    assert ("kind", "models/lifecycle.py") == (call, name), f"an event kind the test cannot read: {name}: {call}"
+    return {STORE_REFUSED, MAIL_FAILED}
 
 
 def deadline_kinds() -> tuple[set[str], set[str]]:
@@ -115,6 +127,7 @@ class TestEveryKindHasWords:
         kinds = emitted_event_kinds()
         assert {"received", "extension_approved", "stage:sign_off", "escalation:assurance_board"} <= kinds
         assert {"audit_partially_embedded", STORE_REFUSED, "due_reminder", "progress_requested"} <= kinds
+        assert {"measures_added", "reading_recorded", "reading_corrected"} <= kinds
         assert [] == sorted(kinds - every_event_kind()), "an event kind outside the typed vocabulary"
         kinds |= every_event_kind()
         plain = {k for k in kinds if not k.startswith(("stage:", "escalation:"))}
@@ -128,11 +141,23 @@ class TestEveryKindHasWords:
         assert [] == sorted((ladders | reminders) - set(wording.DEADLINE_WORDS))
         assert [] == sorted(ladders - set(wording.STILL_OPEN))
         assert [] == sorted(ladders - set(wording.ESCALATION_ABOUT))
+        assert "reading" in ladders
         at = datetime(2026, 5, 6, 9, tzinfo=UTC)
         for kind in ladders | reminders:
             for level in (None, *EscalationLevel):
                 words = wording.deadline_words(Deadline(at=at, kind=kind, action_id="A1", level=level))
                 assert not INTERNAL.search(words) and "Wednesday 6 May 2026" in words, (kind, level, words)
+
+    def test_a_reading_owed_names_its_measure(self):
+        """A measure's reading ladder says which measure, on the day and on the board's rung."""
+        at = datetime(2026, 6, 1, 9, tzinfo=UTC)
+        owed = Deadline(at=at, kind="reading", measure_id="M1", level=EscalationLevel.owner)
+        board = owed.model_copy(update={"level": EscalationLevel.sponsoring_board})
+        assert "A reading of measure M1 due: Monday 1 June 2026" == wording.deadline_words(owed)
+        assert (
+            "If the reading of measure M1 is still not in by Monday 1 June 2026, it goes to the sponsoring board"
+            == wording.deadline_words(board)
+        )
 
     def test_a_deadline_reads_as_the_day_it_falls_and_who_hears_of_it(self):
         """A reminder names its day; a rung above the owner's says who hears if it is still open."""
@@ -165,10 +190,13 @@ class TestEveryKindHasWords:
             (wording.SOURCE_KINDS, SourceKind),
             (wording.OUTCOMES, AuditOutcome),
             (wording.LEVEL_WORDS, EscalationLevel),
+            (wording.MEASURE_TRACK, MeasureTrack),
+            (wording.DIRECTION_WORDS, Direction),
         ],
     )
     def test_every_member_of_a_vocabulary_has_words(self, table, vocabulary):
-        """Stages, review kinds, audit outcomes and escalation levels are worded, member by member."""
+        """Stages, review kinds, audit outcomes, escalation levels, where a measure stands and which
+        way it should go are worded, member by member."""
         assert [] == sorted(set(vocabulary) - set(table))
 
 
@@ -192,10 +220,12 @@ class TestOneTable:
         assert web_wording.STAGES is wording.STAGES is mail_render.STAGES
         assert web_wording.EVENT_WORDS is wording.EVENT_WORDS
         assert mail_render.MESSAGE_NAMES is wording.MESSAGE_NAMES
+        assert mail_render.MEASURE_TRACK is wording.MEASURE_TRACK is measure_chart.MEASURE_TRACK
         assert mail_render.uk_date is wording.uk_date is web_wording.uk_date
         # No module outside models/ defines a table of these names again.
         names = {"STAGES", "SOURCE_KINDS", "MESSAGE_NAMES", "EVENT_WORDS", "LEVEL_WORDS", "OUTCOMES",
-                 "CHANGE_WORDS", "DEADLINE_WORDS", "STILL_OPEN", "ESCALATION_ABOUT", "LEVEL_TARGETS"}  # fmt: skip
+                 "CHANGE_WORDS", "DEADLINE_WORDS", "STILL_OPEN", "ESCALATION_ABOUT", "LEVEL_TARGETS",
+                 "MEASURE_TRACK", "DIRECTION_WORDS"}  # fmt: skip
         copies = []
         for folder in ("web", "activities", "reports", "gateway", "store", "links", "devtools"):
             for path in (ROOT / folder).rglob("*.py"):
@@ -291,3 +321,21 @@ class TestSameWordsEverywhere:
         assert "The sponsoring board" == wording.escalated_to("sponsoring_board")
         assert "Not escalated" == wording.escalated_to("none")
         assert "Not escalated" == web_wording.LEVEL_WORDS[EscalationLevel.none]
+
+    def test_where_a_measure_stands_reads_the_same_in_the_auditors_email_and_on_its_chart(self):
+        """Each measure's track words, in the audit task and in the chart's title, come from ``MEASURE_TRACK``."""
+        from tests.activities.test_email_render import measures_life
+
+        life = measures_life()
+        [task] = [n for n in life.state.outbox if n.kind == "audit_due"]
+        email = mail_render.render(
+            task.kind, task.context, recipient=task.recipients[0], link=None, sent_on=task.created_at.date()
+        )
+        views = life.status(task.created_at).measures
+        assert {"on_track", "off_track", "no_data"} == {v.on_track.value for v in views}
+        for view in views:
+            words = wording.MEASURE_TRACK[view.on_track]
+            assert f"- {view.measure_id} ({view.name})\n  {words}: " in email.text
+            assert f'<title id="t-{view.measure_id}-t">{view.name}: {words}</title>'.replace("'", "&#x27;") in (
+                measure_chart.measure_chart_svg(view, title_id=f"t-{view.measure_id}")
+            )

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from activities.problems import MAIL_FAILED, STORE_REFUSED
+from models import wording as domain_wording
 from models.kinds import EventKind
 from models.payloads import EscalationLevel, Stage
 from web import wording
@@ -52,11 +53,42 @@ class TestEventWords:
             ("board_decision", "", "About the whole recommendation"),
             ("received", "from sar", "From Safeguarding Adult Review"),
             ("mail_bounced", "task_assigned to x@y.example (550)", "A new task to x@y.example (refused, code 550)"),
+            ("escalation:sponsoring_board", "measure:M1 (reading)", "Measure M1: its reading did not come in on time"),
+            ("measures_added", "1 measure(s): M1", "1 measure: M1"),
+            ("measures_added", "2 measure(s): M1, M2", "2 measures: M1, M2"),
+            ("reading_recorded", "M1: 64% on 2026-03-01", "Measure M1: 64% on 1 March 2026"),
+            (
+                "reading_corrected",
+                "M2: 17 days on 2026-06-02, recorded on behalf of lead@icb.example",
+                "Measure M2: 17 days on 2 June 2026, recorded on behalf of lead@icb.example",
+            ),
         ],
     )
     def test_details_lose_their_internal_names(self, kind, detail, expected):
         """Details read as sentences: action ids named, dates written out, stage and deadline names explained."""
         assert expected == wording.event_detail(kind, detail)
+
+
+class TestMeasureWords:
+    @pytest.mark.parametrize(
+        ("duration", "expected"),
+        [
+            ("P3M", "every 3 months"),
+            ("P1M", "every month"),
+            ("P1Y", "every year"),
+            ("P1Y6M", "every 18 months"),
+            ("P2W", "every 2 weeks"),
+            ("P10D", "every 10 days"),
+            ("P1M15D", "every month and 15 days"),
+        ],
+    )
+    def test_how_often_a_reading_is_owed_reads_in_words(self, duration, expected):
+        """A measure's ISO-8601 ``every`` reads as people say it."""
+        assert expected == domain_wording.every_words(duration)
+
+    def test_where_a_measure_stands_has_one_set_of_words(self):
+        """On track, off track and no data read the same wherever they are shown."""
+        assert ["On track", "Off track", "No data yet"] == list(domain_wording.MEASURE_TRACK.values())
 
 
 class TestLondonTime:

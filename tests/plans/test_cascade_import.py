@@ -64,7 +64,7 @@ class TestTheNewColumnsAndSheet:
         ]
         assert (dissemination.cascade_by, dissemination.reach_threshold) == (DAY + timedelta(days=120), 80)
         assert start.imported.signed_off_on is None and start.imported.cascade == []
-        assert sign_off_gaps(dissemination, start.imported.audit, start.parties.agency_leads) == []
+        assert sign_off_gaps(dissemination, start.imported.audit, start.parties.agency_leads, start.measures) == []
 
     @pytest.mark.parametrize("writer", [pf.write_yaml, pf.write_xlsx])
     def test_a_sign_off_and_a_confirmation_made_before_the_import_are_carried(self, tmp_path, writer):
@@ -104,7 +104,9 @@ class TestTheNewColumnsAndSheet:
         plan, problems = checked(rows, tmp_path)
         assert problems == []
         start = start_of(plan)
-        gaps = sign_off_gaps(start.imported.dissemination, start.imported.audit, start.parties.agency_leads)
+        gaps = sign_off_gaps(
+            start.imported.dissemination, start.imported.audit, start.parties.agency_leads, start.measures
+        )
         assert any(gap in g for g in gaps), gaps
 
     def test_the_template_has_the_new_columns_and_a_worked_cascade_row(self, tmp_path):
@@ -343,7 +345,8 @@ class TestTheExampleCascades:
         for ref in signed:
             imported = example[ref].imported
             assert imported.signed_off_on <= ON
-            assert sign_off_gaps(imported.dissemination, imported.audit, example[ref].parties.agency_leads) == []
+            leads, measures = example[ref].parties.agency_leads, example[ref].measures
+            assert sign_off_gaps(imported.dissemination, imported.audit, leads, measures) == []
             assert imported.audit.audit_on > ON, ref  # the audit is still ahead: the cascade is live
             assert all(c.done_on <= ON for c in imported.cascade)
 
@@ -383,9 +386,12 @@ class TestTheExampleCascades:
         assert rung(start) is not EscalationLevel.none  # cascade_by passed, with nobody left to chase
 
     def test_plans_awaiting_sign_off_are_credible_but_one_deliberately_gappy(self, example):
-        """MKT-2023-23 and 35 wait for sign-off on credible plans with cascades; MKT-2023-26 lacks two cascade pieces."""
+        """MKT-2023-23 and 35 wait for sign-off on credible plans with cascades and measures; MKT-2023-26 lacks two
+        cascade pieces and a measure with a baseline and a target."""
         gaps = {
-            ref: sign_off_gaps(start.imported.dissemination, start.imported.audit, start.parties.agency_leads)
+            ref: sign_off_gaps(
+                start.imported.dissemination, start.imported.audit, start.parties.agency_leads, start.measures
+            )
             for ref, start in example.items()
             if start.imported and start.imported.dissemination and not start.imported.signed_off_on
         }
@@ -395,5 +401,6 @@ class TestTheExampleCascades:
             "MKT-2023-26": [
                 "cascade: say how many of Thames Valley Police's staff the learning must reach",
                 "cascade: give the date by which every agency is to confirm",
+                "audit plan: name at least one impact measure with a baseline and a target that the audit will weigh",
             ],
         }

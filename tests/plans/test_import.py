@@ -409,6 +409,7 @@ async def test_the_example_loads_as_a_live_year(env, settings, worker):
             assert loop.time() < deadline, found
             await asyncio.sleep(0.2)
         await _example_cascades_stand_at_every_point(env, settings, {s.ref: s for s in statuses})
+        _example_measures_stand_as_the_report_has_them({s.ref: s for s in statuses})
     finally:
         await close_all(env, report.started, by=member)
         await drain_digests(env, settings.database_url)
@@ -425,7 +426,7 @@ async def _example_cascades_stand_at_every_point(env, settings, by_ref) -> None:
     assert waiting.cascade_short and not waiting.cascade_overdue
     assert [c.status.value for c in waiting.cascade] == ["confirmed", "waiting", "confirmed", "waiting", "waiting"]
     assert {ref: len(by_ref[ref].plan_gaps) for ref in ("MKT-2023-23", "MKT-2023-35", "MKT-2023-26")} == {
-        "MKT-2023-23": 0, "MKT-2023-35": 0, "MKT-2023-26": 2
+        "MKT-2023-23": 0, "MKT-2023-35": 0, "MKT-2023-26": 3
     }  # fmt: skip
     assert {by_ref[ref].stage for ref in ("MKT-2023-23", "MKT-2023-35", "MKT-2023-26")} == {Stage.sign_off}
     rungs = {
@@ -461,6 +462,18 @@ async def _example_cascades_stand_at_every_point(env, settings, by_ref) -> None:
     assert sorted(r for row in asked for r in row.recipients) == [
         "chris.mensah@cnwl.example.org", "fiona.grant@icb.example.org", "priya.shah@mkcc.example.org"
     ]  # fmt: skip
+
+
+def _example_measures_stand_as_the_report_has_them(by_ref) -> None:
+    """The workflows judge the example's measures as the report describes them: some on track,
+    some off, one with no reading yet; the audit that waits weighs one on track."""
+    tracks = {(ref, m.measure_id): m.on_track.value for ref, s in by_ref.items() for m in s.measures}
+    assert tracks[("MKT-2023-11", "force-rate")] == "on_track"
+    assert tracks[("MKT-2023-09", "self-harm")] == "off_track"
+    assert tracks[("MKT-2023-05", "isp-in-15-days")] == "off_track"
+    assert tracks[("MKT-2023-30", "guidance-followed")] == "no_data"
+    assert tracks[("MKT-2023-22", "knife-messages")] == "on_track"
+    assert len(by_ref["MKT-2023-09"].measures[0].readings) == 7
 
 
 def test_people_are_named_only_in_a_role_that_fits_as_decisions_are(tmp_path):

@@ -252,6 +252,7 @@ def plan_form(day: date, rows: list[tuple[str, str, str, str]], **more: str) -> 
         "auditor": f.AUDITOR,
         **date_fields("audit_on", day + days(180)),
         "success_measures": "professionals' meeting held in 90% of qualifying cases",
+        "measures": f.MEASURE_ID,  # the box the form ticks: the audit weighs measure M1
         **date_fields("cascade_by", day + days(120)),
         "reach_threshold": "80",
         "cascade_rows": str(len(rows)),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import email
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email.policy import default as default_policy
 
 import httpx
@@ -17,7 +17,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 
 from gateway.workflows import recommendation_status
-from models.payloads import Stage, SubmitPlansInput
+from models.payloads import ImportedReading, RecommendationInput, Stage, SubmitPlansInput
 from store.db import session_scope
 from store.overview import end_of_month
 from store.read_model import caught_mail, upsert_registry
@@ -329,6 +329,54 @@ async def test_the_overview_and_the_list_read_the_injected_clock(env, start, bro
 
     assert (True, True) == await due_on(that_month)
     assert (False, False) == await due_on(earlier)
+
+
+async def test_the_overview_lists_the_measures_off_track_the_reader_may_see(env, start, browser, database_url):
+    """Past M1's target date (90%), 70% and a reading of 64.5% recorded later are off track, 95% is
+    not: the Assurance Board sees both off track, furthest behind first, with units; an owner only
+    their own; another board's sponsor none; the list links to the recommendations they are on."""
+    day = await today(env)
+    past_target = date(2024, 6, 1)
+
+    def measured(ref: str, value: float | None, **options) -> RecommendationInput:
+        begun = f.start(ref, actions=[f.action("A1", day + timedelta(days=30), **options)])
+        readings = [ImportedReading(measure_id="M1", value=value, on=past_target)] if value is not None else []
+        return begun.model_copy(update={"readings": readings})
+
+    await start(measured("MEAS-OFF", 70))
+    await start(measured("MEAS-ON", 95))
+    later = await start(measured("MEAS-LATER", None, owner=f.OWNER_2, agency=f.POLICE))
+    await eventually(lambda: stored_row(database_url, "MEAS-LATER") is not None)
+    reading = {"by": f.REPORTER, "measure_id": "M1", "value": 64.5, "on": str(past_target), "note": "Q2"}
+    await decide(later, "record_reading", reading)
+    await eventually(
+        lambda: all(
+            (row := stored_row(database_url, ref)) is not None and row.measures_off_track == count
+            for ref, count in (("MEAS-OFF", 1), ("MEAS-ON", 0), ("MEAS-LATER", 1))
+        )
+    )
+
+    async def off_track(who: str) -> tuple[list[str], str]:
+        page = (await (await browser(who)).client.get("/dashboard")).text
+        found = re.search(r'(?s)<table class="govuk-table[^"]*" id="measures-off-track">(.*?)</table>', page)
+        if found is None:
+            assert '<h3 class="govuk-heading-m" id="measures-off-track">Impact measures off track (0)</h3>' in page
+            return [], page
+        return re.findall(r'href="/dashboard/r/([A-Z-]+)"', found.group(1)), found.group(1)
+
+    refs, table = await off_track(f.ASSURANCE)
+    assert ["MEAS-LATER", "MEAS-OFF"] == refs
+    later_row, off_row = (" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in table.split("<tr ")[2:])
+    assert "Qualifying cases with a professionals&#39; meeting held" in later_row
+    assert "64.5% on 1 June 2024 90% 90% by 14 March 2024 performance.lead@icb.example" in later_row
+    assert "70% on 1 June 2024 90% 90% by 14 March 2024" in off_row
+    assert (["MEAS-OFF"], ["MEAS-LATER"]) == ((await off_track(f.OWNER))[0], (await off_track(f.OWNER_2))[0])
+    nothing, page = await off_track("other.sponsor@mk.example")
+    assert [] == nothing and "No impact measure is off track." in page
+
+    listed = await (await browser(f.ASSURANCE)).client.get("/dashboard/recommendations?measures=off_track")
+    assert {"MEAS-OFF", "MEAS-LATER"} == set(re.findall(r'href="/dashboard/r/(MEAS-[A-Z]+)"', listed.text))
+    assert "2 recommendations (an impact measure off track)." in text_of(listed)
 
 
 # --- a recommendation's page ----------------------------------------------------------------

@@ -92,6 +92,7 @@ def plan_fields(day: date) -> dict[str, str]:
         "auditor": f.AUDITOR,
         **date_fields("audit_on", day + timedelta(days=180)),
         "success_measures": "professionals' meeting held in 90% of qualifying cases",
+        "measures": f.MEASURE_ID,  # the box the form ticks: the audit weighs measure M1
         # Each agency's lead confirms the learning reached its staff, by the cascade date.
         "cascade_rows": "2",
         "cascade-0-agency": f.ICB,
@@ -803,7 +804,7 @@ async def test_a_refused_sign_off_lists_every_gap_in_the_error_summary(env, star
     dissemination, audit = f.credible_plans(day)
     weak = dissemination.model_copy(update={"channels": [], "socialisation": ""})
     await decide(handle, "submit_plans", SubmitPlansInput(by=f.OWNER, dissemination=weak, audit=audit))
-    gaps = sign_off_gaps(weak, audit, f.parties().agency_leads)
+    gaps = sign_off_gaps(weak, audit, f.parties().agency_leads, [f.measure()])
     assert len(gaps) >= 2
     response = await person(f.ASSURANCE, "assurance_member").post("sign_off", {"note": ""})
     assert response.status_code == 409

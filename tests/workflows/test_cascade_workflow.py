@@ -235,7 +235,7 @@ class TestSilence:
             lambda: (k := _kinds(database_url, "CASCADE-SILENT")) and "assurance_escalation" in k and k
         )
         assert ["cascade_task", "cascade_reminder", "cascade_overdue", "board_escalation", "assurance_escalation"] == [
-            k for k in kinds if k not in ("signed_off", "sign_off_requested")
+            k for k in kinds if k not in ("signed_off", "sign_off_requested", "measure_assigned")
         ]
         await stored_through(database_url, final)
         assert "red" == _rag_of(database_url, "CASCADE-SILENT", expected[-1][1])

@@ -316,7 +316,9 @@ class TestContinueAsNew:
     async def test_continue_as_new_keeps_the_whole_state(self, env, start, database_url):
         """A workflow that continues as new keeps its actions, notes, timeline and sends nothing twice."""
         now = await today(env)
-        handle = await start(f.start("CAN", actions=[f.action("A1", now + days(60))], continue_as_new_after=50))
+        handle = await start(
+            f.start("CAN", actions=[f.action("A1", now + days(60))], continue_as_new_after=50, measures=[])
+        )
         first_run = handle.first_execution_run_id
         await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
         for n in range(12):

@@ -78,7 +78,9 @@ class TestWorkerDiesDuringDelivery:
             ASSURE_TEST_CRASH_MARKER=str(marker),
         ) as first:
             handle = await start_recommendation(
-                dev_env.client, f.start(ref, actions=[f.action("A1", today + days(60))]), task_queue=settings.task_queue
+                dev_env.client,
+                f.start(ref, actions=[f.action("A1", today + days(60))], measures=[]),
+                task_queue=settings.task_queue,
             )
             assert 137 == await exit_status(first, tmp_path / "worker-1.log")
         assert marker.exists()
@@ -112,7 +114,9 @@ class TestNoCrash:
 
         with worker_process(dev_env, settings, tmp_path / "worker.log") as worker:
             handle = await start_recommendation(
-                dev_env.client, f.start(ref, actions=[f.action("A1", today + days(60))]), task_queue=settings.task_queue
+                dev_env.client,
+                f.start(ref, actions=[f.action("A1", today + days(60))], measures=[]),
+                task_queue=settings.task_queue,
             )
             await eventually(lambda: logged(database_url, ref), timeout=WAIT)
             await withdraw_and_finish(handle)

@@ -67,7 +67,7 @@ async def test_the_mail_relay_down_for_a_stretch_delays_mail_and_loses_none(dev_
     async with worker_maker(dev_env.client, settings=down, executor=executor)():
         handles = [
             await start_recommendation(
-                dev_env.client, f.start(f"SMTP-{n}", actions=f.two_actions(today + timedelta(days=40))),
+                dev_env.client, f.start(f"SMTP-{n}", actions=f.two_actions(today + timedelta(days=40)), measures=[]),
                 task_queue=settings.task_queue,
             )
             for n in range(3)
@@ -125,7 +125,7 @@ async def test_the_store_unavailable_for_a_stretch_loses_no_transition(dev_env, 
         async with worker_maker(dev_env.client, settings=on_postgres, executor=executor)():
             handles = {
                 ref: await start_recommendation(
-                    dev_env.client, f.start(ref, actions=[f.action("A1", today + timedelta(days=30))]),
+                    dev_env.client, f.start(ref, actions=[f.action("A1", today + timedelta(days=30))], measures=[]),
                     task_queue=settings.task_queue,
                 )
                 for ref in refs
@@ -207,7 +207,7 @@ async def test_the_temporal_server_restarted_on_its_file_resumes_every_workflow(
         async with worker_maker(first.client, settings=working, executor=executor)():
             for ref in refs:
                 await start_recommendation(
-                    first.client, f.start(ref, actions=[f.action("A1", today + timedelta(days=30))]),
+                    first.client, f.start(ref, actions=[f.action("A1", today + timedelta(days=30))], measures=[]),
                     task_queue=settings.task_queue,
                 )  # fmt: skip
             await eventually(lambda: len(received(settings.database_url)) == len(refs), timeout=WAIT)

@@ -64,7 +64,7 @@ class TestOverdueLadder:
         due = holiday - timedelta(days=1)
         while not _working(due):
             due -= timedelta(days=1)
-        handle = await start(f.start("LADDER", actions=[f.action("A1", due)], policy=WORKING_POLICY))
+        handle = await start(f.start("LADDER", actions=[f.action("A1", due)], policy=WORKING_POLICY, measures=[]))
         await decide(handle, "acknowledge", AcknowledgeInput(by=f.OWNER, action_id="A1"))
         expected = [
             (L.owner, due),
@@ -145,7 +145,7 @@ class TestOverdueLadder:
         policy = EscalationPolicy(acknowledge_within="P5D", remind_before_due="P7D", progress_every="P1M")
         now = await today(env)
         due = now + days(80)
-        handle = await start(f.start("REMIND", actions=[f.action("A1", due)], policy=policy))
+        handle = await start(f.start("REMIND", actions=[f.action("A1", due)], policy=policy, measures=[]))
         await skip_to(env, now + days(6))
         chased = await status_with_escalations(handle, 1)
         assert "acknowledge" == chased.escalations[0].kind

@@ -12,6 +12,7 @@ Every date produced in working-day mode is itself a working day.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -107,6 +108,15 @@ def roll_forward(day: date) -> date:
     return day
 
 
+# Every working day of the calendar, in order: counting n working days is then a look-up, not a
+# walk of n days (a weekly reading over decades, or a long policy, costs the same as a short one).
+_WORKING_DAYS: tuple[date, ...] = tuple(
+    day
+    for day in (date(CALENDAR_YEARS.start, 1, 1) + timedelta(days=n) for n in range(48_000))
+    if day.year in CALENDAR_YEARS and day.weekday() < 5 and day not in _BANK_HOLIDAYS
+)
+
+
 def add_working_days(start: date, count: int) -> date:
     """The date ``count`` working days after ``start`` (before it when negative).
 
@@ -115,13 +125,14 @@ def add_working_days(start: date, count: int) -> date:
     """
     if count == 0:
         return roll_forward(start)
-    step = 1 if count > 0 else -1
-    day, remaining = start, abs(count)
-    while remaining:
-        day = _moved(day, step)
-        if is_working_day(day):
-            remaining -= 1
-    return day
+    is_working_day(start)  # refuses a day outside the calendar, with the reason
+    # The last working day on or before ``start``; counting back from a day off starts one later.
+    last = bisect_right(_WORKING_DAYS, start) - 1
+    on_a_working_day = last >= 0 and _WORKING_DAYS[last] == start
+    index = last + count if count > 0 or on_a_working_day else last + 1 + count
+    if not 0 <= index < len(_WORKING_DAYS):
+        raise CalendarError(f"{start} moved by {count} working days is outside the working-day calendar")
+    return _WORKING_DAYS[index]
 
 
 def _add_months(day: date, months: int) -> date:

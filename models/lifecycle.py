@@ -22,7 +22,7 @@ from models.calendar import add_duration
 from models.deadlines import ACK_LADDER, SYSTEM_ACTOR, Deadlines
 from models.kinds import EventKind, MessageKind, Role, audit_event, stage_event
 from models.mail_context import RecommendationMailFacts, mail_context, thread_of
-from models.measure_decisions import MeasureDecisions
+from models.measure_decisions import MeasureDecisions, today_in_london
 from models.payloads import (
     ACTION_STAGES,
     CASCADE_OPEN_STAGES,
@@ -279,14 +279,15 @@ class Lifecycle(Deadlines, MeasureDecisions):
             return Role.auditor
         if self.cascade_open() and person in self.cascade_leads():
             return Role.cascade_lead
-        if person in self.reporters():
-            return Role.reporter
         if person in parties.agency_leads.values():
             return Role.agency_lead
         # About one action, only its current owner acts as owner: a former owner's link to it
         # would be dead on arrival, even if they own another action.
         if action is None and any(person == a.owner for a in self.state.actions):
             return Role.owner
+        # Last: a measure's own emails name their reporter's role themselves (``roles=``).
+        if person in self.reporters():
+            return Role.reporter
         return Role.previous_owner
 
     def _enter(self, stage: Stage, now: datetime, actor: str, detail: str = "") -> None:
@@ -397,7 +398,7 @@ class Lifecycle(Deadlines, MeasureDecisions):
 
     def check_agree_actions(self, d: AgreeActionsInput, now: datetime) -> None:
         _check_action_specs(d.actions, existing=self.state.actions, today=now.date())
-        self._check_new_measures(d.measures, now.date())
+        self._check_new_measures(d.measures, today_in_london(now))
 
     def apply_agree_actions(self, d: AgreeActionsInput, now: datetime) -> None:
         self._event(now, EventKind.actions_agreed, d.by, f"{len(d.actions)} action(s)")

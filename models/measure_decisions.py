@@ -5,7 +5,7 @@ the arithmetic (on track, readings owed) is ``models.measures``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from models.kinds import EventKind, MessageKind, Role
@@ -19,6 +19,7 @@ from models.measures import (
     with_unit,
 )
 from models.payloads import (
+    MAX_MEASURES,
     AddMeasuresInput,
     EscalationLevel,
     ImportedReading,
@@ -30,6 +31,7 @@ from models.payloads import (
     RecommendationState,
     RecordReadingInput,
 )
+from models.wording import in_london
 
 L = EscalationLevel
 
@@ -68,6 +70,10 @@ class MeasureDecisions:
 
     def _check_new_measures(self, specs: Sequence[MeasureSpec], today: date) -> None:
         taken = {m.measure_id.casefold() for m in self.state.measures}
+        if len(taken) + len(specs) > MAX_MEASURES:
+            self._refuse(
+                f"a recommendation has at most {MAX_MEASURES} measures; it has {len(taken)} already", "InvalidMeasure"
+            )
         for spec in specs:
             if spec.measure_id.casefold() in taken:
                 self._refuse(f"measure id {spec.measure_id!r} is already used on this recommendation", "InvalidMeasure")
@@ -88,11 +94,11 @@ class MeasureDecisions:
                 if known.measure_id.casefold() == spec.measure_id.casefold():
                     by = known.by or spec.reporter
                     measure.readings.append(Reading(value=known.value, on=known.on, by=by, note=known.note, at=now))
-            last_on = max((r.on for r in measure.readings), default=now.date())
+            # Readings already collected answered the periods they fall in: the first owed comes after them.
+            measure.answered_on = max((r.on for r in measure.readings), default=None)
             anchor = anchor_of(measure, measure.added_on)
-            measure.reading_due_on = first_due_after(
-                measure, anchor, max(now.date(), last_on), working_days=policy.working_days
-            )
+            after = max(now.date(), measure.answered_on or now.date())
+            measure.reading_due_on = first_due_after(measure, anchor, after, working_days=policy.working_days)
             self.state.measures.append(measure)
         added = [s.measure_id for s in specs]
         self._event(now, EventKind.measures_added, actor, f"{len(specs)} measure(s): {', '.join(added)}")
@@ -112,7 +118,7 @@ class MeasureDecisions:
         self._require_sponsor(by)
 
     def check_add_measures(self, d: AddMeasuresInput, now: datetime) -> None:
-        self._check_new_measures(d.measures, now.date())
+        self._check_new_measures(d.measures, today_in_london(now))
 
     def apply_add_measures(self, d: AddMeasuresInput, now: datetime) -> None:
         self._add_measures(d.measures, now, d.by)
@@ -139,7 +145,7 @@ class MeasureDecisions:
         measure = self._require_measure(d.measure_id)
         on_behalf = [*self._sponsors(), *self.state.parties.assurance_members]
         self._require_person(d.by, [measure.reporter, *on_behalf], f"the reporter of measure {measure.measure_id}")
-        problem = reading_problem(measure, d.value, d.on, now.date())
+        problem = reading_problem(measure, d.value, d.on, today_in_london(now))
         if problem:
             self._refuse(problem, "InvalidReading")
 
@@ -149,18 +155,28 @@ class MeasureDecisions:
         measure.readings = [r for r in measure.readings if r.on != d.on]
         measure.readings.append(Reading(value=d.value, on=d.on, by=d.by, note=d.note, at=now))
         measure.readings.sort(key=lambda r: (r.on, r.at))
-        policy = self.state.policy
-        anchor = anchor_of(measure, measure.added_on)
-        owed = measure.reading_due_on
-        if owed is not None and d.on > previous_due(measure, anchor, owed, working_days=policy.working_days):
-            # It answers the reading owed (early within its period, or late): the next is owed a period on.
-            measure.reading_due_on = first_due_after(measure, anchor, max(d.on, owed), working_days=policy.working_days)
-            measure.reading_ladder = []
+        self._answer(measure, d.on, now)
         kind = EventKind.reading_corrected if same_day else EventKind.reading_recorded
         detail = f"{measure.measure_id}: {with_unit(d.value, measure.unit.value)} on {d.on}"
         if d.by.lower() != measure.reporter.lower():
             detail += f", recorded on behalf of {measure.reporter}"
         self._event(now, kind, d.by, detail)
+
+    def _answer(self, measure: MeasureState, on: date, now: datetime) -> None:
+        """A reading dated ``on`` answers the one owed if it is dated after the owed day before it
+        (early in its period, or late) and after the reading that answered last; the next is then
+        owed a period on, and never in the past: periods missed while a reporter was silent lapse
+        (their readings may still be given), so catching up does not set off their ladders."""
+        owed, working_days = measure.reading_due_on, self.state.policy.working_days
+        anchor = anchor_of(measure, measure.added_on)
+        if owed is None or (measure.answered_on is not None and on <= measure.answered_on):
+            return
+        if on <= previous_due(measure, anchor, owed, working_days=working_days):
+            return
+        yesterday = today_in_london(now) - timedelta(days=1)
+        measure.reading_due_on = first_due_after(measure, anchor, max(on, owed, yesterday), working_days=working_days)
+        measure.reading_ladder = []
+        measure.answered_on = on
 
     # --- what the status and emails say ---------------------------------------------------
 
@@ -181,6 +197,11 @@ class MeasureDecisions:
     def measures_context(self) -> dict[str, Any]:
         """Every measure, for the auditor's task and the audit form."""
         return {"measures": [self.measure_context(m) for m in self.state.measures]}
+
+
+def today_in_london(now: datetime) -> date:
+    """The day it is for the people giving readings: a reading "today" at 00:30 BST is today's."""
+    return in_london(now).date()
 
 
 def measure_spec_problem(spec: MeasureSpec, today: date) -> str | None:

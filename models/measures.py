@@ -7,25 +7,27 @@ has ``no_data``. Otherwise its latest reading (the latest ``on``) is compared wi
 line from the baseline (on ``baseline_on``) to the target (on ``target_by``), read on the
 reading's day, and the target itself from ``target_by`` on. A reading at or beyond the line in
 the measure's direction is ``on_track`` (exactly on the line, or exactly on the target, is on
-track); short of it, ``off_track``. Exact fractions are used, so "exactly on target" is exact.
+track); short of it, ``off_track``. Figures are compared as the decimals typed (exact fractions),
+so "exactly on target" is exact.
 
 **Readings owed**: a reading is owed every ``every`` from the baseline (from the day the measure
 was agreed when it has no baseline): on the days baseline + 1×every, + 2×every, ..., up to the
 first of them on or after ``target_by`` (the reading that says whether the target was reached);
 a measure without a target is read for as long as the recommendation runs. The first one owed is
 the first of those days after the measure came into Assure (and after any reading already
-collected). A reading dated after the previous such day answers the one owed; the next is then
-the first such day after both the reading and the day answered. Readings may still be recorded
-when none is owed.
+collected). A reading dated after the previous such day, and after the reading that last
+answered, answers the one owed (``MeasureDecisions._answer``); the next is then the first such
+day after the reading, the day answered and yesterday (periods missed while a reporter was
+silent lapse). Readings may still be recorded when none is owed.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any
 
-from models.calendar import add_duration_times
+from models.calendar import add_duration_times, parse_duration
 from models.payloads import (
     Direction,
     MeasureSpec,
@@ -38,9 +40,6 @@ from models.payloads import (
     unit_value_problem,
 )
 
-# Enough periods for a daily measure over the whole accepted calendar (2000 to 2100).
-_MAX_PERIODS = 40_000
-
 
 def anchor_of(measure: MeasureSpec, added_on: date) -> date:
     """The day the reading periods are counted from: the baseline's, else the day it was agreed."""
@@ -48,31 +47,42 @@ def anchor_of(measure: MeasureSpec, added_on: date) -> date:
 
 
 def due_day(measure: MeasureSpec, anchor: date, period: int, *, working_days: bool) -> date:
-    """The day the ``period``-th reading (1, 2, ...) is owed."""
-    return add_duration_times(anchor, measure.every, period, working_days=working_days)
+    """The day the ``period``-th reading (1, 2, ...; 0 is the anchor) is owed."""
+    return anchor if period == 0 else add_duration_times(anchor, measure.every, period, working_days=working_days)
+
+
+def _period_around(measure: MeasureSpec, anchor: date, day: date, *, working_days: bool) -> int:
+    """The last period whose owed day is on or before ``day`` (0 for none). Estimated from the
+    period's length in days and then corrected, so that a weekly measure baselined years ago costs
+    a few date sums, not one per week since (the workflow's task must stay short)."""
+    every = parse_duration(measure.every)
+    length = every.years * 365.25 + every.months * 30.44 + every.days * (7 / 5 if working_days else 1)
+    period = max(int((day - anchor).days / length) - 1, 0)
+    while period > 0 and due_day(measure, anchor, period, working_days=working_days) > day:
+        period -= 1
+    while due_day(measure, anchor, period + 1, working_days=working_days) <= day:
+        period += 1
+    return period
 
 
 def first_due_after(measure: MeasureSpec, anchor: date, day: date, *, working_days: bool) -> date | None:
     """The first day a reading is owed that falls after ``day``; None when the last one owed (the
     first on or after ``target_by``) is not after it."""
-    for period in range(1, _MAX_PERIODS):
-        due = due_day(measure, anchor, period, working_days=working_days)
-        if due > day:
-            return due
-        if measure.target_by is not None and due >= measure.target_by:
+    period = _period_around(measure, anchor, day, working_days=working_days)
+    if period > 0 and measure.target_by is not None:
+        if due_day(measure, anchor, period, working_days=working_days) >= measure.target_by:
             return None
-    raise AssertionError("unreachable: a duration of a day or more passes any accepted date")
+    return due_day(measure, anchor, period + 1, working_days=working_days)
 
 
 def previous_due(measure: MeasureSpec, anchor: date, due: date, *, working_days: bool) -> date:
     """The owed day before ``due`` (the anchor itself before the first)."""
-    previous = anchor
-    for period in range(1, _MAX_PERIODS):
-        day = due_day(measure, anchor, period, working_days=working_days)
-        if day >= due:
-            return previous
-        previous = day
-    return previous
+    before = due - timedelta(days=1)
+    if before < anchor:
+        return anchor
+    return due_day(
+        measure, anchor, _period_around(measure, anchor, before, working_days=working_days), working_days=working_days
+    )
 
 
 def latest(readings: list[Reading]) -> Reading | None:
@@ -80,11 +90,17 @@ def latest(readings: list[Reading]) -> Reading | None:
     return max(readings, key=lambda r: (r.on, r.at), default=None)
 
 
+def exact(value: float) -> Fraction:
+    """A figure as the decimal it was typed as (0.1, not the binary float nearest it), so that a
+    reading exactly on the line is on it."""
+    return Fraction(repr(value))
+
+
 def expected_on(measure: MeasureSpec | MeasureView, day: date) -> Fraction | None:
     """Where the line from baseline to target stands on ``day`` (the target from ``target_by``)."""
     if measure.baseline is None or measure.target is None or measure.baseline_on is None or measure.target_by is None:
         return None
-    baseline, target = Fraction(measure.baseline), Fraction(measure.target)
+    baseline, target = exact(measure.baseline), exact(measure.target)
     if day >= measure.target_by:
         return target
     if day <= measure.baseline_on:
@@ -99,7 +115,7 @@ def track_of(measure: MeasureSpec, readings: list[Reading]) -> MeasureTrack:
     expected = expected_on(measure, last.on) if last is not None else None
     if last is None or expected is None:
         return MeasureTrack.no_data
-    value = Fraction(last.value)
+    value = exact(last.value)
     good = value >= expected if measure.direction is Direction.up else value <= expected
     return MeasureTrack.on_track if good else MeasureTrack.off_track
 

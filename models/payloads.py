@@ -776,6 +776,9 @@ class MeasureState(MeasureSpec):
     # ladder's rungs fired for it.
     reading_due_on: date | None = None
     reading_ladder: list[EscalationLevel] = Field(default_factory=list)
+    # The date of the reading that last answered one owed: a correction of it, or another reading
+    # no later, answers nothing more.
+    answered_on: date | None = None
 
 
 class BoardDecision(Payload):
@@ -890,6 +893,21 @@ class RecommendationInput(Payload):
     state: RecommendationState | None = None
     # Continue as new once history passes this many events (Temporal also suggests it).
     continue_as_new_after: int = Field(default=10_000, ge=50)
+
+    @model_validator(mode="after")
+    def _readings_of_its_measures(self) -> RecommendationInput:
+        """Readings already collected name a measure it starts with, one per measure and day: the
+        importer says so row by row; here nothing that reaches a workflow is dropped unseen."""
+        known = {m.measure_id.casefold() for m in self.measures}
+        seen: set[tuple[str, date]] = set()
+        for reading in self.readings:
+            key = (reading.measure_id.casefold(), reading.on)
+            if key[0] not in known:
+                raise ValueError(f"a reading names measure {reading.measure_id!r}, which is not among the measures")
+            if key in seen:
+                raise ValueError(f"two readings of measure {reading.measure_id} on {reading.on}")
+            seen.add(key)
+        return self
 
 
 # --- query and results --------------------------------------------------------------------

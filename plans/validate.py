@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from models.addresses import AddressError, check_address
 from models.days import day_problem
+from models.figures import FigureError, parse_figure
 from models.lifecycle import ABSURD_REACH_FACTOR
 from models.measure_decisions import measure_spec_problem
 from models.measures import reading_problem
@@ -64,8 +65,6 @@ _EXCEL_EPOCH = date(1899, 12, 30)
 _MAX_SERIAL = 2958465
 LIST_SEPARATOR = ";"
 _WHOLE = re.compile(r"^[+-]?\d{1,9}$")
-# A figure as people type it: 12, 12.5, 1,200 (commas only between groups of three digits).
-_FIGURE = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
 # The words people write for a measure's unit and direction, read in any case; the payload's value first.
 UNIT_WORDS: dict[MeasureUnit, tuple[str, ...]] = {
     MeasureUnit.percent: ("percent", "%", "per cent", "percentage"),
@@ -215,12 +214,14 @@ class _Check:
         text = self.text(row, column)
         if not text:
             return None
-        number_text = text.removesuffix("%").strip() if percent else text
-        if isinstance(value, bool) or not _FIGURE.match(number_text):
-            hint = " (a % sign only fits a measure in percent)" if text.endswith("%") and not percent else ""
-            self.add(sheet, number, column, f"{text[:40]!r} is not a number{hint}")
+        if isinstance(value, bool):
+            self.add(sheet, number, column, f"{text[:40]!r} is not a number")
             return None
-        return float(number_text.replace(",", ""))
+        try:
+            return parse_figure(text, percent_sign=percent)
+        except FigureError as exc:
+            self.add(sheet, number, column, str(exc))
+            return None
 
     def word(self, sheet: str, number: int, row: dict[str, Cell], column: str, words: dict[Any, tuple[str, ...]],
              choices: str) -> Any:  # fmt: skip

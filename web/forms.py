@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.workflows import DecisionNotTaken, parse_decision
 from models.days import EARLIEST_DAY, LATEST_DAY
+from models.figures import FigureError, parse_figure
 from models.lifecycle import RULE_NAMED, Scope
 from models.measure_decisions import measure_spec_problem
 from models.payloads import MeasureSpec
@@ -197,17 +198,16 @@ def read_figure(form: Mapping[str, str], name: str, *, required: bool) -> tuple[
     """A figure typed in box ``name`` (a measure's baseline, target or reading: 72, 72.5, 1,200):
     (figure, None), (None, None) when left empty and not required, or (None, problem). Whether it
     fits its unit is the payload's and the workflow's to say (``models.payloads.unit_value_problem``)."""
-    raw = (form.get(name) or "").strip().replace(",", "").removesuffix("%").strip()
+    raw = (form.get(name) or "").strip()
     label = LABELS.get(name, "the figure")
     if not raw:
         return None, (f"Enter {label}" if required else None)
-    if not FIGURE.fullmatch(raw):
-        return None, f"{label[0].upper()}{label[1:]} must be a number, like 72 or 72.5"
-    return float(raw), None
-
-
-# A figure as a person types one: digits, perhaps a minus and a decimal point (no 1e9, no "nan").
-FIGURE = re.compile(r"-?(\d{1,12}(\.\d{0,6})?|\.\d{1,6})")
+    try:
+        # The page does not know the unit until the measure is chosen: a % sign is let through,
+        # and the figure's range is the unit's rule, in the workflow.
+        return parse_figure(raw, percent_sign=True), None
+    except FigureError as exc:
+        return None, f"{label[0].upper()}{label[1:]}: {exc}"
 
 
 def _action_rows(form: Mapping[str, str], parsed: ParsedForm) -> list[dict[str, Any]]:

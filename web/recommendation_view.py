@@ -411,12 +411,13 @@ class MeasureCard:
 
 def measure_cards(status: RecommendationStatus, person: str) -> list[MeasureCard]:
     closed = status.stage in CLOSED_STAGES
-    return [_measure_card(view, person, closed=closed) for view in status.measures]
+    return [_measure_card(view, person, closed=closed, number=n) for n, view in enumerate(status.measures, 1)]
 
 
-def _measure_card(view: MeasureView, person: str, *, closed: bool) -> MeasureCard:
+def _measure_card(view: MeasureView, person: str, *, closed: bool, number: int) -> MeasureCard:
     label, colour = wording.MEASURE_STATES[view.on_track]
-    slug = agency_slug(view.measure_id)
+    # The measure's place as well as its id: ids M.1 and M-1 would otherwise make one slug.
+    slug = f"{number}-{agency_slug(view.measure_id)}"
     return MeasureCard(
         view=view,
         slug=slug,

@@ -146,7 +146,9 @@ class RecommendationWorkflow:
         with suppress(TimeoutError):
             await workflow.wait_condition(lambda: not self._effects_in_flight(), timeout=EFFECTS_GRACE)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(start.model_copy(update={"state": self._life.state, "actions": []}))
+        # The state holds the actions, measures and readings it started with: not carried twice.
+        carried = {"state": self._life.state, "actions": [], "measures": [], "readings": []}
+        workflow.continue_as_new(start.model_copy(update=carried))
 
     def _effects_in_flight(self) -> bool:
         return self._projecting or self._batch_in_flight or bool(self._in_flight)

@@ -131,6 +131,17 @@ class TestMeasureAssigned:
         )
 
 
+def test_a_measure_whose_target_date_has_passed_asks_for_no_reading_by_a_day():
+    """No reading is owed: the email says so, rather than pointing to a day it does not show."""
+    life = Lifecycle.begin(f.start("CSPR-2026-02"), workflow_id="recommendation-CSPR-2026-02", now=NOW)
+    [n] = [n for n in life.state.outbox if n.kind == "measure_assigned"]
+    email = _email(n, f.REPORTER)
+    assert "No reading is owed now: its target date has passed. You may still record one whenever it is measured." in (
+        email.text
+    )
+    assert "by the day shown below" not in email.text and "by the day shown below" not in email.html
+
+
 class TestReadingDue:
     def test_the_reporter_is_asked_on_the_day_with_the_latest_reading_against_the_line(self):
         """On the owed day the reporter reads the ask first, where the measure stands, the day it

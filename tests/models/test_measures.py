@@ -113,6 +113,15 @@ class TestMeasureFields:
             RecordReadingInput(by=f.REPORTER, measure_id="M1", value=float("nan"), on=TODAY)
 
 
+def test_a_start_with_a_reading_of_no_measure_or_two_on_a_day_is_refused():
+    start = f.start()
+    with pytest.raises(ValidationError, match="not among the measures"):
+        start.model_validate(start.model_dump() | {"readings": [{"measure_id": "M9", "value": 1, "on": TODAY}]})
+    twice = [{"measure_id": "M1", "value": 1, "on": TODAY}, {"measure_id": "m1", "value": 2, "on": TODAY}]
+    with pytest.raises(ValidationError, match="two readings of measure m1"):
+        start.model_validate(start.model_dump() | {"readings": twice})
+
+
 class TestReadingRules:
     def test_a_future_day_is_refused(self):
         assert "future" in (reading_problem(spec(), 70, TODAY + timedelta(days=1), TODAY) or "")
@@ -240,10 +249,61 @@ class TestReadingsOwed:
         assert [r.value for r in life.state.measures[0].readings] == [67]
         assert life.state.timeline[-1].kind == EventKind.reading_corrected
 
+    def test_correcting_the_reading_that_answered_does_not_skip_the_next_period(self):
+        life = life_with(spec(every="P1M"))
+        measure = life.state.measures[0]
+        assert measure.reading_due_on == date(2026, 4, 1)
+        late = at(date(2026, 4, 3))
+        life.apply(RecordReadingInput(by=f.REPORTER, measure_id="M1", value=66, on=late.date()), late)
+        assert measure.reading_due_on == date(2026, 5, 1)
+        fixed = at(date(2026, 4, 4))
+        life.apply(RecordReadingInput(by=f.REPORTER, measure_id="M1", value=67, on=late.date()), fixed)
+        assert measure.reading_due_on == date(2026, 5, 1)  # still May: the correction answers nothing new
+        assert [r.value for r in measure.readings] == [67]
+
+    def test_catching_up_missed_readings_does_not_set_off_their_ladders(self):
+        """Silent from April to July, the reporter gives April's figure in late July: the periods
+        missed lapse, and the next owed is the next to come, not one already past."""
+        life = life_with(spec(every="P1M"))
+        life.fire_due(at(date(2026, 7, 25)))
+        assert life.state.measures[0].reading_ladder  # April's reading climbed the ladder
+        del life.state.outbox[:]
+        now = at(date(2026, 7, 25))
+        life.apply(RecordReadingInput(by=f.REPORTER, measure_id="M1", value=66, on=date(2026, 4, 2)), now)
+        measure = life.state.measures[0]
+        assert (measure.reading_due_on, measure.reading_ladder) == (date(2026, 8, 1), [])
+        life.fire_due(now)
+        assert [n.kind for n in life.state.outbox] == []
+
+    def test_a_weekly_measure_on_working_days_baselined_long_ago_is_quick(self):
+        weekly = spec(every="P1W", baseline_on=date(2001, 1, 1), target_by=date(2090, 1, 1))
+        started = datetime.now(UTC)
+        life_with(weekly, now=at(date(2026, 3, 2)))
+        assert (datetime.now(UTC) - started).total_seconds() < 1  # was 10 s before working days were looked up
+
+    def test_a_reading_exactly_on_a_decimal_line_is_on_track(self):
+        down = spec(unit=MeasureUnit.rate, direction=Direction.down, baseline=0.3, target=0.1)
+        assert track_of(down, [reading(0.2, BASELINE_ON + timedelta(days=182))]) is MeasureTrack.on_track
+
+    def test_a_reading_dated_today_in_london_just_after_midnight_is_not_in_the_future(self):
+        life = life_with(spec())
+        # 00:30 BST on 1 June is 23:30 UTC on 31 May.
+        late_evening_utc = datetime(2026, 5, 31, 23, 30, tzinfo=UTC)
+        life.check(RecordReadingInput(by=f.REPORTER, measure_id="M1", value=70, on=date(2026, 6, 1)), late_evening_utc)
+
     def test_working_days_roll_an_owed_day_off_a_weekend(self):
         saturday = date(2026, 4, 4)
         weekly = spec(every="P3M", baseline_on=saturday - timedelta(days=91))
         assert first_due_after(weekly, weekly.baseline_on, TODAY, working_days=True).weekday() < 5  # type: ignore[arg-type]
+
+
+def test_an_agency_lead_who_reports_a_measure_is_told_of_an_action_as_its_agency_lead():
+    """A measure's own emails name the reporter's role; others keep the role they are sent for."""
+    life = life_with(spec(reporter=f.ICB_LEAD))
+    del life.state.outbox[:]
+    life.fire_due(at(TODAY + timedelta(days=13)))  # unacknowledged: the agency-lead rung of A1's ladder
+    copies = [n for n in life.state.outbox if n.kind is MessageKind.agency_lead_copy and n.action_id == "A1"]
+    assert copies and copies[0].context["roles"][f.ICB_LEAD] == "agency_lead"
 
 
 class TestReadingRefusals:
@@ -313,6 +373,12 @@ class TestAddingMeasures:
         life = life_with(spec())
         with pytest.raises(DecisionRefused, match=words):
             life.check(AddMeasuresInput(by=f.SPONSOR, measures=[measure()]), NOW)
+
+    def test_no_more_than_twenty_measures_in_all(self):
+        life = life_with(spec())
+        more = [spec(measure_id=f"N{n}") for n in range(20)]
+        with pytest.raises(DecisionRefused, match="at most 20 measures; it has 1 already"):
+            life.check(AddMeasuresInput(by=f.SPONSOR, measures=more), NOW)
 
     def test_only_the_sponsoring_board_adds_measures(self):
         life = life_with(spec())

@@ -257,7 +257,7 @@ class TestEachBadInputIsRefusedWhereItIs:
              "Measures, row 1, target: 120 is more than 100, and a percentage is between 0 and 100"),
             (_measure(2, unit="count", baseline=12.5),
              "Measures, row 3, baseline: 12.5 is not a whole number, and a count is"),
-            (_measure(0, baseline="lots"), "Measures, row 1, baseline: 'lots' is not a number"),
+            (_measure(0, baseline="lots"), "Measures, row 1, baseline: 'lots' is not a number, like 72 or 72.5"),
             (_measure(2, baseline="12%"),
              "Measures, row 3, baseline: '12%' is not a number (a % sign only fits a measure in percent)"),
             (_measure(0, baseline_on=""),
@@ -297,7 +297,7 @@ class TestEachBadInputIsRefusedWhereItIs:
             (_reading(0, value=120),
              f"Readings, row 1, value: reading of {M1}: 120 is more than 100, and a percentage is between 0 and 100"),
             (_reading(0, value=-3), f"Readings, row 1, value: reading of {M1}: -3 is negative; a measure in percent cannot be"),
-            (_reading(0, value="most"), "Readings, row 1, value: 'most' is not a number"),
+            (_reading(0, value="most"), "Readings, row 1, value: 'most' is not a number, like 72 or 72.5"),
             (_reading(0, value=""), "Readings, row 1, value: is required"),
             (_reading(0, on=iso(1)), f"Readings, row 1, on: a reading of {M1} cannot be dated {iso(1)}, a future day"),
             (_reading(0, on=iso(-201)),
@@ -430,7 +430,7 @@ class TestTheSignOffGateWeighsTheImportedMeasures:
         rows["Plans"][0]["signed_off_on"] = iso(-3)
         rows["Measures"][0]["baseline"] = "sixty"
         _, problems = checked(rows, tmp_path)
-        assert problems == ["Measures, row 1, baseline: 'sixty' is not a number"]
+        assert problems == ["Measures, row 1, baseline: 'sixty' is not a number, like 72 or 72.5"]
 
 
 # --- re-imports: what differs from the running workflow ----------------------------------

@@ -84,9 +84,9 @@ async def test_a_reporter_records_a_reading_from_the_emailed_link_and_sees_it_ch
                 page = await context.new_page()
                 problems = watch_for_problems(page)
                 visit = Visit(page, screenshots)
-                card = page.locator("#measure-m1")
+                card = page.locator("#measure-1-m1")
                 form = page.locator("form#record_reading")
-                figures = page.locator("#measure-m1-figures")
+                figures = page.locator("#measure-1-m1-figures")
 
                 # The measure, as the email's link opens it: no readings yet.
                 response = await page.goto(link)
@@ -126,7 +126,7 @@ async def test_a_reporter_records_a_reading_from_the_emailed_link_and_sees_it_ch
                 await expect(chart).to_have_count(1)
                 await expect(chart.locator("title")).to_contain_text("Qualifying cases with a professionals' meeting")
                 await expect(chart.locator("text", has_text="72%")).to_have_count(1)
-                assert "measure-m1-chart-t" in (await chart.get_attribute("aria-labelledby") or "")
+                assert "measure-1-m1-chart-t" in (await chart.get_attribute("aria-labelledby") or "")
                 reading_row = figures.locator("tbody tr", has_text="Reading")
                 await expect(reading_row).to_contain_text("72%")
                 await expect(reading_row).to_contain_text("90%")  # the line's figure on the day: the target

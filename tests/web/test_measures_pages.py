@@ -96,7 +96,7 @@ def reading(day: date, value: str = "72", measure_id: str = "M1", **more: str) -
 
 def card_of(page: httpx.Response, measure_id: str) -> str:
     found = re.search(
-        rf'(?s)<div class="govuk-summary-card" id="measure-{measure_id.lower()}">(.*?)</table>', page.text
+        rf'(?s)<div class="govuk-summary-card" id="measure-\d+-{measure_id.lower()}">(.*?)</table>', page.text
     )
     assert found, f"no card for measure {measure_id}"
     return found.group(1)
@@ -139,7 +139,7 @@ class TestTheMeasureCard:
         assert "60% on 14 March 2023" in words and "90% by 14 March 2024" in words
         assert wording.MEASURE_TRACK["no_data"] in words and "None yet" in words
         assert f.REPORTER in words and "Every year until the target date; none is owed now" in words
-        svg = re.search(r'(?s)<svg[^>]*role="img"[^>]*>\s*<title id="measure-m1-chart-t">([^<]+)</title>', card)
+        svg = re.search(r'(?s)<svg[^>]*role="img"[^>]*>\s*<title id="measure-1-m1-chart-t">([^<]+)</title>', card)
         assert svg and "Qualifying cases" in svg.group(1)
         body = card.split('<tbody class="govuk-table__body">', 1)[1]
         rows = re.findall(r'(?s)<tr class="govuk-table__row">(.*?)</tr>', body)
@@ -220,7 +220,7 @@ class TestRecordingAReading:
         ("fields", "at", "message"),
         [
             ({"value": ""}, "value", "Enter the figure"),
-            ({"value": "lots"}, "value", "The figure must be a number, like 72 or 72.5"),
+            ({"value": "lots"}, "value", "The figure: 'lots' is not a number, like 72 or 72.5"),
             ({"value": "120"}, "value", "120 is more than 100, and a percentage is between 0 and 100"),
             ({"value": "-3"}, "value", "-3 is negative"),
             ({"on-day": "", "on-month": "", "on-year": ""}, "on", "Enter the date of the reading"),
@@ -304,7 +304,7 @@ class TestAddingAMeasure:
             ({"target": ""}, "target", "Enter the target and the date it is to be reached by, or leave both empty"),
             ({"target": "40"}, "target", "The target (40) must be above the baseline (55)"),
             ({"baseline": "155"}, "baseline", "155 is more than 100"),
-            ({"baseline": "fifty"}, "baseline", "The baseline must be a number"),
+            ({"baseline": "fifty"}, "baseline", "The baseline: 'fifty' is not a number"),
             (date_fields("target_by", date(2023, 1, 1)), "target_by", "The target date must be after"),
             ({"future": "1"}, "baseline_on", "The baseline cannot be dated"),
             ({"reporter": f.STRANGER}, "reporter", f"the measure reporter {f.STRANGER} is not in the registry"),

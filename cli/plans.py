@@ -45,19 +45,17 @@ async def _import(path: Path, settings, *, dry_run: bool, as_json: bool, apply: 
     from rich.progress import Progress
 
     from gateway.workflows import connect
-    from plans.apply import import_plan
+    from plans.apply import check_plan_against_store, import_plan
     from plans.isolated import read_plan_file  # the API's reader: a child process within limits
-    from plans.validate import check_plan
-    from store.db import init_db, session_scope
-    from store.read_model import registry
+    from store.db import init_db
 
     init_db(settings.database_url)
     sheets, problems = read_plan_file(path)
     plan = None
     if not problems:
-        with session_scope(settings.database_url) as session:
-            stored = registry(session=session)
-        plan, problems = check_plan(sheets, stored=stored, today=date.today(), shift=shift or timedelta(0))
+        plan, problems = check_plan_against_store(
+            sheets, database_url=settings.database_url, today=date.today(), shift=shift or timedelta(0)
+        )
     if problems or plan is None:
         if as_json:
             typer.echo(json.dumps({"problems": [p.as_dict() for p in problems]}, indent=2))
@@ -87,6 +85,7 @@ async def _import(path: Path, settings, *, dry_run: bool, as_json: bool, apply: 
         return 0
     verb = "would start" if dry_run else "started"
     typer.echo(f"{len(report.started)} {verb}, {len(report.unchanged)} unchanged, {len(report.changes)} changed")
+    typer.echo(f"{len(report.reviews_written)} review(s) {'would be ' if dry_run else ''}added or changed")
     for ref, changes in report.changes.items():
         typer.echo(f"  {ref}:")
         for change in changes:

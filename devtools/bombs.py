@@ -9,9 +9,10 @@ from datetime import date
 from pathlib import Path
 
 from devtools import plan_files as pf
+from plans.sheets import SHEETS
 
-# openpyxl writes the sheets in the format's order: Actions is the fifth.
-ACTIONS_PART = "xl/worksheets/sheet5.xml"
+# openpyxl writes the sheets in the format's order.
+ACTIONS_PART = f"xl/worksheets/sheet{list(SHEETS).index('Actions') + 1}.xml"
 
 
 def _plan_xlsx(path: Path) -> Path:

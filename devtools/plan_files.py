@@ -25,16 +25,19 @@ ICB = "BLMK Integrated Care Board"
 POLICE = "Thames Valley Police"
 POLICE_REACH = 80
 ICB_REACH = 120
+SAR_TITLE = "Safeguarding Adult Review: Adult B"
 
 
 def plan(
-    today: date, tag: str = "", *, cascade: bool = False, measures: bool = False
+    today: date, tag: str = "", *, cascade: bool = False, measures: bool = False, reviews: bool = False
 ) -> dict[str, list[dict[str, Any]]]:
     """Five recommendations, one in each starting position an import can give, refs ``IMP<tag>-1`` to 5
     (a tag per test keeps workflow ids apart on the shared test server). With ``cascade``, IMP-3's
     plans name their cascade (police and ICB staff) and, with its measures, are credible; without,
     the cascade is a gap. With ``measures`` (or ``cascade``), IMP-1 and IMP-3 carry impact measures
-    and readings already collected (``measure_rows``), and IMP-3's audit weighs its measure M1."""
+    and readings already collected (``measure_rows``), and IMP-3's audit weighs its measure M1.
+    Each names only its source (one review made per source), unless ``reviews``: a Reviews sheet
+    then (``review_rows``), whose SAR IMP-1 to IMP-4 name (see ``name_reviews``)."""
     iso = lambda days: (today + timedelta(days=days)).isoformat()  # noqa: E731
     board = {"name": "Adults Board", "sponsor_agency": "Milton Keynes City Council", "chair_email": CHAIR,
              "sponsor_email": SPONSOR, "acknowledge_within": "P5D", "remind_before_due": "P7D",
@@ -115,7 +118,34 @@ def plan(
     if cascade or measures:
         rows["Measures"], rows["Readings"] = measure_rows(today, tag)
         rows["Plans"][0]["audit_measures"] = "M1"
+    if reviews:
+        rows["Reviews"] = review_rows(today, tag)
+        name_reviews(rows, tag)
     return rows
+
+
+def review_rows(today: date, tag: str = "") -> list[dict[str, Any]]:
+    """The Reviews sheet: the SAR ``SAR<tag>-B`` (notified to concluded, concluded on the day
+    ``plan`` dates its sources, two themes written as people write them), and a rapid review
+    ``RR<tag>-C`` notified ten days ago that no recommendation comes from yet."""
+    iso = lambda days: (today + timedelta(days=days)).isoformat()  # noqa: E731
+    return [
+        {"review_ref": f"SAR{tag}-B", "kind": "Safeguarding Adult Review", "title": SAR_TITLE, "board": "Adults Board",
+         "notified_on": iso(-400), "decided_on": iso(-380), "commissioned_on": iso(-350), "concluded_on": iso(-200),
+         "published_on": "", "themes": "Mental health;  self-neglect "},
+        {"review_ref": f"RR{tag}-C", "kind": "Rapid review", "title": "Rapid review: Child C", "board": "Adults Board",
+         "notified_on": iso(-10), "themes": "domestic abuse"},
+    ]  # fmt: skip
+
+
+def name_reviews(rows: dict[str, list[dict[str, Any]]], tag: str = "") -> None:
+    """IMP-1 to IMP-3 name the SAR and leave their source to it; IMP-4 names it with its own
+    source (the same kind, written otherwise, and its own title and date); IMP-5 names only its
+    source, as a plan written before reviews were records does."""
+    for row in rows["Recommendations"][:3]:
+        row.update(review_ref=f"SAR{tag}-B", source_kind="", source_title="", source_date="")
+    rows["Recommendations"][3].update(review_ref=f"SAR{tag}-B", source_kind="SAR",
+                                      source_title="SAR Adult B: the board's summary")  # fmt: skip
 
 
 def measure_rows(today: date, tag: str = "") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

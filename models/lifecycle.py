@@ -728,7 +728,9 @@ class Lifecycle(Deadlines, MeasureDecisions):
             d.reached >= step.expected_reach or bool(d.note.strip()),
             f"{d.reached} of the {step.expected_reach} staff planned were reached: say in the note why fewer",
         )
-        _refuse_unless(d.done_on <= now.date(), f"the cascade cannot have been done on {d.done_on}, a future date")
+        _refuse_unless(
+            d.done_on <= today_in_london(now), f"the cascade cannot have been done on {d.done_on}, a future date"
+        )
 
     def apply_confirm_cascade(self, d: ConfirmCascadeInput, now: datetime) -> None:
         step = self._cascade_step(d.agency)
@@ -1052,7 +1054,9 @@ class Lifecycle(Deadlines, MeasureDecisions):
         return RecommendationStatus(
             ref=rec.ref,
             title=rec.title,
-            source=SourceView(kind=rec.source_kind, title=rec.source_title, date=rec.source_date),
+            source=SourceView(
+                kind=rec.source_kind, title=rec.source_title, date=rec.source_date, review_ref=rec.review_ref
+            ),
             board=rec.board,
             priority=rec.priority,
             stage=state.stage,

@@ -267,6 +267,9 @@ class Recommendation(Payload):
     source_date: Day
     board: Name
     priority: PriorityName = Priority.medium
+    # The review it comes from, as a record (``models.reviews``); None for one started before
+    # reviews were records, known by its source alone.
+    review_ref: Ref | None = None
 
 
 class ActionSpec(Payload):
@@ -1002,6 +1005,7 @@ class SourceView(Payload):
     kind: SourceKind
     title: str
     date: date
+    review_ref: str | None = None  # the review it belongs to, when reviews are records
 
 
 class RecommendationStatus(Payload):
@@ -1050,6 +1054,7 @@ class RecommendationFacts(Payload):
     source_date: date
     board: str
     priority: Priority
+    review_ref: str | None = None
 
 
 class RowFacts(Payload):

@@ -47,6 +47,7 @@ def recommendation_facts(status: RecommendationStatus) -> RecommendationFacts:
         source_date=status.source.date,
         board=status.board,
         priority=status.priority,
+        review_ref=status.source.review_ref,
     )
 
 

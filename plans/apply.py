@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -18,9 +19,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from gateway.registry_sync import sync_registry
 from gateway.workflows import DecisionNotTaken, decide, recommendation_status, start_recommendation, workflow_id_for
 from models.payloads import ActionSpec, RecommendationInput, RecommendationStatus, figure_text
-from plans.validate import Plan, PlannedRecommendation
+from plans.validate import Plan, PlannedRecommendation, Problem, Sheet, check_plan
 from store.db import session_scope
-from store.read_model import upsert_registry
+from store.read_model import registry, upsert_registry
+from store.reviews import stored_reviews, write_reviews
 
 log = structlog.get_logger(__name__)
 # Starts in flight at once: enough to keep the server busy, few enough not to swamp a small one.
@@ -37,6 +39,8 @@ class ImportReport:
     applied: dict[str, list[str]] = field(default_factory=dict)
     not_applied: dict[str, list[str]] = field(default_factory=dict)
     roles_updated: list[str] = field(default_factory=list)
+    # The reviews added or changed (in a dry run, that would be): a re-import of the same file has none.
+    reviews_written: list[str] = field(default_factory=list)
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -48,6 +52,7 @@ class ImportReport:
             "applied": self.applied,
             "not_applied": self.not_applied,
             "roles_updated": self.roles_updated,
+            "reviews_written": self.reviews_written,
         }
 
 
@@ -70,12 +75,17 @@ async def import_plan(
     apply_changes: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> ImportReport:
-    """Store the registry and start (or compare) every recommendation of a checked ``plan``."""
+    """Store the registry and the reviews, and start (or compare) every recommendation of a
+    checked ``plan``."""
     report = ImportReport(dry_run=dry_run)
-    if not dry_run:
+    if dry_run:
+        # The plan holds only the reviews the store does not hold as they are (when it was checked
+        # against the store's).
+        report.reviews_written = [review.review_ref for review in plan.reviews]
+    else:
         # A blocking store call: on a thread, so that the web app's event loop (POST /api/plans)
-        # keeps serving meanwhile.
-        await asyncio.to_thread(_store_registry, database_url, plan)
+        # keeps serving meanwhile. The reviews are there before any recommendation names them.
+        report.reviews_written = await asyncio.to_thread(_store_registry, database_url, plan)
         # The registry is the truth from now on: every open recommendation learns who holds its
         # roles, whether or not its own rows changed (see registry_sync).
         report.roles_updated = await sync_registry(client, database_url)
@@ -104,13 +114,17 @@ async def import_plan(
         started=len(report.started),
         unchanged=len(report.unchanged),
         changed=len(report.changes),
+        reviews_written=len(report.reviews_written),
     )
     return report
 
 
-def _store_registry(database_url: str, plan: Plan) -> None:
+def _store_registry(database_url: str, plan: Plan) -> list[str]:
+    """The registry and the plan's reviews in one transaction: both or neither. Returns the refs
+    of the reviews added or changed."""
     with session_scope(database_url) as session:
         upsert_registry(session=session, agencies=plan.agencies, people=plan.people, boards=plan.boards)
+        return write_reviews(session=session, reviews=plan.reviews, now=datetime.now(UTC))
 
 
 async def _import_one(
@@ -143,6 +157,8 @@ def differences(item: PlannedRecommendation, status: RecommendationStatus) -> li
         ("title", rec.title, status.title),
         ("board", rec.board, status.board),
         ("priority", rec.priority.value, status.priority.value),
+        # One started before reviews were records has none: no difference to report for it.
+        ("review_ref", rec.review_ref, status.source.review_ref or rec.review_ref),
     ):
         if ours != theirs:
             changes.append(Change(f"{name} differs from the running recommendation (change it by hand)"))
@@ -243,3 +259,13 @@ async def _apply(client: Client, ref: str, changes: list[Change], report: Import
             report.not_applied.setdefault(ref, []).append(f"{change.describe}: {refused.message}")
         else:
             report.applied.setdefault(ref, []).append(change.describe)
+
+
+def check_plan_against_store(
+    sheets: dict[str, Sheet], *, database_url: str, today: date, shift: timedelta = timedelta(0)
+) -> tuple[Plan, list[Problem]]:
+    """``check_plan`` against what the store holds (its registry and reviews): the one check that
+    ``assure import`` and ``POST /api/plans`` make."""
+    with session_scope(database_url) as session:
+        stored, reviews = registry(session=session), stored_reviews(session=session)
+    return check_plan(sheets, stored=stored, reviews=reviews, today=today, shift=shift)

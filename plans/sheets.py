@@ -32,7 +32,18 @@ SHEETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "Agencies": (("name",), ("short_name", "safeguarding_lead_email")),
     "People": (("email", "roles"), ("name", "agency")),
     "Boards": (("name", "sponsor_email"), ("sponsor_agency", "chair_email", *POLICY_COLUMNS)),
-    "Recommendations": (("ref", "title", "source_kind", "source_title", "source_date", "board"), ("priority",)),
+    # The reviews, audits and inspections recommendations come from, with their milestones so far
+    # and their themes (separated by ';'); a plan without the sheet makes one per distinct source.
+    "Reviews": (
+        ("review_ref", "kind", "title", "board"),
+        ("notified_on", "decided_on", "commissioned_on", "concluded_on", "published_on", "themes"),
+    ),
+    # A recommendation names its review (review_ref) or its source (the three source_ columns,
+    # each required without a review_ref; with one, each left blank is taken from the review).
+    "Recommendations": (
+        ("ref", "title", "board"),
+        ("review_ref", "source_kind", "source_title", "source_date", "priority"),
+    ),
     "Actions": (
         ("recommendation_ref", "action_id", "description", "agency", "owner_email", "due_date", "success_measure"),
         ("status", "completed_on", "evidence"),
@@ -71,6 +82,9 @@ SHEETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "Readings": (("ref", "measure_id", "value", "on"), ("by", "note")),
 }
 REGISTRY_SHEETS = ("Agencies", "People", "Boards")
+# The columns a Recommendations sheet without review_ref must have: a plan written before reviews
+# were records names each recommendation's source.
+SOURCE_COLUMNS = ("source_kind", "source_title", "source_date")
 # A CSV is one row per action, the recommendation's columns repeated on each.
 CSV_SHEET = "CSV"
 CSV_RECOMMENDATION_COLUMNS = SHEETS["Recommendations"][0] + SHEETS["Recommendations"][1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
@@ -40,15 +41,20 @@ from models.payloads import (
     MeasureUnit,
     Recommendation,
     RecommendationInput,
+    SourceKind,
 )
 from models.people import cascade_step_problems, person_problem
+from models.review_clocks import MILESTONE_ORDER
+from models.reviews import Review, derived_review_ref
 from models.rules import sign_off_gaps
+from models.vocabulary import SOURCE_KINDS, source_kind_value
 from plans.sheets import (
     CSV_ACTION_COLUMNS,
     CSV_RECOMMENDATION_COLUMNS,
     CSV_SHEET,
     REGISTRY_SHEETS,
     SHEETS,
+    SOURCE_COLUMNS,
     Cell,
     Problem,
     Sheet,
@@ -89,6 +95,12 @@ _STAND_IN_ADDRESS = "stand-in@example.org"
 MAX_CASCADE: int = next(
     m.max_length for m in DisseminationPlan.model_fields["cascade"].metadata if hasattr(m, "max_length")
 )
+# A review's milestone columns, in the order they come (``notified_on`` ... ``published_on``).
+MILESTONE_COLUMNS = tuple(f"{milestone.value}_on" for milestone in MILESTONE_ORDER)
+# The longest source_title a recommendation holds: a review's title taken as one must fit.
+MAX_SOURCE_TITLE: int = next(
+    m.max_length for m in Recommendation.model_fields["source_title"].metadata if hasattr(m, "max_length")
+)
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -107,6 +119,9 @@ class Plan:
     people: list[Person] = field(default_factory=list)
     boards: list[Board] = field(default_factory=list)
     recommendations: list[PlannedRecommendation] = field(default_factory=list)
+    # The reviews to write: the Reviews sheet's and one per source named alone, less any the store
+    # holds already exactly as they are (so a re-import writes none).
+    reviews: list[Review] = field(default_factory=list)
 
 
 @dataclass
@@ -117,6 +132,43 @@ class _Registry:
     agencies: list[str]
     agency_of: dict[str, str]
     leads: dict[str, str]
+
+
+@dataclass
+class _Reviews:
+    """The reviews a plan's recommendations may name, by ref in any case: the Reviews sheet's,
+    the store's, and those made for recommendations that name only their source."""
+
+    given: dict[str, Review] = field(default_factory=dict)
+    stored: dict[str, Review] = field(default_factory=dict)
+    derived: dict[str, Review] = field(default_factory=dict)
+    named: set[str] = field(default_factory=set)  # every ref the sheet names, its refused rows' too
+
+    def find(self, ref: str) -> Review | None:
+        key = ref.casefold()
+        for known in (self.given, self.derived, self.stored):
+            if key in known:
+                return known[key]
+        return None
+
+    def derive(self, recommendation: Recommendation) -> Review:
+        """The review of a recommendation that names only its source: the one known by the ref
+        that source works out to, else a new one (sponsored by the recommendation's board,
+        concluded on the source's date)."""
+        rec = recommendation
+        ref = derived_review_ref(rec.source_kind, rec.source_title, rec.source_date)
+        known = self.find(ref)
+        if known is not None:
+            return known
+        review = Review(review_ref=ref, kind=rec.source_kind, title=rec.source_title, board=rec.board,
+                        concluded_on=rec.source_date)  # fmt: skip
+        self.derived[ref.casefold()] = review
+        return review
+
+    def to_write(self) -> list[Review]:
+        """The sheet's and the new derived reviews, less those stored already as they are."""
+        reviews = [*self.given.values(), *self.derived.values()]
+        return [review for review in reviews if self.stored.get(review.review_ref.casefold()) != review]
 
 
 @dataclass
@@ -292,13 +344,15 @@ def check_plan(
     sheets: dict[str, Sheet],
     *,
     stored: tuple[list[Agency], list[Person], list[Board]] = ([], [], []),
+    reviews: Sequence[Review] = (),
     today: date,
     shift: timedelta = timedelta(0),
 ) -> tuple[Plan, list[Problem]]:
     """The plan in ``sheets`` and every problem found; only a plan without problems may be used.
 
     The registry sheets of the file, where given, take the place of the stored registry (a CSV
-    has none: it uses ``stored``).
+    has none: it uses ``stored``). ``reviews`` are the store's: a recommendation may name one,
+    and one given again in the Reviews sheet is updated.
     """
     check = _Check(shift=shift)
     if CSV_SHEET in sheets:
@@ -309,7 +363,9 @@ def check_plan(
     plan.people = _people(sheets.get("People"), check) if "People" in sheets else list(stored[1])
     plan.boards = _boards(sheets.get("Boards"), check) if "Boards" in sheets else list(stored[2])
     _registry_links(plan, sheets, check)
-    plan.recommendations = _recommendations(sheets, plan, check, today, _cascade_registry(plan, stored))
+    book = _reviews(sheets.get("Reviews"), _review_boards(plan, sheets, stored), reviews, check, today)
+    plan.recommendations = _recommendations(sheets, plan, check, today, _cascade_registry(plan, stored), book)
+    plan.reviews = book.to_write()
     # One rule for every way in (CLI, API): no recommendation rows, whether the sheet is missing
     # or empty, is nothing to import, not a silent success.
     if not (sheets.get("Recommendations") and sheets["Recommendations"].rows):
@@ -325,10 +381,18 @@ def _order(problem: Problem) -> tuple:
 
 def _missing_columns(sheets: dict[str, Sheet], check: _Check) -> None:
     for name, sheet in sheets.items():
-        required, _ = SHEETS[name]
-        for column in required:
+        for column in _required_columns(name, sheet):
             if sheet.rows and column not in sheet.columns:
                 check.add(sheet.name, 1, column, "this required column is missing")
+
+
+def _required_columns(name: str, sheet: Sheet) -> tuple[str, ...]:
+    """The sheet's required columns; a Recommendations sheet without review_ref names each
+    recommendation's source in its own columns, so those are required too."""
+    required = SHEETS[name][0]
+    if name == "Recommendations" and "review_ref" not in sheet.columns:
+        return (*required, *SOURCE_COLUMNS)
+    return required
 
 
 def _split_csv(sheet: Sheet, check: _Check) -> dict[str, Sheet]:
@@ -350,7 +414,7 @@ def _split_csv(sheet: Sheet, check: _Check) -> dict[str, Sheet]:
         if any(check.text(row, c) for c in CSV_ACTION_COLUMNS):
             actions.rows.append((number, {"recommendation_ref": ref, **{c: row.get(c) for c in CSV_ACTION_COLUMNS}}))
     action_columns = [c for c in SHEETS["Actions"][0] if c != "recommendation_ref"]
-    for column in dict.fromkeys([*SHEETS["Recommendations"][0], *action_columns]):
+    for column in dict.fromkeys([*_required_columns("Recommendations", sheet), *action_columns]):
         if sheet.rows and column not in sheet.columns:
             check.add(CSV_SHEET, 1, column, "this required column is missing")
     return {"Recommendations": recommendations, "Actions": actions}
@@ -479,8 +543,153 @@ def _cascade_registry(plan: Plan, stored: tuple[list[Agency], list[Person], list
     )
 
 
+# --- reviews --------------------------------------------------------------------------------
+
+
+def _review_boards(
+    plan: Plan, sheets: dict[str, Sheet], stored: tuple[list[Agency], list[Person], list[Board]]
+) -> dict[str, str]:
+    """The boards a review may name, by name in any case, each spelt as the registry spells it:
+    the file's and the store's (the import adds the file's to the store), and those the file
+    names but refused for problems of their own (not reported again as unknown)."""
+    refused = {name: name for name in _named(sheets, "Boards", "name")}
+    return refused | {board.name.casefold(): board.name for board in [*stored[2], *plan.boards]}
+
+
+def _named(sheets: dict[str, Sheet], sheet: str, column: str) -> set[str]:
+    """Every value of ``column`` in ``sheet``, trimmed and case-folded, blank ones left out."""
+    return {str(row.get(column) or "").strip().casefold() for _, row in _rows(sheets, sheet)} - {""}
+
+
+def _reviews(
+    sheet: Sheet | None, boards: dict[str, str], stored: Sequence[Review], check: _Check, today: date
+) -> _Reviews:
+    """The Reviews sheet's reviews, each by the ``Review`` payload's rules (a milestone before
+    the one it follows, a theme named twice) with its board known and its ref used once."""
+    book = _Reviews(stored={review.review_ref.casefold(): review for review in stored})
+    seen: dict[str, int] = {}
+    for number, row in sheet.rows if sheet else []:
+        ref = check.text(row, "review_ref")
+        book.named.add(ref.casefold())
+        if not check.required("Reviews", number, row, SHEETS["Reviews"][0]):
+            continue
+        if not _unique(check, "Reviews", seen, ref, number, "review_ref", "the review"):
+            continue
+        review = _review(check, number, row, boards, book.stored.get(ref.casefold()), today)
+        if review is not None:
+            book.given[ref.casefold()] = review
+    book.named.discard("")
+    return book
+
+
+def _review(
+    check: _Check, number: int, row: dict[str, Cell], boards: dict[str, str], stored: Review | None, today: date
+) -> Review | None:
+    """One Reviews row as a ``Review``, or None with each problem under its column."""
+    where = "Reviews"
+    mark = len(check.problems)
+    ref, board = check.text(row, "review_ref"), check.text(row, "board")
+    days = {column: check.date(where, number, row, column, required=False) for column in MILESTONE_COLUMNS}
+    for column, day in days.items():
+        if day and day > today:
+            check.add(where, number, column, f"{day} is in the future: a milestone is given once it is reached")
+    if board.casefold() not in boards:
+        check.add(where, number, "board", f"unknown board {board!r}")
+    if stored is not None and stored.review_ref != ref:
+        # One row per review in the store, whose ref is spelt one way.
+        check.add(where, number, "review_ref", f"{ref!r} is the review {stored.review_ref} in Assure: spell it so")
+    data = {"review_ref": ref, "kind": check.text(row, "kind"), "title": check.text(row, "title"),
+            "board": boards.get(board.casefold(), board), **days,
+            "themes": _items(check.text(row, "themes"))}  # fmt: skip
+    try:
+        review = Review.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            check.add(where, number, *_review_problem(error))
+        return None
+    return review if len(check.problems) == mark else None
+
+
+def _review_problem(error: Any) -> tuple[str, str]:
+    """The column and the reason of one of ``Review``'s refusals: a field's under its own column,
+    milestones out of order under the later one (the reason names both), a repeated theme under themes."""
+    reason = str(error["msg"]).removeprefix("Value error, ")
+    if error["loc"]:
+        return str(error["loc"][0]), reason
+    first = reason.split(" ", 1)[0]
+    if first in MILESTONE_COLUMNS:
+        return first, reason
+    return ("themes" if "theme" in reason else ""), reason
+
+
+def _source(
+    check: _Check, where: str, number: int, row: dict[str, Cell], book: _Reviews, today: date
+) -> tuple[Review | None, dict[str, Any] | None]:
+    """The review a Recommendations row names (None for a row naming its source alone, whose
+    source cells are all given), and its source cells, each left blank taken from that review:
+    kind, title, and the day of its latest milestone. None for the cells when they cannot be had
+    (reported)."""
+    ref = check.text(row, "review_ref")
+    review = book.find(ref) if ref else None
+    if ref and review is None:
+        if ref.casefold() not in book.named:  # a review refused for problems of its own is reported there
+            check.add(where, number, "review_ref", f"no review {ref!r} in Reviews or in Assure")
+        return None, None
+    kind, title = check.text(row, "source_kind"), check.text(row, "source_title")
+    on = check.date(where, number, row, "source_date", required=False)
+    if on and on > today:
+        check.add(where, number, "source_date", f"{on} is in the future")
+    if review is not None:
+        if not _agrees(check, where, number, kind, review):
+            return review, None
+        kind, title = kind or review.kind.value, title or _title_of(check, where, number, review)
+        if not check.text(row, "source_date"):
+            on = _latest_day(check, where, number, review)
+    if not (title and on):
+        return review, None  # reported
+    return review, {"source_kind": kind, "source_title": title, "source_date": on}
+
+
+def _agrees(check: _Check, where: str, number: int, kind: str, review: Review) -> bool:
+    """Whether a source_kind given beside a review_ref names the review's kind (a kind that is
+    no kind at all is the payload's to refuse)."""
+    named = _kind_named(kind) if kind else None
+    if named is None or named is review.kind:
+        return True
+    full = SOURCE_KINDS[review.kind.value][0]
+    reason = f"{kind!r} is not the kind of the review {review.review_ref}, a {full}: leave it blank for the review's"
+    check.add(where, number, "source_kind", reason)
+    return False
+
+
+def _title_of(check: _Check, where: str, number: int, review: Review) -> str:
+    """The review's title as the recommendation's source_title, or "" when too long for one (reported)."""
+    if len(review.title) <= MAX_SOURCE_TITLE:
+        return review.title
+    reason = f"the review's title is longer than {MAX_SOURCE_TITLE} characters: give a shorter one here"
+    check.add(where, number, "source_title", reason)
+    return ""
+
+
+def _latest_day(check: _Check, where: str, number: int, review: Review) -> date | None:
+    """The day of the review's latest milestone, the recommendation's source_date; None when it
+    has none yet (reported)."""
+    days = list(review.milestones().values())
+    if not days:
+        reason = f"the review {review.review_ref} has no milestone dates yet: give its date here or in Reviews"
+        check.add(where, number, "source_date", reason)
+        return None
+    return days[-1]
+
+
+def _kind_named(text: str) -> SourceKind | None:
+    """The kind ``text`` names (``SAR``, ``Rapid review``), or None (the payload refuses it)."""
+    value = source_kind_value(text)
+    return SourceKind(value) if isinstance(value, str) and value in set(SourceKind) else None
+
+
 def _recommendations(
-    sheets: dict[str, Sheet], plan: Plan, check: _Check, today: date, registry: _Registry
+    sheets: dict[str, Sheet], plan: Plan, check: _Check, today: date, registry: _Registry, book: _Reviews
 ) -> list[PlannedRecommendation]:
     boards = {b.name.casefold(): b for b in plan.boards}
     # Boards named in the file but refused for problems of their own: not reported again as unknown.
@@ -493,24 +702,28 @@ def _recommendations(
     rec_sheet = sheets.get("Recommendations") or Sheet("Recommendations")
     for number, row in rec_sheet.rows:
         where = rec_sheet.name
-        if not check.required(where, number, row, SHEETS["Recommendations"][0]):
+        # A row without a review names its source: those cells are required too, reported with the others.
+        named_alone = () if check.text(row, "review_ref") else SOURCE_COLUMNS
+        if not check.required(where, number, row, (*SHEETS["Recommendations"][0], *named_alone)):
             continue
         ref = check.text(row, "ref")
         if not _unique(check, where, seen, ref, number, "ref", "the ref"):
             continue
-        source_date = check.date(where, number, row, "source_date", required=True)
-        if source_date and source_date > today:
-            check.add(where, number, "source_date", f"{source_date} is in the future")
+        review, source = _source(check, where, number, row, book, today)
         board = boards.get(check.text(row, "board").casefold())
         if board is None and check.text(row, "board").casefold() not in named_boards:
             check.add(where, number, "board", f"unknown board {check.text(row, 'board')!r}")
-        data: dict[str, Any] = {c: check.text(row, c) for c in ("ref", "title", "source_kind", "source_title", "board")}
-        data.update(source_date=source_date, priority=check.text(row, "priority").lower() or "medium")
-        if board is None or source_date is None:
+        if board is None or source is None:
             continue  # already reported; the model would only say it again
+        data: dict[str, Any] = {c: check.text(row, c) for c in ("ref", "title", "board")}
+        data.update(source, priority=check.text(row, "priority").lower() or "medium",
+                    review_ref=review.review_ref if review else None)  # fmt: skip
         recommendation = check.model(where, number, Recommendation, data, {})
         if recommendation is None:
             continue
+        if review is None:
+            # A plan written before reviews were records: its source is its review.
+            recommendation = recommendation.model_copy(update={"review_ref": book.derive(recommendation).review_ref})
         try:
             policy, parties = registry_context(board, plan.people, plan.agencies)
         except RegistryError as exc:

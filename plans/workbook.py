@@ -23,10 +23,16 @@ EXAMPLE_ROWS: dict[str, dict[str, Any]] = {
                "chair_email": "named.nurse@icb.example.org", "sponsor_email": "named.nurse@icb.example.org",
                "acknowledge_within": "P5D", "remind_before_due": "P7D", "agency_lead_after": "P7D",
                "board_after": "P14D", "assurance_after": "P42D", "progress_every": "P1M", "working_days": "no"},
+    # The milestones reached so far (the rest left blank until they are); themes separated by ';'.
+    "Reviews": {"review_ref": "SAR-ADULT-A", "kind": "Safeguarding Adult Review",
+                "title": "Safeguarding Adult Review: Adult A", "board": "Adults Board", "notified_on": "2022-06-01",
+                "decided_on": "2022-06-29", "commissioned_on": "2022-07-20", "concluded_on": "2023-03-14",
+                "published_on": "", "themes": "mental health; self-neglect"},
+    # source_kind, source_title and source_date left blank: taken from the review (its kind, its
+    # title and the day of its latest milestone). A plan without review_ref fills them in instead.
     "Recommendations": {"ref": "SAR-2023-01", "title": "Professionals' meetings are held whenever concerns escalate",
-                        "source_kind": "Safeguarding Adult Review",
-                        "source_title": "Safeguarding Adult Review: Adult A", "source_date": "2023-03-14",
-                        "board": "Adults Board", "priority": "High"},
+                        "board": "Adults Board", "review_ref": "SAR-ADULT-A", "source_kind": "", "source_title": "",
+                        "source_date": "", "priority": "High"},
     "Actions": {"recommendation_ref": "SAR-2023-01", "action_id": "A1",
                 "description": "Brief every adult social care team on the escalation protocol",
                 "agency": "Thames Valley Police", "owner_email": "named.nurse@icb.example.org",
@@ -58,6 +64,7 @@ EXAMPLE_ROWS: dict[str, dict[str, Any]] = {
 # Drop-down lists for the columns with a fixed vocabulary.
 CHOICES: dict[tuple[str, str], list[str]] = {
     # Full names, as people write them (the importer reads these, the values and abbreviations).
+    ("Reviews", "kind"): source_kind_names(),
     ("Recommendations", "source_kind"): source_kind_names(),
     ("Recommendations", "priority"): priority_names(),
     ("Actions", "status"): [s.value for s in ActionStatus],

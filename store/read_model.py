@@ -157,6 +157,7 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
             "source_date": facts.source_date,
             "board": facts.board,
             "priority": facts.priority.value,
+            "review_ref": facts.review_ref,
         }
         moved = connection.execute(statements.upsert_newer, values).first() is not None
     else:

@@ -85,6 +85,31 @@ class Board(SQLModel, table=True):
     working_days: bool = False
 
 
+# --- reviews ------------------------------------------------------------------------------
+
+
+class ReviewRow(SQLModel, table=True):
+    """One row per review, audit or inspection recommendations come from (``models.reviews``):
+    written by the import (``store.reviews``), not by projection. Its recommendations name it by
+    ``recommendation.review_ref``, with no foreign key: that row is written by the recommendation's
+    workflow from what it was started with, and a store write is never refused for a review's sake."""
+
+    __tablename__ = "review"
+
+    review_ref: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=30)
+    title: str
+    board: str = Field(max_length=100)
+    notified_on: date | None = None
+    decided_on: date | None = None
+    commissioned_on: date | None = None
+    concluded_on: date | None = None
+    published_on: date | None = None
+    themes: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON text: ["mental health", ...]
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    updated_at: datetime = Field(sa_type=UtcDateTime)
+
+
 # --- read model ---------------------------------------------------------------------------
 
 
@@ -101,6 +126,8 @@ class RecommendationRow(SQLModel, table=True):
     source_date: date
     board: str = Field(index=True, max_length=100)
     priority: str = Field(max_length=10)
+    # The review it belongs to (the ``review`` row); None for one started before reviews were records.
+    review_ref: str | None = Field(default=None, index=True, max_length=64)
     stage: str = Field(index=True, max_length=30)
     stage_entered_at: datetime = Field(sa_type=UtcDateTime)
     next_deadline_at: datetime | None = Field(default=None, index=True, sa_type=UtcDateTime)

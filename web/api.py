@@ -1,7 +1,7 @@
 """The JSON API: bearer tokens from `assure token issue`, the person's registry roles applied.
 
-Lists read the read model; a single recommendation asks its workflow; a decision is the
-workflow's Update with the token's person as ``by``, so an agency's own system can report
+Lists and reviews read the read model; a single recommendation asks its workflow; a decision is
+the workflow's Update with the token's person as ``by``, so an agency's own system can report
 progress and a board's secretary can record decisions.
 """
 
@@ -25,14 +25,14 @@ from starlette.concurrency import run_in_threadpool
 from gateway.workflows import DecisionNotTaken, UnknownRecommendation, decide, recommendation_status
 from models.lifecycle import DECISION_INPUTS
 from models.payloads import Payload, RecommendationStatus, Stage
-from plans.apply import import_plan
+from plans.apply import check_plan_against_store, import_plan
 from plans.isolated import read_plan_file
 from plans.sheets import MAX_FILE_BYTES, Problem
-from plans.validate import check_plan
 from store.access import Viewer, viewer_for
 from store.api_tokens import person_for_token
 from store.db import session_scope
-from store.read_model import RecommendationSummary, problem_counts, recommendation_summaries, registry
+from store.read_model import RecommendationSummary, problem_counts, recommendation_summaries
+from store.reviews import ReviewDetail, ReviewSummary, review_detail, review_summaries
 from web.context import WebContext
 from web.recommendation_view import involved
 
@@ -85,10 +85,11 @@ def list_recommendations(
         )
 
 
-def _not_found(ref: str) -> HTTPException:
+def _not_found(ref: str, what: str = "recommendation") -> HTTPException:
     """The one answer for a ref that does not exist and for one the caller may not see, so that
-    the API never says whether a recommendation exists to someone whose roles do not cover it."""
-    return HTTPException(404, f"there is no recommendation {ref!r} that you may see")
+    the API never says whether a recommendation (or a review) exists to someone whose roles do
+    not cover it."""
+    return HTTPException(404, f"there is no {what} {ref!r} that you may see")
 
 
 async def _visible_status(request: Request, person: Viewer, ref: str) -> RecommendationStatus:
@@ -106,6 +107,34 @@ async def _visible_status(request: Request, person: Viewer, ref: str) -> Recomme
 async def get_recommendation(request: Request, ref: str, person: Caller) -> RecommendationStatus:
     """The live state: exactly the workflow's ``status`` query."""
     return await _visible_status(request, person, ref)
+
+
+# --- reviews: plain functions, so their queries run in the thread pool -------------------------
+
+
+@router.get("/api/reviews", response_model=list[ReviewSummary], tags=["reviews"])
+def list_reviews(request: Request, person: Caller) -> list[ReviewSummary]:
+    """The reviews the caller may see, by ref, each with how its recommendations stand (counting
+    only those the caller may see)."""
+    ctx = _ctx(request)
+    with session_scope(ctx.settings.database_url) as session:
+        return review_summaries(session=session, now=ctx.clock(), visible=person.visibility)
+
+
+@router.get(
+    "/api/reviews/{review_ref}",
+    response_model=ReviewDetail,
+    tags=["reviews"],
+    responses={404: {"description": "no such review that the caller may see"}},
+)
+def get_review(request: Request, review_ref: str, person: Caller) -> ReviewDetail:
+    """One review with the summaries of its recommendations that the caller may see."""
+    ctx = _ctx(request)
+    with session_scope(ctx.settings.database_url) as session:
+        detail = review_detail(session=session, review_ref=review_ref, now=ctx.clock(), visible=person.visibility)
+    if detail is None:
+        raise _not_found(review_ref, "review")
+    return detail
 
 
 # --- decisions: one route per decision, so that /docs shows each one's body ---------------------
@@ -257,9 +286,7 @@ def _checked_upload(data: bytes, suffix: str, database_url: str, today: date) ->
         sheets, problems = read_plan_file(path)
     if problems:
         return None, problems
-    with session_scope(database_url) as session:
-        stored = registry(session=session)
-    return check_plan(sheets, stored=stored, today=today)
+    return check_plan_against_store(sheets, database_url=database_url, today=today)
 
 
 @router.get("/healthz", tags=["health"])

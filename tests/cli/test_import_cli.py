@@ -61,6 +61,7 @@ def test_the_template_is_a_valid_plan_with_one_worked_row_per_sheet(tmp_path):
         "Agencies",
         "People",
         "Boards",
+        "Reviews",
         "Recommendations",
         "Actions",
         "Plans",

@@ -113,6 +113,8 @@ async def test_no_route_queries_the_store_on_the_event_loop(
         assert 200 == (await ask("GET", "/readyz")).status_code
         await ask("GET", "/api/recommendations", headers=bearer(f.ASSURANCE))
         await ask("GET", f"/api/recommendations/{ref}", headers=bearer(f.OWNER))
+        await ask("GET", "/api/reviews", headers=bearer(f.ASSURANCE))
+        await ask("GET", "/api/reviews/NOPE", headers=bearer(f.ASSURANCE))  # a 404 still runs the query
         acknowledged = await ask(
             "POST",
             f"/api/recommendations/{ref}/decisions/acknowledge",
@@ -170,6 +172,8 @@ async def test_no_route_queries_the_store_on_the_event_loop(
     expected = {
         "api.py:caller",
         "api.py:list_recommendations",
+        "api.py:list_reviews",
+        "api.py:get_review",
         "api.py:_database_answers",
         "api.py:_checked_upload",
         "sign_in.py:_start_session",

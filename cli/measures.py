@@ -54,22 +54,20 @@ def measure_lines(view: MeasureView) -> list[str]:
     """What is said of a measure above its readings: its name and where it stands, its baseline,
     target and latest reading against the line, who reports it and when the next is owed. Rich
     markup, with people's words escaped."""
-    from models.measures import with_unit
+    from models.measures import dated_figure, with_unit
     from models.wording import DIRECTION_WORDS, MEASURE_TRACK, every_words
 
     unit = view.unit.value
     words = MEASURE_TRACK[view.on_track]
     style = TRACK_STYLES[view.on_track]
     lines = [f"{escape(view.measure_id)} {escape(view.name)}: {f'[{style}]{words}[/]' if style else words}"]
-    baseline = (
-        f"{with_unit(view.baseline, unit)} on {_day(view.baseline_on)}" if view.baseline_on is not None else "not set"
-    )
-    target = f"{with_unit(view.target, unit)} by {_day(view.target_by)}" if view.target_by is not None else "not set"
+    baseline = dated_figure(view.baseline, unit, "on", view.baseline_on) or "not set"
+    target = dated_figure(view.target, unit, "by", view.target_by) or "not set"
     lines.append(f"  Baseline {baseline}; target {target} ({DIRECTION_WORDS[view.direction].lower()})")
     if view.readings:
         latest = view.readings[-1]
         against = f", against {with_unit(round(view.expected, 1), unit)} expected" if view.expected is not None else ""
-        lines.append(f"  Latest reading {with_unit(latest.value, unit)} on {_day(latest.on)}{against}")
+        lines.append(f"  Latest reading {dated_figure(latest.value, unit, 'on', latest.on)}{against}")
     else:
         lines.append("  No reading yet")
     owed = f"; next due {_day(view.reading_due_on)}" if view.reading_due_on else ""

@@ -39,6 +39,7 @@ from models.payloads import (
     figure_text,
     unit_value_problem,
 )
+from models.wording import uk_date
 
 
 def anchor_of(measure: MeasureSpec, added_on: date) -> date:
@@ -176,3 +177,9 @@ def with_unit(value: float | None, unit: str) -> str:
     """A figure with its unit, as a page or an email says it: 12%, 15 days, 40."""
     shown = figure(value)
     return f"{shown}{UNIT_SUFFIX.get(unit, '')}" if shown else ""
+
+
+def dated_figure(value: float | None, unit: str, word: str, day: date | None) -> str:
+    """A measure's figure on or by its day, as people read it ("90% by 14 March 2024"); "" for
+    a figure or a day not set."""
+    return f"{with_unit(value, unit)} {word} {uk_date(day)}" if value is not None and day is not None else ""

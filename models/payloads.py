@@ -8,7 +8,7 @@ acting person's email).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -313,10 +313,16 @@ class CascadeStep(Payload):
     expected_reach: int = Field(default=0, ge=0, le=MAX_REACH)
 
 
+def repeated_names(names: Iterable[str]) -> list[str]:
+    """The names given more than once, case aside (A1 and a1 are one id), as first written."""
+    given = list(names)
+    folded = [name.casefold() for name in given]
+    return sorted({name for name in given if folded.count(name.casefold()) > 1})
+
+
 def _one_step_per_agency(steps: list[CascadeStep]) -> list[CascadeStep]:
     # A lead confirms by agency, so an agency appears once (its staff groups named together).
-    names = [step.agency.casefold() for step in steps]
-    repeated = sorted({step.agency for step in steps if names.count(step.agency.casefold()) > 1})
+    repeated = repeated_names(step.agency for step in steps)
     if repeated:
         raise ValueError(f"agency listed more than once in the cascade: {', '.join(repeated)}")
     return steps
@@ -432,8 +438,7 @@ class MeasureSpec(Payload):
 
 
 def _unique_measure_ids(specs: list[MeasureSpec]) -> list[MeasureSpec]:
-    ids = [spec.measure_id.casefold() for spec in specs]
-    repeated = sorted({spec.measure_id for spec in specs if ids.count(spec.measure_id.casefold()) > 1})
+    repeated = repeated_names(spec.measure_id for spec in specs)
     if repeated:
         raise ValueError(f"measure id(s) used more than once: {', '.join(repeated)}")
     return specs
@@ -448,8 +453,7 @@ MAX_MEASURES = 20
 
 def _unique_action_ids(specs: list[ActionSpec]) -> list[ActionSpec]:
     # Case does not tell actions apart (A1 and a1 are one id), as on import.
-    ids = [spec.action_id.casefold() for spec in specs]
-    repeated = sorted({spec.action_id for spec in specs if ids.count(spec.action_id.casefold()) > 1})
+    repeated = repeated_names(spec.action_id for spec in specs)
     if repeated:
         raise ValueError(f"action id(s) used more than once: {', '.join(repeated)}")
     return specs

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
@@ -300,6 +300,20 @@ class _Check:
         for column in missing:
             self.add(sheet, number, column, "is required")
         return not missing
+
+    def rows_of_recommendations(
+        self, sheet: Sheet | None, name: str, named
+    ) -> Iterator[tuple[int, dict[str, Cell], str]]:
+        """Each row of ``sheet`` with its required cells and a ``ref`` in Recommendations, with that
+        ref; the others are reported (a sheet about recommendations, such as Cascade or Measures)."""
+        for number, row in sheet.rows if sheet else []:
+            if not self.required(name, number, row, SHEETS[name][0]):
+                continue
+            ref = self.text(row, "ref")
+            if ref.casefold() not in named:
+                self.add(name, number, "ref", f"no recommendation {ref!r} in Recommendations")
+                continue
+            yield number, row, ref
 
     def model(self, sheet: str, number: int, model: type[M], data: dict[str, Any], columns: dict[str, str]) -> M | None:
         """``model`` from ``data``, or None with each field's problem under its column."""
@@ -928,13 +942,8 @@ def _cascades(sheet: Sheet | None, planned, named, with_plans, registry: _Regist
     """Each recommendation's cascade, agency by agency, with any confirmation made before the import."""
     by_ref: dict[str, list[_CascadeRow]] = {}
     seen: dict[tuple[str, str], int] = {}
-    for number, row in sheet.rows if sheet else []:
-        if not check.required("Cascade", number, row, SHEETS["Cascade"][0]):
-            continue
-        ref, agency = check.text(row, "ref"), check.text(row, "agency")
-        if ref.casefold() not in named:
-            check.add("Cascade", number, "ref", f"no recommendation {ref!r} in Recommendations")
-            continue
+    for number, row, ref in check.rows_of_recommendations(sheet, "Cascade", named):
+        agency = check.text(row, "agency")
         if ref.casefold() not in with_plans:
             check.add("Cascade", number, "ref", f"no plans for {ref} in Plans: the cascade is part of its plans")
             continue
@@ -1024,13 +1033,8 @@ def _measures(sheet: Sheet | None, named, roles, check: _Check, today: date) -> 
     checked by the rules a board agreeing it meets. A row refused for its own problems is kept
     (without its spec) so that its readings and the plans naming it are not refused again."""
     by_ref: dict[str, dict[str, _MeasureRow]] = {}
-    for number, row in sheet.rows if sheet else []:
-        if not check.required("Measures", number, row, SHEETS["Measures"][0]):
-            continue
-        ref, measure_id = check.text(row, "ref"), check.text(row, "measure_id")
-        if ref.casefold() not in named:
-            check.add("Measures", number, "ref", f"no recommendation {ref!r} in Recommendations")
-            continue
+    for number, row, ref in check.rows_of_recommendations(sheet, "Measures", named):
+        measure_id = check.text(row, "measure_id")
         measures = by_ref.setdefault(ref.casefold(), {})
         earlier = measures.get(measure_id.casefold())
         if earlier is not None:
@@ -1123,13 +1127,8 @@ def _readings(
     rule a reporter recording one meets (``models.measures.reading_problem``), one per day."""
     by_ref: dict[str, list[ImportedReading]] = {}
     seen: dict[tuple[str, str, date], int] = {}
-    for number, row in sheet.rows if sheet else []:
-        if not check.required("Readings", number, row, SHEETS["Readings"][0]):
-            continue
-        ref, measure_id = check.text(row, "ref"), check.text(row, "measure_id")
-        if ref.casefold() not in named:
-            check.add("Readings", number, "ref", f"no recommendation {ref!r} in Recommendations")
-            continue
+    for number, row, ref in check.rows_of_recommendations(sheet, "Readings", named):
+        measure_id = check.text(row, "measure_id")
         measure = measures.get(ref.casefold(), {}).get(measure_id.casefold())
         if measure is None:
             check.add("Readings", number, "measure_id", f"no measure {measure_id!r} of {ref} in Measures")

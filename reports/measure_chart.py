@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import date
 from html import escape
 
-from models.measures import expected_on, with_unit
+from models.measures import dated_figure, expected_on, with_unit
 from models.payloads import MeasureTrack, MeasureView
 from models.wording import MEASURE_TRACK, uk_date
 
@@ -160,12 +160,12 @@ def describe(view: MeasureView) -> str:
     """The chart in words, for a screen reader and anyone who cannot see the lines."""
     unit = view.unit.value
     said = []
-    if view.baseline is not None and view.baseline_on is not None:
-        said.append(f"Baseline {with_unit(view.baseline, unit)} on {uk_date(view.baseline_on)}")
-    if view.target is not None and view.target_by is not None:
-        said.append(f"target {with_unit(view.target, unit)} by {uk_date(view.target_by)}")
+    if baseline := dated_figure(view.baseline, unit, "on", view.baseline_on):
+        said.append(f"Baseline {baseline}")
+    if target := dated_figure(view.target, unit, "by", view.target_by):
+        said.append(f"target {target}")
     if view.readings:
-        said.append("readings: " + ", ".join(f"{with_unit(r.value, unit)} on {uk_date(r.on)}" for r in view.readings))
+        said.append("readings: " + ", ".join(dated_figure(r.value, unit, "on", r.on) for r in view.readings))
     else:
         said.append("no readings yet")
     verdict = MEASURE_TRACK[view.on_track]

@@ -3,14 +3,14 @@ written by the projection as a delta, read back as the status's ``MeasureView`` 
 pack's charts, and as the overview's list of the measures off track.
 
 Where a measure stands is never worked out here: the row keeps what the workflow's status said
-(``models.measures``), and a view is rebuilt from it by that module's own ``view_of``.
+(``models.measures``), and the view is read back as it was written.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -20,16 +20,14 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from models.measures import view_of, with_unit
+from models.measures import with_unit
 from models.payloads import (
     CLOSED_STAGES,
     Direction,
     MeasureRowFacts,
-    MeasureState,
     MeasureTrack,
     MeasureUnit,
     MeasureView,
-    Reading,
     ReadingView,
 )
 from store.tables import MeasureRow, RecommendationRow, table_of
@@ -80,34 +78,19 @@ def write_measures(*, session: Session, ref: str, measures: Sequence[MeasureRowF
     connection.execute(r.update().where(r.c.ref == ref).values(measures_off_track=off_track))
 
 
-# The stored readings keep their order (oldest first) but not when each was recorded, which
-# ``view_of`` orders readings of one day by: their places stand in for it, so the order is kept.
-_RECORDED = datetime(2000, 1, 1, tzinfo=UTC)
-
-
 def stored_view(row: Any) -> MeasureView:
-    """The ``MeasureView`` the status showed when ``row`` (a ``measure`` row) was written, rebuilt
-    by ``models.measures.view_of`` from the figures and readings the row keeps."""
-    readings = [
-        Reading.model_construct(
-            value=r["value"],
-            on=date.fromisoformat(r["on"]),
-            by=r["by"],
-            note=r["note"],
-            at=_RECORDED + timedelta(microseconds=place),
-        )  # fmt: skip
-        for place, r in enumerate(json.loads(row.readings))
-    ]
+    """The ``MeasureView`` the status showed when ``row`` (a ``measure`` row) was written: the row
+    keeps the figures, the readings (oldest first) and where the measure stood, as
+    ``models.measures`` worked it out."""
     # Trusted values from our own store: constructed without checking each figure again.
-    state = MeasureState.model_construct(
+    return MeasureView.model_construct(
         measure_id=row.measure_id, name=row.name, unit=MeasureUnit(row.unit), direction=Direction(row.direction),
         baseline=row.baseline, baseline_on=row.baseline_on, target=row.target, target_by=row.target_by,
-        reporter=row.reporter, every=row.every, added_on=_RECORDED.date(),  # not kept, and not shown
-        readings=readings,
-        reading_due_on=row.reading_due_on, reading_ladder=[],
+        reporter=row.reporter, every=row.every,
+        readings=[ReadingView.model_validate(r) for r in json.loads(row.readings)],
+        on_track=MeasureTrack(row.track), expected=row.expected, reading_due_on=row.reading_due_on,
+        overdue=bool(row.overdue),
     )  # fmt: skip
-    # The row keeps what the status showed, openness applied: no reading owed and not overdue once closed.
-    return view_of(state, overdue=bool(row.overdue), open_=True)
 
 
 def stored_measures(*, session: Session, refs: Collection[str] | None = None) -> dict[str, list[MeasureView]]:

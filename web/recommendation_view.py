@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 
 from gateway.workflows import DecisionNotTaken, UnknownRecommendation, decide, recommendation_status
 from models.kinds import Role
-from models.measures import UNIT_SUFFIX, with_unit
+from models.measures import UNIT_SUFFIX, dated_figure, with_unit
 from models.payloads import (
     CASCADE_OPEN_STAGES,
     CLOSED_STAGES,
@@ -436,11 +436,7 @@ def measure_facts(view: MeasureView, person: str, *, closed: bool) -> list[tuple
     """A measure's figures in words, with their units: the baseline, the target, the latest
     reading against what the line to the target expected on its day, who reports it and when."""
     unit = view.unit.value
-    baseline = (
-        f"{with_unit(view.baseline, unit)} on {wording.uk_date(view.baseline_on)}"
-        if view.baseline is not None and view.baseline_on is not None
-        else "Not measured yet"
-    )
+    baseline = dated_figure(view.baseline, unit, "on", view.baseline_on) or "Not measured yet"
     facts = [
         ("What is counted", f"{wording.UNIT_WORDS[unit]}. {wording.DIRECTION_WORDS[view.direction]}"),
         ("Baseline", baseline),
@@ -460,9 +456,7 @@ def measure_facts(view: MeasureView, person: str, *, closed: bool) -> list[tuple
 
 
 def target_words(view: MeasureView) -> str:
-    if view.target is None or view.target_by is None:
-        return "Not set yet"
-    return f"{with_unit(view.target, view.unit.value)} by {wording.uk_date(view.target_by)}"
+    return dated_figure(view.target, view.unit.value, "by", view.target_by) or "Not set yet"
 
 
 def latest_reading_words(view: MeasureView) -> str:
@@ -471,7 +465,7 @@ def latest_reading_words(view: MeasureView) -> str:
         return "None yet"
     unit = view.unit.value
     latest = view.readings[-1]
-    said = f"{with_unit(latest.value, unit)} on {wording.uk_date(latest.on)}"
+    said = dated_figure(latest.value, unit, "on", latest.on)
     if view.expected is not None:
         said += f" (the line to the target expected {with_unit(round(view.expected, 1), unit)})"
     return said

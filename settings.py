@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from models.review_clocks import ReviewPolicy
+
 # Where `assure dev` keeps its state (the dev server's SQLite file, the store, the development
 # signing key). ASSURE_STATE_DIR moves it, for a second stack on one machine or a test.
 STATE_DIR = Path(os.environ.get("ASSURE_STATE_DIR", ".assure"))
@@ -69,6 +71,11 @@ class Settings(BaseSettings):
     # The monthly board pack: sent on this day of each month at this time, London time.
     board_pack_day: int = Field(default=25, ge=1, le=28)
     board_pack_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    # The partnership's review clocks (models.review_clocks): a JSON file {"clocks": [...]} in
+    # place of the defaults, checked when the settings load. Unset: the defaults.
+    review_clocks_file: Path | None = None
+    # The partnership's name, as its annual report is published under.
+    partnership_name: str = Field(default="MK Together Safeguarding Partnership", min_length=1, max_length=120)
 
     # The web app (response pages). Limits are per client address, in the `limits` notation.
     web_host: str = Field(default="127.0.0.1", min_length=1)
@@ -151,6 +158,17 @@ class Settings(BaseSettings):
             raise ValueError(f"ASSURE_{info.field_name.upper()} {str(value)!r} is not a readable file")
         return value
 
+    @field_validator("review_clocks_file")
+    @classmethod
+    def _review_clocks_parse(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            _read_review_policy(value)
+        return value
+
+    def review_policy(self) -> ReviewPolicy:
+        """The partnership's review clocks: its file's, else the defaults."""
+        return _read_review_policy(self.review_clocks_file) if self.review_clocks_file else ReviewPolicy()
+
     @field_validator("metrics_address")
     @classmethod
     def _metrics_address(cls, value: str) -> str:
@@ -173,6 +191,24 @@ class Settings(BaseSettings):
         if value not in {"console", "json"}:
             raise ValueError(f"ASSURE_LOG_FORMAT must be 'console' or 'json', got {value!r}")
         return value
+
+
+@lru_cache(maxsize=8)
+def _read_review_policy(path: Path) -> ReviewPolicy:
+    """The clocks in ``path``, or a ValueError naming the file and what in it is wrong."""
+    where = f"ASSURE_REVIEW_CLOCKS_FILE {str(path)!r}"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{where} cannot be read ({exc.strerror})") from None
+    try:
+        return ReviewPolicy.model_validate_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'the file'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise ValueError(f"{where}: {problems}") from None
 
 
 @lru_cache

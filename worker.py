@@ -1,4 +1,4 @@
-"""The Temporal worker: runs RecommendationWorkflow and its activities.
+"""The Temporal worker: runs RecommendationWorkflow, ReviewWorkflow and their activities.
 
 Run it with ``python worker.py`` or ``assure worker``; settings come from ``ASSURE_*``.
 """
@@ -18,6 +18,7 @@ from activities.board_pack_mail import BoardPackActivities
 from activities.digest import add_to_board_digest
 from activities.mail.delivery import MailActivities
 from activities.projection import ProjectionActivities
+from activities.review_store import ReviewStoreActivities
 from gateway.workflows import connect, metrics_runtime
 from logs import configure_logging
 from models.payloads import mail_queue, store_queue
@@ -27,6 +28,7 @@ from workflows.board_digest import BoardDigestWorkflow
 from workflows.board_pack import BoardPackWorkflow
 from workflows.fresh_link import FreshLinkWorkflow
 from workflows.recommendation import RecommendationWorkflow
+from workflows.review import ReviewWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +54,7 @@ def build_worker(client: Client, *, settings: Settings, executor: ThreadPoolExec
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[RecommendationWorkflow, BoardDigestWorkflow, FreshLinkWorkflow, BoardPackWorkflow],
+        workflows=[RecommendationWorkflow, ReviewWorkflow, BoardDigestWorkflow, FreshLinkWorkflow, BoardPackWorkflow],
         workflow_runner=workflow_runner(sandboxed=settings.workflow_sandbox),
         activities=[
             # Single messages: a fresh link, a sign-in link, a board member's digest.
@@ -81,7 +83,10 @@ def build_store_worker(client: Client, *, settings: Settings, executor: ThreadPo
     return Worker(
         client,
         task_queue=store_queue(settings.task_queue),
-        activities=[ProjectionActivities(settings.database_url).record_transition],
+        activities=[
+            ProjectionActivities(settings.database_url).record_transition,
+            ReviewStoreActivities(settings.database_url).record_review,
+        ],
         activity_executor=executor,
         max_concurrent_activities=settings.store_writes_at_once,
     )

@@ -76,6 +76,7 @@ async def _import(path: Path, settings, *, dry_run: bool, as_json: bool, apply: 
             client=client,
             database_url=settings.database_url,
             task_queue=settings.task_queue,
+            review_policy=settings.review_policy(),
             dry_run=dry_run,
             apply_changes=apply,
             progress=lambda _ref: bar.advance(task),
@@ -86,6 +87,11 @@ async def _import(path: Path, settings, *, dry_run: bool, as_json: bool, apply: 
     verb = "would start" if dry_run else "started"
     typer.echo(f"{len(report.started)} {verb}, {len(report.unchanged)} unchanged, {len(report.changes)} changed")
     typer.echo(f"{len(report.reviews_written)} review(s) {'would be ' if dry_run else ''}added or changed")
+    if report.reviews_started or report.review_milestones:
+        typer.echo(
+            f"{len(report.reviews_started)} review clock(s) started; "
+            f"{len(report.review_milestones)} running review(s) given new milestones"
+        )
     for ref, changes in report.changes.items():
         typer.echo(f"  {ref}:")
         for change in changes:

@@ -81,3 +81,38 @@ async def _send_pack(settings, month) -> int:
     )
     typer.echo(f"Emailed the pack for {month:%B %Y} to {result.sent} of {len(result.recipients)} member(s)")
     return 0
+
+
+@app.command("annual-report")
+def annual_report(
+    year: str = typer.Option(..., "--year", metavar="YYYY-YY", help="The year, 1 April to 31 March: 2023-24"),
+    out: Path = typer.Option(..., "--out", help="Write the report here: a .docx (Word) or .html file"),
+) -> None:
+    """Write the annual report's learning-from-reviews section from the record, as Word or HTML."""
+    from datetime import UTC, datetime
+
+    from reports.annual import FORMATS, render_annual_docx, render_annual_html
+    from reports.annual_data import annual_report_data, parse_year
+    from store.db import init_db, session_scope
+
+    try:
+        reporting_year = parse_year(year)
+    except ValueError as exc:
+        typer.echo(f"--year: {exc}", err=True)
+        _exit(2)
+    made = FORMATS.get(out.suffix.lower())
+    if made is None:
+        typer.echo(f"--out: {out.name!r} is neither a .docx nor a .html file", err=True)
+        _exit(2)
+    settings = settings_or_exit()
+    init_db(settings.database_url)
+    with session_scope(settings.database_url) as session:
+        report = annual_report_data(
+            session=session, year=reporting_year, now=datetime.now(UTC), partnership=settings.partnership_name
+        )
+    if made == "docx":
+        out.write_bytes(render_annual_docx(report))
+    else:
+        out.write_text(render_annual_html(report), encoding="utf-8")
+    typer.echo(f"Wrote the annual report's learning from reviews for {reporting_year.label} to {out}")
+    _exit(0)

@@ -238,7 +238,11 @@ async def _first_start(settings, client) -> str | None:
         return None
     if not marker.exists():
         report = await import_plan(
-            plan, client=client, database_url=settings.database_url, task_queue=settings.task_queue
+            plan,
+            client=client,
+            database_url=settings.database_url,
+            task_queue=settings.task_queue,
+            review_policy=settings.review_policy(),
         )
         marker.write_text(f"{date.today().isoformat()}\n", encoding="ascii")
         typer.echo(f"Imported the example plan {example.name}: {len(report.started)} recommendations started")

@@ -46,6 +46,20 @@ def stage_event(stage: str) -> str:
     return f"stage:{stage}"
 
 
+# A decline's stage event carries the board's reason: the annual report lists every decision not
+# to implement with its reasons (Care Act 2014, Schedule 2, paragraph 4) from the timeline.
+DECLINED_BY_BOARD = "declined by the sponsoring board"
+
+
+def declined_detail(reason: str) -> str:
+    return f"{DECLINED_BY_BOARD}: {reason}"
+
+
+def decline_reason(detail: str) -> str:
+    """The reason in a decline's stage event ("" for one recorded before the reason was kept)."""
+    return detail.removeprefix(f"{DECLINED_BY_BOARD}:").strip() if detail.startswith(DECLINED_BY_BOARD) else ""
+
+
 def escalation_event(level: str) -> str:
     return f"escalation:{level}"
 
@@ -116,6 +130,10 @@ class MessageKind(StrEnum):
     fresh_link = "fresh_link"
     sign_in = "sign_in"
     board_pack = "board_pack"
+    # A review's clocks (``workflows.review``): due soon, missed (its board), then the Assurance Board.
+    review_clock_reminder = "review_clock_reminder"
+    review_clock_missed = "review_clock_missed"
+    review_clock_escalated = "review_clock_escalated"
 
 
 class Role(StrEnum):

@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 from models.calendar import add_duration
 from models.deadlines import ACK_LADDER, SYSTEM_ACTOR, Deadlines
-from models.kinds import EventKind, MessageKind, Role, audit_event, stage_event
+from models.kinds import EventKind, MessageKind, Role, audit_event, declined_detail, stage_event
 from models.mail_context import RecommendationMailFacts, mail_context, thread_of
 from models.measure_decisions import MeasureDecisions, today_in_london
 from models.payloads import (
@@ -874,7 +874,7 @@ class Lifecycle(Deadlines, MeasureDecisions):
 
     def apply_decline(self, d: DeclineInput, now: datetime) -> None:
         self.state.closed_reason = d.reason
-        self._enter(Stage.declined, now, d.by, "declined by the sponsoring board")
+        self._enter(Stage.declined, now, d.by, declined_detail(d.reason))
         recipients = [*{a.owner for a in self._open_actions()}, *self.state.parties.assurance_members]
         self._notify(now, MessageKind.declined, recipients, reason=d.reason)
 

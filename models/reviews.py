@@ -9,7 +9,6 @@ whose ref ``derived_review_ref`` works out the same way on every import.
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import date
 from typing import Annotated
 
@@ -17,14 +16,10 @@ from pydantic import AfterValidator, Field, model_validator
 
 from models.payloads import Day, Name, Payload, Ref, ShortText, SourceKind, SourceKindName, Title
 from models.review_clocks import MILESTONE_ORDER, ReviewMilestone
+from models.themes import theme_key
 
-
-def _theme(value: str) -> str:
-    # Themes are matched across reviews and years: one spelling each, in lower case.
-    return re.sub(r"\s+", " ", value).strip().lower()
-
-
-Theme = Annotated[ShortText, AfterValidator(_theme)]
+# Themes are matched across reviews and years: one spelling each (``models.themes.theme_key``).
+Theme = Annotated[ShortText, AfterValidator(theme_key)]
 MAX_THEMES = 20
 
 

@@ -166,6 +166,9 @@ MESSAGE_NAMES: dict[str, str] = {
     M.board_digest: "the board's daily list of escalations",
     M.sign_in: "a sign-in link",
     M.board_pack: "the monthly board pack",
+    M.review_clock_reminder: "a reminder of a review's deadline",
+    M.review_clock_missed: "a notice that a review's deadline was missed",
+    M.review_clock_escalated: "a review's escalation",
 }
 
 

@@ -17,8 +17,10 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from gateway.registry_sync import sync_registry
+from gateway.reviews import start_reviews
 from gateway.workflows import DecisionNotTaken, decide, recommendation_status, start_recommendation, workflow_id_for
 from models.payloads import ActionSpec, RecommendationInput, RecommendationStatus, figure_text
+from models.review_clocks import ReviewPolicy
 from plans.validate import Plan, PlannedRecommendation, Problem, Sheet, check_plan
 from store.db import session_scope
 from store.read_model import registry, upsert_registry
@@ -41,6 +43,9 @@ class ImportReport:
     roles_updated: list[str] = field(default_factory=list)
     # The reviews added or changed (in a dry run, that would be): a re-import of the same file has none.
     reviews_written: list[str] = field(default_factory=list)
+    # The reviews whose clocks started, and the milestones given to clocks already running.
+    reviews_started: list[str] = field(default_factory=list)
+    review_milestones: dict[str, list[str]] = field(default_factory=dict)
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -53,6 +58,8 @@ class ImportReport:
             "not_applied": self.not_applied,
             "roles_updated": self.roles_updated,
             "reviews_written": self.reviews_written,
+            "reviews_started": self.reviews_started,
+            "review_milestones": self.review_milestones,
         }
 
 
@@ -74,6 +81,7 @@ async def import_plan(
     dry_run: bool = False,
     apply_changes: bool = False,
     progress: Callable[[str], None] | None = None,
+    review_policy: ReviewPolicy | None = None,
 ) -> ImportReport:
     """Store the registry and the reviews, and start (or compare) every recommendation of a
     checked ``plan``."""
@@ -89,6 +97,14 @@ async def import_plan(
         # The registry is the truth from now on: every open recommendation learns who holds its
         # roles, whether or not its own rows changed (see registry_sync).
         report.roles_updated = await sync_registry(client, database_url)
+        # Each new or changed review's clocks, before its recommendations start.
+        clocks = await start_reviews(
+            client, database_url, plan.reviews, policy=review_policy or ReviewPolicy(), task_queue=task_queue
+        )
+        report.reviews_started = clocks.started
+        report.review_milestones = clocks.updated
+        for review_ref, reasons in clocks.not_applied.items():
+            report.not_applied.setdefault(review_ref, []).extend(reasons)
     # Recommendations are independent: several at a time, in the file's order in the report.
     gate = asyncio.Semaphore(IMPORT_CONCURRENCY)
 
@@ -115,6 +131,7 @@ async def import_plan(
         unchanged=len(report.unchanged),
         changed=len(report.changes),
         reviews_written=len(report.reviews_written),
+        reviews_started=len(report.reviews_started),
     )
     return report
 

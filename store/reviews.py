@@ -21,9 +21,11 @@ from sqlmodel import Session
 
 from models.payloads import CLOSED_STAGES, Payload, SourceKind, Stage
 from models.review_clocks import MILESTONE_ORDER
+from models.review_lifecycle import ReviewProjection
 from models.reviews import Review
-from store.read_model import RecommendationSummary, Visibility, recommendation_summaries
-from store.tables import RecommendationRow, ReviewRow, table_of
+from models.themes import ThemedReview, ThemeRepeat, began_on, repeats
+from store.read_model import RecommendationSummary, Visibility, _insert_ignoring_duplicates, recommendation_summaries
+from store.tables import OutboxRow, RecommendationRow, ReviewRow, table_of
 
 # The milestones' columns, in the order they come: ``notified_on`` ... ``published_on``.
 _DAYS = tuple(f"{milestone.value}_on" for milestone in MILESTONE_ORDER)
@@ -89,6 +91,12 @@ def write_reviews(*, session: Session, reviews: Sequence[Review], now: datetime)
         row.review_ref: _stored_facts(row)
         for row in connection.execute(sa_select(t).where(t.c.review_ref.in_(sorted(wanted))))
     }
+    for ref, facts in wanted.items():
+        # A day the file leaves empty does not erase one recorded (by the review's workflow, from
+        # its page): milestones are only ever reached, and a correction names its day.
+        for day in _DAYS:
+            if facts[day] is None and ref in stored:
+                facts[day] = stored[ref][day]
     changed = [ref for ref, facts in wanted.items() if stored.get(ref) != facts]
     if changed:
         rows = [
@@ -184,3 +192,66 @@ def stored_reviews(*, session: Session) -> list[Review]:
     return [
         Review.model_validate({"review_ref": row.review_ref, **_stored_facts(row)}) for row in _review_rows(session)
     ]
+
+
+def record_review_days(*, session: Session, review: Review, at: datetime) -> bool:
+    """The review workflow's milestones on the review's row (the clocks' truth once running);
+    the row as a whole when the store has none yet. Returns whether anything changed."""
+    t = table_of(ReviewRow)
+    connection = session.connection()
+    days = {day: getattr(review, day) for day in _DAYS}
+    row = connection.execute(sa_select(t).where(t.c.review_ref == review.review_ref)).first()
+    if row is None:
+        write_reviews(session=session, reviews=[review], now=at)
+        return True
+    if all(getattr(row, day) == value for day, value in days.items()):
+        return False
+    connection.execute(t.update().where(t.c.review_ref == review.review_ref).values(**days, updated_at=at))
+    return True
+
+
+def queue_review_mail(*, session: Session, data: ReviewProjection) -> None:
+    """The messages a review's clocks made, in the outbox beside recommendations' (keys are
+    deterministic, so a retried write adds nothing)."""
+    rows = [
+        {
+            "key": n.key, "workflow_id": data.workflow_id, "ref": data.review.review_ref, "kind": n.kind,
+            "recipients": n.recipients, "action_id": None, "level": None,
+            "context": n.model_dump(mode="json")["context"], "created_at": n.created_at,
+        }
+        for n in data.notifications
+    ]  # fmt: skip
+    _insert_ignoring_duplicates(session, OutboxRow, rows)
+
+
+# --- themes -------------------------------------------------------------------------------
+
+
+def themed_reviews(*, session: Session) -> list[ThemedReview]:
+    """Every review as the themes count it: its themes and the day it began (its first milestone,
+    else the earliest source date of its recommendations)."""
+    r = table_of(RecommendationRow).c
+    sources: dict[str, list[Any]] = {}
+    query = sa_select(r.review_ref, r.source_date).where(r.review_ref.is_not(None))
+    for review_ref, source_date in session.connection().execute(query):
+        sources.setdefault(review_ref, []).append(source_date)
+    return [
+        ThemedReview(
+            review_ref=row.review_ref,
+            title=row.title,
+            began_on=began_on((getattr(row, day) for day in _DAYS), sources.get(row.review_ref, [])),
+            themes=frozenset(json.loads(row.themes)),
+        )
+        for row in _review_rows(session)
+    ]
+
+
+def theme_repeats(*, session: Session, reviews: list[ThemedReview] | None = None) -> dict[str, list[ThemeRepeat]]:
+    """For each review, the themes it shares with reviews begun before it (see ``models.themes``)."""
+    every = themed_reviews(session=session) if reviews is None else reviews
+    return {
+        review.review_ref: repeats(
+            sorted(review.themes), began_on=review.began_on, reviews=every, excluding=review.review_ref
+        )
+        for review in every
+    }

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
-from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -29,8 +29,10 @@ from temporalio.worker import Worker
 from devtools.mailcatcher import start_mailcatcher
 from gateway.workflows import dev_server_path, start_recommendation, test_server_path
 from models.payloads import RecommendationInput, WithdrawInput
+from models.review_lifecycle import review_workflow_id
 from settings import Settings
-from store.db import get_engine, init_db, migrate
+from store.db import get_engine, init_db, migrate, session_scope
+from store.reviews import stored_reviews
 from tests.helpers import TEST_SECRET_KEY, drain_digests, free_port, temporary_database, worker_maker
 from workflows.recommendation import RecommendationWorkflow
 from workflows.search_attributes import KEYS as SEARCH_ATTRIBUTE_KEYS
@@ -167,10 +169,26 @@ def worker_factory(env, settings, executor):
 
 
 @pytest_asyncio.fixture
-async def worker(worker_factory) -> AsyncIterator[Worker]:
+async def worker(worker_factory, env, settings) -> AsyncIterator[Worker]:
     """A worker running for the whole test (and for the clean-up of its workflows)."""
     async with worker_factory() as running:
         yield running
+        await close_review_clocks(env.client, settings)
+
+
+async def close_review_clocks(client, settings: Settings) -> None:
+    """End the clocks of the reviews this test's imports started (they are in its own store),
+    while its worker still runs: left running on a queue no worker serves, a review's next rung
+    would hold the shared time-skipping clock for every later test. They wait on a timer, so
+    ending them interrupts no task."""
+    with session_scope(settings.database_url) as session:
+        refs = [review.review_ref for review in stored_reviews(session=session)]
+    for ref in refs:
+        handle = client.get_workflow_handle(review_workflow_id(ref))
+        with suppress(RPCError):
+            described = await handle.describe()
+            if described.status == WorkflowExecutionStatus.RUNNING and described.task_queue == settings.task_queue:
+                await handle.terminate(reason="the test is over")
 
 
 @pytest_asyncio.fixture

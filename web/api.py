@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -28,6 +28,8 @@ from models.payloads import Payload, RecommendationStatus, Stage
 from plans.apply import check_plan_against_store, import_plan
 from plans.isolated import read_plan_file
 from plans.sheets import MAX_FILE_BYTES, Problem
+from reports.annual import DOCX_TYPE, render_annual
+from reports.annual_data import annual_report_data, parse_year
 from store.access import Viewer, viewer_for
 from store.api_tokens import person_for_token
 from store.db import session_scope
@@ -135,6 +137,41 @@ def get_review(request: Request, review_ref: str, person: Caller) -> ReviewDetai
     if detail is None:
         raise _not_found(review_ref, "review")
     return detail
+
+
+# --- the annual report ------------------------------------------------------------------
+
+
+@router.get(
+    "/api/reports/annual",
+    tags=["reports"],
+    response_class=Response,
+    responses={
+        200: {"content": {DOCX_TYPE: {}, "text/html": {}}, "description": "the report as a Word file or a web page"},
+        400: {"description": "the year or the format is not one Assure makes"},
+        403: {"description": "only those who see every recommendation may have the partnership's report"},
+    },
+)
+def get_annual_report(
+    request: Request,
+    person: Caller,
+    year: Annotated[str, Query(description="The reporting year, 1 April to 31 March: 2023-24")],
+    format: Annotated[Literal["docx", "html"], Query(description="docx (Word) or html")] = "docx",
+) -> Response:
+    """The annual report's learning from reviews for ``year``, written from the record."""
+    if not person.everything:
+        raise HTTPException(403, "the annual report covers every board: it is for the Assurance Board and admins")
+    try:
+        reporting_year = parse_year(year)
+    except ValueError as exc:
+        raise HTTPException(400, f"year: {exc}") from None
+    ctx = _ctx(request)
+    with session_scope(ctx.settings.database_url) as session:
+        report = annual_report_data(
+            session=session, year=reporting_year, now=ctx.clock(), partnership=ctx.settings.partnership_name
+        )
+    body, media_type, filename = render_annual(report, format)
+    return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 # --- decisions: one route per decision, so that /docs shows each one's body ---------------------
@@ -272,6 +309,7 @@ async def upload_plan(
         client=ctx.client,
         database_url=ctx.settings.database_url,
         task_queue=ctx.settings.task_queue,
+        review_policy=ctx.settings.review_policy(),
         dry_run=dry_run,
     )
     return JSONResponse(report.as_dict())

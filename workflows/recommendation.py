@@ -333,23 +333,14 @@ class RecommendationWorkflow:
             # up for the write after it: fewer, fuller writes. A write retried (or late) is
             # harmless: the store keeps the newest version and ignores a timeline event or
             # notification it already has.
-            try:
-                await workflow.execute_activity(
-                    RECORD_TRANSITION,
-                    write,
-                    task_queue=store_queue(workflow.info().task_queue),
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=STORE_RETRY,
-                )
-            except ActivityError as failure:
-                # Only a failure for good ends the activity (an outage is retried without limit):
-                # the store refused this write's data (the activity has put it in the problem
+            refused = await write_to_store(RECORD_TRANSITION, write, "the store refused the transition")
+            if refused is not None:
+                # The store refused this write's data (the activity has put it in the problem
                 # table). Noted on the recommendation, then on as if stored, so its mail still goes
                 # and the next transition is written as usual (whole again, as a first write is,
                 # since the refused one may have been the row's first); the read model lags until
                 # an operator deals with it.
-                detail = _failure_text(failure, "the store refused the transition")
-                self._life.problem("store_refused", "store", detail, workflow.now())
+                self._life.problem("store_refused", "store", refused, workflow.now())
                 self._stored_actions = None
             else:
                 self._stored_actions = {row.action_id: row for row in action_rows(status)}
@@ -605,6 +596,22 @@ def _batch_failed(deliveries: list[MailDelivery], failure: ActivityError) -> Mai
     return MailBatchResult(
         results=[MailDeliveryResult(status="failed", message_id="", reason=reason) for _ in deliveries]
     )
+
+
+async def write_to_store(activity: str, payload: Any, refused: str) -> str | None:
+    """Run a write on the store's queue; None once stored, else why the store refused it for good
+    (only such a failure ends the activity: an outage is retried without limit)."""
+    try:
+        await workflow.execute_activity(
+            activity,
+            payload,
+            task_queue=store_queue(workflow.info().task_queue),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+        )
+    except ActivityError as failure:
+        return _failure_text(failure, refused)
+    return None
 
 
 def _failure_text(failure: ActivityError, fallback: str) -> str:

@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.mail.message import build_message, mail_domain, message_id_for, thread_id_for
 from activities.mail.render import RenderedEmail, render, render_sign_in
+from activities.mail.review_render import is_review_kind, render_review, review_page_link
 from activities.mail.smtp import PermanentSendFailure, Relay, TemporarySendFailure, UnsendableMessage
 from activities.problems import (
     MAIL_FAILED,
@@ -263,6 +264,12 @@ class MailActivities:
             # link's half hour starts when it is sent.
             link = self.sign_in_links.url(base_url, recipient, str(notification.context["nonce"]))
             return render_sign_in(recipient=recipient, link=link, minutes=SIGN_IN_LINK_MINUTES)
+        if is_review_kind(notification.kind):
+            link = review_page_link(base_url, notification.context)
+            sent_on = notification.created_at.date()
+            return render_review(
+                notification.kind, notification.context, recipient=recipient, link=link, sent_on=sent_on
+            )
         return render(
             notification.kind,
             mail_context(self.signer, base_url, notification, recipient),

@@ -364,7 +364,7 @@ def _finding(row: Any, actions: list[Any], summary: Any) -> Finding:
     else:
         words = f"No actions agreed yet; {stage.lower()}."
     if summary is not None and summary.overdue and row.stage not in CLOSED_STAGES:
-        words += " Overdue."
+        words += " Overdue now."
     return Finding(ref=row.ref, title=row.title, stage=stage, actions_done=done, actions=len(actions), done=words)
 
 
@@ -410,3 +410,22 @@ def _themes(in_year: list[Review], themed: list[Any], year: ReportYear, figure: 
             since_year=earlier[0].began_on.year if earlier else None,
         ))  # fmt: skip
     return lines
+
+
+def year_of(day: date) -> ReportYear:
+    """The reporting year ``day`` falls in."""
+    start = day.year if day.month >= 4 else day.year - 1
+    return ReportYear(first=date(start, 4, 1), last=date(start + 1, 3, 31))
+
+
+def report_years(*, session: Session, today: date) -> list[ReportYear]:
+    """The years the record reaches, newest first: from the earliest review milestone or source
+    date to this one."""
+    r = table_of(RecommendationRow).c
+    days = [d for d in session.connection().execute(sa_select(r.source_date)).scalars()]
+    days += [d for review in stored_reviews(session=session) for d in review.milestones().values()]
+    earliest = year_of(min([*days, today]))
+    years = [year_of(today)]
+    while years[-1].first > earliest.first:
+        years.append(year_of(date(years[-1].first.year - 1, 4, 1)))
+    return years

@@ -9,6 +9,7 @@ links its count to the appendix, the Word file follows it with the figure's key.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from models.measures import dated_figure, with_unit
 from models.wording import uk_date
@@ -82,11 +83,12 @@ def annual_blocks(report: AnnualReport) -> list[Block]:
         Heading(2, "Safeguarding adults reviews concluded in the year"),
         Paragraph(
             "The Care Act 2014 (Schedule 2, paragraph 4) asks for the findings of each safeguarding adults review "
-            "concluded in the year and what was done to implement them."
+            "concluded in the year and what was done to implement them. Each review's milestones are those reached "
+            f"by {end}; what was done is as the record stands on {uk_date(report.generated_at)}."
         ),
-        *_findings(report.sars_concluded, "No safeguarding adults review concluded in the year."),
+        *_findings(report.sars_concluded, "No safeguarding adults review concluded in the year.", year.last),
         Heading(2, f"Safeguarding adults reviews ongoing at {end}"),
-        *_findings(report.sars_ongoing, f"No safeguarding adults review was going on at {end}."),
+        *_findings(report.sars_ongoing, f"No safeguarding adults review was going on at {end}.", year.last),
         Heading(2, "Decisions not to implement a recommendation"),
     ]
     if report.declines:
@@ -160,6 +162,7 @@ def annual_blocks(report: AnnualReport) -> list[Block]:
              for t in report.themes],
         ))  # fmt: skip
         if report.repeats:
+            blocks.append(Paragraph("The year's reviews that share a theme with reviews begun before them:"))
             blocks.append(Bullets([f"{ref} ({title}): {'; '.join(words)}." for ref, title, words in report.repeats]))
     else:
         blocks.append(Paragraph("The year's reviews name no themes."))
@@ -173,13 +176,13 @@ def annual_blocks(report: AnnualReport) -> list[Block]:
     return blocks
 
 
-def _findings(reviews: list[ReviewFindings], none: str) -> list[Block]:
+def _findings(reviews: list[ReviewFindings], none: str, last: date) -> list[Block]:
     if not reviews:
         return [Paragraph(none)]
     blocks: list[Block] = []
     for item in reviews:
         review = item.review
-        days = [f"{m.value} on {uk_date(d)}" for m, d in review.milestones().items()]
+        days = [f"{m.value} on {uk_date(d)}" for m, d in review.milestones().items() if d <= last]
         blocks.append(Heading(3, f"{review.review_ref}: {review.title}"))
         themes = f" Themes: {', '.join(review.themes)}." if review.themes else ""
         blocks.append(Paragraph(f"{review.board}; {', '.join(days) or 'no milestone recorded'}.{themes}"))

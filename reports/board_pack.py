@@ -17,6 +17,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from pydantic import BaseModel
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from models.measures import with_unit
@@ -28,7 +29,8 @@ from store.cascade import AgencyReach, StoredCascade, reach_by_agency, stored_ca
 from store.measures import stored_measures
 from store.overview import counts_by
 from store.read_model import RecommendationSummary, as_utc, recommendation_summaries
-from store.tables import TimelineRow
+from store.reviews import theme_repeats, themed_reviews
+from store.tables import RecommendationRow, TimelineRow, table_of
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "reports"
 # Timeline events worth a board's attention (the rest, mail and reminders, are left out), and
@@ -93,6 +95,9 @@ class BoardPack(BaseModel):
     red: list[RecommendationSummary]
     audits: list[Change]
     audits_due: list[RecommendationSummary]
+    # The reviews with open recommendations that share a theme with earlier reviews: ref, title,
+    # and each repeat in words ("Mental health has come up in 3 earlier reviews since 2021").
+    repeats: list[tuple[str, str, list[str]]] = []
 
 
 def month_bounds(month: date) -> tuple[datetime, datetime]:
@@ -147,7 +152,21 @@ def board_pack_data(
         red=sorted((s for s in summaries if s.rag == "red"), key=lambda s: (s.board, s.agencies, s.ref)),
         audits=audits,
         audits_due=audits_due,
+        repeats=_repeats_of_open_reviews(session, _open_refs(summaries)),
     )
+
+
+def _repeats_of_open_reviews(session: Session, open_refs: set[str]) -> list[tuple[str, str, list[str]]]:
+    r = table_of(RecommendationRow).c
+    rows = session.connection().execute(sa_select(r.ref, r.review_ref).where(r.review_ref.is_not(None)))
+    open_reviews = {review_ref for ref, review_ref in rows if ref in open_refs}
+    themed = themed_reviews(session=session)
+    found = theme_repeats(session=session, reviews=themed)
+    return [
+        (t.review_ref, t.title, [repeat.words() for repeat in found[t.review_ref]])
+        for t in themed
+        if t.review_ref in open_reviews and found[t.review_ref]
+    ]
 
 
 def cascade_items(summaries: list[RecommendationSummary], cascades: dict[str, StoredCascade]) -> list[CascadeItem]:

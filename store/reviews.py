@@ -255,3 +255,14 @@ def theme_repeats(*, session: Session, reviews: list[ThemedReview] | None = None
         )
         for review in every
     }
+
+
+def repeats_for_reader(
+    *, session: Session, review_ref: str, now: datetime, visible: Visibility | None
+) -> tuple[list[str], list[ThemeRepeat]]:
+    """A review's themes, and those it shares with earlier reviews the reader may see: a repeat
+    never names (or counts) a review hidden from them."""
+    seen = {r.review_ref for r in review_summaries(session=session, now=now, visible=visible)} | {review_ref}
+    themed = [t for t in themed_reviews(session=session) if t.review_ref in seen]
+    own = next((t for t in themed if t.review_ref == review_ref), None)
+    return (sorted(own.themes) if own else []), theme_repeats(session=session, reviews=themed).get(review_ref, [])

@@ -22,9 +22,11 @@ from pydantic import BaseModel, create_model
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
+from gateway.reviews import UnknownReview, record_review_milestone
 from gateway.workflows import DecisionNotTaken, UnknownRecommendation, decide, recommendation_status
 from models.lifecycle import DECISION_INPUTS
 from models.payloads import Payload, RecommendationStatus, Stage
+from models.review_lifecycle import RecordReviewMilestoneInput, ReviewStatus
 from plans.apply import check_plan_against_store, import_plan
 from plans.isolated import read_plan_file
 from plans.sheets import MAX_FILE_BYTES, Problem
@@ -185,10 +187,11 @@ DECISION_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def decision_body(name: str) -> type[BaseModel]:
-    """Decision ``name``'s payload without ``by``: what a caller sends (the token's person decides).
-    Unknown fields, ``by`` among them, are refused as the payload itself refuses them."""
-    payload = DECISION_INPUTS[name]
+def decision_body(name: str, payload: type[BaseModel] | None = None) -> type[BaseModel]:
+    """Decision ``name``'s payload (a recommendation's, unless given) without ``by``: what a caller
+    sends (the token's person decides). Unknown fields, ``by`` among them, are refused as the
+    payload itself refuses them."""
+    payload = payload or DECISION_INPUTS[name]
     fields: dict[str, Any] = {
         field: (info.annotation, info) for field, info in payload.model_fields.items() if field != "by"
     }
@@ -278,6 +281,55 @@ async def unknown_decision(ref: str, decision: str, person: Caller) -> None:
     """Any other name (the routes above take every decision there is). ``person`` is asked for
     all the same: without a live token the answer is 401, as on every other route."""
     raise HTTPException(404, f"{decision!r} is not a decision; use one of {', '.join(DECISION_INPUTS)}")
+
+
+# --- a review's milestone: its one decision, taken as a recommendation's are ----------------------
+
+
+async def record_review_milestone_endpoint(
+    request: Request, review_ref: str, person: Caller, payload: Any = None
+) -> Any:
+    """Record a milestone of the review as the token's person (its board's sponsor or chair); the
+    same milestone again corrects its day. 200 with where its clocks now stand, or why not."""
+    ctx = _ctx(request)
+    detail = await run_in_threadpool(_review_detail, ctx, review_ref[:64], person)
+    if detail is None:
+        raise _not_found(review_ref, "review")
+    data = payload.model_dump(mode="json", exclude_unset=True) if payload is not None else {}
+    try:
+        # The gateway checks the payload by the same rule as the page's form (``parse_milestone``).
+        return await record_review_milestone(
+            ctx.client, ctx.settings.database_url, detail.review.review_ref, {**data, "by": person.email}
+        )
+    except UnknownReview:
+        refused = DecisionNotTaken("WrongStage", f"review {review_ref}'s clocks are not running: nothing to record")
+    except DecisionNotTaken as not_taken:
+        refused = not_taken
+    body = {"type": refused.type, "message": refused.message, "gaps": refused.gaps, "fields": refused.fields}
+    status_code = {"InvalidInput": 422, "WrongPerson": 403}.get(refused.type, 409)
+    return JSONResponse(body, status_code=status_code)
+
+
+def _review_detail(ctx: WebContext, review_ref: str, person: Viewer) -> ReviewDetail | None:
+    with session_scope(ctx.settings.database_url) as session:
+        return review_detail(session=session, review_ref=review_ref, now=ctx.clock(), visible=person.visibility)
+
+
+record_review_milestone_endpoint.__annotations__["payload"] = Annotated[
+    decision_body("record_review_milestone", RecordReviewMilestoneInput),
+    Body(description="The milestone reached, its day and a note, without `by`"),
+]
+router.add_api_route(
+    "/api/reviews/{review_ref}/record_review_milestone",
+    record_review_milestone_endpoint,
+    methods=["POST"],
+    name="record_review_milestone",
+    summary="Record a review's milestone",
+    response_model=ReviewStatus,
+    responses={**DECISION_RESPONSES, 404: {"description": "no such review that the caller may see"}},
+    tags=["reviews"],
+    route_class_override=DecisionRoute,
+)
 
 
 @router.post("/api/plans", tags=["plans"], responses={400: {}, 403: {}, 413: {}})

@@ -21,12 +21,14 @@ from gateway.workflows import UnknownRecommendation, reader_status, recommendati
 from models.lifecycle import DECISION_INPUTS
 from models.payloads import CLOSED_STAGES, RecommendationStatus, Stage
 from models.rag import Rag
+from models.themes import ThemeRepeat
 from reports.charts import rag_bars_svg, reach_bars_svg, stage_bars_svg
 from store.access import Viewer
 from store.cascade import AgencyReach, CascadeEntry, cascade_entries, reach_by_agency, unconfirmed
 from store.db import session_scope
 from store.overview import LIST_LIMIT, Overview, end_of_month, overview
 from store.read_model import RecommendationSummary, Visibility, recommendation_summaries, sent_log
+from store.reviews import repeats_for_reader
 from store.sessions import COOKIE_NAME
 from web import wording
 from web.context import WebContext
@@ -299,7 +301,12 @@ async def _render(
         post_base=f"/dashboard/r/{status.ref}",
         csrf_token=session_csrf(ctx, request),
     )
-    extra = {**_shared(ctx, request, viewer), "timeline": timeline, "roles": reader.roles}
+    review_ref = status.source.review_ref
+    themes, repeats = await run_in_threadpool(_review_themes, ctx, viewer, review_ref) if review_ref else ([], [])
+    extra = {
+        **_shared(ctx, request, viewer), "timeline": timeline, "roles": reader.roles,
+        "review_ref": review_ref, "review_themes": themes, "review_repeats": repeats,
+    }  # fmt: skip
     return await recommendation_page(
         ctx, request, "dashboard/recommendation.html", parts, extra, done=done, failed=failed, status_code=status_code
     )
@@ -321,6 +328,12 @@ def _summaries(database_url: str, **filters: Any) -> list[RecommendationSummary]
 def _cascade_entries(database_url: str, visible: Visibility | None) -> list[CascadeEntry]:
     with session_scope(database_url) as session:
         return cascade_entries(session=session, visible=visible)
+
+
+def _review_themes(ctx: WebContext, viewer: Viewer, review_ref: str) -> tuple[list[str], list[ThemeRepeat]]:
+    """A recommendation's themes are its review's: those, and the earlier reviews sharing them."""
+    with session_scope(ctx.settings.database_url) as session:
+        return repeats_for_reader(session=session, review_ref=review_ref, now=ctx.clock(), visible=viewer.visibility)
 
 
 def _timeline(database_url: str, status: RecommendationStatus) -> list[Entry]:

@@ -46,7 +46,17 @@ CONTENT_SECURITY_POLICY = "; ".join(_STRICT_DIRECTIVES)
 # dialog without one violation (swagger-ui-dist 5.35.0). By exact path: the Swagger UI files under
 # /assets are not documents and need no policy of their own.
 DOCS_CONTENT_SECURITY_POLICY = "; ".join([*_STRICT_DIRECTIVES, "connect-src 'self'"])
-CSP_BY_PATH = {"/docs": DOCS_CONTENT_SECURITY_POLICY}
+# The annual report as a web page is one self-contained document with its styles inline (it is
+# also saved and printed as a file): those styles and nothing else, no script, no form.
+REPORT_CONTENT_SECURITY_POLICY = "; ".join(
+    ["default-src 'none'", "style-src 'unsafe-inline'", "base-uri 'none'", "form-action 'none'",
+     "frame-ancestors 'none'"]
+)  # fmt: skip
+CSP_BY_PATH = {
+    "/docs": DOCS_CONTENT_SECURITY_POLICY,
+    "/dashboard/reports/annual/file": REPORT_CONTENT_SECURITY_POLICY,
+    "/api/reports/annual": REPORT_CONTENT_SECURITY_POLICY,
+}
 # Caught mail (web/dev_pages.py, ``assure dev`` only). A message's page frames the message's HTML
 # part, which is served alone under a policy of its own: sandboxed (no script, no form, an opaque
 # origin), the inline styles mail is written in and nothing fetched, framed by this origin only.

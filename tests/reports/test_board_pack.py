@@ -79,3 +79,32 @@ def test_charts_escape_their_labels_and_describe_themselves():
     # Two charts on one page never share an id (a screen reader would read the wrong title).
     stages = stage_bars_svg("By stage", {"Review Board": {"sign_off": 1, "audit": 2}}, chart_id="s")
     assert '<title id="s-t">By stage</title>' in stages and "Review Board: 1 sign off, 2 audit" in stages
+
+
+async def test_the_pack_says_which_open_reviews_repeat_an_earlier_reviews_theme(env, start, database_url):
+    from datetime import UTC, datetime
+
+    from models.payloads import SourceKind
+    from models.reviews import Review
+    from reports.board_pack import board_pack_data, render_board_pack
+    from store.db import session_scope
+    from store.reviews import write_reviews
+
+    day = await today(env)
+    earlier = Review(review_ref="DHR-FIRST", kind=SourceKind.dhr, title="The first DHR", board="Review Board",
+                     notified_on=day - timedelta(days=800), themes=["domestic abuse"])  # fmt: skip
+    later = Review(review_ref="DHR-AGAIN", kind=SourceKind.dhr, title="The second DHR", board="Review Board",
+                   notified_on=day - timedelta(days=10), themes=["Domestic  abuse", "coercive control"])  # fmt: skip
+    with session_scope(database_url) as session:
+        write_reviews(session=session, reviews=[earlier, later], now=datetime.now(UTC))
+    payload = f.start("PACK-THEME", actions=[f.action("A1", day + timedelta(days=30))])
+    recommendation = payload.recommendation.model_copy(update={"review_ref": "DHR-AGAIN"})
+    await start(payload.model_copy(update={"recommendation": recommendation}))
+    await eventually(lambda: stored_row(database_url, "PACK-THEME"))
+    with session_scope(database_url) as session:
+        pack = board_pack_data(session=session, month=day.replace(day=1), now=await env.get_current_time())
+    since = (day - timedelta(days=800)).year
+    assert pack.repeats == [
+        ("DHR-AGAIN", "The second DHR", [f"Domestic abuse has come up in 1 earlier review since {since}"])
+    ]
+    assert "Themes coming round again (1)" in render_board_pack(pack)

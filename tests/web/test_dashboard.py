@@ -5,6 +5,7 @@ recommendation's page with its timeline and forms (sign-off refused, then taken;
 from __future__ import annotations
 
 import email
+import io
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -24,7 +25,7 @@ from store.read_model import caught_mail, upsert_registry
 from store.sessions import COOKIE_NAME, SignInLinks
 from store.tables import Agency, Board, Person
 from tests import factories as f
-from tests.helpers import TEST_SECRET_KEY, decide, eventually, stored_row, today
+from tests.helpers import TEST_SECRET_KEY, decide, eventually, server_clock, stored_row, today
 from tests.web_client import SIGN_IN_LINK, Dashboard, csrf_of, date_fields, text_of
 from web.app import create_app
 from web.context import utc_now
@@ -457,3 +458,51 @@ async def test_the_timeline_speaks_plain_words_in_london_time(env, start, browse
         assert internal not in words.replace("named.nurse@icb.example", ""), (internal, words)
     assert re.search(r"\d{1,2} [A-Z][a-z]+ \d{4} \d{2}:\d{2} (GMT|BST)", words), words
     assert "Times are London time" in text_of(page)
+
+
+# --- the annual report --------------------------------------------------------------------
+
+
+async def test_the_annual_report_is_the_assurance_boards_to_download(env, browser, database_url):
+    """The Assurance Board's member finds the annual report in the navigation, a year per row back
+    to the record's first, and downloads it as Word; a sponsor has neither link nor page; a
+    tampered year is refused on the page with the reason."""
+    from docx import Document
+
+    from models.payloads import SourceKind
+    from models.reviews import Review
+    from store.reviews import write_reviews
+
+    now = await env.get_current_time()
+    day = now.date()
+    older = date(day.year - 2, 6, 1)
+    with session_scope(database_url) as session:
+        review = Review(review_ref="SAR-OLD", kind=SourceKind.sar, title="An older SAR", board="Review Board",
+                        decided_on=older)  # fmt: skip
+        write_reviews(session=session, reviews=[review], now=now)
+    clock = await server_clock(env)  # the years run to the server's today, however far on it is
+    member = await browser(f.ASSURANCE, clock=clock)
+    overview = await member.client.get("/dashboard")
+    assert 'href="/dashboard/reports/annual"' in overview.text
+    page = await member.client.get("/dashboard/reports/annual")
+    assert page.status_code == 200 and "no-store" in page.headers["cache-control"]
+    labels = re.findall(r"annual/file\?year=(\d{4}-\d{2})&amp;format=docx", page.text)
+    first = older.year if older.month >= 4 else older.year - 1
+    assert labels[-1] == f"{first}-{(first + 1) % 100:02d}" and labels == sorted(labels, reverse=True)
+    made = await member.client.get("/dashboard/reports/annual/file", params={"year": labels[-1], "format": "docx"})
+    assert made.status_code == 200 and "attachment" in made.headers["content-disposition"]
+    document = Document(io.BytesIO(made.content))
+    assert any("Safeguarding adults reviews ongoing at" in p.text for p in document.paragraphs)
+    assert any("SAR-OLD: An older SAR" == p.text for p in document.paragraphs)
+    page_form = await member.client.get("/dashboard/reports/annual/file", params={"year": labels[0], "format": "html"})
+    assert page_form.headers["content-disposition"].startswith("inline") and "<style>" in page_form.text
+    assert "style-src 'unsafe-inline'" in page_form.headers["content-security-policy"]
+    assert "script-src" not in page_form.headers["content-security-policy"]
+    tampered = await member.client.get("/dashboard/reports/annual/file", params={"year": "2023/24"})
+    assert tampered.status_code == 400 and "write it as 2023-24" in text_of(tampered)
+
+    sponsor = await browser(f.SPONSOR, clock=clock)
+    assert 'href="/dashboard/reports/annual"' not in (await sponsor.client.get("/dashboard")).text
+    assert (await sponsor.client.get("/dashboard/reports/annual")).status_code == 404
+    refused = await sponsor.client.get("/dashboard/reports/annual/file", params={"year": labels[0]})
+    assert refused.status_code == 404 and "attachment" not in refused.headers.get("content-disposition", "")

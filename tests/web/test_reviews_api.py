@@ -155,7 +155,11 @@ async def test_docs_show_each_review_route_once_with_its_typed_answer(api):
     assert "404" in one["get"]["responses"]
     fields = schema["components"]["schemas"]["ReviewSummary"]["properties"]
     assert {"recommendations", "open", "assured", "declined", "overdue", "themes", "concluded_on"} <= set(fields)
-    assert ["/api/reviews", "/api/reviews/{review_ref}"] == [path for path in schema["paths"] if "review" in path]
+    milestone = "/api/reviews/{review_ref}/record_review_milestone"
+    assert ["/api/reviews", "/api/reviews/{review_ref}", milestone] == [p for p in schema["paths"] if "review" in p]
+    posted = schema["paths"][milestone]
+    assert ["post"] == list(posted) and ["reviews"] == posted["post"]["tags"]
+    assert {"403", "404", "409", "422"} <= set(posted["post"]["responses"])
     ids = [operation["operationId"] for methods in schema["paths"].values() for operation in methods.values()]
     assert 1 == ids.count(listing["get"]["operationId"]) == ids.count(one["get"]["operationId"])
 

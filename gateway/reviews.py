@@ -22,6 +22,7 @@ from models.review_lifecycle import (
     ReviewInput,
     ReviewStatus,
     UpdateReviewPartiesInput,
+    may_record_milestones,
     review_workflow_id,
 )
 from models.reviews import Review
@@ -138,6 +139,13 @@ def parse_milestone(payload: BaseModel | dict[str, Any]) -> RecordReviewMileston
         fields = {".".join(str(p) for p in e["loc"]) or "decision": e["msg"] for e in exc.errors()}
         summary = "; ".join(f"{where}: {message}" for where, message in fields.items())
         raise DecisionNotTaken("InvalidInput", f"record_review_milestone: {summary}", fields=fields) from None
+
+
+def may_record_milestone(database_url: str, board: str, person: str) -> bool:
+    """Whether ``person`` may record milestones of a review of ``board`` now: its sponsor or chair
+    as the registry has them, which ``record_review_milestone`` hands the workflow's check."""
+    parties = parties_for(database_url, board)
+    return parties is not None and may_record_milestones(parties, person)
 
 
 async def record_review_milestone(

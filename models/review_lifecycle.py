@@ -186,6 +186,13 @@ def clock_words(clock: ReviewClock) -> str:
     return f"{clock.starts.value} to {clock.ends.value}"
 
 
+def may_record_milestones(parties: Parties, person: str) -> bool:
+    """Whether ``person`` may record a review's milestones: its board's sponsor or chair. The one
+    rule for the workflow's check and for the page that offers the form."""
+    people = [*parties.board_sponsors, *([parties.board_chair] if parties.board_chair else [])]
+    return any(person.casefold() == p.casefold() for p in people)
+
+
 class ReviewLifecycle:
     """The rules of one review's clocks over its state."""
 
@@ -339,9 +346,7 @@ class ReviewLifecycle:
     # --- the decision ------------------------------------------------------------------------
 
     def may_record(self, person: str) -> bool:
-        parties = self.state.parties
-        people = [*parties.board_sponsors, *([parties.board_chair] if parties.board_chair else [])]
-        return any(person.casefold() == p.casefold() for p in people)
+        return may_record_milestones(self.state.parties, person)
 
     def check(self, decision: RecordReviewMilestoneInput, now: datetime) -> Review:
         """The review with the milestone recorded, or ``ReviewRefused`` saying why not."""

@@ -89,6 +89,14 @@ STAGES: dict[str, str] = {
 }
 # The full names people know each kind of review by: one table with the importer's.
 SOURCE_KINDS: dict[str, str] = {value: full for value, (full, _) in vocabulary.SOURCE_KINDS.items()}
+# A review's milestones (``models.review_clocks.ReviewMilestone``): the name, and what marks it.
+MILESTONE_WORDS: dict[str, tuple[str, str]] = {
+    "notified": ("Notified", "the serious incident notification or the referral"),
+    "decided": ("Decided", "the decision to hold the review"),
+    "commissioned": ("Commissioned", "the reviewer appointed and terms of reference agreed"),
+    "concluded": ("Concluded", "the final report or findings agreed"),
+    "published": ("Published", "the report published"),
+}
 # What an audit found, as the end of "the change is ...".
 OUTCOMES: dict[str, str] = {
     AuditOutcome.embedded: "embedded",

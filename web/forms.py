@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from gateway.reviews import parse_milestone
 from gateway.workflows import DecisionNotTaken, parse_decision
 from models.days import EARLIEST_DAY, LATEST_DAY
 from models.figures import FigureError, parse_figure
@@ -81,6 +82,7 @@ _MESSAGES = [
     ),
     (re.compile(r"^Input should be 'percent'"), "Choose what kind of figure the measure is"),
     (re.compile(r"^Input should be 'up' or 'down'"), "Choose which way the measure should go"),
+    (re.compile(r"^Input should be 'notified', 'decided'"), "Choose the milestone reached"),
     (re.compile(r"^Value error, (.*)$"), "{0}"),
 ]
 LABELS = {
@@ -135,7 +137,12 @@ LABELS = {
     "value": "the figure",
     "on": "the date of the reading",
     "off_track_reason": "why the change is embedded although a measure is off track",
+    "milestone": "the milestone reached",
+    "reached_on": "the day it was reached",
 }
+# The milestone form's fields by the payload's (``RecordReviewMilestoneInput``): its day is
+# ``reached_on``, as ``on`` is a reading's.
+MILESTONE_FIELDS = {"milestone": "milestone", "on": "reached_on", "note": "note"}
 
 
 @dataclass
@@ -304,6 +311,32 @@ def parse_form(name: str, form: Mapping[str, str], *, by: str, today: date | Non
             parsed.errors["baseline_on"] = _form_words(problem.split(": ", 1)[-1])
             return parsed
     parsed.payload = decision.model_dump(mode="json")
+    return parsed
+
+
+def parse_milestone_form(form: Mapping[str, str], *, by: str) -> ParsedForm:
+    """A review's milestone form as the ``record_review_milestone`` payload, checked by the one
+    rule the API's is (``gateway.reviews.parse_milestone``), or its problems at their fields."""
+    parsed = ParsedForm()
+    payload: dict[str, Any] = {"by": by, "milestone": (form.get("milestone") or "").strip()}
+    payload["on"], problem = read_date(form, "reached_on", required=True)
+    if problem:
+        parsed.errors["reached_on"] = problem
+    payload["note"] = (form.get("note") or "").strip()
+    try:
+        decision = parse_milestone(payload)
+    except DecisionNotTaken as exc:
+        for where, message in exc.fields.items():
+            name = MILESTONE_FIELDS.get(where.split(".")[0], where)
+            if name == "reached_on" and name in parsed.errors:
+                continue  # the boxes' own problem says it better than "on: ... None"
+            parsed.errors.setdefault(name, friendly(message, name))
+    else:
+        if not parsed.errors:
+            parsed.payload = decision.model_dump(mode="json")
+    # In the form's order, as the error summary lists them.
+    order = [*MILESTONE_FIELDS.values(), *parsed.errors]
+    parsed.errors = {name: parsed.errors[name] for name in dict.fromkeys(order) if name in parsed.errors}
     return parsed
 
 

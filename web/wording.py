@@ -17,6 +17,7 @@ from models.wording import (
     EVENT_WORDS,
     LEVEL_WORDS,
     MEASURE_TRACK,
+    MILESTONE_WORDS,
     SOURCE_KINDS,
     STAGES,
     deadline_words,
@@ -30,8 +31,8 @@ from models.wording import (
 )
 
 __all__ = [
-    "DIRECTION_WORDS", "EVENT_WORDS", "LEVEL_WORDS", "SOURCE_KINDS", "STAGES", "event_detail", "event_words",
-    "every_words", "uk_date", "uk_day", "uk_time", "with_uk_dates",
+    "DIRECTION_WORDS", "EVENT_WORDS", "LEVEL_WORDS", "MILESTONE_WORDS", "SOURCE_KINDS", "STAGES", "event_detail",
+    "event_words", "every_words", "uk_date", "uk_day", "uk_time", "with_uk_dates",
 ]  # fmt: skip
 
 

@@ -37,6 +37,7 @@ from models.payloads import (
     SourceKind,
     Stage,
 )
+from models.review_clocks import ReviewMilestone
 from reports import measure_chart
 from reports.board_pack import board_pack_data, render_board_pack
 from store.db import get_engine
@@ -192,11 +193,12 @@ class TestEveryKindHasWords:
             (wording.LEVEL_WORDS, EscalationLevel),
             (wording.MEASURE_TRACK, MeasureTrack),
             (wording.DIRECTION_WORDS, Direction),
+            (wording.MILESTONE_WORDS, ReviewMilestone),
         ],
     )
     def test_every_member_of_a_vocabulary_has_words(self, table, vocabulary):
         """Stages, review kinds, audit outcomes, escalation levels, where a measure stands and which
-        way it should go are worded, member by member."""
+        way it should go and a review's milestones are worded, member by member."""
         assert [] == sorted(set(vocabulary) - set(table))
 
 

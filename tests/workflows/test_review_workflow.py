@@ -18,9 +18,9 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpda
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from models.payloads import EscalationPolicy, SourceKind
+from models.payloads import EscalationPolicy, Parties, SourceKind
 from models.review_clocks import DEFAULT_REVIEW_CLOCKS, ReviewClock, ReviewMilestone
-from models.review_lifecycle import RecordReviewMilestoneInput, ReviewInput, review_workflow_id
+from models.review_lifecycle import RecordReviewMilestoneInput, ReviewInput, may_record_milestones, review_workflow_id
 from models.reviews import Review
 from store.db import session_scope
 from store.read_model import caught_mail
@@ -263,6 +263,15 @@ class TestTheLadderAlreadyPassed:
 
 
 class TestTheMilestoneDecision:
+    def test_the_boards_sponsor_or_chair_may_record_and_no_one_else(self):
+        """The one rule of who records (the workflow's check, and the page that offers the form):
+        the board's sponsors and chair, whatever the case of their address."""
+        parties = Parties(board_sponsors=[f.SPONSOR], board_chair=f.CHAIR, assurance_members=[f.ASSURANCE])
+        assert [True, True, False, False] == [
+            may_record_milestones(parties, who) for who in (f.SPONSOR.upper(), f.CHAIR, f.ASSURANCE, f.OWNER)
+        ]
+        assert not may_record_milestones(parties.model_copy(update={"board_chair": None}), f.CHAIR)
+
     async def test_refusals_say_why_and_change_nothing(self, env, review):
         now = await today(env)
         handle = await review(K.cspr, "CSPR-REFUSALS", decided_on=now - days(3))

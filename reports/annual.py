@@ -8,6 +8,7 @@ that prints on A4. Both draw the same blocks (``reports.annual_document``).
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from pathlib import Path
 
 from docx import Document
@@ -16,7 +17,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from reports.annual_data import AnnualReport
+from reports.annual_data import AnnualReport, ReportYear, annual_report_data
 from reports.annual_document import Block, Bullets, Heading, Paragraph, Table, annual_blocks
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "reports"
@@ -88,3 +89,15 @@ def render_annual(report: AnnualReport, made: str) -> tuple[bytes, str, str]:
     if made == "docx":
         return render_annual_docx(report), DOCX_TYPE, f"{name}.docx"
     return render_annual_html(report).encode(), "text/html; charset=utf-8", f"{name}.html"
+
+
+def annual_file(
+    *, database_url: str, year: ReportYear, made: str, now: datetime, partnership: str
+) -> tuple[bytes, str, str]:
+    """The year's report from the store as ``made``: what the API's and the dashboard's
+    report is (its bytes, media type and file name)."""
+    from store.db import session_scope
+
+    with session_scope(database_url) as session:
+        report = annual_report_data(session=session, year=year, now=now, partnership=partnership)
+    return render_annual(report, made)

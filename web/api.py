@@ -30,8 +30,8 @@ from models.review_lifecycle import RecordReviewMilestoneInput, ReviewStatus
 from plans.apply import check_plan_against_store, import_plan
 from plans.isolated import read_plan_file
 from plans.sheets import MAX_FILE_BYTES, Problem
-from reports.annual import DOCX_TYPE, render_annual
-from reports.annual_data import annual_report_data, parse_year
+from reports.annual import DOCX_TYPE, annual_file
+from reports.annual_data import parse_year
 from store.access import Viewer, viewer_for
 from store.api_tokens import person_for_token
 from store.db import session_scope
@@ -168,11 +168,10 @@ def get_annual_report(
     except ValueError as exc:
         raise HTTPException(400, f"year: {exc}") from None
     ctx = _ctx(request)
-    with session_scope(ctx.settings.database_url) as session:
-        report = annual_report_data(
-            session=session, year=reporting_year, now=ctx.clock(), partnership=ctx.settings.partnership_name
-        )
-    body, media_type, filename = render_annual(report, format)
+    body, media_type, filename = annual_file(
+        database_url=ctx.settings.database_url, year=reporting_year, made=format, now=ctx.clock(),
+        partnership=ctx.settings.partnership_name,
+    )  # fmt: skip
     return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from models.measure_decisions import today_in_london
-from reports.annual import render_annual
-from reports.annual_data import ReportYear, annual_report_data, parse_year, report_years
+from reports.annual import annual_file
+from reports.annual_data import ReportYear, parse_year, report_years
+from store.access import Viewer
 from store.db import session_scope
 from web.context import WebContext
 from web.dashboard import _not_found, _shared
@@ -31,17 +32,11 @@ async def annual_page(request: Request) -> Response:
         return RedirectResponse("/sign-in", status_code=303)
     if not viewer.everything:
         return _not_found(ctx, request, viewer)
-    years = await run_in_threadpool(_years, ctx)
-    return ctx.page(
-        request,
-        "dashboard/annual_report.html",
-        {**_shared(ctx, request, viewer), "nav": "annual",
-         "years": years, "formats": FORMAT_WORDS, "partnership": ctx.settings.partnership_name},
-    )  # fmt: skip
+    return await _years_page(ctx, request, viewer)
 
 
 @router.get("/dashboard/reports/annual/file")
-async def annual_file(request: Request, year: str = "", format: str = "docx") -> Response:
+async def annual_report_file(request: Request, year: str = "", format: str = "docx") -> Response:
     ctx: WebContext = request.app.state.ctx
     viewer = await signed_in(request)
     if viewer is None:
@@ -53,16 +48,11 @@ async def annual_file(request: Request, year: str = "", format: str = "docx") ->
         if format not in FORMAT_WORDS:
             raise ValueError(f"{format!r} is not a form the report comes in: choose docx or html")
     except ValueError as problem:
-        years = await run_in_threadpool(_years, ctx)
-        return ctx.page(
-            request,
-            "dashboard/annual_report.html",
-            {**_shared(ctx, request, viewer), "nav": "annual",
-             "years": years, "formats": FORMAT_WORDS, "partnership": ctx.settings.partnership_name,
-             "problem": str(problem)},
-            status_code=400,
-        )  # fmt: skip
-    body, media_type, filename = await run_in_threadpool(_file, ctx, reporting_year, format)
+        return await _years_page(ctx, request, viewer, problem=str(problem), status_code=400)
+    body, media_type, filename = await run_in_threadpool(
+        lambda: annual_file(database_url=ctx.settings.database_url, year=reporting_year, made=format, now=ctx.clock(),
+                            partnership=ctx.settings.partnership_name)
+    )  # fmt: skip
     # The Word file is saved; the web page opens in the browser, to read or print.
     disposition = "attachment" if format == "docx" else "inline"
     return Response(
@@ -70,14 +60,16 @@ async def annual_file(request: Request, year: str = "", format: str = "docx") ->
     )
 
 
+async def _years_page(
+    ctx: WebContext, request: Request, viewer: Viewer, *, problem: str | None = None, status_code: int = 200
+) -> Response:
+    """The years the record reaches, each as Word or a web page; with ``problem`` above them."""
+    years = await run_in_threadpool(_years, ctx)
+    context = {**_shared(ctx, request, viewer), "nav": "annual", "years": years, "formats": FORMAT_WORDS,
+               "partnership": ctx.settings.partnership_name, "problem": problem}  # fmt: skip
+    return ctx.page(request, "dashboard/annual_report.html", context, status_code=status_code)
+
+
 def _years(ctx: WebContext) -> list[ReportYear]:
     with session_scope(ctx.settings.database_url) as session:
         return report_years(session=session, today=today_in_london(ctx.clock()))
-
-
-def _file(ctx: WebContext, year: ReportYear, made: str) -> tuple[bytes, str, str]:
-    with session_scope(ctx.settings.database_url) as session:
-        report = annual_report_data(
-            session=session, year=year, now=ctx.clock(), partnership=ctx.settings.partnership_name
-        )
-    return render_annual(report, made)

@@ -1055,7 +1055,11 @@ class Lifecycle(Deadlines, MeasureDecisions):
             ref=rec.ref,
             title=rec.title,
             source=SourceView(
-                kind=rec.source_kind, title=rec.source_title, date=rec.source_date, review_ref=rec.review_ref
+                kind=rec.source_kind,
+                title=rec.source_title,
+                date=rec.source_date,
+                review_ref=rec.review_ref,
+                themes=rec.themes,
             ),
             board=rec.board,
             priority=rec.priority,

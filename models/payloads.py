@@ -8,6 +8,7 @@ acting person's email).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -201,6 +202,27 @@ SourceKindName = Annotated[SourceKind, BeforeValidator(source_kind_value)]
 PriorityName = Annotated[Priority, BeforeValidator(priority_value)]
 
 
+def theme_key(text: str) -> str:
+    """One spelling per theme: lower case, single spaces (underscores as spaces). Hyphens stay:
+    "self-neglect" is how the theme is written."""
+    return re.sub(r"[\s_]+", " ", text).strip().lower()
+
+
+def _distinct_themes(themes: list[str]) -> list[str]:
+    named = [t for t in themes if t]
+    repeated = sorted({t for t in named if named.count(t) > 1})
+    if repeated:
+        raise ValueError(f"a theme is named more than once: {', '.join(repeated)}")
+    return named
+
+
+# Themes are matched across reviews, recommendations and years: one spelling each
+# (``models.themes`` for the vocabulary they must belong to).
+MAX_THEMES = 20
+Theme = Annotated[str, _PlainText(300, multiline=False), AfterValidator(theme_key)]
+Themes = Annotated[list[Theme], Field(max_length=MAX_THEMES), AfterValidator(_distinct_themes)]
+
+
 class Payload(BaseModel):
     """Base for every payload: unknown fields are an error, not silently dropped."""
 
@@ -270,6 +292,9 @@ class Recommendation(Payload):
     # The review it comes from, as a record (``models.reviews``); None for one started before
     # reviews were records, known by its source alone.
     review_ref: Ref | None = None
+    # Its own themes, beside its review's: a review of neglect may make one recommendation
+    # about mental health. Each is in the partnership's vocabulary (``models.themes``).
+    themes: Themes = Field(default_factory=list)
 
 
 class ActionSpec(Payload):
@@ -1010,6 +1035,7 @@ class SourceView(Payload):
     title: str
     date: date
     review_ref: str | None = None  # the review it belongs to, when reviews are records
+    themes: list[str] = []  # its own, beside its review's
 
 
 class RecommendationStatus(Payload):
@@ -1059,6 +1085,7 @@ class RecommendationFacts(Payload):
     board: str
     priority: Priority
     review_ref: str | None = None
+    themes: list[str] = []  # its own, beside its review's
 
 
 class RowFacts(Payload):

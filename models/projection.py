@@ -48,6 +48,7 @@ def recommendation_facts(status: RecommendationStatus) -> RecommendationFacts:
         board=status.board,
         priority=status.priority,
         review_ref=status.source.review_ref,
+        themes=status.source.themes,
     )
 
 

@@ -10,17 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
-from typing import Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
-from models.payloads import Day, Name, Payload, Ref, ShortText, SourceKind, SourceKindName, Title
+from models.payloads import Day, Name, Payload, Ref, SourceKind, SourceKindName, Themes, Title
 from models.review_clocks import MILESTONE_ORDER, ReviewMilestone
-from models.themes import theme_key
-
-# Themes are matched across reviews and years: one spelling each (``models.themes.theme_key``).
-Theme = Annotated[ShortText, AfterValidator(theme_key)]
-MAX_THEMES = 20
 
 
 class Review(Payload):
@@ -35,7 +29,7 @@ class Review(Payload):
     commissioned_on: Day | None = None
     concluded_on: Day | None = None
     published_on: Day | None = None
-    themes: list[Theme] = Field(default_factory=list, max_length=MAX_THEMES)
+    themes: Themes = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _milestones_in_order(self) -> Review:
@@ -43,10 +37,6 @@ class Review(Payload):
         for (earlier, first), (later, second) in zip(recorded, recorded[1:], strict=False):
             if second < first:
                 raise ValueError(f"{later.value}_on ({second}) is before {earlier.value}_on ({first})")
-        themes = [t for t in self.themes if t]
-        if len(set(themes)) != len(themes):
-            raise ValueError("a theme is named more than once")
-        self.themes = themes
         return self
 
     def milestones(self) -> dict[ReviewMilestone, date]:

@@ -13,12 +13,11 @@ however many of its recommendations carry the theme.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from models.payloads import Payload
+from models.payloads import Payload, theme_key
 
 # The partnership's priorities, as the seed's annual report names them.
 PRIORITY_THEMES: tuple[str, ...] = (
@@ -28,12 +27,6 @@ PRIORITY_THEMES: tuple[str, ...] = (
     "mental health",
     "child poverty and reducing inequalities",
 )
-
-
-def theme_key(text: str) -> str:
-    """One spelling per theme: lower case, single spaces (underscores as spaces). Hyphens stay:
-    "self-neglect" is how the theme is written."""
-    return re.sub(r"[\s_]+", " ", text).strip().lower()
 
 
 def vocabulary(review_themes: Iterable[str]) -> list[str]:

@@ -39,10 +39,11 @@ SHEETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("notified_on", "decided_on", "commissioned_on", "concluded_on", "published_on", "themes"),
     ),
     # A recommendation names its review (review_ref) or its source (the three source_ columns,
-    # each required without a review_ref; with one, each left blank is taken from the review).
+    # each required without a review_ref; with one, each left blank is taken from the review),
+    # and its own themes (separated by ';') from the partnership's vocabulary.
     "Recommendations": (
         ("ref", "title", "board"),
-        ("review_ref", "source_kind", "source_title", "source_date", "priority"),
+        ("review_ref", "source_kind", "source_title", "source_date", "priority", "themes"),
     ),
     "Actions": (
         ("recommendation_ref", "action_id", "description", "agency", "owner_email", "due_date", "success_measure"),

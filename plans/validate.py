@@ -47,6 +47,7 @@ from models.people import cascade_step_problems, person_problem
 from models.review_clocks import MILESTONE_ORDER
 from models.reviews import Review, derived_review_ref
 from models.rules import sign_off_gaps
+from models.themes import unknown_themes, vocabulary
 from models.vocabulary import SOURCE_KINDS, source_kind_value
 from plans.sheets import (
     CSV_ACTION_COLUMNS,
@@ -626,14 +627,19 @@ def _review(
 
 def _review_problem(error: Any) -> tuple[str, str]:
     """The column and the reason of one of ``Review``'s refusals: a field's under its own column,
-    milestones out of order under the later one (the reason names both), a repeated theme under themes."""
+    milestones out of order under the later one (the reason names both)."""
     reason = str(error["msg"]).removeprefix("Value error, ")
     if error["loc"]:
         return str(error["loc"][0]), reason
     first = reason.split(" ", 1)[0]
-    if first in MILESTONE_COLUMNS:
-        return first, reason
-    return ("themes" if "theme" in reason else ""), reason
+    return (first if first in MILESTONE_COLUMNS else ""), reason
+
+
+def _unknown_themes_reason(unknown: list[str]) -> str:
+    """Why a recommendation's theme is refused, and how to bring it into the vocabulary."""
+    names = ", ".join(repr(t) for t in unknown)
+    return (f"{names} not in the partnership's themes: use one of its priorities or a theme a review "
+            "names (Reviews sheet, themes column)")  # fmt: skip
 
 
 def _source(
@@ -714,6 +720,8 @@ def _recommendations(
     planned: dict[str, PlannedRecommendation] = {}
     seen: dict[str, int] = {}
     rec_sheet = sheets.get("Recommendations") or Sheet("Recommendations")
+    # A recommendation's themes are the partnership's: its priorities and those its reviews name.
+    known_themes = vocabulary(t for review in [*book.given.values(), *book.stored.values()] for t in review.themes)
     for number, row in rec_sheet.rows:
         where = rec_sheet.name
         # A row without a review names its source: those cells are required too, reported with the others.
@@ -731,9 +739,14 @@ def _recommendations(
             continue  # already reported; the model would only say it again
         data: dict[str, Any] = {c: check.text(row, c) for c in ("ref", "title", "board")}
         data.update(source, priority=check.text(row, "priority").lower() or "medium",
-                    review_ref=review.review_ref if review else None)  # fmt: skip
+                    review_ref=review.review_ref if review else None,
+                    themes=_items(check.text(row, "themes")))  # fmt: skip
         recommendation = check.model(where, number, Recommendation, data, {})
         if recommendation is None:
+            continue
+        unknown = unknown_themes(recommendation.themes, known_themes)
+        if unknown:
+            check.add(where, number, "themes", _unknown_themes_reason(unknown))
             continue
         if review is None:
             # A plan written before reviews were records: its source is its review.

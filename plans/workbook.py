@@ -27,12 +27,13 @@ EXAMPLE_ROWS: dict[str, dict[str, Any]] = {
     "Reviews": {"review_ref": "SAR-ADULT-A", "kind": "Safeguarding Adult Review",
                 "title": "Safeguarding Adult Review: Adult A", "board": "Adults Board", "notified_on": "2022-06-01",
                 "decided_on": "2022-06-29", "commissioned_on": "2022-07-20", "concluded_on": "2023-03-14",
-                "published_on": "", "themes": "mental health; self-neglect"},
+                "published_on": "", "themes": "mental health; self-neglect; professionals' meetings"},
     # source_kind, source_title and source_date left blank: taken from the review (its kind, its
     # title and the day of its latest milestone). A plan without review_ref fills them in instead.
+    # Its own themes, beside the review's: a priority or a theme a review names.
     "Recommendations": {"ref": "SAR-2023-01", "title": "Professionals' meetings are held whenever concerns escalate",
                         "board": "Adults Board", "review_ref": "SAR-ADULT-A", "source_kind": "", "source_title": "",
-                        "source_date": "", "priority": "High"},
+                        "source_date": "", "priority": "High", "themes": "professionals' meetings"},
     "Actions": {"recommendation_ref": "SAR-2023-01", "action_id": "A1",
                 "description": "Brief every adult social care team on the escalation protocol",
                 "agency": "Thames Valley Police", "owner_email": "named.nurse@icb.example.org",

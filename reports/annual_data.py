@@ -385,7 +385,10 @@ def _measures(measures: dict[str, list[MeasureView]], year: ReportYear) -> list[
 
 
 def _themes(in_year: list[Review], themed: list[Any], year: ReportYear, figure: _Figures) -> list[ThemeLine]:
-    counts: Counter[str] = Counter(theme for rv in in_year for theme in rv.themes)
+    # A review's themes with its recommendations' own: a review counts once for each.
+    themes_of = {t.review_ref: t.themes for t in themed}
+    named = {rv.review_ref: themes_of.get(rv.review_ref, frozenset(rv.themes)) for rv in in_year}
+    counts: Counter[str] = Counter(theme for rv in in_year for theme in named[rv.review_ref])
     # Earlier: begun before the year and not itself of the year (a review concluded in the year
     # is counted in its first column, not again as its own precedent).
     of_year = {rv.review_ref for rv in in_year}
@@ -405,7 +408,7 @@ def _themes(in_year: list[Review], themed: list[Any], year: ReportYear, figure: 
         lines.append(ThemeLine(
             theme=theme,
             reviews=figure(f"Reviews of the year naming {theme}",
-                           [rv.review_ref for rv in in_year if theme in rv.themes]),
+                           [rv.review_ref for rv in in_year if theme in named[rv.review_ref]]),
             earlier=[t.review_ref for t in earlier],
             since_year=earlier[0].began_on.year if earlier else None,
         ))  # fmt: skip

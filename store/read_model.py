@@ -6,6 +6,7 @@ activity adds nothing) and versioned (a late write never overwrites a newer one)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -158,6 +159,7 @@ def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
             "board": facts.board,
             "priority": facts.priority.value,
             "review_ref": facts.review_ref,
+            "themes": json.dumps(facts.themes),
         }
         moved = connection.execute(statements.upsert_newer, values).first() is not None
     else:

@@ -232,15 +232,18 @@ def themed_reviews(*, session: Session) -> list[ThemedReview]:
     else the earliest source date of its recommendations)."""
     r = table_of(RecommendationRow).c
     sources: dict[str, list[Any]] = {}
-    query = sa_select(r.review_ref, r.source_date).where(r.review_ref.is_not(None))
-    for review_ref, source_date in session.connection().execute(query):
+    # A review counts once for a theme, whether it names it or only one of its recommendations does.
+    their_themes: dict[str, set[str]] = {}
+    query = sa_select(r.review_ref, r.source_date, r.themes).where(r.review_ref.is_not(None))
+    for review_ref, source_date, themes in session.connection().execute(query):
         sources.setdefault(review_ref, []).append(source_date)
+        their_themes.setdefault(review_ref, set()).update(json.loads(themes))
     return [
         ThemedReview(
             review_ref=row.review_ref,
             title=row.title,
             began_on=began_on((getattr(row, day) for day in _DAYS), sources.get(row.review_ref, [])),
-            themes=frozenset(json.loads(row.themes)),
+            themes=frozenset(json.loads(row.themes)) | their_themes.get(row.review_ref, set()),
         )
         for row in _review_rows(session)
     ]
@@ -258,11 +261,23 @@ def theme_repeats(*, session: Session, reviews: list[ThemedReview] | None = None
 
 
 def repeats_for_reader(
-    *, session: Session, review_ref: str, now: datetime, visible: Visibility | None
+    *,
+    session: Session,
+    review_ref: str,
+    now: datetime,
+    visible: Visibility | None,
+    recommendation_themes: Sequence[str] | None = None,
 ) -> tuple[list[str], list[ThemeRepeat]]:
-    """A review's themes, and those it shares with earlier reviews the reader may see: a repeat
-    never names (or counts) a review hidden from them."""
+    """The themes the review names, and the themes shared with earlier reviews the reader may
+    see: a repeat never names (or counts) a review hidden from them. Asked for a review, the
+    themes shared are its own and its recommendations'; asked for one recommendation (its own
+    ``recommendation_themes``), those and its review's, not its sister recommendations'."""
     seen = {r.review_ref for r in review_summaries(session=session, now=now, visible=visible)} | {review_ref}
     themed = [t for t in themed_reviews(session=session) if t.review_ref in seen]
     own = next((t for t in themed if t.review_ref == review_ref), None)
-    return (sorted(own.themes) if own else []), theme_repeats(session=session, reviews=themed).get(review_ref, [])
+    rows = _review_rows(session, review_ref)
+    named: list[str] = json.loads(rows[0].themes) if rows else []
+    if own is None:
+        return named, []
+    asked = sorted(own.themes) if recommendation_themes is None else [*named, *recommendation_themes]
+    return named, repeats(asked, began_on=own.began_on, reviews=themed, excluding=review_ref)

@@ -128,6 +128,8 @@ class RecommendationRow(SQLModel, table=True):
     priority: str = Field(max_length=10)
     # The review it belongs to (the ``review`` row); None for one started before reviews were records.
     review_ref: str | None = Field(default=None, index=True, max_length=64)
+    # Its own themes, beside its review's (JSON text, as the review's).
+    themes: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     stage: str = Field(index=True, max_length=30)
     stage_entered_at: datetime = Field(sa_type=UtcDateTime)
     next_deadline_at: datetime | None = Field(default=None, index=True, sa_type=UtcDateTime)

@@ -302,10 +302,15 @@ async def _render(
         csrf_token=session_csrf(ctx, request),
     )
     review_ref = status.source.review_ref
-    themes, repeats = await run_in_threadpool(_review_themes, ctx, viewer, review_ref) if review_ref else ([], [])
+    themes, repeats = (
+        await run_in_threadpool(_review_themes, ctx, viewer, review_ref, status.source.themes)
+        if review_ref
+        else ([], [])
+    )
     extra = {
         **_shared(ctx, request, viewer), "timeline": timeline, "roles": reader.roles,
         "review_ref": review_ref, "review_themes": themes, "review_repeats": repeats,
+        "own_themes": status.source.themes,
     }  # fmt: skip
     return await recommendation_page(
         ctx, request, "dashboard/recommendation.html", parts, extra, done=done, failed=failed, status_code=status_code
@@ -330,10 +335,15 @@ def _cascade_entries(database_url: str, visible: Visibility | None) -> list[Casc
         return cascade_entries(session=session, visible=visible)
 
 
-def _review_themes(ctx: WebContext, viewer: Viewer, review_ref: str) -> tuple[list[str], list[ThemeRepeat]]:
-    """A recommendation's themes are its review's: those, and the earlier reviews sharing them."""
+def _review_themes(
+    ctx: WebContext, viewer: Viewer, review_ref: str, own: list[str]
+) -> tuple[list[str], list[ThemeRepeat]]:
+    """The themes a recommendation's review names, and the earlier reviews sharing those or its ``own``."""
     with session_scope(ctx.settings.database_url) as session:
-        return repeats_for_reader(session=session, review_ref=review_ref, now=ctx.clock(), visible=viewer.visibility)
+        return repeats_for_reader(
+            session=session, review_ref=review_ref, now=ctx.clock(), visible=viewer.visibility,
+            recommendation_themes=own,
+        )  # fmt: skip
 
 
 def _timeline(database_url: str, status: RecommendationStatus) -> list[Entry]:

@@ -190,7 +190,7 @@ class TestBadInputIsRefusedWhereItIs:
             pytest.param(_repeated_ref, ["Reviews, row 2, review_ref: the review 'sar-b' is already on row 1"],
                          id="review_ref repeated"),
             pytest.param(_review(0, themes="Mental health; mental  health"),
-                         ["Reviews, row 1, themes: a theme is named more than once"], id="theme repeated"),
+                         ["Reviews, row 1, themes: a theme is named more than once: mental health"], id="theme repeated"),
             pytest.param(_review(1, notified_on=iso(3)),
                          [f"Reviews, row 2, notified_on: {iso(3)} is in the future: a milestone is given once it "
                           "is reached"], id="milestone in the future"),
@@ -262,6 +262,48 @@ class TestBadInputIsRefusedWhereItIs:
             row["review_ref"] = "sar-stored"
         _, problems = checked(rows, tmp_path, reviews=[stored_review()])
         assert problems == ["Reviews, row 1, review_ref: 'sar-stored' is the review SAR-STORED in Assure: spell it so"]
+
+
+class TestARecommendationsOwnThemes:
+    @pytest.mark.parametrize("writer", [pf.write_yaml, pf.write_xlsx], ids=["yaml", "xlsx"])
+    def test_its_themes_are_read_in_the_partnerships_spelling(self, tmp_path, writer):
+        """A recommendation's own themes, a priority and one its review names, are read as the vocabulary spells them."""
+        rows = pf.plan(DAY, reviews=True)
+        rows["Recommendations"][0]["themes"] = "Violent  crime; SELF-NEGLECT"
+        plan, problems = checked(rows, tmp_path, writer=writer)
+        assert problems == []
+        assert start_of(plan, "IMP-1").recommendation.themes == ["violent crime", "self-neglect"]
+        assert start_of(plan, "IMP-2").recommendation.themes == []
+
+    @pytest.mark.parametrize(
+        ("themes", "expected"),
+        [
+            pytest.param("mental health; gossip", "Recommendations, row 1, themes: 'gossip' not in the partnership's "
+                         "themes: use one of its priorities or a theme a review names (Reviews sheet, themes column)",
+                         id="unknown theme"),
+            pytest.param("violent crime; Violent crime",
+                         "Recommendations, row 1, themes: a theme is named more than once: violent crime",
+                         id="theme repeated"),
+        ],
+    )  # fmt: skip
+    def test_a_theme_outside_the_vocabulary_or_named_twice_is_refused_at_its_cell(self, tmp_path, themes, expected):
+        rows = pf.plan(DAY, reviews=True)
+        rows["Recommendations"][0]["themes"] = themes
+        plan, problems = checked(rows, tmp_path)
+        assert problems == [expected]
+
+    def test_a_theme_only_a_stored_review_names_is_known(self, tmp_path):
+        """A file naming none of the reviews may still use a theme of one the store holds."""
+        rows = pf.plan(DAY)
+        rows["Recommendations"][0]["themes"] = "neglect"
+        stored = checked(pf.plan(DAY), tmp_path)[0]
+        registry = (stored.agencies, stored.people, stored.boards)
+        _, problems = checked(rows, tmp_path, writer=pf.write_csv, stored=registry)
+        assert [p.split(":")[0] for p in problems] == ["CSV, row 2, themes"]
+        plan, problems = checked(rows, tmp_path, writer=pf.write_csv, stored=registry,
+                                 reviews=[stored_review(themes=["Neglect"])])  # fmt: skip
+        assert problems == []
+        assert start_of(plan, "IMP-1").recommendation.themes == ["neglect"]
 
 
 class TestReviewsTheStoreHolds:

@@ -16,7 +16,7 @@ from models.reviews import Review
 from store.access import Viewer
 from store.db import session_scope
 from store.read_model import Visibility, apply_projection
-from store.reviews import review_detail, review_summaries, write_reviews
+from store.reviews import repeats_for_reader, review_detail, review_summaries, themed_reviews, write_reviews
 from store.tables import ReviewRow
 from tests import factories as f
 from tests.helpers import stored_row
@@ -247,3 +247,60 @@ class TestReviewDetail:
         assert None is detail_refs(partnership, "DHR-2022-02", SPONSOR)
         assert None is detail_refs(partnership, "SAR-2023-MH", STRANGER)
         assert None is detail_refs(partnership, "NO-SUCH-REVIEW", None)
+
+
+def themed(ref: str, review_ref: str, themes: list[str], source_date: date) -> Lifecycle:
+    """A recommendation of ``review_ref`` carrying ``themes`` of its own, from ``source_date``."""
+    life = started(ref, review_ref)
+    rec = life.state.recommendation.model_copy(update={"themes": themes, "source_date": source_date})
+    life.state = life.state.model_copy(update={"recommendation": rec})
+    return life
+
+
+class TestARecommendationsOwnThemes:
+    """Earlier: NEG-2021 names neglect; CP-2022 names none but one of its recommendations names
+    mental health. Later: MH-2023 names mental health, and of its recommendations MH-1 names
+    neglect of its own, MH-2 nothing."""
+
+    @pytest.fixture
+    def reviews(self, store_url) -> str:
+        write(store_url, [
+            a_review("NEG-2021", title="SAR: neglect", notified_on=date(2021, 2, 1), commissioned_on=None,
+                     concluded_on=None, themes=["neglect"]),
+            a_review("CP-2022", title="Audit: care plans", notified_on=date(2022, 2, 1), commissioned_on=None,
+                     concluded_on=None, themes=[]),
+            a_review("MH-2023", notified_on=date(2023, 2, 1), commissioned_on=None, concluded_on=None,
+                     themes=["mental health"]),
+        ])  # fmt: skip
+        project(store_url, themed("CP-1", "CP-2022", ["mental health"], date(2022, 6, 1)))
+        project(store_url, themed("MH-1", "MH-2023", ["neglect"], date(2023, 6, 1)))
+        project(store_url, themed("MH-2", "MH-2023", [], date(2023, 6, 1)))
+        return store_url
+
+    def test_the_row_keeps_them_and_a_review_counts_its_recommendations_themes(self, reviews):
+        assert json.loads(stored_row(reviews, "MH-1").themes) == ["neglect"]
+        with session_scope(reviews) as session:
+            found = {t.review_ref: t.themes for t in themed_reviews(session=session)}
+        assert found == {"NEG-2021": {"neglect"}, "CP-2022": {"mental health"}, "MH-2023": {"mental health", "neglect"}}
+
+    def test_a_review_repeats_its_own_and_its_recommendations_themes(self, reviews):
+        named, found = self.asked(reviews, None)
+        assert named == ["mental health"]
+        assert [(r.theme, r.earlier) for r in found] == [("mental health", ["CP-2022"]), ("neglect", ["NEG-2021"])]
+
+    @pytest.mark.parametrize(
+        ("own", "expected"),
+        [([], [("mental health", ["CP-2022"])]),
+         (["neglect"], [("mental health", ["CP-2022"]), ("neglect", ["NEG-2021"])])],
+        ids=["MH-2: its review's theme alone", "MH-1: its own theme too"],
+    )  # fmt: skip
+    def test_a_recommendation_repeats_its_reviews_themes_and_its_own_not_its_sisters(self, reviews, own, expected):
+        named, found = self.asked(reviews, own)
+        assert named == ["mental health"]
+        assert [(r.theme, r.earlier) for r in found] == expected
+
+    @staticmethod
+    def asked(url: str, own: list[str] | None):
+        with session_scope(url) as session:
+            return repeats_for_reader(session=session, review_ref="MH-2023", now=NOW, visible=None,
+                                      recommendation_themes=own)  # fmt: skip

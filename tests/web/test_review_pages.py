@@ -35,22 +35,23 @@ OTHER_SPONSOR = "other.sponsor@mk.example"
 @pytest.fixture
 async def reviews(env, settings, start, database_url, registry):  # noqa: F811
     """Three self-neglect SARs: one of the Adults Board two years ago, one of the Review Board a
-    year ago, and the Review Board's running one (its clocks started) with a recommendation."""
+    year ago (naming mental health too), and the Review Board's running one (its clocks started)
+    with a recommendation whose own theme is mental health."""
     tag = uuid.uuid4().hex[:5].upper()
     day = await today(env)
     now = await env.get_current_time()
     refs = {name: f"SAR-{name}-{tag}" for name in ("ADULTS", "EARLIER", "NOW")}
 
-    def sar(name: str, board: str, decided: date) -> Review:
+    def sar(name: str, board: str, decided: date, *also: str) -> Review:
         return Review(review_ref=refs[name], kind=SourceKind.sar, title=f"The {name.lower()} SAR", board=board,
-                      decided_on=decided, themes=["self-neglect"])  # fmt: skip
+                      decided_on=decided, themes=["self-neglect", *also])  # fmt: skip
 
     running = sar("NOW", "Review Board", day - timedelta(days=10))
     with session_scope(database_url) as session:
         write_reviews(
             session=session,
             reviews=[sar("ADULTS", "Adults Board", day - timedelta(days=730)),
-                     sar("EARLIER", "Review Board", day - timedelta(days=365)), running],
+                     sar("EARLIER", "Review Board", day - timedelta(days=365), "mental health"), running],
             now=now,
         )  # fmt: skip
     started = await start_reviews(
@@ -58,7 +59,7 @@ async def reviews(env, settings, start, database_url, registry):  # noqa: F811
     )
     assert started.started == [refs["NOW"]], started
     payload = f.start(f"REV-{tag}", actions=[f.action("A1", day + timedelta(days=30))])
-    recommendation = payload.recommendation.model_copy(update={"review_ref": refs["NOW"]})
+    recommendation = payload.recommendation.model_copy(update={"review_ref": refs["NOW"], "themes": ["mental health"]})
     await start(payload.model_copy(update={"recommendation": recommendation}))
     await eventually(lambda: stored_row(database_url, f"REV-{tag}"))
     return refs, f"REV-{tag}", day
@@ -117,9 +118,13 @@ class TestTheReviewPages:
         owner_page = await (await browser(f.OWNER, clock=clock)).client.get(f"/dashboard/reviews/{refs['NOW']}")
         assert owner_page.status_code == 200 and "Record a milestone" not in text_of(owner_page)
 
-        # The recommendation's own page names its review and the repeat, linking both.
+        # The recommendation's own page names its review, its own theme and the repeats of both, linking them.
         own = await sponsor.client.get(f"/dashboard/r/{rec}")
         assert f'href="/dashboard/reviews/{refs["NOW"]}"' in own.text
+        own_words = text_of(own)
+        assert "whose themes are self-neglect. Its own theme is mental health." in own_words
+        assert f"Mental health has come up in 1 earlier review since {since}" in own_words
+        assert f"Self-neglect has come up in 1 earlier review since {since}" in own_words
         assert f'href="/dashboard/reviews/{refs["EARLIER"]}"' in own.text and refs["ADULTS"] not in own.text
 
     async def test_a_review_without_a_workflow_says_so_rather_than_failing(self, env, browser, reviews):  # noqa: F811

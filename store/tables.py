@@ -110,6 +110,23 @@ class ReviewRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UtcDateTime)
 
 
+# --- assurance cycles ---------------------------------------------------------------------
+
+
+class CycleRow(SQLModel, table=True):
+    """One row per assurance cycle (``models.cycles``): its definition as JSON, written by the
+    import (``store.cycles``); the board and name beside it for listing without reading it."""
+
+    __tablename__ = "cycle"
+
+    cycle_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=100)
+    board: str = Field(max_length=100)
+    definition: str = Field(sa_column=Column(Text, nullable=False))  # Cycle.model_dump_json()
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    updated_at: datetime = Field(sa_type=UtcDateTime)
+
+
 # --- read model ---------------------------------------------------------------------------
 
 

@@ -86,15 +86,12 @@ class Cadence:
         """The first day of the period called ``name`` (a ``CadenceError`` if it is no such period)."""
         text = name.strip()
         found = re.fullmatch(r"(\d{4})(?:-(\d{2}))?", text)
-        if found is None:
-            raise CadenceError(
-                f"{name!r} is no period: write it as {self.period_name(self.period_start(date(2026, 6, 1)))}"
-            )
-        year, second = int(found.group(1)), found.group(2)
-        if self.months != 12:
-            start = date(year, int(second), self.day) if second and 1 <= int(second) <= 12 else None
-        else:
+        year = int(found.group(1)) if found else 2026  # for the example's shape alone: no clock here
+        start = None
+        if found and self.months == 12:
             start = date(year, self.month, self.day)
+        elif found and found.group(2) and 1 <= int(found.group(2)) <= 12:
+            start = date(year, int(found.group(2)), self.day)
         if start is None or self.period_name(start) != text or self.period_start(start) != start:
             example = self.period_name(self.period_start(date(year, 6, 1)))
             raise CadenceError(f"{name!r} is no period of a cycle run {self.words()}: write it as {example}")

@@ -219,7 +219,7 @@ def _distinct_themes(themes: list[str]) -> list[str]:
 # Themes are matched across reviews, recommendations and years: one spelling each
 # (``models.themes`` for the vocabulary they must belong to).
 MAX_THEMES = 20
-Theme = Annotated[str, _PlainText(300, multiline=False), AfterValidator(theme_key)]
+Theme = Annotated[ShortText, AfterValidator(theme_key)]
 Themes = Annotated[list[Theme], Field(max_length=MAX_THEMES), AfterValidator(_distinct_themes)]
 
 

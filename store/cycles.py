@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select as sa_select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from models.cycles import Cycle
 from store.tables import CycleRow, table_of
@@ -19,15 +19,16 @@ def write_cycles(*, session: Session, cycles: Sequence[Cycle], now: datetime) ->
     reports nothing."""
     if not cycles:
         return []
-    stored = {c.cycle_id: c for c in stored_cycles(session=session, cycle_ids=[c.cycle_id for c in cycles])}
+    ids = sorted({c.cycle_id for c in cycles})
+    rows = {row.cycle_id: row for row in session.exec(select(CycleRow).where(col(CycleRow.cycle_id).in_(ids)))}
     changed = []
     for cycle in cycles:
-        if stored.get(cycle.cycle_id) == cycle:
+        row = rows.get(cycle.cycle_id)
+        if row is not None and Cycle.model_validate_json(row.definition) == cycle:
             continue
-        row = session.get(CycleRow, cycle.cycle_id)
         if row is None:
-            row = CycleRow(cycle_id=cycle.cycle_id, name=cycle.name, board=cycle.board, definition="", created_at=now,
-                           updated_at=now)  # fmt: skip
+            row = rows[cycle.cycle_id] = CycleRow(cycle_id=cycle.cycle_id, name="", board="", definition="",
+                                                  created_at=now, updated_at=now)  # fmt: skip
         row.name, row.board, row.definition, row.updated_at = cycle.name, cycle.board, cycle.model_dump_json(), now
         session.add(row)
         changed.append(cycle.cycle_id)

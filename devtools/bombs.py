@@ -85,23 +85,38 @@ def many_rows(path: Path, count: int = 300_000, declared: bool = False) -> Path:
     return _stream_part(source, path, ACTIONS_PART, head, body, tail)
 
 
-def wide_rows(path: Path, count: int = 7_000, width: int = 250) -> Path:
+def _scattered(count: int):
+    """``count`` digits in no order a packer can use (a fixed linear congruential
+    sequence: the same file every time)."""
+    value = 1
+    for _ in range(count):
+        value = (value * 1_103_515_245 + 12_345) % 2**31
+        yield value % 9 + 1
+
+
+def wide_rows(path: Path, count: int = 16_000, width: int = 250) -> Path:
     """A plan whose Actions sheet declares an allowed size but holds ``width`` numbers in each of
-    ``count`` rows, past its two headed columns: within every declared limit, slow to parse."""
+    ``count`` rows, past its two headed columns: within every declared limit (its size, its parts'
+    sizes and how far they pack), and slow to parse: four million cells, several times the time
+    limit on the machines the tests run on (one CI machine read 1.75 million within it)."""
     source = _plan_xlsx(path.with_suffix(".source.xlsx"))
     from openpyxl.utils.cell import get_column_letter
 
-    letters = [get_column_letter(c) for c in range(1, width + 1)]
+    # Rows and cells without their reference ("r"), as the format allows, cycling through distinct
+    # rows spanning more than deflate's 32 KB window, so that the sheet packs as real data does
+    # while it is built in a moment.
+    numbers = _scattered(16 * width)
+    distinct = ["<row>" + "".join(f"<c><v>{next(numbers)}</v></c>" for _ in range(width)) + "</row>"
+                for _ in range(16)]  # fmt: skip
 
     def rows():
         yield '<row r="1"><c r="A1" t="inlineStr"><is><t>recommendation_ref</t></is></c>'
         yield '<c r="B1" t="inlineStr"><is><t>action_id</t></is></c></row>'
-        for i in range(2, count + 1):
-            yield f'<row r="{i}">' + "".join(f'<c r="{x}{i}"><v>1</v></c>' for x in letters)
-            yield "</row>"
+        for n in range(count - 1):
+            yield distinct[n % len(distinct)]
 
     head, body, tail = _sheet(rows())
-    head = head.replace("<sheetData>", f'<dimension ref="A1:{letters[-1]}{count}"/><sheetData>')
+    head = head.replace("<sheetData>", f'<dimension ref="A1:{get_column_letter(width)}{count}"/><sheetData>')
     return _stream_part(source, path, ACTIONS_PART, head, body, tail)
 
 

@@ -1,4 +1,4 @@
-"""The Temporal worker: runs RecommendationWorkflow, ReviewWorkflow and their activities.
+"""The Temporal worker: runs RecommendationWorkflow, ReviewWorkflow, the cycles' workflows and their activities.
 
 Run it with ``python worker.py`` or ``assure worker``; settings come from ``ASSURE_*``.
 """
@@ -15,6 +15,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.board_pack_mail import BoardPackActivities
+from activities.cycle_store import CycleStoreActivities
 from activities.digest import add_to_board_digest
 from activities.mail.delivery import MailActivities
 from activities.projection import ProjectionActivities
@@ -26,6 +27,7 @@ from settings import Settings, get_settings, settings_or_exit
 from store.db import init_db
 from workflows.board_digest import BoardDigestWorkflow
 from workflows.board_pack import BoardPackWorkflow
+from workflows.cycle_return import CyclePeriodWorkflow, CycleReturnWorkflow
 from workflows.fresh_link import FreshLinkWorkflow
 from workflows.recommendation import RecommendationWorkflow
 from workflows.review import ReviewWorkflow
@@ -54,7 +56,15 @@ def build_worker(client: Client, *, settings: Settings, executor: ThreadPoolExec
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[RecommendationWorkflow, ReviewWorkflow, BoardDigestWorkflow, FreshLinkWorkflow, BoardPackWorkflow],
+        workflows=[
+            RecommendationWorkflow,
+            ReviewWorkflow,
+            BoardDigestWorkflow,
+            FreshLinkWorkflow,
+            BoardPackWorkflow,
+            CyclePeriodWorkflow,
+            CycleReturnWorkflow,
+        ],  # fmt: skip
         workflow_runner=workflow_runner(sandboxed=settings.workflow_sandbox),
         activities=[
             # Single messages: a fresh link, a sign-in link, a board member's digest.
@@ -80,12 +90,15 @@ def build_mail_worker(client: Client, *, settings: Settings) -> Worker:
 def build_store_worker(client: Client, *, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
     """A worker that writes the recommendations' transitions to the store, on the store queue,
     ``settings.store_writes_at_once`` at a time."""
+    cycles = CycleStoreActivities(settings.database_url)
     return Worker(
         client,
         task_queue=store_queue(settings.task_queue),
         activities=[
             ProjectionActivities(settings.database_url).record_transition,
             ReviewStoreActivities(settings.database_url).record_review,
+            cycles.record_cycle_return,
+            cycles.plan_cycle_period,
         ],
         activity_executor=executor,
         max_concurrent_activities=settings.store_writes_at_once,

@@ -87,6 +87,9 @@ async def _import(path: Path, settings, *, dry_run: bool, as_json: bool, apply: 
     verb = "would start" if dry_run else "started"
     typer.echo(f"{len(report.started)} {verb}, {len(report.unchanged)} unchanged, {len(report.changes)} changed")
     typer.echo(f"{len(report.reviews_written)} review(s) {'would be ' if dry_run else ''}added or changed")
+    # By id: the cycles whose Schedules are made or changed from this import.
+    cycles = f": {', '.join(report.cycles_written)}" if report.cycles_written else ""
+    typer.echo(f"{len(report.cycles_written)} cycle(s) {'would be ' if dry_run else ''}added or changed{cycles}")
     if report.reviews_started or report.review_milestones:
         typer.echo(
             f"{len(report.reviews_started)} review clock(s) started; "

@@ -29,7 +29,13 @@ SAR_TITLE = "Safeguarding Adult Review: Adult B"
 
 
 def plan(
-    today: date, tag: str = "", *, cascade: bool = False, measures: bool = False, reviews: bool = False
+    today: date,
+    tag: str = "",
+    *,
+    cascade: bool = False,
+    measures: bool = False,
+    reviews: bool = False,
+    cycles: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
     """Five recommendations, one in each starting position an import can give, refs ``IMP<tag>-1`` to 5
     (a tag per test keeps workflow ids apart on the shared test server). With ``cascade``, IMP-3's
@@ -37,7 +43,8 @@ def plan(
     the cascade is a gap. With ``measures`` (or ``cascade``), IMP-1 and IMP-3 carry impact measures
     and readings already collected (``measure_rows``), and IMP-3's audit weighs its measure M1.
     Each names only its source (one review made per source), unless ``reviews``: a Reviews sheet
-    then (``review_rows``), whose SAR IMP-1 to IMP-4 name (see ``name_reviews``)."""
+    then (``review_rows``), whose SAR IMP-1 to IMP-4 name (see ``name_reviews``). With ``cycles``,
+    the Cycles and Standards sheets of ``cycle_rows``."""
     iso = lambda days: (today + timedelta(days=days)).isoformat()  # noqa: E731
     board = {"name": "Adults Board", "sponsor_agency": "Milton Keynes City Council", "chair_email": CHAIR,
              "sponsor_email": SPONSOR, "acknowledge_within": "P5D", "remind_before_due": "P7D",
@@ -121,7 +128,40 @@ def plan(
     if reviews:
         rows["Reviews"] = review_rows(today, tag)
         name_reviews(rows, tag)
+    if cycles:
+        rows["Cycles"], rows["Standards"] = cycle_rows(tag)
     return rows
+
+
+REGISTRY = ("Agencies", "People", "Boards")
+
+
+def cycles_only(tag: str = "") -> dict[str, list[dict[str, Any]]]:
+    """A file of cycles alone, with the registry sheets they name (``plan``'s) and no recommendation."""
+    rows = plan(date(2026, 3, 2), tag, cycles=True)
+    return {name: rows[name] for name in (*REGISTRY, "Cycles", "Standards")}
+
+
+def cycle_rows(tag: str = "") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The Cycles and Standards sheets: the yearly Section 11 audit ``S11<tag>`` that every agency
+    answers (agencies left blank), with three standards, and the police's and the ICB's quarterly
+    data return ``DATA<tag>`` (written as people write it), with one."""
+    cycles: list[dict[str, Any]] = [
+        {"cycle_id": f"S11{tag}", "name": "Section 11 audit", "board": "Adults Board",
+         "cadence": "yearly on 1 April", "due_within": "P3M", "agencies": ""},
+        {"cycle_id": f"DATA{tag}", "name": "Quarterly safeguarding data", "board": "Adults Board",
+         "cadence": "Quarterly", "due_within": "P1M", "agencies": f"{POLICE}; {ICB}"},
+    ]  # fmt: skip
+    standards: list[dict[str, Any]] = [
+        {"cycle_id": f"S11{tag}", "standard_id": "1", "text": "Senior managers are committed to safeguarding",
+         "guidance": "Minutes of the board or executive that show it"},
+        {"cycle_id": f"S11{tag}", "standard_id": "2", "text": "A named safeguarding lead", "guidance": ""},
+        {"cycle_id": f"DATA{tag}", "standard_id": "D1", "text": "Referrals made and their outcomes",
+         "guidance": "Counts for the quarter"},
+        {"cycle_id": f"S11{tag}", "standard_id": "3", "text": "Staff are trained to their role",
+         "guidance": "Training records, by role"},
+    ]  # fmt: skip
+    return cycles, standards
 
 
 def review_rows(today: date, tag: str = "") -> list[dict[str, Any]]:

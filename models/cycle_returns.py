@@ -82,10 +82,13 @@ class ReturnRefused(Exception):
 
 
 class ReturnParties(Payload):
-    """Who answers for the agency and who reviews for the board, from the registry as it is now."""
+    """Who answers for the agency, who reviews for the board and who hears last on silence, from
+    the registry as it is now. An agency without a safeguarding lead still owes its return: the
+    board hears of it on the ladder until the registry names one."""
 
-    lead: Email
+    lead: Email | None = None
     reviewers: list[Email] = Field(min_length=1)
+    assurance_members: list[Email] = Field(default_factory=list)
 
 
 class Challenge(Payload):
@@ -158,6 +161,8 @@ def _answer_problems(standard: Standard, answer: StandardAnswer, today: date) ->
 
 def check_submit(state: ReturnState, cycle: Cycle, decision: SubmitReturnInput, today: date) -> None:
     """Refuse a submission from anyone but the lead, in the wrong stage, or with any problem."""
+    if state.parties.lead is None:
+        raise ReturnRefused(f"{state.agency} has no safeguarding lead in the registry: name one, and they submit")
     if not is_person(decision.by, state.parties.lead):
         raise ReturnRefused(f"only {state.agency}'s safeguarding lead may submit its return")
     if state.stage not in (ReturnStage.awaiting, ReturnStage.challenged):

@@ -134,6 +134,15 @@ class MessageKind(StrEnum):
     review_clock_reminder = "review_clock_reminder"
     review_clock_missed = "review_clock_missed"
     review_clock_escalated = "review_clock_escalated"
+    # An agency's return to a cycle of assurance (``workflows.cycle_return``).
+    return_requested = "return_requested"
+    return_reminder = "return_reminder"
+    return_overdue = "return_overdue"
+    return_board_escalation = "return_board_escalation"
+    return_assurance_escalation = "return_assurance_escalation"
+    return_submitted = "return_submitted"
+    return_challenged = "return_challenged"
+    return_accepted = "return_accepted"
 
 
 class Role(StrEnum):

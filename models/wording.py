@@ -177,6 +177,14 @@ MESSAGE_NAMES: dict[str, str] = {
     M.review_clock_reminder: "a reminder of a review's deadline",
     M.review_clock_missed: "a notice that a review's deadline was missed",
     M.review_clock_escalated: "a review's escalation",
+    M.return_requested: "a request for your agency's return",
+    M.return_reminder: "a reminder of your agency's return",
+    M.return_overdue: "a notice that your agency's return is overdue",
+    M.return_board_escalation: "a return's escalation to its board",
+    M.return_assurance_escalation: "a return's escalation to the Assurance Board",
+    M.return_submitted: "a return to review",
+    M.return_challenged: "a challenge to your agency's return",
+    M.return_accepted: "a note that your agency's return is accepted",
 }
 
 

@@ -22,6 +22,7 @@ from gateway.workflows import DecisionNotTaken, decide, recommendation_status, s
 from models.payloads import ActionSpec, RecommendationInput, RecommendationStatus, figure_text
 from models.review_clocks import ReviewPolicy
 from plans.validate import Plan, PlannedRecommendation, Problem, Sheet, check_plan
+from store.cycles import stored_cycles, write_cycles
 from store.db import session_scope
 from store.read_model import registry, upsert_registry
 from store.reviews import stored_reviews, write_reviews
@@ -43,6 +44,9 @@ class ImportReport:
     roles_updated: list[str] = field(default_factory=list)
     # The reviews added or changed (in a dry run, that would be): a re-import of the same file has none.
     reviews_written: list[str] = field(default_factory=list)
+    # The cycles added or changed (in a dry run, that would be), by id: each one's Schedule is made
+    # or brought up to date from these. A re-import of the same file has none.
+    cycles_written: list[str] = field(default_factory=list)
     # The reviews whose clocks started, and the milestones given to clocks already running.
     reviews_started: list[str] = field(default_factory=list)
     review_milestones: dict[str, list[str]] = field(default_factory=dict)
@@ -58,6 +62,7 @@ class ImportReport:
             "not_applied": self.not_applied,
             "roles_updated": self.roles_updated,
             "reviews_written": self.reviews_written,
+            "cycles_written": self.cycles_written,
             "reviews_started": self.reviews_started,
             "review_milestones": self.review_milestones,
         }
@@ -87,13 +92,14 @@ async def import_plan(
     checked ``plan``."""
     report = ImportReport(dry_run=dry_run)
     if dry_run:
-        # The plan holds only the reviews the store does not hold as they are (when it was checked
-        # against the store's).
+        # The plan holds only the reviews and cycles the store does not hold as they are (when it
+        # was checked against the store's).
         report.reviews_written = [review.review_ref for review in plan.reviews]
+        report.cycles_written = [cycle.cycle_id for cycle in plan.cycles]
     else:
         # A blocking store call: on a thread, so that the web app's event loop (POST /api/plans)
         # keeps serving meanwhile. The reviews are there before any recommendation names them.
-        report.reviews_written = await asyncio.to_thread(_store_registry, database_url, plan)
+        report.reviews_written, report.cycles_written = await asyncio.to_thread(_store_registry, database_url, plan)
         # The registry is the truth from now on: every open recommendation learns who holds its
         # roles, whether or not its own rows changed (see registry_sync).
         report.roles_updated = await sync_registry(client, database_url)
@@ -131,17 +137,20 @@ async def import_plan(
         unchanged=len(report.unchanged),
         changed=len(report.changes),
         reviews_written=len(report.reviews_written),
+        cycles_written=len(report.cycles_written),
         reviews_started=len(report.reviews_started),
     )
     return report
 
 
-def _store_registry(database_url: str, plan: Plan) -> list[str]:
-    """The registry and the plan's reviews in one transaction: both or neither. Returns the refs
-    of the reviews added or changed."""
+def _store_registry(database_url: str, plan: Plan) -> tuple[list[str], list[str]]:
+    """The registry, the plan's reviews and its cycles in one transaction: all or none. Returns the
+    refs of the reviews and the ids of the cycles added or changed."""
+    now = datetime.now(UTC)
     with session_scope(database_url) as session:
         upsert_registry(session=session, agencies=plan.agencies, people=plan.people, boards=plan.boards)
-        return write_reviews(session=session, reviews=plan.reviews, now=datetime.now(UTC))
+        reviews = write_reviews(session=session, reviews=plan.reviews, now=now)
+        return reviews, write_cycles(session=session, cycles=plan.cycles, now=now)
 
 
 async def _import_one(
@@ -281,8 +290,9 @@ async def _apply(client: Client, ref: str, changes: list[Change], report: Import
 def check_plan_against_store(
     sheets: dict[str, Sheet], *, database_url: str, today: date, shift: timedelta = timedelta(0)
 ) -> tuple[Plan, list[Problem]]:
-    """``check_plan`` against what the store holds (its registry and reviews): the one check that
-    ``assure import`` and ``POST /api/plans`` make."""
+    """``check_plan`` against what the store holds (its registry, reviews and cycles): the one
+    check that ``assure import`` and ``POST /api/plans`` make."""
     with session_scope(database_url) as session:
         stored, reviews = registry(session=session), stored_reviews(session=session)
-    return check_plan(sheets, stored=stored, reviews=reviews, today=today, shift=shift)
+        cycles = stored_cycles(session=session)
+    return check_plan(sheets, stored=stored, reviews=reviews, cycles=cycles, today=today, shift=shift)

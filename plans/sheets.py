@@ -81,6 +81,10 @@ SHEETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("baseline", "baseline_on", "target", "target_by", "every"),
     ),
     "Readings": (("ref", "measure_id", "value", "on"), ("by", "note")),
+    # Recurring assurance (models.cycles): a cycle, who answers it (``all``, or agencies separated
+    # by ';'), on what calendar and how long they have; its standards one row each, in the order asked.
+    "Cycles": (("cycle_id", "name", "board", "cadence", "due_within"), ("agencies",)),
+    "Standards": (("cycle_id", "standard_id", "text"), ("guidance",)),
 }
 REGISTRY_SHEETS = ("Agencies", "People", "Boards")
 # The columns a Recommendations sheet without review_ref must have: a plan written before reviews
@@ -117,6 +121,15 @@ class Problem:
 
     def as_dict(self) -> dict[str, Any]:
         return {"sheet": self.sheet, "row": self.row or None, "column": self.column or None, "reason": self.reason}
+
+
+def cell_text(value: Cell) -> str:
+    """A cell as the text it shows, trimmed: a whole number a spreadsheet holds as 3.0 is ``3``."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from models.addresses import AddressError, check_address
+from models.cycles import Cycle
 from models.days import day_problem
 from models.figures import FigureError, parse_figure
 from models.lifecycle import ABSURD_REACH_FACTOR
@@ -49,6 +50,7 @@ from models.reviews import Review, derived_review_ref
 from models.rules import sign_off_gaps
 from models.themes import unknown_themes, vocabulary
 from models.vocabulary import SOURCE_KINDS, source_kind_value
+from plans.cycle_sheets import check_cycles
 from plans.sheets import (
     CSV_ACTION_COLUMNS,
     CSV_RECOMMENDATION_COLUMNS,
@@ -59,6 +61,7 @@ from plans.sheets import (
     Cell,
     Problem,
     Sheet,
+    cell_text,
 )
 from store.read_model import RegistryError, registry_context
 from store.tables import Agency, Board, Person
@@ -123,6 +126,9 @@ class Plan:
     # The reviews to write: the Reviews sheet's and one per source named alone, less any the store
     # holds already exactly as they are (so a re-import writes none).
     reviews: list[Review] = field(default_factory=list)
+    # The cycles to write: the Cycles sheet's, each whole with its standards, less any the store
+    # holds already exactly as they are (so a re-import writes none).
+    cycles: list[Cycle] = field(default_factory=list)
 
 
 @dataclass
@@ -216,12 +222,7 @@ class _Check:
         self.problems.append(Problem(sheet, row, column, reason))
 
     def text(self, row: dict[str, Cell], column: str) -> str:
-        value = row.get(column)
-        if value is None:
-            return ""
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        return str(value).strip()
+        return cell_text(row.get(column))
 
     def date(self, sheet: str, number: int, row: dict[str, Cell], column: str, *, required: bool) -> date | None:
         value = row.get(column)
@@ -360,6 +361,7 @@ def check_plan(
     *,
     stored: tuple[list[Agency], list[Person], list[Board]] = ([], [], []),
     reviews: Sequence[Review] = (),
+    cycles: Sequence[Cycle] = (),
     today: date,
     shift: timedelta = timedelta(0),
 ) -> tuple[Plan, list[Problem]]:
@@ -367,7 +369,8 @@ def check_plan(
 
     The registry sheets of the file, where given, take the place of the stored registry (a CSV
     has none: it uses ``stored``). ``reviews`` are the store's: a recommendation may name one,
-    and one given again in the Reviews sheet is updated.
+    and one given again in the Reviews sheet is updated. ``cycles`` are the store's too: one
+    given again in the Cycles sheet is replaced whole.
     """
     check = _Check(shift=shift)
     if CSV_SHEET in sheets:
@@ -378,13 +381,20 @@ def check_plan(
     plan.people = _people(sheets.get("People"), check) if "People" in sheets else list(stored[1])
     plan.boards = _boards(sheets.get("Boards"), check) if "Boards" in sheets else list(stored[2])
     _registry_links(plan, sheets, check)
-    book = _reviews(sheets.get("Reviews"), _review_boards(plan, sheets, stored), reviews, check, today)
+    book = _reviews(sheets.get("Reviews"), _known_boards(plan, sheets, stored), reviews, check, today)
     plan.recommendations = _recommendations(sheets, plan, check, today, _cascade_registry(plan, stored), book)
     plan.reviews = book.to_write()
-    # One rule for every way in (CLI, API): no recommendation rows, whether the sheet is missing
-    # or empty, is nothing to import, not a silent success.
-    if not (sheets.get("Recommendations") and sheets["Recommendations"].rows):
-        check.add("Recommendations", 0, "", "the file has no recommendations, so there is nothing to import")
+    plan.cycles, problems = check_cycles(
+        sheets,
+        boards=_known_boards(plan, sheets, stored),
+        agencies=_known_names(sheets, "Agencies", [a.name for a in [*stored[0], *plan.agencies]]),
+        stored=cycles,
+    )
+    check.problems.extend(problems)
+    # One rule for every way in (CLI, API): no recommendation or cycle rows, whether the sheets
+    # are missing or empty, is nothing to import, not a silent success. Cycles alone are a plan.
+    if not any(sheets.get(name) and sheets[name].rows for name in ("Recommendations", "Cycles")):
+        check.add("Recommendations", 0, "", "the file has no recommendations or cycles, so there is nothing to import")
     return plan, sorted(set(check.problems), key=_order)
 
 
@@ -561,14 +571,19 @@ def _cascade_registry(plan: Plan, stored: tuple[list[Agency], list[Person], list
 # --- reviews --------------------------------------------------------------------------------
 
 
-def _review_boards(
+def _known_boards(
     plan: Plan, sheets: dict[str, Sheet], stored: tuple[list[Agency], list[Person], list[Board]]
 ) -> dict[str, str]:
-    """The boards a review may name, by name in any case, each spelt as the registry spells it:
-    the file's and the store's (the import adds the file's to the store), and those the file
-    names but refused for problems of their own (not reported again as unknown)."""
-    refused = {name: name for name in _named(sheets, "Boards", "name")}
-    return refused | {board.name.casefold(): board.name for board in [*stored[2], *plan.boards]}
+    """The boards a review or a cycle may name (``_known_names``)."""
+    return _known_names(sheets, "Boards", [board.name for board in [*stored[2], *plan.boards]])
+
+
+def _known_names(sheets: dict[str, Sheet], sheet: str, registered: Sequence[str]) -> dict[str, str]:
+    """The boards or agencies a row may name, by name in any case, each spelt as the registry
+    spells it: the file's and the store's (the import adds the file's to the store), and those the
+    file's ``sheet`` names but refused for problems of their own (not reported again as unknown)."""
+    refused = {name: name for name in _named(sheets, sheet, "name")}
+    return refused | {name.casefold(): name for name in registered}
 
 
 def _named(sheets: dict[str, Sheet], sheet: str, column: str) -> set[str]:

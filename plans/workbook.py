@@ -60,6 +60,14 @@ EXAMPLE_ROWS: dict[str, dict[str, Any]] = {
     # Readings already collected before the import; by left blank: the measure's reporter.
     "Readings": {"ref": "SAR-2023-01", "measure_id": "M1", "value": 50, "on": "2023-03-31", "by": "",
                  "note": "Dip sample of 12 escalated cases"},
+    # A cycle every agency answers (agencies: all, blank, or names separated by ';'), its cadence in
+    # words ("yearly on 1 April", "quarterly", "half-yearly from 1 October", "monthly on day 15")
+    # and how long each period's returns may take (ISO-8601); its standards below, one row each.
+    "Cycles": {"cycle_id": "S11", "name": "Section 11 audit", "board": "Adults Board",
+               "cadence": "yearly on 1 April", "due_within": "P3M", "agencies": "all"},
+    "Standards": {"cycle_id": "S11", "standard_id": "1",
+                  "text": "Senior managers show a clear commitment to safeguarding",
+                  "guidance": "Board or executive minutes; the safeguarding policy and who signed it"},
 }  # fmt: skip
 
 # Drop-down lists for the columns with a fixed vocabulary.

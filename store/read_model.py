@@ -121,6 +121,20 @@ def _insert_ignoring_duplicates(session: Session, model: type[SQLModel], rows: S
         session.connection().execute(statement, list(rows))
 
 
+def queue_notifications(*, session: Session, workflow_id: str, ref: str, notifications: Sequence[Notification]) -> None:
+    """Messages a review's or a return's workflow made, in the outbox beside recommendations'
+    (keys are deterministic, so a retried write adds nothing)."""
+    rows = [
+        {
+            "key": n.key, "workflow_id": workflow_id, "ref": ref, "kind": n.kind, "recipients": n.recipients,
+            "action_id": None, "level": None, "context": n.model_dump(mode="json")["context"],
+            "created_at": n.created_at,
+        }
+        for n in notifications
+    ]  # fmt: skip
+    _insert_ignoring_duplicates(session, OutboxRow, rows)
+
+
 def apply_projection(*, session: Session, data: ProjectionInput) -> bool:
     """Write one transition; returns whether the recommendation row moved to this version.
 

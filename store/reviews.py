@@ -24,8 +24,8 @@ from models.review_clocks import MILESTONE_ORDER
 from models.review_lifecycle import ReviewProjection
 from models.reviews import Review
 from models.themes import ThemedReview, ThemeRepeat, began_on, repeats
-from store.read_model import RecommendationSummary, Visibility, _insert_ignoring_duplicates, recommendation_summaries
-from store.tables import OutboxRow, RecommendationRow, ReviewRow, table_of
+from store.read_model import RecommendationSummary, Visibility, queue_notifications, recommendation_summaries
+from store.tables import RecommendationRow, ReviewRow, table_of
 
 # The milestones' columns, in the order they come: ``notified_on`` ... ``published_on``.
 _DAYS = tuple(f"{milestone.value}_on" for milestone in MILESTONE_ORDER)
@@ -211,17 +211,9 @@ def record_review_days(*, session: Session, review: Review, at: datetime) -> boo
 
 
 def queue_review_mail(*, session: Session, data: ReviewProjection) -> None:
-    """The messages a review's clocks made, in the outbox beside recommendations' (keys are
-    deterministic, so a retried write adds nothing)."""
-    rows = [
-        {
-            "key": n.key, "workflow_id": data.workflow_id, "ref": data.review.review_ref, "kind": n.kind,
-            "recipients": n.recipients, "action_id": None, "level": None,
-            "context": n.model_dump(mode="json")["context"], "created_at": n.created_at,
-        }
-        for n in data.notifications
-    ]  # fmt: skip
-    _insert_ignoring_duplicates(session, OutboxRow, rows)
+    """The messages a review's clocks made, in the outbox beside recommendations'."""
+    queue_notifications(session=session, workflow_id=data.workflow_id, ref=data.review.review_ref,
+                        notifications=data.notifications)  # fmt: skip
 
 
 # --- themes -------------------------------------------------------------------------------

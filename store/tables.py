@@ -127,6 +127,29 @@ class CycleRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UtcDateTime)
 
 
+class CycleReturnRow(SQLModel, table=True):
+    """One row per agency's return to a period of a cycle, written by its workflow's projection
+    (``store.cycle_returns``): what the matrix, the board pack and the lists read. ``raised`` (a
+    standard's id to the recommendation raised from it) is written by the gateway, never by the
+    projection, so it outlives the return's workflow."""
+
+    __tablename__ = "cycle_return"
+
+    workflow_id: str = Field(primary_key=True, max_length=200)
+    cycle_id: str = Field(index=True, max_length=64)
+    period: str = Field(index=True, max_length=16)
+    agency: str = Field(max_length=100)
+    board: str = Field(max_length=100)
+    stage: str = Field(max_length=20)
+    due_on: date
+    ratings: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    raised: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    submitted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    accepted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    version: int = 0
+    updated_at: datetime = Field(sa_type=UtcDateTime)
+
+
 # --- read model ---------------------------------------------------------------------------
 
 
@@ -246,7 +269,8 @@ class OutboxRow(SQLModel, table=True):
     __tablename__ = "outbox"
 
     key: str = Field(primary_key=True, max_length=300)
-    workflow_id: str = Field(index=True, max_length=100)
+    # A return's workflow id names its cycle, period and agency: longer than a recommendation's.
+    workflow_id: str = Field(index=True, max_length=200)
     ref: str = Field(index=True, max_length=64)
     kind: str = Field(index=True, max_length=60)
     recipients: list[str] = Field(sa_column=Column(JSON, nullable=False))

@@ -9,13 +9,10 @@ activities, as a recommendation's do, with the same retry rules.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from models.payloads import DELIVER_MAIL_BATCH, MailBatchResult, Notification, mail_queue
     from models.review_lifecycle import (
         RECORD_REVIEW,
         RecordReviewMilestoneInput,
@@ -24,21 +21,19 @@ with workflow.unsafe.imports_passed_through():
         ReviewLifecycle,
         ReviewProjection,
         ReviewRefused,
+        ReviewState,
         ReviewStatus,
         UpdateReviewPartiesInput,
     )
-    from workflows.recommendation import (
-        DELIVERY_OPTIONS,
-        MAIL_BATCH_LIMIT,
-        _batch_failed,
-        _batch_of,
-        write_to_store,
-    )
+    from workflows.outbox import ClockedWorkflow
+    from workflows.recommendation import write_to_store
 
 
 @workflow.defn
-class ReviewWorkflow:
+class ReviewWorkflow(ClockedWorkflow[ReviewStatus]):
     """Runs one review's clocks until each has ended or the review is published."""
+
+    _life: ReviewLifecycle
 
     @workflow.init
     def __init__(self, start: ReviewInput) -> None:
@@ -48,82 +43,31 @@ class ReviewWorkflow:
 
     @workflow.run
     async def run(self, start: ReviewInput) -> ReviewStatus:
-        while True:
-            self._woken = False
-            self._life.fire_due(workflow.now())
-            await self._store()
-            await self._send()
-            if self._life.closed and not self._life.state.pending_mail and not self._life.state.outbox:
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                if self._stored_version == self._life.state.version:
-                    return self._life.status(workflow.now())
-                continue
-            if workflow.info().is_continue_as_new_suggested() or (
-                workflow.info().get_current_history_length() > start.continue_as_new_after
-            ):
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(start.model_copy(update={"state": self._life.state}))
-            next_at = self._life.next_deadline()
-            timeout = max(next_at - workflow.now(), timedelta(seconds=1)) if next_at is not None else None
-            try:
-                await workflow.wait_condition(lambda: self._woken, timeout=timeout)
-            except TimeoutError:
-                pass
+        self._start = start
+        return await self._run_loop(start.continue_as_new_after)
 
-    # --- effects ----------------------------------------------------------------------------
+    # --- the loop's pieces (``workflows.outbox.ClockedWorkflow``) ----------------------------
 
-    async def _store(self) -> None:
-        """The review row's days (and the notifications to send after), once per version."""
+    def _books(self) -> ReviewState:
+        return self._life.state
+
+    async def _write(self) -> str | None:
+        """The review row's days, and the notifications to send after."""
         state = self._life.state
-        if self._stored_version == state.version and not state.outbox:
-            return
-        version = state.version
         write = ReviewProjection(
-            review=state.review, version=version, at=workflow.now(), workflow_id=workflow.info().workflow_id,
+            review=state.review, version=state.version, at=workflow.now(), workflow_id=workflow.info().workflow_id,
             notifications=list(state.outbox),
         )  # fmt: skip
-        refused = await write_to_store(RECORD_REVIEW, write, "the store refused the review")
-        if refused is not None:
-            # On the review's timeline and in the problem table, counted as stored (so the note
-            # itself is not written again and again); its mail still goes.
-            self._life.problem(ReviewEvent.store_refused, refused, workflow.now())
-            version = state.version
-        self._stored_version = version
-        # Sent only once the store has the change that caused them, as a recommendation's are.
-        made = list(state.outbox)
-        del state.outbox[: len(made)]
-        state.pending_mail.extend(made)
+        return await write_to_store(RECORD_REVIEW, write, "the store refused the review")
 
-    async def _send(self) -> None:
-        state = self._life.state
-        while state.pending_mail:
-            messages: list[tuple[Notification, str]] = [(n, r) for n in state.pending_mail for r in n.recipients][
-                :MAIL_BATCH_LIMIT
-            ]
-            batch = _batch_of(workflow.info().workflow_id, messages)
-            try:
-                sent = await workflow.execute_activity(
-                    DELIVER_MAIL_BATCH,
-                    batch,
-                    result_type=MailBatchResult,
-                    task_queue=mail_queue(workflow.info().task_queue),
-                    **DELIVERY_OPTIONS,
-                )
-            except ActivityError as failure:
-                sent = _batch_failed(batch.deliveries(), failure)
-            for delivery, result in zip(batch.deliveries(), sent.results, strict=True):
-                if result.status == "failed":
-                    self._life.problem(ReviewEvent.mail_failed, result.reason, workflow.now())
-                self._delivered(delivery.notification.key, delivery.recipient)
+    def _problem(self, what: str, detail: str) -> None:
+        self._life.problem(ReviewEvent(what), detail, workflow.now())
 
-    def _delivered(self, key: str, recipient: str) -> None:
-        pending = self._life.state.pending_mail
-        for index, waiting in enumerate(pending):
-            if waiting.key == key:
-                waiting.recipients = [r for r in waiting.recipients if r != recipient]
-                if not waiting.recipients:
-                    del pending[index]
-                return
+    def _carried(self) -> ReviewInput:
+        return self._start.model_copy(update={"state": self._life.state})
+
+    def _result(self) -> ReviewStatus:
+        return self._life.status(workflow.now())
 
     # --- decisions --------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.mail.message import build_message, mail_domain, message_id_for, thread_id_for
 from activities.mail.render import RenderedEmail, render, render_sign_in
+from activities.mail.return_render import is_return_kind, render_return, return_link
 from activities.mail.review_render import is_review_kind, render_review, review_page_link
 from activities.mail.smtp import PermanentSendFailure, Relay, TemporarySendFailure, UnsendableMessage
 from activities.problems import (
@@ -31,6 +32,7 @@ from activities.problems import (
     store_unavailable,
     unsendable,
 )
+from links.return_links import return_signer
 from links.signed import LINK_ROLES, LinkClaims, LinkSigner, signer_from_settings, signing_key
 from models.payloads import (
     DELIVER_MAIL,
@@ -115,6 +117,7 @@ class MailActivities:
         self.settings = settings
         self.signer = signer_from_settings(settings)
         self.sign_in_links = SignInLinks(signing_key(settings))
+        self.return_links = return_signer(settings)
 
     @activity.defn(name=DELIVER_MAIL)
     async def deliver_mail(self, delivery: MailDelivery) -> MailDeliveryResult:
@@ -268,6 +271,12 @@ class MailActivities:
             link = review_page_link(base_url, notification.context)
             sent_on = notification.created_at.date()
             return render_review(
+                notification.kind, notification.context, recipient=recipient, link=link, sent_on=sent_on
+            )
+        if is_return_kind(notification.kind):
+            link = return_link(self.return_links, base_url, notification.context, recipient)
+            sent_on = notification.created_at.date()
+            return render_return(
                 notification.kind, notification.context, recipient=recipient, link=link, sent_on=sent_on
             )
         return render(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -985,4 +985,25 @@ def render_sign_in(*, recipient: str, link: str, minutes: int) -> RenderedEmail:
     env = environment()
     text = env.get_template("sign_in.txt").render(variables)
     html = env.get_template("sign_in.html").render(variables)
+    return RenderedEmail(subject=subject, text=_tidy(text), html=_tidy(html))
+
+
+def render_standalone(
+    kind: str, context: Mapping[str, Any], *, recipient: str, role: str, link: str, sent_on: date, headline: str,
+    subject: str, tag: str, button: str, why: str, sentences: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+    **extra: Any,
+) -> RenderedEmail:  # fmt: skip
+    """A message that is not about a recommendation (a review's clock, an agency's return) in both
+    parts, on the shared base with its recommendation-only parts left empty; ``sentences`` makes
+    what it asks and says will happen from the variables, the same in both parts."""
+    variables: dict[str, Any] = {
+        **context, "kind": kind, "recipient": recipient, "role": role, "link": _checked_link(link),
+        "sent_on": sent_on, "headline": headline, "subject": subject, "tag": tag, "tag_label": TAGS[tag],
+        "button": button, "why": why, "deadline_text": "", "ladder_note": "", "next_steps": ("", []),
+        "digest_items": [], **extra,
+    }  # fmt: skip
+    variables.update(sentences(variables))
+    env = environment()
+    text = env.get_template(f"{kind}.txt").render(variables)
+    html = env.get_template(f"{kind}.html").render(variables)
     return RenderedEmail(subject=subject, text=_tidy(text), html=_tidy(html))

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from activities.mail.render import TAGS, RenderedEmail, _checked_link, _tidy, environment, header_safe
+from activities.mail.render import RenderedEmail, header_safe, render_standalone
 from models.kinds import MessageKind
 from models.wording import SOURCE_KINDS, uk_date
 
@@ -68,37 +68,14 @@ def render_review(kind: str, context: Mapping[str, Any], *, recipient: str, link
         "board_sponsor": f"You are getting this as a sponsor of {the_board}, which leads this review.",
     }.get(role, "You are getting this as a member of the Assurance Board, which hears of reviews' missed deadlines.")
     milestones = [(MILESTONE_WORDS.get(m, m), uk_date(d)) for m, d in context.get("milestones", {}).items()]
-    variables: dict[str, Any] = {
-        **context,
-        "kind": kind,
-        "recipient": recipient,
-        "role": role,
-        "link": _checked_link(link),
-        "sent_on": sent_on,
-        "headline": headline,
-        "subject": subject,
-        "tag": tag,
-        "tag_label": TAGS[tag],
-        "button": "Open the review",
-        "why": why,
-        "milestone_words": milestone,
-        "milestone_name": ends,
-        "start_words": MILESTONE_WORDS.get(starts, starts).lower(),
-        "within_words": _within_words(clock),
-        "kind_words": SOURCE_KINDS.get(str(context.get("review_kind")), str(context.get("review_kind"))),
-        "the_board": the_board,
-        "recorded": milestones,
-        "deadline_text": "",
-        "ladder_note": "",
-        "next_steps": ("", []),
-        "digest_items": [],
-        "refs": [context["ref"]],
-    }
-    variables.update(_sentences(variables))
-    env = environment()
-    text = env.get_template(f"{kind}.txt").render(variables)
-    html = env.get_template(f"{kind}.html").render(variables)
-    return RenderedEmail(subject=subject, text=_tidy(text), html=_tidy(html))
+    return render_standalone(
+        kind, context, recipient=recipient, role=role, link=link, sent_on=sent_on, headline=headline, subject=subject,
+        tag=tag, button="Open the review", why=why, sentences=_sentences, milestone_words=milestone,
+        milestone_name=ends, start_words=MILESTONE_WORDS.get(starts, starts).lower(),
+        within_words=_within_words(clock),
+        kind_words=SOURCE_KINDS.get(str(context.get("review_kind")), str(context.get("review_kind"))),
+        the_board=the_board, recorded=milestones, refs=[context["ref"]],
+    )  # fmt: skip
 
 
 def _sentences(v: Mapping[str, Any]) -> dict[str, Any]:

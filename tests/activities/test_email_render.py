@@ -26,6 +26,7 @@ from activities.mail.render import (
     uk_date,
     why,
 )
+from activities.mail.return_render import RETURN_KINDS
 from activities.mail.review_render import REVIEW_KINDS
 from models import deadlines as deadlines_module
 from models import lifecycle as lifecycle_module
@@ -477,10 +478,10 @@ def _keep(key: str) -> bool:
 
 class TestKinds:
     def test_the_templates_on_disk_are_exactly_one_html_and_one_text_per_kind(self):
-        """Every kind (and the dashboard's sign-in email, and a review's clock emails) has
+        """Every kind (and the dashboard's sign-in email, a review's clock emails and a return's) has
         <kind>.html and <kind>.txt, and no template exists for a kind that is not known."""
         pages = [p for p in TEMPLATES_DIR.iterdir() if not p.name.startswith(("_", "base."))]
-        kinds = [*KINDS, SIGN_IN_KIND, *REVIEW_KINDS]
+        kinds = [*KINDS, SIGN_IN_KIND, *REVIEW_KINDS, *RETURN_KINDS]
         assert sorted(f"{k}.{ext}" for k in kinds for ext in ("html", "txt")) == sorted(p.name for p in pages)
 
     def test_the_sign_in_email_carries_its_link_and_names_no_recommendation(self):

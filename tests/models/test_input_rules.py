@@ -309,7 +309,7 @@ class TestOneRuleEach:
         """A plan whose Recommendations sheet has no rows is refused, as one without the sheet is."""
         rows = {**pf.plan(DAY), "Recommendations": [], "Actions": [], "Plans": []}
         found = problems_of(writer(rows, tmp_path / ("plan.yaml" if writer is pf.write_yaml else "plan.xlsx")))
-        assert ["Recommendations: the file has no recommendations, so there is nothing to import"] == found
+        assert ["Recommendations: the file has no recommendations or cycles, so there is nothing to import"] == found
 
 
 async def test_the_api_applies_the_same_rules(env, start, api, database_url, tmp_path):  # noqa: F811

@@ -377,6 +377,7 @@ def test_the_example_workbook_is_the_example_yaml():
     from_yaml, from_xlsx = example_plan(".yaml", on), example_plan(".xlsx", on)
     assert [r.start for r in from_xlsx.recommendations] == [r.start for r in from_yaml.recommendations]
     assert [p.model_dump() for p in from_xlsx.people] == [p.model_dump() for p in from_yaml.people]
+    assert from_xlsx.cycles == from_yaml.cycles and len(from_yaml.cycles) == 3
     assert len(from_yaml.recommendations) >= 25 and len(from_yaml.boards) == 5
 
 

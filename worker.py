@@ -124,9 +124,11 @@ async def run_worker(settings: Settings | None = None) -> None:
     runtime = metrics_runtime(settings.metrics_address) if settings.metrics_address else None
     client = await connect(settings, runtime=runtime)
     if settings.worker_serves != "mail":
+        from gateway.cycles import ensure_all_cycle_schedules
         from gateway.workflows import ensure_board_pack_schedule
 
         await ensure_board_pack_schedule(client, settings)
+        await ensure_all_cycle_schedules(client, settings.database_url, settings.task_queue)
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as executor:
         workers = build_workers(client, settings=settings, executor=executor)
         log.info(

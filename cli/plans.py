@@ -90,6 +90,8 @@ async def _import(path: Path, settings, *, dry_run: bool, as_json: bool, apply: 
     # By id: the cycles whose Schedules are made or changed from this import.
     cycles = f": {', '.join(report.cycles_written)}" if report.cycles_written else ""
     typer.echo(f"{len(report.cycles_written)} cycle(s) {'would be ' if dry_run else ''}added or changed{cycles}")
+    for cycle_id, reason in report.schedules_not_made.items():
+        typer.echo(f"  {cycle_id}: no Schedule: {reason}", err=True)
     if report.reviews_started or report.review_milestones:
         typer.echo(
             f"{len(report.reviews_started)} review clock(s) started; "

@@ -183,6 +183,7 @@ class ReturnProjection(Payload):
     stage: ReturnStage
     due_on: date
     ratings: dict[str, Rating]
+    answers: list[StandardAnswer] = Field(default_factory=list)
     submitted_at: datetime | None
     accepted_at: datetime | None
     version: int
@@ -377,6 +378,7 @@ class ReturnLifecycle:
             else:
                 roles[person] = "assurance_member"
         context = {
+            "ref": self.cycle.cycle_id,  # what the sent log and an operator's problem row name
             "return_id": self.workflow_id,
             "cycle_id": self.cycle.cycle_id,
             "cycle_name": self.cycle.name,
@@ -403,7 +405,8 @@ class ReturnLifecycle:
         return ReturnProjection(
             workflow_id=self.workflow_id, cycle_id=state.cycle_id, period=state.period, agency=state.agency,
             board=self.cycle.board, stage=state.stage, due_on=state.due_on,
-            ratings={a.standard_id: a.rating for a in state.answers}, submitted_at=state.submitted_at,
+            ratings={a.standard_id: a.rating for a in state.answers}, answers=list(state.answers),
+            submitted_at=state.submitted_at,
             accepted_at=state.accepted_at, version=self.record.version, at=now,
             notifications=list(self.record.outbox),
         )  # fmt: skip

@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from gateway.cycles import ensure_cycle_schedules, sync_open_returns
 from gateway.registry_sync import sync_registry
 from gateway.reviews import start_reviews
 from gateway.workflows import DecisionNotTaken, decide, recommendation_status, start_recommendation, workflow_id_for
@@ -47,6 +48,8 @@ class ImportReport:
     # The cycles added or changed (in a dry run, that would be), by id: each one's Schedule is made
     # or brought up to date from these. A re-import of the same file has none.
     cycles_written: list[str] = field(default_factory=list)
+    # A written cycle whose Schedule could not be made, and why (a server without Schedules).
+    schedules_not_made: dict[str, str] = field(default_factory=dict)
     # The reviews whose clocks started, and the milestones given to clocks already running.
     reviews_started: list[str] = field(default_factory=list)
     review_milestones: dict[str, list[str]] = field(default_factory=dict)
@@ -63,6 +66,7 @@ class ImportReport:
             "roles_updated": self.roles_updated,
             "reviews_written": self.reviews_written,
             "cycles_written": self.cycles_written,
+            "schedules_not_made": self.schedules_not_made,
             "reviews_started": self.reviews_started,
             "review_milestones": self.review_milestones,
         }
@@ -103,6 +107,12 @@ async def import_plan(
         # The registry is the truth from now on: every open recommendation learns who holds its
         # roles, whether or not its own rows changed (see registry_sync).
         report.roles_updated = await sync_registry(client, database_url)
+        # Open returns learn the registry's role holders too, so reminders reach today's lead.
+        await sync_open_returns(client, database_url)
+        # Each new or changed cycle's Schedule: its periods start from it.
+        report.schedules_not_made = await ensure_cycle_schedules(
+            client, database_url, task_queue, report.cycles_written
+        )
         # Each new or changed review's clocks, before its recommendations start.
         clocks = await start_reviews(
             client, database_url, plan.reviews, policy=review_policy or ReviewPolicy(), task_queue=task_queue

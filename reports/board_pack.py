@@ -4,8 +4,10 @@ It reads the read model (never the workflows, except for the plan gaps of what a
 which the caller passes in) and says, for one month: what changed, what awaits sign-off and what
 stands in its way, which cascades to staff are unconfirmed or short and how far the learning has
 reached each agency, whether the impact measures moved towards their targets (off track first),
-what is overdue or escalated by board and by agency, the audits recorded and the audits due, with
-charts drawn as inline SVG, each with its figures as a table.
+what is overdue or escalated by board and by agency, the audits recorded and the audits due, and
+where each assurance cycle stands in its latest period (who has returned, and how the agencies
+rate each standard beside the period before), with charts drawn as inline SVG, each with its
+figures as a table.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from pydantic import BaseModel
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from models.cycle_returns import RATING_WORDS, Rating
 from models.measures import with_unit
 from models.payloads import CLOSED_STAGES, AuditOutcome, MeasureTrack, MeasureView
 from models.wording import DIRECTION_WORDS, MEASURE_TRACK, STAGES, escalated_to, event_detail, event_words, uk_date
 from reports.charts import rag_bars_svg, reach_bars_svg
+from reports.cycle_standing import CycleStanding, cycle_standings
 from reports.measure_chart import measure_chart_svg, measure_rows
 from store.cascade import AgencyReach, StoredCascade, reach_by_agency, stored_cascades
 from store.measures import stored_measures
@@ -98,6 +102,8 @@ class BoardPack(BaseModel):
     # The reviews with open recommendations that share a theme with earlier reviews: ref, title,
     # and each repeat in words ("Mental health has come up in 3 earlier reviews since 2021").
     repeats: list[tuple[str, str, list[str]]] = []
+    # Each assurance cycle in its latest period, by id (every return: the pack is the board's).
+    cycles: list[CycleStanding] = []
 
 
 def month_bounds(month: date) -> tuple[datetime, datetime]:
@@ -153,6 +159,7 @@ def board_pack_data(
         audits=audits,
         audits_due=audits_due,
         repeats=_repeats_of_open_reviews(session, _open_refs(summaries)),
+        cycles=cycle_standings(session=session),
     )
 
 
@@ -245,4 +252,5 @@ def render_board_pack(pack: BoardPack) -> str:
         tracks=MEASURE_TRACK,
         directions=DIRECTION_WORDS,
         month_label=f"{pack.month:%B %Y}",
+        ratings=[(rating.value, RATING_WORDS[rating]) for rating in Rating],
     )

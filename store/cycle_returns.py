@@ -22,6 +22,7 @@ def record_cycle_return(*, session: Session, data: ReturnProjection) -> bool:
     values = {
         "cycle_id": data.cycle_id, "period": data.period, "agency": data.agency, "board": data.board,
         "stage": data.stage.value, "due_on": data.due_on, "ratings": {k: v.value for k, v in data.ratings.items()},
+        "answers": [a.model_dump(mode="json") for a in data.answers],
         "submitted_at": data.submitted_at, "accepted_at": data.accepted_at, "version": data.version,
         "updated_at": data.at,
     }  # fmt: skip

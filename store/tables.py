@@ -143,6 +143,9 @@ class CycleReturnRow(SQLModel, table=True):
     stage: str = Field(max_length=20)
     due_on: date
     ratings: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Each standard's answer as submitted (rating, evidence, the committed action): the record
+    # once the return's workflow has closed.
+    answers: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     raised: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     submitted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     accepted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

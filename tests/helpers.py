@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import select
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
@@ -183,3 +184,52 @@ def seed_registry(database_url: str) -> None:
     agencies, people, boards = registry_rows()
     with session_scope(database_url) as session:
         upsert_registry(session=session, agencies=agencies, people=people, boards=boards)
+
+
+def history_busy(events) -> bool:
+    """Whether a run's history has a workflow task or an activity still outstanding."""
+
+    task_open = False
+    activities: set[int] = set()
+    for event in events:
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            task_open = True
+        elif kind in (
+            EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+            EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+            EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+        ):
+            task_open = False
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            activities.add(event.event_id)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            activities.discard(event.activity_task_completed_event_attributes.scheduled_event_id)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+            activities.discard(event.activity_task_failed_event_attributes.scheduled_event_id)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+            activities.discard(event.activity_task_timed_out_event_attributes.scheduled_event_id)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+            activities.discard(event.activity_task_canceled_event_attributes.scheduled_event_id)
+    return task_open or bool(activities)
+
+
+async def end_when_idle(handle: WorkflowHandle, *, timeout: float = 30.0) -> None:
+    """Terminate a workflow once its history has no workflow task or activity outstanding: one cut
+    off mid-task (a mail batch, a flush after an activity) would hold the shared time-skipping
+    clock for every later test until its timeout. A workflow already closed is left alone."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError
+
+    async def idle() -> bool:
+        described = await handle.describe()
+        if described.status != WorkflowExecutionStatus.RUNNING:
+            return True
+        return not history_busy((await handle.fetch_history()).events)
+
+    try:
+        await eventually_async(idle, timeout=timeout)
+        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+            await handle.terminate(reason="the test is over")
+    except RPCError:
+        pass  # gone already

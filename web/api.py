@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -22,8 +23,13 @@ from pydantic import BaseModel, create_model
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
+from gateway.cycles import DECISIONS as RETURN_DECISIONS
+from gateway.cycles import ReturnNotTaken, decide_return, parties_now, raise_recommendation, return_status
 from gateway.reviews import UnknownReview, record_review_milestone
 from gateway.workflows import DecisionNotTaken, UnknownRecommendation, decide, recommendation_status
+from models.cycle_lifecycle import ReturnStatus
+from models.cycle_returns import is_person, may_review
+from models.cycles import StandardId
 from models.lifecycle import DECISION_INPUTS
 from models.payloads import Payload, RecommendationStatus, Stage
 from models.review_lifecycle import RecordReviewMilestoneInput, ReviewStatus
@@ -32,11 +38,15 @@ from plans.isolated import read_plan_file
 from plans.sheets import MAX_FILE_BYTES, Problem
 from reports.annual import DOCX_TYPE, annual_file
 from reports.annual_data import parse_year
+from reports.cycle_matrix import cycle_matrix
+from reports.cycle_standing import CycleStanding, cycle_standings, may_see_cycle, seen_matrix, sees_return
 from store.access import Viewer, viewer_for
 from store.api_tokens import person_for_token
+from store.cycles import stored_cycles
 from store.db import session_scope
 from store.read_model import RecommendationSummary, problem_counts, recommendation_summaries
 from store.reviews import ReviewDetail, ReviewSummary, review_detail, review_summaries
+from store.tables import CycleReturnRow
 from web.context import WebContext
 from web.recommendation_view import involved
 
@@ -329,6 +339,190 @@ router.add_api_route(
     tags=["reviews"],
     route_class_override=DecisionRoute,
 )
+
+
+# --- assurance cycles: the matrix, one return, and the decisions on it --------------------------
+
+
+@router.get("/api/cycles", response_model=list[CycleStanding], tags=["cycles"])
+def list_cycles(request: Request, person: Caller) -> list[CycleStanding]:
+    """The cycles the caller may see, each with its latest period: how many returned of how many
+    asked, who has not, and per standard how many agencies met it (counting the returns the
+    caller may see: their board's cycles whole, or their own agency's returns)."""
+    ctx = _ctx(request)
+    with session_scope(ctx.settings.database_url) as session:
+        return cycle_standings(session=session, visible=person.visibility)
+
+
+@router.get(
+    "/api/cycles/{cycle_id}",
+    tags=["cycles"],
+    responses={
+        400: {"description": "no such period of the cycle"},
+        404: {"description": "no such cycle that the caller may see"},
+    },
+)
+def get_cycle(
+    request: Request,
+    cycle_id: str,
+    person: Caller,
+    period: Annotated[str | None, Query(description="A period's name, such as 2026-27; by default the latest")] = None,
+) -> dict[str, Any]:
+    """A period's matrix: each agency's rating of each standard, beside its rating the period
+    before, its return's stage and due day, and the agencies that have not returned."""
+    ctx = _ctx(request)
+    with session_scope(ctx.settings.database_url) as session:
+        found = stored_cycles(session=session, cycle_ids=[cycle_id])
+        if not found or not may_see_cycle(session=session, cycle=found[0], visible=person.visibility):
+            raise _not_found(cycle_id, "cycle")
+        try:
+            matrix = cycle_matrix(session=session, cycle_id=cycle_id, period=period)
+        except LookupError as error:
+            raise HTTPException(400, str(error)) from None
+    return seen_matrix(matrix, person.visibility).as_dict()
+
+
+def _visible_return(request: Request, person: Viewer, workflow_id: str) -> CycleReturnRow:
+    """The return's row if the caller may see the return (by its board and agency), else 404."""
+    with session_scope(_ctx(request).settings.database_url) as session:
+        row = session.get(CycleReturnRow, workflow_id[:200])
+        if row is None or not sees_return(person.visibility, row.board, row.agency):
+            raise _not_found(workflow_id, "return")
+        session.expunge(row)
+        return row
+
+
+@router.get(
+    "/api/returns/{workflow_id}",
+    response_model=ReturnStatus,
+    tags=["cycles"],
+    responses={404: {"description": "no such return that the caller may see, or its workflow has ended"}},
+)
+async def get_return(request: Request, workflow_id: str, person: Caller) -> ReturnStatus:
+    """Where a return stands: exactly its workflow's ``status`` query."""
+    row = await run_in_threadpool(_visible_return, request, person, workflow_id)
+    try:
+        return await return_status(_ctx(request).client, row.workflow_id)
+    except LookupError:
+        raise _not_found(workflow_id, "return") from None
+
+
+def _return_refusal(refused: ReturnNotTaken, *, wrong_person: bool, workflow_id: str) -> JSONResponse:
+    """A return's decision not taken, in the shape and codes of a recommendation's: the body that
+    does not fit 422, not this person's 403, the workflow's refusal 409, no such return 404."""
+    if refused.kind == "Unknown":
+        raise _not_found(workflow_id, "return")
+    if refused.kind == "Invalid":
+        kind, status_code = "InvalidInput", 422
+    elif wrong_person:
+        kind, status_code = "WrongPerson", 403
+    else:
+        kind, status_code = "InvalidDecision", 409
+    body = {"type": kind, "message": refused.message, "gaps": [], "fields": {}}
+    return JSONResponse(body, status_code=status_code)
+
+
+def _not_theirs(database_url: str, row: CycleReturnRow, name: str, email: str) -> bool:
+    """Whether decision ``name`` is someone else's to take on this return, as the registry has its
+    roles now (the workflow's rule, ``models.cycle_returns``): a submission the lead's, a review the
+    board's sponsor's or chair's. It only chooses the answer's code; the workflow refused it."""
+    parties = parties_now(database_url, row.board, row.agency)
+    if parties is None:
+        return False
+    if name == "submit_return":
+        return parties.lead is not None and not is_person(email, parties.lead)
+    return not may_review(parties, email)
+
+
+def _return_decision_endpoint(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
+    async def endpoint(request: Request, workflow_id: str, person: Caller, payload: Any = None) -> Any:
+        ctx = _ctx(request)
+        row = await run_in_threadpool(_visible_return, request, person, workflow_id)
+        data = payload.model_dump(mode="json", exclude_unset=True) if payload is not None else {}
+        try:
+            return await decide_return(
+                ctx.client, ctx.settings.database_url, row.workflow_id, name, {**data, "by": person.email}
+            )
+        except ReturnNotTaken as refused:
+            wrong = refused.kind == "Refused" and await run_in_threadpool(
+                _not_theirs, ctx.settings.database_url, row, name, person.email
+            )
+            return _return_refusal(refused, wrong_person=wrong, workflow_id=workflow_id)
+
+    endpoint.__annotations__["payload"] = Annotated[
+        decision_body(name, RETURN_DECISIONS[name]), Body(description=f"The {name} payload, without `by`")
+    ]
+    endpoint.__doc__ = f"Take ``{name}`` on a return as the token's person: 200 with its status, or why not."
+    return endpoint
+
+
+RETURN_DECISION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **DECISION_RESPONSES,
+    404: {"description": "no such return that the caller may see"},
+}
+for _name in RETURN_DECISIONS:
+    router.add_api_route(
+        f"/api/returns/{{workflow_id}}/{_name}",
+        _return_decision_endpoint(_name),
+        methods=["POST"],
+        name=f"return_{_name}",
+        summary=_name.replace("_", " ").capitalize(),
+        response_model=ReturnStatus,
+        responses=RETURN_DECISION_RESPONSES,
+        tags=["cycles"],
+        route_class_override=DecisionRoute,
+    )
+
+
+class RaiseBody(Payload):
+    """The standard, rated not met in the return, to raise a recommendation from."""
+
+    standard_id: StandardId
+
+
+class Raised(BaseModel):
+    """The recommendation raised: it runs the normal lifecycle from here."""
+
+    standard_id: str
+    ref: str
+    path: str  # its page on the dashboard
+
+
+async def raise_from_return(request: Request, workflow_id: str, person: Caller, payload: RaiseBody) -> Any:
+    """Raise a recommendation from a standard the return rates not met, as the token's person (an
+    Assurance Board member): its action the agency's committed one, its source the cycle and the
+    period. The same standard again answers with the same recommendation."""
+    ctx = _ctx(request)
+    row = await run_in_threadpool(_visible_return, request, person, workflow_id)
+    try:
+        ref = await raise_recommendation(
+            ctx.client, ctx.settings.database_url, ctx.settings.task_queue, row.workflow_id, payload.standard_id,
+            by=person.email,
+        )  # fmt: skip
+    except ReturnNotTaken as refused:
+        wrong = refused.kind == "Refused" and "assurance_member" not in person.roles
+        return _return_refusal(refused, wrong_person=wrong, workflow_id=workflow_id)
+    return Raised(standard_id=payload.standard_id, ref=ref, path=f"/dashboard/r/{quote(ref, safe='')}")
+
+
+router.add_api_route(
+    "/api/returns/{workflow_id}/raise",
+    raise_from_return,
+    methods=["POST"],
+    name="raise_from_return",
+    summary="Raise a recommendation from a standard not met",
+    response_model=Raised,
+    responses=RETURN_DECISION_RESPONSES,
+    tags=["cycles"],
+    route_class_override=DecisionRoute,
+)
+
+
+@router.post("/api/returns/{workflow_id}/{decision}", include_in_schema=False)
+async def unknown_return_decision(workflow_id: str, decision: str, person: Caller) -> None:
+    """Any other name; without a live token the answer is 401, as on every other route."""
+    names = ", ".join([*RETURN_DECISIONS, "raise"])
+    raise HTTPException(404, f"{decision!r} is not a decision on a return; use one of {names}")
 
 
 @router.post("/api/plans", tags=["plans"], responses={400: {}, 403: {}, 413: {}})

@@ -97,7 +97,7 @@ CSRF_MAX_AGE_SECONDS = 12 * 60 * 60  # a page left open over a working day still
 # The paths whose next segment is a capability (a response-page link, a one-time sign-in link).
 # One rule for all of them: tests/web/test_security_edges.py checks that every route with a
 # ``{token}`` in its path starts with one of these, so a new kind of link cannot be forgotten.
-TOKEN_PREFIXES = ("/r/", "/sign-in/")
+TOKEN_PREFIXES = ("/r/", "/c/", "/sign-in/")  # the links that carry a personal token in their path
 _TOKEN_IN_PATH = re.compile(rf"^({'|'.join(re.escape(prefix) for prefix in TOKEN_PREFIXES)})[^/]+")
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from models.cycle_lifecycle import ReturnEvent
+from models.cycle_returns import RATING_WORDS, Rating, ReturnStage
 from models.payloads import ActionStatus, ActionView, CascadeStatus, MeasureTrack, RecommendationStatus, Stage
 from models.wording import (
     CASCADE_STATUS,
@@ -29,6 +31,7 @@ from models.wording import (
     uk_time,
     with_uk_dates,
 )
+from reports.cycle_matrix import STAGE_WORDS as RETURN_STAGE_WORDS
 
 __all__ = [
     "DIRECTION_WORDS", "EVENT_WORDS", "LEVEL_WORDS", "MILESTONE_WORDS", "SOURCE_KINDS", "STAGES", "event_detail",
@@ -142,3 +145,44 @@ MEASURE_STATES = {
 }
 # What a measure counts, as the start of a sentence about it.
 UNIT_WORDS = {"percent": "A percentage", "count": "A count", "days": "A number of days", "rate": "A rate"}
+
+
+# --- assurance cycles -------------------------------------------------------------------------
+
+# A standard's rating (``models.cycle_returns``) in words, and its tag colour: the words are always
+# shown, so nobody has to tell the colours apart.
+RATING_TAGS = {
+    rating: (RATING_WORDS[rating], colour)
+    for rating, colour in ((Rating.met, "green"), (Rating.partly_met, "yellow"), (Rating.not_met, "red"))
+}
+# Where a return stands in the matrix's words (``reports.cycle_matrix``), and its tag colour.
+RETURN_STAGE_TAGS = {
+    stage: (RETURN_STAGE_WORDS[stage.value], colour)
+    for stage, colour in (
+        (ReturnStage.awaiting, "grey"),
+        (ReturnStage.submitted, "blue"),
+        (ReturnStage.challenged, "orange"),
+        (ReturnStage.accepted, "green"),
+    )
+}
+# What each stage asks of whom, for the board reading a return.
+RETURN_STAGE_MEANING = {
+    ReturnStage.awaiting: "Waiting for the agency's safeguarding lead to return it.",
+    ReturnStage.submitted: "Returned: waiting for the board's sponsor or chair to accept it or challenge it.",
+    ReturnStage.challenged: "Sent back with a challenge: waiting for the agency's answer.",
+    ReturnStage.accepted: "Accepted by the board.",
+}
+# A return's timeline (``models.cycle_lifecycle.ReturnEvent``) in words.
+RETURN_EVENTS: dict[str, str] = {
+    ReturnEvent.requested: "Return asked for",
+    ReturnEvent.reminder: "Reminder sent to the lead",
+    ReturnEvent.overdue: "Overdue: the lead was told",
+    ReturnEvent.escalated_to_board: "Escalated to the board",
+    ReturnEvent.escalated_to_assurance: "Escalated to the Assurance Board",
+    ReturnEvent.submitted: "Returned",
+    ReturnEvent.challenged: "Challenged",
+    ReturnEvent.accepted: "Accepted",
+    ReturnEvent.roles_changed: "Who holds the roles changed in the registry",
+    ReturnEvent.mail_failed: "An email could not be sent",
+    ReturnEvent.store_refused: "The store refused the return",
+}

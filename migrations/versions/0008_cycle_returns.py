@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("stage", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("due_on", sa.Date(), nullable=False),
         sa.Column("ratings", sa.JSON(), nullable=False),
+        sa.Column("answers", sa.JSON(), nullable=False),
         sa.Column("raised", sa.JSON(), nullable=False),
         sa.Column("submitted_at", store.tables.UtcDateTime(timezone=True), nullable=True),
         sa.Column("accepted_at", store.tables.UtcDateTime(timezone=True), nullable=True),

@@ -38,7 +38,6 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 from pydantic import SecretStr
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -72,7 +71,18 @@ from models.payloads import (
 from settings import Settings
 from store.db import init_db
 from tests import factories as f
-from tests.helpers import TEST_SECRET_KEY, days, decide, free_port, refused, skip_to, status, today, worker_maker
+from tests.helpers import (
+    TEST_SECRET_KEY,
+    days,
+    decide,
+    free_port,
+    history_busy,
+    refused,
+    skip_to,
+    status,
+    today,
+    worker_maker,
+)
 from workflows.recommendation import RecommendationWorkflow
 from workflows.search_attributes import register_search_attributes
 
@@ -84,10 +94,11 @@ HISTORIES = Path(__file__).resolve().parent
 class Recorder:
     """Drives recommendations on one worker and writes their histories."""
 
-    def __init__(self, env: WorkflowEnvironment, task_queue: str) -> None:
+    def __init__(self, env: WorkflowEnvironment, task_queue: str, database_url: str = "") -> None:
         self.env = env
         self.client: Client = env.client
         self.task_queue = task_queue
+        self.database_url = database_url
 
     async def start(self, payload: RecommendationInput) -> WorkflowHandle:
         handle = await start_recommendation(self.client, payload, task_queue=self.task_queue)
@@ -112,7 +123,7 @@ class Recorder:
         deadline = loop.time() + timeout
         while True:
             history = await self.client.get_workflow_handle(workflow_id).fetch_history()
-            if not _busy(history.events):
+            if not history_busy(history.events):
                 return
             if loop.time() > deadline:
                 raise AssertionError(f"{workflow_id} did not settle within {timeout}s")
@@ -146,33 +157,6 @@ class Recorder:
         final = await handle.result()
         assert expected == final.stage, f"{name}: ended {final.stage}, expected {expected}"
         await self.write(name, self.client.get_workflow_handle(handle.id, run_id=handle.result_run_id))
-
-
-def _busy(events) -> bool:
-    """Whether a run's history has a workflow task or an activity still outstanding."""
-    task_open = False
-    activities: set[int] = set()
-    for event in events:
-        kind = event.event_type
-        if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
-            task_open = True
-        elif kind in (
-            EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-            EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-            EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-        ):
-            task_open = False
-        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            activities.add(event.event_id)
-        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-            activities.discard(event.activity_task_completed_event_attributes.scheduled_event_id)
-        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
-            activities.discard(event.activity_task_failed_event_attributes.scheduled_event_id)
-        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
-            activities.discard(event.activity_task_timed_out_event_attributes.scheduled_event_id)
-        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
-            activities.discard(event.activity_task_canceled_event_attributes.scheduled_event_id)
-    return task_open or bool(activities)
 
 
 # --- scenarios ----------------------------------------------------------------------------
@@ -393,8 +377,59 @@ async def other_kinds(r: Recorder) -> None:
         print(f"wrote {path.relative_to(HISTORIES.parent.parent)}: {len(history.events)} events")
 
 
+async def cycle_kinds(r: Recorder) -> None:
+    """A period of a cycle that asks one agency, and that agency's return through submit,
+    challenge, the answer and acceptance (into ``histories/kinds/``)."""
+    from temporalio.client import WorkflowHandle as PlainHandle
+
+    from models.cycle_lifecycle import (
+        AcceptReturnInput,
+        ChallengeReturnInput,
+        CyclePeriodInput,
+        PeriodStarted,
+        SubmitReturnInput,
+    )
+    from store.cycles import write_cycles
+    from store.db import session_scope
+    from tests.helpers import seed_registry
+    from tests.models.test_cycles import section_11
+    from workflows.cycle_return import CyclePeriodWorkflow, CycleReturnWorkflow
+
+    seed_registry(r.database_url)
+    cycle = section_11(cycle_id="REPLAY", board="Review Board", agencies=[f.ICB])
+    with session_scope(r.database_url) as session:
+        write_cycles(session=session, cycles=[cycle], now=await r.env.get_current_time())
+    period = await r.client.start_workflow(
+        CyclePeriodWorkflow.run, CyclePeriodInput(cycle_id="REPLAY", period="2030-31"), id="replay-cycle-period",
+        task_queue=r.task_queue,
+    )  # fmt: skip
+    # Waited for with the clock held: the time-skipping handle's own result() would leap to 2030.
+    started: PeriodStarted = await PlainHandle.result(period)
+    [return_id] = started.started
+    handle = r.client.get_workflow_handle(return_id)
+    await r.settle(return_id)
+    action = {"description": "Train every ward manager", "owner": f.OWNER, "due": "2031-03-31"}
+    answers = [{"standard_id": "1", "rating": "met", "evidence": "Minutes"},
+               {"standard_id": "2", "rating": "not_met", "evidence": "61% trained", "action": action}]  # fmt: skip
+    for update, decision in (
+        (CycleReturnWorkflow.submit_return, SubmitReturnInput.model_validate({"by": f.ICB_LEAD, "answers": answers})),
+        (CycleReturnWorkflow.challenge_return, ChallengeReturnInput(by=f.CHAIR, challenge="Which wards are left?")),
+        (CycleReturnWorkflow.submit_return,
+         SubmitReturnInput.model_validate({"by": f.ICB_LEAD, "answers": answers, "response": "Wards 3 and 7"})),
+        (CycleReturnWorkflow.accept_return, AcceptReturnInput(by=f.SPONSOR)),
+    ):  # fmt: skip
+        await handle.execute_update(update, decision)
+        await r.settle(return_id)
+    await PlainHandle.result(handle)
+    for name, workflow in (("CyclePeriodWorkflow", period), ("CycleReturnWorkflow", handle)):
+        history = await workflow.fetch_history()
+        path = HISTORIES / "kinds" / f"{name}.json"
+        path.write_text(history.to_json() + "\n")
+        print(f"wrote {path.relative_to(HISTORIES.parent.parent)}: {len(history.events)} events")
+
+
 SCENARIOS = [full_lifecycle, overdue_ladder_and_extension, reassign_and_withdraw, continue_as_new, imported_start,
-             other_kinds]  # fmt: skip
+             other_kinds, cycle_kinds]  # fmt: skip
 
 
 async def main() -> None:
@@ -421,7 +456,7 @@ async def main() -> None:
                     secret_key=SecretStr(TEST_SECRET_KEY),
                 )
                 async with worker_maker(env.client, settings=settings, executor=executor)():
-                    await scenario(Recorder(env, task_queue))
+                    await scenario(Recorder(env, task_queue, database_url))
         catcher.stop()
 
 

@@ -31,7 +31,9 @@ BOMBS = [
     (bombs.huge_dimension, ".xlsx", "Actions", "declares its size as A1:XFD1048576"),
     (bombs.huge_cell, ".xlsx", "Actions", "the sheet unpacks to 256 MB; the limit for one part"),
     (bombs.huge_entry, ".xlsx", "bomb.xlsx", "xl/media/image1.png unpacks to 512 MB"),
-    (bombs.many_rows, ".xlsx", "Actions", "more than 50000 rows"),
+    # 120,000 rows, not the benchmark's 300,000: those take 3.5 s of the 4 s here just to open, so
+    # a loaded machine reached the time limit (also a refusal, but not the one this case shows).
+    (lambda path: bombs.many_rows(path, count=120_000), ".xlsx", "Actions", "more than 50000 rows"),
     (lambda path: bombs.many_rows(path, declared=True), ".xlsx", "Actions", "declares its size as A1:A300000"),
     (bombs.wide_rows, ".xlsx", "Actions", "reading stopped after 4 s, the limit"),
     (bombs.yaml_aliases, ".yaml", "bomb.yaml", "repeated through aliases (*) expand to more than 2,000,000"),

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import email
 import email.policy
-from contextlib import suppress
 from datetime import date
 
 import pytest
 import pytest_asyncio
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 
 from links.return_links import ReturnLinkSigner
 from models.cycle_lifecycle import (
@@ -32,7 +30,7 @@ from store.cycles import write_cycles
 from store.db import session_scope
 from store.read_model import caught_mail
 from tests import factories as f
-from tests.helpers import days, eventually, eventually_async, sent, skip_to, today
+from tests.helpers import days, end_when_idle, eventually, eventually_async, sent, skip_to, today
 from tests.models.test_cycles import section_11
 from workflows.cycle_return import CyclePeriodWorkflow, CycleReturnWorkflow
 
@@ -59,19 +57,6 @@ async def a_return(env, task_queue, worker):
     yield start_one
     for handle in handles:
         await end_when_idle(handle)
-
-
-async def end_when_idle(handle: WorkflowHandle) -> None:
-    """Terminate a return once no activity of it is in flight: a mail batch cut off mid-send would
-    hold the shared time-skipping clock for the later tests until its timeout."""
-
-    async def idle() -> bool:
-        described = await handle.describe()
-        return described.status != WorkflowExecutionStatus.RUNNING or not described.raw_description.pending_activities
-
-    with suppress(RPCError):
-        await eventually_async(idle)
-        await handle.terminate(reason="the test is over")
 
 
 def answers(first: Rating = Rating.met, second: Rating = Rating.not_met, *, due: date) -> list[StandardAnswer]:
@@ -270,3 +255,68 @@ class TestAPeriod:
         run = CyclePeriodInput(cycle_id="NOPE")
         result = await period(env, run, "cycle-NOPE-x", task_queue)
         assert ([], ["there is no cycle 'NOPE'"]) == (result.started, result.problems)
+
+
+class TestTheRegistryNow:
+    async def test_a_new_lead_in_the_registry_is_asked_from_then_on(self, env, a_return, database_url):
+        """After the registry names another lead (an import), the open return learns it: the
+        reminder goes to the new lead, and the old lead may no longer submit."""
+        from gateway.cycles import sync_open_returns
+        from store.read_model import upsert_registry
+        from store.tables import Agency, Person
+        from tests.helpers import seed_registry
+
+        seed_registry(database_url)
+        handle = await a_return("2042-43", due_in=20)
+        due = (await today(env)) + days(20)
+        await told_eventually(database_url, "return_requested")
+        new_lead = "new.lead@icb.example"
+        with session_scope(database_url) as session:
+            upsert_registry(session=session, agencies=[Agency(name=f.ICB, safeguarding_lead_email=new_lead)],
+                            people=[Person(email=new_lead, roles="agency_lead", agency=f.ICB)], boards=[])  # fmt: skip
+        assert [handle.id] == await sync_open_returns(env.client, database_url)
+        assert [] == await sync_open_returns(env.client, database_url)  # told once
+        status = await handle.query(CycleReturnWorkflow.status)
+        assert (new_lead, "roles_changed") == (status.state.parties.lead, status.timeline[-1].kind)
+        await skip_to(env, due - days(5))
+        assert [[new_lead]] == await told_eventually(database_url, "return_reminder")
+        message = await refused(
+            lambda d: handle.execute_update(CycleReturnWorkflow.submit_return, d),
+            SubmitReturnInput(by=f.ICB_LEAD, answers=answers(due=due + days(30))),
+        )
+        assert message == "only BLMK Integrated Care Board's safeguarding lead may submit its return"
+
+
+class TestHistoryStaysSmall:
+    async def test_a_long_return_continues_as_new_keeping_everything(self, env, task_queue, worker, database_url):
+        """Past its bound, a return's workflow continues as new: the next run holds its stage,
+        answers, challenges and timeline, and takes the next decision."""
+        now = await today(env)
+        start = ReturnInput(cycle=section_11(board="Review Board"), period="2043-44", starts_on=now,
+                            due_on=now + days(60), agency=f.ICB, policy=POLICY, parties=PARTIES,
+                            continue_as_new_after=40)  # fmt: skip
+        workflow_id = return_workflow_id("S11", "2043-44", agency_key(f.ICB))
+        handle = await env.client.start_workflow(CycleReturnWorkflow.run, start, id=workflow_id, task_queue=task_queue)
+        first_run = (await handle.describe()).run_id
+        due = now + days(90)
+        latest = env.client.get_workflow_handle(workflow_id)
+        try:
+            for round_ in range(4):
+                submitted = SubmitReturnInput(by=f.ICB_LEAD, answers=answers(due=due), response=f"answer {round_}")
+                await latest.execute_update(CycleReturnWorkflow.submit_return, submitted)
+                challenged = ChallengeReturnInput(by=f.CHAIR, challenge=f"challenge {round_}")
+                await latest.execute_update(CycleReturnWorkflow.challenge_return, challenged)
+            described = await eventually_async(
+                lambda: _described_if(latest, lambda d: d.run_id != first_run)
+            )  # fmt: skip
+            assert described.run_id != first_run
+            status = await latest.query(CycleReturnWorkflow.status)
+            assert [c.challenge for c in status.state.challenges] == [f"challenge {n}" for n in range(4)]
+            assert status.state.stage is ReturnStage.challenged and status.timeline[0].kind == "requested"
+        finally:
+            await end_when_idle(latest)
+
+
+async def _described_if(handle, check):
+    described = await handle.describe()
+    return described if check(described) else None

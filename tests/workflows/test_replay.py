@@ -127,9 +127,11 @@ KIND_FILES = sorted((HISTORIES / "kinds").glob("*.json"))
 
 
 def test_every_other_workflow_kind_has_a_history():
-    """The short workflows added with the response pages and the board pack have recorded histories
-    (BoardDigestWorkflow has none yet)."""
-    assert {path.stem for path in KIND_FILES} >= {"FreshLinkWorkflow", "BoardPackWorkflow"}
+    """The short workflows added with the response pages and the board pack, and a cycle's period
+    and return, have recorded histories."""
+    assert {path.stem for path in KIND_FILES} >= {
+        "FreshLinkWorkflow", "BoardPackWorkflow", "CyclePeriodWorkflow", "CycleReturnWorkflow",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("path", KIND_FILES, ids=[path.stem for path in KIND_FILES])
@@ -137,10 +139,11 @@ async def test_the_other_kinds_replay_without_nondeterminism(path: Path):
     """The short workflows replay their recorded histories command for command."""
     from workflows.board_digest import BoardDigestWorkflow
     from workflows.board_pack import BoardPackWorkflow
+    from workflows.cycle_return import CyclePeriodWorkflow, CycleReturnWorkflow
     from workflows.fresh_link import FreshLinkWorkflow
 
     replaying = Replayer(
-        workflows=[FreshLinkWorkflow, BoardPackWorkflow, BoardDigestWorkflow],
+        workflows=[FreshLinkWorkflow, BoardPackWorkflow, BoardDigestWorkflow, CyclePeriodWorkflow, CycleReturnWorkflow],
         data_converter=pydantic_data_converter,
         workflow_runner=workflow_runner(),
     )

@@ -210,7 +210,6 @@ def _server_without_signal_handlers(config):
 
 
 EXAMPLE_ANCHOR = "2023-04-01"  # the example's dates are written as if this were today
-EXAMPLE_CYCLE = "S11"  # the example's cycle with a period under way
 
 
 async def _first_start(settings, client) -> str | None:
@@ -247,12 +246,8 @@ async def _first_start(settings, client) -> str | None:
         )
         marker.write_text(f"{date.today().isoformat()}\n", encoding="ascii")
         typer.echo(f"Imported the example plan {example.name}: {len(report.started)} recommendations started")
-        if EXAMPLE_CYCLE in report.cycles_written:
-            # One period of its Section 11 audit under way: each agency's lead asked for a return.
-            from gateway.cycles import start_period
-
-            await start_period(client, settings.database_url, settings.task_queue, EXAMPLE_CYCLE)
-            typer.echo(f"Started this period of the example's {EXAMPLE_CYCLE} cycle: each agency is asked for a return")
+        # The example's cycles' Schedules are made by the import; a period is started with
+        # `assure cycle run S11` (starting one here, with every return late, floods a first start).
     for item in plan.recommendations:
         progress = {a.action_id: a for a in (item.start.imported.actions if item.start.imported else [])}
         for action in item.start.actions:

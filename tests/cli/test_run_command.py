@@ -21,7 +21,7 @@ from tests.helpers import free_port
 from web.context import PROJECT_ROOT
 
 EXAMPLE = PROJECT_ROOT / "examples" / "mk-together-2022-23.yaml"
-pytestmark = [pytest.mark.devserver, pytest.mark.timeout(150)]
+pytestmark = [pytest.mark.devserver, pytest.mark.timeout(300)]
 
 
 def example_refs() -> set[str]:
@@ -125,13 +125,13 @@ async def test_the_run_command_brings_everything_up_and_ctrl_c_stops_it_all(tmp_
         assert running >= refs
         # `assure dev` registered the search attributes, so each workflow could publish its stage.
         staged = await running_recommendations(
-            f"127.0.0.1:{ports['temporal']}", refs, loop.time() + 15, query="AssureStage IS NOT NULL"
+            f"127.0.0.1:{ports['temporal']}", refs, loop.time() + 60, query="AssureStage IS NOT NULL"
         )
         assert staged >= refs
         # The example's import also starts its 32 reviews' clocks and a period of its Section 11
         # audit, whose first messages the catcher is still taking as the list is first asked for:
         # a page of hundreds of messages on a loaded machine takes more than a second to answer.
-        assert await answered(f"http://127.0.0.1:{ports['web']}/dev/mail", loop.time() + 60, wait=15)
+        assert await answered(f"http://127.0.0.1:{ports['web']}/dev/mail", loop.time() + 90, wait=30)
     finally:
         output = await stop(stack)
     assert group_members(stack.pid) == [], output

@@ -57,14 +57,11 @@ class CycleStoreActivities:
                 agencies = cycle.agencies_of([a.name for a in session.exec(select(Agency))])
         except SQLAlchemyError as exc:
             raise store_unavailable(exc) from None
-        chair = [parties.board_chair] if parties.board_chair else []
-        reviewers = list(dict.fromkeys([*parties.board_sponsors, *chair]))
         returns = [
             ReturnInput(
                 cycle=cycle, period=period.name, starts_on=period.starts_on, due_on=period.due_on, agency=agency,
                 policy=policy,
-                parties=ReturnParties(lead=parties.agency_leads.get(agency), reviewers=reviewers,
-                                      assurance_members=parties.assurance_members),
+                parties=ReturnParties.of(parties, agency),
             )
             for agency in agencies
         ]  # fmt: skip

@@ -203,11 +203,7 @@ def parties_now(database_url: str, board: str, agency: str) -> ReturnParties | N
             _, parties = board_context(session=session, board_name=board)
         except RegistryError:
             return None
-    chair = [parties.board_chair] if parties.board_chair else []
-    return ReturnParties(
-        lead=parties.agency_leads.get(agency), reviewers=list(dict.fromkeys([*parties.board_sponsors, *chair])),
-        assurance_members=parties.assurance_members,
-    )  # fmt: skip
+    return ReturnParties.of(parties, agency)
 
 
 async def sync_return_parties(client: Client, database_url: str, status: ReturnStatus) -> bool:

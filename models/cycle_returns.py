@@ -22,7 +22,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from models.cycles import Cycle, Standard
-from models.payloads import Day, Email, LongText, Payload, RequiredLongText, Title
+from models.payloads import Day, Email, LongText, Parties, Payload, RequiredLongText, Title
 
 
 class Rating(StrEnum):
@@ -89,6 +89,16 @@ class ReturnParties(Payload):
     lead: Email | None = None
     reviewers: list[Email] = Field(min_length=1)
     assurance_members: list[Email] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, parties: Parties, agency: str) -> ReturnParties:
+        """An agency's return's roles from its board's (``store.read_model.board_context``): the
+        agency's lead, the board's sponsors and chair as reviewers, the Assurance Board."""
+        chair = [parties.board_chair] if parties.board_chair else []
+        reviewers = list(dict.fromkeys([*parties.board_sponsors, *chair]))
+        return cls(
+            lead=parties.agency_leads.get(agency), reviewers=reviewers, assurance_members=parties.assurance_members
+        )
 
 
 class Challenge(Payload):

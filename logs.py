@@ -7,6 +7,7 @@ recommendation text, evidence or people's names: safeguarding data stays out of 
 from __future__ import annotations
 
 import logging
+import sys
 
 import structlog
 
@@ -24,6 +25,8 @@ def configure_logging(*, fmt: str = "console", level: int = logging.INFO) -> Non
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
+        # stderr, so a command's own output (``--json``) is all its stdout holds.
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level, format="%(levelname)s %(name)s %(message)s")

@@ -1,4 +1,5 @@
-"""The Temporal worker: runs RecommendationWorkflow, ReviewWorkflow, the cycles' workflows and their activities.
+"""The Temporal worker: runs RecommendationWorkflow, ReviewWorkflow, the cycles' workflows, a
+leaver's hand-over and their activities.
 
 Run it with ``python worker.py`` or ``assure worker``; settings come from ``ASSURE_*``.
 """
@@ -17,6 +18,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.board_pack_mail import BoardPackActivities
 from activities.cycle_store import CycleStoreActivities
 from activities.digest import add_to_board_digest
+from activities.hand_over import HandOverActivities
 from activities.mail.delivery import MailActivities
 from activities.projection import ProjectionActivities
 from activities.review_store import ReviewStoreActivities
@@ -29,6 +31,7 @@ from workflows.board_digest import BoardDigestWorkflow
 from workflows.board_pack import BoardPackWorkflow
 from workflows.cycle_return import CyclePeriodWorkflow, CycleReturnWorkflow
 from workflows.fresh_link import FreshLinkWorkflow
+from workflows.hand_over import HandOverWorkflow
 from workflows.recommendation import RecommendationWorkflow
 from workflows.review import ReviewWorkflow
 
@@ -53,6 +56,7 @@ def build_worker(client: Client, *, settings: Settings, executor: ThreadPoolExec
     """A worker for Assure's workflows, their decisions and the store, on the settings' task queue
     (``options`` go to ``temporalio.worker.Worker``, e.g. ``max_cached_workflows``)."""
     mail = MailActivities(settings)
+    hand_over = HandOverActivities(settings, client)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -64,6 +68,7 @@ def build_worker(client: Client, *, settings: Settings, executor: ThreadPoolExec
             BoardPackWorkflow,
             CyclePeriodWorkflow,
             CycleReturnWorkflow,
+            HandOverWorkflow,
         ],  # fmt: skip
         workflow_runner=workflow_runner(sandboxed=settings.workflow_sandbox),
         activities=[
@@ -71,6 +76,7 @@ def build_worker(client: Client, *, settings: Settings, executor: ThreadPoolExec
             mail.deliver_mail,
             add_to_board_digest,
             BoardPackActivities(settings, client).send_board_pack,
+            *hand_over.all(),
         ],
         # The store activities are synchronous (SQLAlchemy), so they run on threads.
         activity_executor=executor,

@@ -39,3 +39,4 @@ def main() -> None:
 # After ``app`` and ``_exit`` exist: each module imports them from here as it registers its
 # commands. The order is the order of ``assure --help``.
 from cli import running, plans, recommendations, cascade, measures, reports, operations, tokens, cycles  # noqa: E402, F401, I001
+from cli import people  # noqa: E402, F401, I001

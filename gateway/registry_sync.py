@@ -22,7 +22,14 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.payloads import CLOSED_STAGES, DecisionResult, Parties, SignOffInput, UpdatePartiesInput
+from models.payloads import (
+    CLOSED_STAGES,
+    DecisionResult,
+    EscalationPolicy,
+    Parties,
+    SignOffInput,
+    UpdatePartiesInput,
+)
 from models.people import cascade_step_problems, unregistered_people
 from store.db import session_scope
 from store.read_model import RegistryError, board_context
@@ -45,11 +52,11 @@ def registered_people(database_url: str) -> tuple[dict[str, list[str]], dict[str
         )
 
 
-def parties_for(database_url: str, board: str) -> Parties | None:
-    """Who holds a recommendation's roles now, for a recommendation sponsored by ``board``."""
+def parties_for(database_url: str, board: str) -> tuple[EscalationPolicy, Parties] | None:
+    """The escalation policy and who holds the roles now, for a recommendation sponsored by ``board``."""
     with session_scope(database_url) as session:
         try:
-            return board_context(session=session, board_name=board)[1]
+            return board_context(session=session, board_name=board)
         except RegistryError:
             return None
 
@@ -70,12 +77,16 @@ def _open_boards(database_url: str) -> dict[str, str]:
         return dict(rows.all())
 
 
-async def update_parties(client: Client, ref: str, parties: Parties, *, by: str = REGISTRY_ACTOR) -> bool:
-    """Send ``parties`` to the recommendation's workflow; False when it had them already (or is closed)."""
+async def update_parties(
+    client: Client, ref: str, held: tuple[EscalationPolicy, Parties], *, by: str = REGISTRY_ACTOR
+) -> bool:
+    """Send the board's policy and role holders to the recommendation's workflow; False when it had
+    them already (or is closed). A new policy applies from each next deadline (the timeline says so)."""
     from gateway.workflows import workflow_id_for
 
     handle = client.get_workflow_handle(workflow_id_for(ref))
-    change = UpdatePartiesInput(by=by, parties=parties, summary="the registry changed")
+    policy, parties = held
+    change = UpdatePartiesInput(by=by, parties=parties, summary="the registry changed", policy=policy)
     try:
         await handle.execute_update("update_parties", change, result_type=DecisionResult)
     except WorkflowUpdateFailedError as exc:
@@ -108,9 +119,9 @@ async def prepare_decision(client: Client, database_url: str, ref: str, decision
         from gateway.workflows import recommendation_status
 
         board = (await recommendation_status(client, ref)).board
-    parties = await asyncio.to_thread(parties_for, database_url, board)
-    if parties is not None:
-        await update_parties(client, ref, parties)
+    held = await asyncio.to_thread(parties_for, database_url, board)
+    if held is not None:
+        await update_parties(client, ref, held)
 
 
 async def _refuse_a_cascade_the_registry_has_left(
@@ -143,12 +154,12 @@ async def sync_registry(client: Client, database_url: str, *, refs: Collection[s
     gate = asyncio.Semaphore(SYNC_CONCURRENCY)
 
     async def one(ref: str, board: str) -> str | None:
-        parties = holders[board]
-        if parties is None:
+        held = holders[board]
+        if held is None:
             log.warning("registry_sync_skipped", ref=ref, reason="the board has no sponsor or the registry no member")
             return None
         async with gate:
-            return ref if await update_parties(client, ref, parties) else None
+            return ref if await update_parties(client, ref, held) else None
 
     changed = [ref for ref in await asyncio.gather(*(one(r, b) for r, b in sorted(boards.items()))) if ref]
     log.info("registry_synced", open=len(boards), changed=len(changed))

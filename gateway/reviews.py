@@ -144,8 +144,12 @@ def parse_milestone(payload: BaseModel | dict[str, Any]) -> RecordReviewMileston
 def may_record_milestone(database_url: str, board: str, person: str) -> bool:
     """Whether ``person`` may record milestones of a review of ``board`` now: its sponsor or chair
     as the registry has them, which ``record_review_milestone`` hands the workflow's check."""
-    parties = parties_for(database_url, board)
-    return parties is not None and may_record_milestones(parties, person)
+    held = parties_for(database_url, board)
+    from datetime import UTC, datetime
+
+    from models.measure_decisions import today_in_london
+
+    return held is not None and may_record_milestones(held[1], person, today_in_london(datetime.now(UTC)))
 
 
 async def record_review_milestone(
@@ -160,13 +164,13 @@ async def record_review_milestone(
     decision = parse_milestone(payload)
     handle = client.get_workflow_handle(review_workflow_id(review_ref))
     status = await review_status(client, review_ref)
-    parties = await asyncio.to_thread(parties_for, database_url, status.review.board)
-    if parties is None:
+    held = await asyncio.to_thread(parties_for, database_url, status.review.board)
+    if held is None:
         raise DecisionNotTaken("NotInRegistry", f"board {status.review.board!r} is not in the registry as it is now")
     try:
         if not status.closed:
             # The registry as it is now decides who may record: the workflow learns it first.
-            change = UpdateReviewPartiesInput(parties=parties)
+            change = UpdateReviewPartiesInput(parties=held[1])
             await handle.execute_update("update_parties", change, result_type=bool)
         return await handle.execute_update("record_review_milestone", decision, result_type=ReviewStatus)
     except WorkflowUpdateFailedError as exc:
@@ -178,3 +182,34 @@ async def record_review_milestone(
         if exc.status is not RPCStatusCode.NOT_FOUND:
             raise
     raise DecisionNotTaken("WrongStage", f"review {review_ref} has no clock left running: no milestone can be recorded")
+
+
+async def sync_open_reviews(client: Client, database_url: str) -> list[str]:
+    """Give every running review's clocks the registry's role holders now (after a leaver's
+    hand-over or an absence), so that its reminders go to the board's sponsors and chair of today;
+    returns the refs whose holders changed. A review whose clocks have all ended is left alone."""
+
+    def boards() -> dict[str, str]:
+        from sqlmodel import select
+
+        from store.tables import ReviewRow
+
+        with session_scope(database_url) as session:
+            return dict(session.exec(select(ReviewRow.review_ref, ReviewRow.board)).all())
+
+    changed = []
+    for review_ref, board in sorted((await asyncio.to_thread(boards)).items()):
+        held = await asyncio.to_thread(parties_for, database_url, board)
+        if held is None:
+            continue
+        handle = client.get_workflow_handle(review_workflow_id(review_ref))
+        try:
+            if await handle.execute_update(
+                "update_parties", UpdateReviewPartiesInput(parties=held[1]), result_type=bool
+            ):
+                changed.append(review_ref)
+        except RPCError as exc:
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                continue  # its clocks have ended (or never ran): no roles left to hold
+            raise
+    return changed

@@ -85,6 +85,9 @@ class LinkClaims(BaseModel):
     role: Role
     action_id: ActionId | None = None
     owner_epoch: int = Field(default=0, ge=0)
+    # A deputy's link for someone away (``models.cover``): ``person`` is the deputy, who acts in
+    # ``acting_for``'s role while the absence lasts.
+    acting_for: Email | None = None
 
 
 class LinkRefused(Exception):
@@ -270,7 +273,8 @@ def still_valid(
     so it stops when their measures pass to someone else. A closed recommendation refuses every
     link unless ``read_only`` (a page that only shows it).
     """
-    person = claims.person.casefold()
+    # A deputy's link stands in the absent person's shoes; the page checks the cover still holds.
+    person = (claims.acting_for or claims.person).casefold()
     if claims.ref != status.ref:
         return "This link is for a different recommendation."
     if status.stage in CLOSED_STAGES and not read_only:

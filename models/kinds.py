@@ -36,6 +36,8 @@ class EventKind(StrEnum):
     reading_recorded = "reading_recorded"
     reading_corrected = "reading_corrected"
     roles_changed = "roles_changed"
+    policy_changed = "policy_changed"
+    handed_over = "handed_over"
     mail_bounced = "mail_bounced"
     # What an effect could not do with the recommendation's data (``Lifecycle.problem``).
     store_refused = "store_refused"
@@ -143,6 +145,10 @@ class MessageKind(StrEnum):
     return_submitted = "return_submitted"
     return_challenged = "return_challenged"
     return_accepted = "return_accepted"
+    # People change (``gateway.people``): a successor's one summary; an agency lead told that
+    # someone is away with no deputy, so their mail comes to the lead.
+    hand_over_summary = "hand_over_summary"
+    absence_uncovered = "absence_uncovered"
 
 
 class Role(StrEnum):

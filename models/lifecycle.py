@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any, NoReturn
 
 from models.calendar import add_duration
+from models.cover import acting_label, covered_by, route
 from models.deadlines import ACK_LADDER, SYSTEM_ACTOR, Deadlines
 from models.kinds import EventKind, MessageKind, Role, audit_event, declined_detail, stage_event
 from models.mail_context import RecommendationMailFacts, mail_context, thread_of
@@ -49,7 +50,9 @@ from models.payloads import (
     Decision,
     DeclineInput,
     EscalationLevel,
+    EscalationPolicy,
     ExtensionRequest,
+    HandOverInput,
     ImportedProgress,
     MailDelivery,
     MailDeliveryResult,
@@ -102,6 +105,9 @@ class Lifecycle(Deadlines, MeasureDecisions):
     def __init__(self, state: RecommendationState, *, workflow_id: str) -> None:
         self.state = state
         self.workflow_id = workflow_id
+        # While a deputy's decision is applied: (deputy, the absent person it is taken for), so
+        # the timeline names both (``_event``).
+        self._acting: tuple[str, str] | None = None
 
     # --- construction ---------------------------------------------------------------------
 
@@ -216,6 +222,8 @@ class Lifecycle(Deadlines, MeasureDecisions):
     def _event(self, now: datetime, kind: str, actor: str, detail: str = "") -> None:
         self.state.seq += 1
         self.state.version += 1
+        if self._acting is not None and actor.lower() == self._acting[1]:
+            actor = acting_label(*self._acting)
         self.state.timeline.append(TimelineEvent(seq=self.state.seq, at=now, kind=kind, actor=actor, detail=detail))
 
     def _notify(
@@ -235,17 +243,28 @@ class Lifecycle(Deadlines, MeasureDecisions):
         different contents (each reporter told of their own measures). ``roles`` names why some
         recipients hear, where the recommendation's roles would not say it (a cascade lead asked
         to confirm)."""
-        unique = sorted({r for r in recipients if r})
-        if not unique:
+        meant_for = sorted({r for r in recipients if r})
+        if not meant_for:
             return
         action_id = action.action_id if action else None
         key = f"{self.thread_id}/{self.state.seq}/{kind}/{action_id or '-'}" + (f"/{part}" if part else "")
         given = roles or {}
+        # Someone away: their deputy receives it in their place, told whom they act for and till
+        # when, and with the absent person's role (a deputy who gets it in their own right as well
+        # is told once, as themselves).
+        unique, role_for, acting = route(
+            self.state.parties.absences,
+            meant_for,
+            today_in_london(now),
+            lambda person: given.get(person) or self._role_of(person, action),
+        )
+        if acting:
+            context["acting_for"] = acting
         facts = RecommendationMailFacts.of_recommendation(
             self.state.recommendation,
             stage=self.state.stage,
             thread=self.thread_id,
-            roles={r: given.get(r) or self._role_of(r, action) for r in unique},
+            roles=role_for,
         )
         self.state.outbox.append(
             Notification(
@@ -368,21 +387,48 @@ class Lifecycle(Deadlines, MeasureDecisions):
 
     def may(self, rule: DecisionRule, by: str, action_id: str | None, now: datetime) -> None:
         """Refuse unless ``by`` may take ``rule``'s decision now (on ``action_id``, if it names one)."""
+        self._taken_as(rule, by, action_id, now)
+
+    def _taken_as(self, rule: DecisionRule, by: str, action_id: str | None, now: datetime) -> str:
+        """Whose decision ``by`` takes: their own, or, when it is not theirs to take, that of
+        someone away today whom they stand in for (``models.cover``)."""
         _refuse_unless(
             not self.closed, f"{self.state.recommendation.ref} is closed ({self.state.stage.value})", "WrongStage"
         )
-        rule.may(self, by, action_id, now)
+        try:
+            rule.may(self, by, action_id, now)
+            return by
+        except DecisionRefused as refused:
+            if refused.type != "WrongPerson":
+                raise
+            for absent in covered_by(self.state.parties.absences, by, today_in_london(now)):
+                try:
+                    rule.may(self, absent, action_id, now)
+                except DecisionRefused:
+                    continue
+                return absent
+            raise
+
+    def _as_taken(self, decision: Decision, now: datetime) -> Decision:
+        rule = rule_for(decision)
+        whom = self._taken_as(rule, decision.by, getattr(decision, "action_id", None), now)
+        return decision if whom == decision.by else decision.model_copy(update={"by": whom})
 
     def check(self, decision: Decision, now: datetime) -> None:
         """Refuse ``decision`` with a reason, or return if it may be applied."""
-        rule = rule_for(decision)
-        self.may(rule, decision.by, getattr(decision, "action_id", None), now)
-        rule.check(self, decision, now)
+        rule_for(decision).check(self, self._as_taken(decision, now), now)
 
     def apply(self, decision: Decision, now: datetime) -> None:
-        """Apply a checked decision, then move the stage on if it is now complete."""
-        rule_for(decision).apply(self, decision, now)
-        self._advance(now, decision.by)
+        """Apply a checked decision, then move the stage on if it is now complete. A deputy's
+        decision for someone away is applied as theirs and recorded as "D, acting for X"."""
+        taken = self._as_taken(decision, now)
+        if taken.by != decision.by:
+            self._acting = (decision.by.lower(), taken.by.lower())
+        try:
+            rule_for(decision).apply(self, taken, now)
+            self._advance(now, taken.by)
+        finally:
+            self._acting = None
 
     def _require_sponsor(self, by: str) -> None:
         self._require_person(by, self._sponsors(), "a sponsor or the chair of the sponsoring board")
@@ -920,15 +966,25 @@ class Lifecycle(Deadlines, MeasureDecisions):
     def check_update_parties(self, d: UpdatePartiesInput, now: datetime) -> None:
         """Refused when nothing would change, so that a registry sync costs no history where it has
         nothing to say."""
+        new_policy = d.policy is not None and d.policy != self.state.policy
         _refuse_unless(
-            d.parties.model_dump() != self.state.parties.model_dump(), "the roles are unchanged", "Unchanged"
+            new_policy or d.parties.model_dump() != self.state.parties.model_dump(),
+            "the roles are unchanged",
+            "Unchanged",
         )
 
     def apply_update_parties(self, d: UpdatePartiesInput, now: datetime) -> None:
         """Take the registry's role holders as they are now. Links and pages ask the workflow who
         holds which role, so a removed holder's links stop working from this event on, and new mail
         goes to the new holders."""
+        if d.policy is not None and d.policy != self.state.policy:
+            # Rungs already reached stay reached; each next deadline is counted by the new policy.
+            changed = _policy_changes(self.state.policy, d.policy)
+            self.state.policy = d.policy
+            self._event(now, EventKind.policy_changed, d.by, f"{changed}; from each next deadline on")
         before, after = self.state.parties, d.parties
+        if before.model_dump() == after.model_dump():
+            return
         changes = _role_changes(before, after)
         waiting = set(self._waiting_leads()) if self.state.stage is Stage.cascade else set()
         self.state.parties = after
@@ -936,6 +992,55 @@ class Lifecycle(Deadlines, MeasureDecisions):
         if self.state.stage is Stage.cascade:
             # An agency's new safeguarding lead takes over its confirmation: asked, as the old was.
             self._ask_cascade_leads(now, sorted(set(self._waiting_leads()) - waiting))
+
+    # --- a leaver ---------------------------------------------------------------------------
+
+    def parts_held(self, person: str) -> list[str]:
+        """What ``person`` holds on this recommendation by name (not through the registry's roles)."""
+        who = person.lower()
+        parts = [f"action {a.action_id}" for a in self.state.actions if a.is_open and a.owner.lower() == who]
+        plan = self.state.dissemination
+        if plan is not None and plan.owner.strip().lower() == who:
+            parts.append("the dissemination plan")
+        if plan is not None:
+            parts += [f"the cascade to {s.agency}" for s in plan.cascade if (s.lead or "").lower() == who]
+        if self.state.audit_plan is not None and self.state.audit_plan.auditor.strip().lower() == who:
+            parts.append("the audit")
+        parts += [f"measure {m.measure_id}" for m in self.state.measures if m.reporter.lower() == who]
+        return parts
+
+    def check_hand_over(self, d: HandOverInput, now: datetime) -> None:
+        _refuse_unless(not self.closed, f"{self.state.recommendation.ref} is closed", "WrongStage")
+        _refuse_unless(
+            bool(self.parts_held(d.leaver)),
+            f"{d.leaver} holds no part of {self.state.recommendation.ref} by name",
+            "Unchanged",
+        )
+
+    def apply_hand_over(self, d: HandOverInput, now: datetime) -> None:
+        """Pass everything the leaver holds by name to the successor, quietly: the successor hears
+        once for all of a leaver's recommendations (the hand-over's summary), not once for each.
+        Work in hand stays as it stands; old links die with the owner's new epoch."""
+        who, successor = d.leaver.lower(), d.successor.lower()
+        parts = self.parts_held(who)
+        for action in self.state.actions:
+            if action.is_open and action.owner.lower() == who:
+                action.owner = successor
+                action.owner_epoch += 1
+        plan = self.state.dissemination
+        if plan is not None:
+            steps = [
+                s.model_copy(update={"lead": successor}) if (s.lead or "").lower() == who else s for s in plan.cascade
+            ]
+            owner = successor if plan.owner.strip().lower() == who else plan.owner
+            self.state.dissemination = plan.model_copy(update={"cascade": steps, "owner": owner})
+        audit = self.state.audit_plan
+        if audit is not None and audit.auditor.strip().lower() == who:
+            self.state.audit_plan = audit.model_copy(update={"auditor": successor})
+        for measure in self.state.measures:
+            if measure.reporter.lower() == who:
+                measure.reporter = successor
+        self._event(now, EventKind.handed_over, d.by, f"{who} left: {', '.join(parts)} passed to {successor}")
 
     def _advance(self, now: datetime, actor: str) -> None:
         """Move from ``action`` to ``in_progress`` to ``dissemination_plan`` as actions settle."""
@@ -1102,6 +1207,12 @@ ABSURD_REACH_FACTOR = 10
 def _percent(part: int, whole: int) -> int:
     """``part`` as a whole per cent of ``whole``, rounded down (0 of nothing is 0)."""
     return part * 100 // whole if whole > 0 else 0
+
+
+def _policy_changes(before: EscalationPolicy, after: EscalationPolicy) -> str:
+    """Plain words for a board's new escalation policy, field by field (for the timeline)."""
+    old, new = before.model_dump(), after.model_dump()
+    return "; ".join(f"{name.replace('_', ' ')} {old[name]} → {new[name]}" for name in new if old[name] != new[name])
 
 
 def _role_changes(before: Parties, after: Parties) -> list[str]:

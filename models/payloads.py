@@ -223,6 +223,10 @@ Theme = Annotated[ShortText, AfterValidator(theme_key)]
 Themes = Annotated[list[Theme], Field(max_length=MAX_THEMES), AfterValidator(_distinct_themes)]
 
 
+# Open recommendations a hand-over asks in one activity: small enough to retry whole.
+HAND_OVER_BATCH = 50
+
+
 class Payload(BaseModel):
     """Base for every payload: unknown fields are an error, not silently dropped."""
 
@@ -269,6 +273,28 @@ class EscalationPolicy(Payload):
         return self
 
 
+class Absence(Payload):
+    """Someone away from ``first_day`` to ``last_day`` (both included), and who stands in for them.
+
+    ``deputy`` is resolved by the registry when the absence reaches a workflow: the deputy named for
+    the absence, else the person's standing deputy, else their agency's safeguarding lead, else the
+    board's first sponsor (``cover`` says which), so that nothing meant for them goes unseen."""
+
+    person: Email
+    first_day: Day
+    last_day: Day
+    deputy: Email
+    cover: Literal["deputy", "agency_lead", "board_sponsor"] = "deputy"
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Absence:
+        if self.last_day < self.first_day:
+            raise ValueError("an absence's last day must not be before its first")
+        if self.deputy.lower() == self.person.lower():
+            raise ValueError("a person cannot be their own deputy")
+        return self
+
+
 class Parties(Payload):
     """Who may decide what for this recommendation, resolved from the registry at start."""
 
@@ -277,6 +303,9 @@ class Parties(Payload):
     assurance_members: list[Email] = Field(min_length=1)
     auditors: list[Email] = Field(default_factory=list)
     agency_leads: dict[str, Email] = Field(default_factory=dict)
+    # Absences now and to come of the people the registry holds, with who covers each
+    # (``models.cover``): the workflow routes mail and takes decisions by its own clock.
+    absences: list[Absence] = Field(default_factory=list, max_length=500)
 
 
 class Recommendation(Payload):
@@ -614,13 +643,66 @@ class RecordBoardDecisionInput(Decision):
 
 
 class UpdatePartiesInput(Payload):
-    """The registry changed: who now holds the recommendation's roles. Not a person's decision, so
-    not in the decision table (``models.lifecycle.DECISION_RULES``); sent by the registry sync
-    with ``by`` naming who changed it."""
+    """The registry changed: who now holds the recommendation's roles, and the board's escalation
+    policy (None: unchanged). Not a person's decision, so not in the decision table
+    (``models.lifecycle.DECISION_RULES``); sent by the registry sync with ``by`` naming who changed it."""
 
     by: ShortText
     parties: Parties
     summary: ShortText = ""
+    policy: EscalationPolicy | None = None
+
+
+class HandOverInput(Payload):
+    """Someone has left: every part ``leaver`` holds on the recommendation (actions, plans, audit,
+    measures, a named cascade lead) passes to ``successor``. Sent by the leaver's hand-over with
+    ``by`` naming who recorded the leaving; the roles the registry gives are moved there."""
+
+    by: ShortText
+    leaver: Email
+    successor: Email
+
+    @model_validator(mode="after")
+    def _two_people(self) -> HandOverInput:
+        if self.leaver.lower() == self.successor.lower():
+            raise ValueError("the successor must be someone other than the leaver")
+        return self
+
+
+class HandOverStart(Payload):
+    """A leaver's hand-over to run (``workflows.hand_over``), once the registry has recorded it."""
+
+    leaver: Email
+    successor: Email
+    by: ShortText
+    # What moved in the registry itself (their board and agency roles), for the summary.
+    registry_moved: list[ShortText] = Field(default_factory=list, max_length=200)
+
+
+class HandedOver(Payload):
+    """What passed to the successor on one recommendation."""
+
+    ref: str
+    parts: list[str]
+
+
+class HandOverBatch(Payload):
+    start: HandOverStart
+    refs: list[str] = Field(max_length=HAND_OVER_BATCH)
+
+
+class HandOverProgress(Payload):
+    """Where a hand-over stands: how many of the open recommendations were asked, what moved
+    where, which could not be asked (named for an operator), and whether the registry's change
+    reached the running workflows and the successor was told."""
+
+    total: int = 0
+    done: int = 0
+    moved: list[HandedOver] = Field(default_factory=list)
+    failed: list[str] = Field(default_factory=list)
+    synced: bool = False
+    summary_sent: bool = False
+    finished: bool = False
 
 
 # --- state --------------------------------------------------------------------------------

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from models.cover import covered_by
 from models.kinds import Role
 from models.lifecycle import DECISION_RULES, DecisionRefused, Lifecycle, Scope
+from models.measure_decisions import today_in_london
 from models.payloads import Payload
 
 
@@ -31,8 +33,18 @@ class Reader(Payload):
     decisions: list[OpenDecision]
 
 
-def roles_of(life: Lifecycle, person: str) -> list[Role]:
-    """Every role ``person`` holds on the recommendation, in a fixed order."""
+def roles_of(life: Lifecycle, person: str, now: datetime | None = None) -> list[Role]:
+    """Every role ``person`` holds on the recommendation, in a fixed order; with ``now``, also
+    those of everyone away whom they stand in for that day (``models.cover``)."""
+    held = _own_roles(life, person)
+    if now is not None:
+        for absent in covered_by(life.state.parties.absences, person, today_in_london(now)):
+            held += [role for role in _own_roles(life, absent) if role not in held]
+    order = list(Role)
+    return sorted(held, key=order.index)
+
+
+def _own_roles(life: Lifecycle, person: str) -> list[Role]:
     who = person.lower()
     parties = life.state.parties
     held = {
@@ -69,4 +81,4 @@ def open_decisions(life: Lifecycle, person: str, now: datetime) -> list[OpenDeci
 
 def reader_of(life: Lifecycle, person: str, now: datetime) -> Reader:
     """The ``reader`` query's answer: ``person``'s roles and open decisions."""
-    return Reader(person=person.lower(), roles=roles_of(life, person), decisions=open_decisions(life, person, now))
+    return Reader(person=person.lower(), roles=roles_of(life, person, now), decisions=open_decisions(life, person, now))

@@ -26,6 +26,7 @@ from urllib.parse import quote
 from pydantic import Field, ValidationError
 
 from models.calendar import add_duration, subtract_duration
+from models.cover import acting_label, covered_by, route
 from models.kinds import MessageKind, Role
 from models.measure_decisions import today_in_london
 from models.payloads import (
@@ -186,11 +187,21 @@ def clock_words(clock: ReviewClock) -> str:
     return f"{clock.starts.value} to {clock.ends.value}"
 
 
-def may_record_milestones(parties: Parties, person: str) -> bool:
-    """Whether ``person`` may record a review's milestones: its board's sponsor or chair. The one
-    rule for the workflow's check and for the page that offers the form."""
-    people = [*parties.board_sponsors, *([parties.board_chair] if parties.board_chair else [])]
-    return any(person.casefold() == p.casefold() for p in people)
+def may_record_milestones(parties: Parties, person: str, day: date | None = None) -> bool:
+    """Whether ``person`` may record a review's milestones: its board's sponsor or chair, or (on
+    ``day``) the deputy of one who is away. The one rule for the workflow's check and for the page
+    that offers the form."""
+    return recording_for(parties, person, day) is not None
+
+
+def recording_for(parties: Parties, person: str, day: date | None = None) -> str | None:
+    """Whose milestone ``person`` records: their own as the board's sponsor or chair, else that of
+    a sponsor or chair away on ``day`` whom they stand in for; None if neither."""
+    people = {p.casefold() for p in [*parties.board_sponsors, *([parties.board_chair] if parties.board_chair else [])]}
+    if person.casefold() in people:
+        return person
+    covered = covered_by(parties.absences, person, day) if day is not None else []
+    return next((absent for absent in covered if absent.casefold() in people), None)
 
 
 class ReviewLifecycle:
@@ -297,7 +308,11 @@ class ReviewLifecycle:
             # The board heard on the missed day, unless that rung was skipped: then it hears now too.
             board_told = recipients if skipped else board_people[-1:]
             recipients = list(dict.fromkeys([*parties.assurance_members, *board_told]))
-        roles = self._roles(recipients)
+        own_roles = self._roles(recipients)
+        # Someone away: their deputy receives it in their place (``models.cover``).
+        recipients, roles, acting = route(
+            parties.absences, recipients, today_in_london(now), lambda person: own_roles.get(person, "")
+        )
         due = clock.due_on(started_on)
         days = dict(self._rung_days(clock, started_on))
         escalates_on = days[ClockRung.escalated].isoformat() if rung is not ClockRung.escalated else ""
@@ -318,6 +333,7 @@ class ReviewLifecycle:
             "review_kind": self.review.kind.value,
             "thread": f"{review_workflow_id(self.review.review_ref)}/{self.state.created_at.isoformat()}",
             "roles": roles,
+            "acting_for": acting,
             "clock": clock.model_dump(mode="json", exclude={"kind"}),
             "started_on": started_on.isoformat(),
             "due_on": due.isoformat(),
@@ -345,8 +361,8 @@ class ReviewLifecycle:
 
     # --- the decision ------------------------------------------------------------------------
 
-    def may_record(self, person: str) -> bool:
-        return may_record_milestones(self.state.parties, person)
+    def may_record(self, person: str, now: datetime) -> bool:
+        return may_record_milestones(self.state.parties, person, today_in_london(now))
 
     def check(self, decision: RecordReviewMilestoneInput, now: datetime) -> Review:
         """The review with the milestone recorded, or ``ReviewRefused`` saying why not."""
@@ -355,7 +371,7 @@ class ReviewLifecycle:
                 f"review {self.review.review_ref} has no clock left running: correct its days in the Reviews sheet",
                 type="WrongStage",
             )
-        if not self.may_record(decision.by):
+        if not self.may_record(decision.by, now):
             raise ReviewRefused(
                 f"{decision.by} may not record this review's milestones: only {self.review.board}'s sponsors and chair",
                 type="WrongPerson",
@@ -379,7 +395,9 @@ class ReviewLifecycle:
         self.state.review = review
         kind = ReviewEvent.milestone_corrected if corrected else ReviewEvent.milestone_recorded
         detail = f"{decision.milestone.value} on {decision.on.isoformat()}"
-        self._event(now, kind, decision.by, f"{detail}: {decision.note}" if decision.note else detail)
+        whom = recording_for(self.state.parties, decision.by, today_in_london(now)) or decision.by
+        actor = decision.by if whom == decision.by else acting_label(decision.by.lower(), whom.lower())
+        self._event(now, kind, actor, f"{detail}: {decision.note}" if decision.note else detail)
         if self.closed:
             self._event(now, ReviewEvent.clocks_ended, SYSTEM_ACTOR)
 

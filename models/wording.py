@@ -185,6 +185,8 @@ MESSAGE_NAMES: dict[str, str] = {
     M.return_submitted: "a return to review",
     M.return_challenged: "a challenge to your agency's return",
     M.return_accepted: "a note that your agency's return is accepted",
+    M.hand_over_summary: "a summary of what passed to you from someone who left",
+    M.absence_uncovered: "a note that someone of your agency is away with no deputy",
 }
 
 
@@ -249,6 +251,8 @@ EVENT_WORDS: dict[str, str] = {
     E.owner_reminded: "The board reminded the owner",
     E.board_decision: "The board's decision recorded",
     E.roles_changed: "Who holds the roles changed",
+    E.policy_changed: "The board's escalation policy changed",
+    E.handed_over: "Someone left: their part passed to a successor",
     E.mail_bounced: "An email could not be delivered",
     # Problems an operator must see (``activities.problems``).
     E.store_refused: "Assure could not save this recommendation's record: an operator is needed",
@@ -393,3 +397,14 @@ def every_words(duration: str) -> str:
 
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+# What a registry change was (``RegistryChange.what``), as the person's page lists it.
+REGISTRY_CHANGE_WORDS: dict[str, str] = {
+    "absence": "Absence",
+    "deputy": "Deputy",
+    "left": "Left",
+    "person": "Registry entry",
+    "agency": "Agency",
+    "board": "Board",
+}

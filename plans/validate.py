@@ -454,6 +454,20 @@ def _unique(check: _Check, sheet: str, seen: dict[str, int], key: str, number: i
     return True
 
 
+def check_registry(sheets: dict[str, Sheet]) -> tuple[list[Agency], list[Person], list[Board], list[Problem]]:
+    """The registry of ``sheets`` (its Agencies, People and Boards, each whole) and every problem
+    found, by the import's own rules: a registry edit made without a workbook
+    (``store.registry_edits``) is checked by these too, so one rule is one rule."""
+    check = _Check()
+    _missing_columns(sheets, check)
+    plan = Plan()
+    plan.agencies = _agencies(sheets.get("Agencies"), check)
+    plan.people = _people(sheets.get("People"), check)
+    plan.boards = _boards(sheets.get("Boards"), check)
+    _registry_links(plan, sheets, check)
+    return plan.agencies, plan.people, plan.boards, sorted(set(check.problems), key=_order)
+
+
 def _agencies(sheet: Sheet | None, check: _Check) -> list[Agency]:
     rows: list[Agency] = []
     seen: dict[str, int] = {}

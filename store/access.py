@@ -58,3 +58,15 @@ def viewer_for(*, session: Session, person: Person) -> Viewer:
         lead_of=person.agency if "agency_lead" in roles and person.agency else None,
         roles=frozenset(roles),
     )
+
+
+def may_manage(viewer: Viewer, person: Person, *, leaving: bool = False) -> bool:
+    """Who may see and change someone's deputy and absences (they, their agency's safeguarding
+    lead, an admin), and record that they left (the lead or an admin): the one rule for the
+    dashboard's people pages and the API's people routes."""
+    if "admin" in viewer.roles:
+        return True
+    if not leaving and viewer.email.lower() == person.email.lower():
+        return True
+    agency = person.agency.strip().casefold()
+    return bool(agency) and viewer.lead_of is not None and viewer.lead_of.strip().casefold() == agency

@@ -27,6 +27,8 @@ def issue_token(*, session: Session, email: str) -> str:
     person = session.exec(select(Person).where(Person.email == email.strip().lower())).first()
     if person is None:
         raise UnknownPerson(f"{email} is not in the registry; import them with their roles first")
+    if person.left_on is not None:
+        raise UnknownPerson(f"{email} has left the partnership ({person.left_on}); issue a token to their successor")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiToken(token_hash=_hash(token), person=person.email, created_at=datetime.now(UTC)))
     return token
@@ -54,6 +56,8 @@ def person_for_token(*, session: Session, token: str) -> Person | None:
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_hash, _hash(token)):
         return None
     person = session.exec(select(Person).where(Person.email == row.person)).first()
+    if person is not None and person.left_on is not None:
+        return None  # someone who has left: their tokens end with them
     if person is not None:
         session.expunge(person)
     return person

@@ -18,6 +18,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
 
+from models.measure_decisions import today_in_london
 from models.payloads import (
     EscalationPolicy,
     Notification,
@@ -26,8 +27,10 @@ from models.payloads import (
     ProjectionInput,
 )
 from models.rag import rag
+from store.cover import absences_from, resolved_absences
 from store.measures import write_measures
 from store.tables import (
+    AbsenceRow,
     ActionRow,
     Agency,
     Board,
@@ -429,14 +432,17 @@ def board_context(*, session: Session, board_name: str) -> tuple[EscalationPolic
     board = session.exec(select(Board).where(Board.name == board_name)).first()
     if board is None:
         raise RegistryError(f"there is no board called {board_name!r} in the registry")
-    return registry_context(board, list(session.exec(select(Person))), list(session.exec(select(Agency))))
+    absences = absences_from(session, today_in_london(datetime.now(UTC)))
+    return registry_context(
+        board, list(session.exec(select(Person))), list(session.exec(select(Agency))), absences=absences
+    )
 
 
 POLICY_FIELDS = frozenset(EscalationPolicy.model_fields)
 
 
 def registry_context(
-    board: Board, people: Sequence[Person], agencies: Sequence[Agency]
+    board: Board, people: Sequence[Person], agencies: Sequence[Agency], *, absences: Sequence[AbsenceRow] = ()
 ) -> tuple[EscalationPolicy, Parties]:
     """``board_context`` over registry rows in hand (a file being imported, say), not the store."""
 
@@ -460,8 +466,12 @@ def registry_context(
         assurance_members=members,
         auditors=with_role("auditor"),
         agency_leads=leads,
+        absences=resolved_absences(absences, people, agencies, sponsors),
     )
     return policy, parties
+
+
+PEOPLE_CHANGE_FIELDS = frozenset({"deputy", "left_on", "successor"})
 
 
 def upsert_registry(
@@ -471,7 +481,10 @@ def upsert_registry(
     for model, rows, key in ((Agency, agencies, "name"), (Person, people, "email"), (Board, boards, "name")):
         for row in rows:
             existing = session.exec(select(model).where(getattr(model, key) == getattr(row, key))).first()
-            values = row.model_dump(exclude={"id"})
+            # A person's deputy and leaving are kept by Assure, not by a workbook: an import
+            # leaves them as they are (``store.people``).
+            kept = PEOPLE_CHANGE_FIELDS if model is Person and existing is not None else set()
+            values = row.model_dump(exclude={"id", *kept})
             if existing is None:
                 session.add(model(**values))
             else:

@@ -83,8 +83,11 @@ def _hash(token: str) -> str:
 
 
 def registered_person(*, session: Session, email: str) -> Person | None:
-    """The registry person with this address, detached, or None."""
+    """The registry person with this address, detached, or None; None too for someone who has
+    left (``store.people``): their sign-in, sessions and tokens end with their leaving."""
     person = session.exec(select(Person).where(Person.email == email.strip().lower())).first()
+    if person is not None and person.left_on is not None:
+        return None
     if person is not None:
         session.expunge(person)
     return person

@@ -62,8 +62,43 @@ class Person(SQLModel, table=True):
     agency: str = Field(default="", max_length=100)
     roles: str = Field(default="", max_length=1000)
 
+    # The person's standing deputy (a registered person of the same agency), who covers their
+    # absences unless an absence names another (``models.cover``).
+    deputy: str = Field(default="", max_length=254)
+    # Set when they left the partnership: their links and sign-in stop, their parts passed on.
+    left_on: date | None = None
+    successor: str = Field(default="", max_length=254)
+
     def role_list(self) -> list[str]:
         return [r.strip() for r in self.roles.split(",") if r.strip()]
+
+
+class AbsenceRow(SQLModel, table=True):
+    """A period someone is away (both days included), and the deputy named for it ("" for their
+    standing deputy, or else their agency's lead)."""
+
+    __tablename__ = "absence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person: str = Field(index=True, max_length=254)
+    first_day: date
+    last_day: date = Field(index=True)
+    deputy: str = Field(default="", max_length=254)
+    recorded_by: str = Field(max_length=254)
+    recorded_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class RegistryChange(SQLModel, table=True):
+    """One change to the registry made without a workbook: who made it, when, and what it was."""
+
+    __tablename__ = "registry_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UtcDateTime, index=True)
+    by: str = Field(max_length=254)
+    subject: str = Field(max_length=254)  # the person, agency or board changed
+    what: str = Field(max_length=40)  # absence, deputy, left, person, agency, board
+    detail: str = Field(default="", max_length=2000)
 
 
 class Board(SQLModel, table=True):

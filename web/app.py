@@ -24,7 +24,19 @@ from links.signed import signer_from_settings, signing_key
 from plans.sheets import MAX_FILE_BYTES
 from settings import Settings, get_settings
 from store.sessions import SessionCookies, SignInLinks
-from web import api, cycle_pages, dashboard, report_pages, response_pages, return_pages, review_pages, sign_in
+from web import (
+    api,
+    cycle_pages,
+    dashboard,
+    people_pages,
+    registry_api,
+    registry_pages,
+    report_pages,
+    response_pages,
+    return_pages,
+    review_pages,
+    sign_in,
+)
 from web.context import GOVUK_DIST, PROJECT_ROOT, WebContext, utc_now
 from web.docs import add_docs
 from web.security import AccessLog, BodyLimit, CsrfTokens, RateLimits, SecurityHeaders
@@ -91,11 +103,14 @@ def create_app(
     app.include_router(response_pages.router)
     app.include_router(return_pages.router)
     app.include_router(api.router)
+    app.include_router(registry_api.router)
     app.include_router(sign_in.router)
     app.include_router(dashboard.router)
     app.include_router(report_pages.router)
     app.include_router(review_pages.router)
     app.include_router(cycle_pages.router)
+    app.include_router(people_pages.router)
+    app.include_router(registry_pages.router)
     if dev_pages:
         from web import dev_pages as dev
 

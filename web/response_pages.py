@@ -28,6 +28,10 @@ from web.recommendation_view import FormView, PageParts, offered, recommendation
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
+ACTING_OVER_REASON = (
+    "You were sent this link to stand in for someone while they were away. They are back (or someone "
+    "else covers for them now), so this link no longer works."
+)
 
 
 @dataclass
@@ -51,6 +55,12 @@ async def _open(ctx: WebContext, token: str, *, read_only: bool) -> Opened:
         raise LinkRefused("This link is for a recommendation that is not in Assure.") from None
     holders = ROLE_HOLDERS[claims.role]
     current = None if claims.role == "owner" else ([claims.person] if holders & set(reader.roles) else [])
+    if claims.acting_for is not None:
+        # A deputy's link works while they stand in: the workflow gives the reader the absent
+        # person's roles only on the days of the absence (``models.cover``).
+        current = None
+        if not holders & set(reader.roles):
+            raise Revoked(ACTING_OVER_REASON, claims)
     reason = still_valid(claims, status, current, read_only=read_only)
     if reason:
         raise Revoked(reason, claims)

@@ -101,9 +101,15 @@ TOKEN_PREFIXES = ("/r/", "/c/", "/sign-in/")  # the links that carry a personal 
 _TOKEN_IN_PATH = re.compile(rf"^({'|'.join(re.escape(prefix) for prefix in TOKEN_PREFIXES)})[^/]+")
 
 
+# The pages and routes about one person name them in their path: the address is not logged.
+PERSON_PREFIXES = ("/dashboard/people/", "/dashboard/hand-overs/", "/dashboard/registry/people/", "/api/people/",
+                   "/api/hand-overs/", "/api/registry/people/")  # fmt: skip
+_PERSON_IN_PATH = re.compile(rf"^({'|'.join(re.escape(prefix) for prefix in PERSON_PREFIXES)})[^/]+")
+
+
 def redact_path(path: str) -> str:
-    """The request path with any link token replaced, fit for a log line."""
-    return _TOKEN_IN_PATH.sub(r"\1<token>", path)
+    """The request path with any link token or person's address replaced, fit for a log line."""
+    return _PERSON_IN_PATH.sub(r"\1<person>", _TOKEN_IN_PATH.sub(r"\1<token>", path))
 
 
 def headers_for(path: str) -> dict[str, str]:

@@ -186,3 +186,22 @@ RETURN_EVENTS: dict[str, str] = {
     ReturnEvent.mail_failed: "An email could not be sent",
     ReturnEvent.store_refused: "The store refused the return",
 }
+
+
+# A registry role (``Person.roles``) as the person's page lists it.
+REGISTRY_ROLE_WORDS: dict[str, str] = {
+    "owner": "Action owner",
+    "agency_lead": "Agency safeguarding lead",
+    "assurance_member": "Assurance Board member",
+    "auditor": "Auditor",
+    "admin": "Administrator of Assure",
+}
+BOARD_ROLE_WORDS = {"board_sponsor": "Sponsor of", "board_chair": "Chair of"}
+
+
+def registry_role_words(role: str) -> str:
+    """``board_sponsor:Review Board`` -> ``Sponsor of Review Board``; an unknown role as it is."""
+    kind, _, board = role.partition(":")
+    if board and kind in BOARD_ROLE_WORDS:
+        return f"{BOARD_ROLE_WORDS[kind]} {board}"
+    return REGISTRY_ROLE_WORDS.get(role, role)

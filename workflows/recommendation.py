@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         Decision,
         DecisionResult,
         DeclineInput,
+        HandOverInput,
         MailBatch,
         MailBatchResult,
         MailDelivery,
@@ -556,6 +557,22 @@ class RecommendationWorkflow:
     def _check_update_parties(self, change: UpdatePartiesInput) -> None:
         try:
             self._life.check_update_parties(change, workflow.now())
+        except DecisionRefused as refused:
+            raise ApplicationError(refused.message, type=refused.type, non_retryable=True) from None
+
+    @workflow.update
+    def hand_over(self, change: HandOverInput) -> list[str]:
+        """Someone left: what they hold by name passes to their successor (``workflows.hand_over``);
+        answers what passed."""
+        parts = self._life.parts_held(change.leaver)
+        self._life.apply_hand_over(change, workflow.now())
+        self._changed()
+        return parts
+
+    @hand_over.validator
+    def _check_hand_over(self, change: HandOverInput) -> None:
+        try:
+            self._life.check_hand_over(change, workflow.now())
         except DecisionRefused as refused:
             raise ApplicationError(refused.message, type=refused.type, non_retryable=True) from None
 

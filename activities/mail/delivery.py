@@ -19,6 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.mail.message import build_message, mail_domain, message_id_for, thread_id_for
+from activities.mail.people_render import dashboard_link, is_people_kind, render_people
 from activities.mail.render import RenderedEmail, render, render_sign_in
 from activities.mail.return_render import is_return_kind, render_return, return_link
 from activities.mail.review_render import is_review_kind, render_review, review_page_link
@@ -62,8 +63,10 @@ def link_for(signer: LinkSigner, base_url: str, context: Mapping[str, Any], reci
     if role is None or "ref" not in context:
         return None
     action = context.get("action") or {}
+    acting = (context.get("acting_for") or {}).get(recipient.lower()) or {}
     claims = LinkClaims(
         person=recipient,
+        acting_for=acting.get("person") or None,
         ref=context["ref"],
         role=role,
         action_id=action.get("action_id") if role == "owner" else None,
@@ -272,6 +275,14 @@ class MailActivities:
             sent_on = notification.created_at.date()
             return render_review(
                 notification.kind, notification.context, recipient=recipient, link=link, sent_on=sent_on
+            )
+        if is_people_kind(notification.kind):
+            return render_people(
+                notification.kind,
+                notification.context,
+                recipient=recipient,
+                link=dashboard_link(base_url),
+                sent_on=notification.created_at.date(),
             )
         if is_return_kind(notification.kind):
             link = return_link(self.return_links, base_url, notification.context, recipient)

@@ -509,8 +509,10 @@ def why(
     *,
     digest: bool = False,
     remedial: Sequence[str] = (),
+    acting: Mapping[str, str] | None = None,
 ) -> str:
-    """Why this reader gets this message, as one sentence."""
+    """Why this reader gets this message, as one sentence; ``acting``: they stand in for
+    ``recipient``, who is away (``models.cover``)."""
     action = context.get("action") if not digest else None
     the_board = _the(str(context.get("board", "sponsoring board")))
     these = "these recommendations" if digest else "this recommendation"
@@ -551,7 +553,25 @@ def why(
         phrase = _reporter_phrase(context, recipient)
     else:
         phrase = f"you are named on {these} in Assure"
+    if acting:
+        because = {
+            "deputy": "you are their deputy",
+            "agency_lead": "they named no deputy and you are their agency's safeguarding lead",
+            "board_sponsor": "they named no deputy and you sponsor the board",
+        }.get(str(acting.get("cover")), "you stand in for them")
+        until = uk_date(acting.get("until"))
+        their = re.sub(r"^you ", "they ", phrase)
+        return (
+            f"You are getting this in place of {recipient}, who is away until {until}, because {because}. "
+            f"It was meant for them because {their}. What you decide is recorded as acting for them."
+        )
     return f"You are getting this because {phrase}."
+
+
+def acting_for(context: Mapping[str, Any], recipient: str) -> dict[str, str] | None:
+    """Whom ``recipient`` receives this message for, if they stand in for someone away."""
+    entry = (context.get("acting_for") or {}).get(recipient.lower())
+    return dict(entry) if isinstance(entry, Mapping) and entry.get("person") else None
 
 
 def _reporter_phrase(context: Mapping[str, Any], recipient: str) -> str:
@@ -896,10 +916,14 @@ def render(kind: str, context: Mapping[str, Any], *, recipient: str, link: str |
     who_bounced, owner_bounced = _unreachable(context) if kind == "owner_unreachable" else ("", False)
     digest = kind == "board_digest"
     role = role_of(context, recipient)
+    # A deputy standing in for someone away reads what was meant for them: the content is the
+    # absent person's (their actions, measures, cascade), the link and the greeting the deputy's.
+    acting = acting_for(context, recipient)
+    reader = acting["person"] if acting else recipient
     my_remedial = [
         str(a["action_id"])
         for a in context.get("remedial_actions") or ()
-        if str(a.get("owner", "")).lower() == recipient.lower()
+        if str(a.get("owner", "")).lower() == reader.lower()
     ]
     if my_remedial and role not in ("board_sponsor", "board_chair"):
         # The audit names the new owners before their remedial actions exist: they are owners.
@@ -909,7 +933,7 @@ def render(kind: str, context: Mapping[str, Any], *, recipient: str, link: str |
         "the_board": _the(str(context.get("board", ""))),
         "late": late(about, context),
         **_labels(context),
-        **measure_facts(context, recipient),
+        **measure_facts(context, reader),
     }
     if digest:
         # One digest a day gathers every board the reader sits on: name them all.
@@ -919,6 +943,8 @@ def render(kind: str, context: Mapping[str, Any], *, recipient: str, link: str |
     facts["The_board"] = _capital(facts["the_board"])
     variables: dict[str, Any] = {**context, **facts}
     headline = header_safe(_template(spec.headline).render(variables), 300)
+    if acting:
+        headline = header_safe(f"For {reader}: {headline}", 300)
     if digest:
         items = _digest_items(context)
         refs = list(dict.fromkeys(str(item["ref"]) for item in items))
@@ -939,7 +965,7 @@ def render(kind: str, context: Mapping[str, Any], *, recipient: str, link: str |
         tag=tag,
         tag_label=TAGS[tag],
         button=(spec.button_for or {}).get(role or "", spec.button),
-        why=why(role, context, recipient, digest=digest, remedial=my_remedial),
+        why=why(role, context, reader, digest=digest, remedial=my_remedial, acting=acting),
         my_remedial=my_remedial,
         bounced_label=_bounced_label(context.get("bounced_kind")),
         unreachable_who=who_bounced,
@@ -963,7 +989,7 @@ def render(kind: str, context: Mapping[str, Any], *, recipient: str, link: str |
         deadline_text=uk_day(context["deadline"]) if context.get("deadline") else "",
         digest_items=items,
         refs=refs,
-        **cascade_facts(context, recipient),
+        **cascade_facts(context, reader),
     )
     env = environment()
     text = env.get_template(f"{kind}.txt").render(variables)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from activities.mail.render import RenderedEmail, header_safe, render_standalone
+from activities.mail.render import RenderedEmail, acting_for, header_safe, render_standalone
 from models.kinds import MessageKind
 from models.wording import SOURCE_KINDS, uk_date
 
@@ -67,6 +67,15 @@ def render_review(kind: str, context: Mapping[str, Any], *, recipient: str, link
         "board_chair": f"You are getting this as the chair of {the_board}, which leads this review.",
         "board_sponsor": f"You are getting this as a sponsor of {the_board}, which leads this review.",
     }.get(role, "You are getting this as a member of the Assurance Board, which hears of reviews' missed deadlines.")
+    acting = acting_for(context, recipient)
+    if acting:
+        # A deputy standing in for someone away (``models.cover``): said first, in the subject too.
+        headline = header_safe(f"For {acting['person']}: {headline}", 300)
+        subject = header_safe(f"[{context['ref']}] {headline} — {context['title']}")
+        why = (
+            f"You are getting this in place of {acting['person']}, who is away until {uk_date(acting.get('until'))}: "
+            + why.replace("You are getting this as", "it was meant for them as", 1)
+        )
     milestones = [(MILESTONE_WORDS.get(m, m), uk_date(d)) for m, d in context.get("milestones", {}).items()]
     return render_standalone(
         kind, context, recipient=recipient, role=role, link=link, sent_on=sent_on, headline=headline, subject=subject,

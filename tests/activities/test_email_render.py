@@ -15,6 +15,7 @@ import pytest
 from jinja2 import UndefinedError
 from markupsafe import escape
 
+from activities.mail.people_render import PEOPLE_KINDS
 from activities.mail.render import (
     KINDS,
     TEMPLATES_DIR,
@@ -478,10 +479,10 @@ def _keep(key: str) -> bool:
 
 class TestKinds:
     def test_the_templates_on_disk_are_exactly_one_html_and_one_text_per_kind(self):
-        """Every kind (and the dashboard's sign-in email, a review's clock emails and a return's) has
+        """Every kind (and the dashboard's sign-in email, a review's clock emails, a return's and people's) has
         <kind>.html and <kind>.txt, and no template exists for a kind that is not known."""
         pages = [p for p in TEMPLATES_DIR.iterdir() if not p.name.startswith(("_", "base."))]
-        kinds = [*KINDS, SIGN_IN_KIND, *REVIEW_KINDS, *RETURN_KINDS]
+        kinds = [*KINDS, SIGN_IN_KIND, *REVIEW_KINDS, *RETURN_KINDS, *PEOPLE_KINDS]
         assert sorted(f"{k}.{ext}" for k in kinds for ext in ("html", "txt")) == sorted(p.name for p in pages)
 
     def test_the_sign_in_email_carries_its_link_and_names_no_recommendation(self):

@@ -80,7 +80,7 @@ async def running_recommendations(address: str, refs: set[str], deadline: float,
     return found
 
 
-def start_stack(state: Path, ports: dict[str, int]) -> subprocess.Popen:
+def start_stack(state: Path, ports: dict[str, int], log: Path) -> subprocess.Popen:
     env = {
         **os.environ,
         "ASSURE_STATE_DIR": str(state),
@@ -97,17 +97,20 @@ def start_stack(state: Path, ports: dict[str, int]) -> subprocess.Popen:
         ["make", "-s", "run"],
         cwd=PROJECT_ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        # A file, not a pipe: nobody reads a pipe until the stack stops, and once its 64 KiB were
+        # full (the example's first mail alone logs more) every process writing to it would block.
+        stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group: Ctrl-C goes to it alone, as in a terminal
     )
 
 
-async def stop(stack: subprocess.Popen) -> str:
+async def stop(stack: subprocess.Popen, log: Path) -> str:
+    """Ctrl-C, and what the stack printed until it stopped."""
     os.killpg(stack.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-    output, _ = await asyncio.to_thread(stack.communicate, timeout=60)
-    return output
+    await asyncio.to_thread(stack.wait, timeout=60)
+    return log.read_text()
 
 
 @pytest.mark.skipif(not EXAMPLE.is_file(), reason="the example plan is not in examples/")
@@ -118,7 +121,7 @@ async def test_the_run_command_brings_everything_up_and_ctrl_c_stops_it_all(tmp_
     state = tmp_path / "state"
     loop = asyncio.get_running_loop()
 
-    stack = start_stack(state, ports)
+    stack = start_stack(state, ports, tmp_path / "first.log")
     try:
         assert await answered(f"http://127.0.0.1:{ports['web']}/", loop.time() + 90), "the web app never answered"
         running = await running_recommendations(f"127.0.0.1:{ports['temporal']}", refs, loop.time() + 30)
@@ -133,7 +136,7 @@ async def test_the_run_command_brings_everything_up_and_ctrl_c_stops_it_all(tmp_
         # a page of hundreds of messages on a loaded machine takes more than a second to answer.
         assert await answered(f"http://127.0.0.1:{ports['web']}/dev/mail", loop.time() + 90, wait=30)
     finally:
-        output = await stop(stack)
+        output = await stop(stack, tmp_path / "first.log")
     assert group_members(stack.pid) == [], output
     # The dev server runs in a group of its own, so that it stops last: it must be gone too.
     assert not [p for p in _all_commands() if str(state / "temporal.db") in p], output
@@ -143,12 +146,12 @@ async def test_the_run_command_brings_everything_up_and_ctrl_c_stops_it_all(tmp_
     assert (state / "temporal.db").is_file() and (state / "example-imported").is_file()
 
     # Run again: the same workflows carry on; nothing is imported twice.
-    again = start_stack(state, ports)
+    again = start_stack(state, ports, tmp_path / "again.log")
     try:
         assert await answered(f"http://127.0.0.1:{ports['web']}/", loop.time() + 90)
         assert await running_recommendations(f"127.0.0.1:{ports['temporal']}", refs, loop.time() + 30) >= refs
     finally:
-        output = await stop(again)
+        output = await stop(again, tmp_path / "again.log")
     assert "recommendations started" not in output
     assert group_members(again.pid) == [], output
 

@@ -428,8 +428,32 @@ async def cycle_kinds(r: Recorder) -> None:
         print(f"wrote {path.relative_to(HISTORIES.parent.parent)}: {len(history.events)} events")
 
 
+async def people_kinds(r: Recorder) -> None:
+    """A leaver's hand-over across two recommendations, one holding their action (into
+    ``histories/kinds/``)."""
+    from temporalio.client import WorkflowHandle as PlainHandle
+
+    from gateway.people import start_hand_over
+    from settings import Settings
+    from tests.helpers import eventually, seed_registry, stored_row
+
+    seed_registry(r.database_url)
+    day = (await r.env.get_current_time()).date()
+    for ref, owner in (("REPLAY-LEAVE-1", f.OWNER), ("REPLAY-LEAVE-2", f.OWNER_2)):
+        await r.start(f.start(ref, actions=[f.action("A1", day + timedelta(days=30), owner=owner)]))
+        await eventually(lambda ref=ref: stored_row(r.database_url, ref))
+    settings = Settings(_env_file=None, task_queue=r.task_queue, database_url=r.database_url)
+    workflow_id = await start_hand_over(r.client, settings, leaver=f.OWNER, successor=f.NEW_OWNER, by=f.ICB_LEAD)
+    handle = r.client.get_workflow_handle(workflow_id)
+    await PlainHandle.result(handle)
+    history = await handle.fetch_history()
+    path = HISTORIES / "kinds" / "HandOverWorkflow.json"
+    path.write_text(history.to_json() + "\n")
+    print(f"wrote {path.relative_to(HISTORIES.parent.parent)}: {len(history.events)} events")
+
+
 SCENARIOS = [full_lifecycle, overdue_ladder_and_extension, reassign_and_withdraw, continue_as_new, imported_start,
-             other_kinds, cycle_kinds]  # fmt: skip
+             other_kinds, cycle_kinds, people_kinds]  # fmt: skip
 
 
 async def main() -> None:

@@ -6,6 +6,7 @@ with ASSURE_BASE_URL alone; no SQL parameter in an error's text."""
 from __future__ import annotations
 
 import email
+import re
 import traceback
 from datetime import timedelta
 from email.policy import default as default_policy
@@ -151,6 +152,19 @@ class TestTokensAndCaches:
             concrete = path.replace("{token}", "SECRET.token-value").replace("{decision}", "acknowledge")
             assert path.startswith(TOKEN_PREFIXES), path
             assert "SECRET" not in redact_path(concrete), path
+
+    def test_every_route_about_one_person_keeps_their_address_out_of_the_log(self, settings):
+        """Each route naming a person in its path (their absence page, a hand-over, the API's people
+        and registry routes) logs ``<person>`` in place of the address, by the one rule."""
+        app = create_app(settings)
+        paths = [p for p in route_paths(app.routes) if "{email}" in p or "/registry/people/" in p or "{kind}" in p]
+        assert {"/dashboard/people/{email}", "/api/people/{email}", "/dashboard/registry/{kind}/{key:path}"} <= set(
+            paths
+        )
+        for path in paths:
+            concrete = re.sub(r"\{(email|key)(:path)?\}", "named.nurse@icb.example", path.replace("{kind}", "people"))
+            concrete = re.sub(r"\{\w+\}", "1", concrete)
+            assert "named.nurse" not in redact_path(concrete), path
 
     async def test_every_response_but_the_static_assets_is_never_stored(self, web):
         """Pages, sign-in, the dashboard's redirect, the API, errors and health answers all say

@@ -127,10 +127,10 @@ KIND_FILES = sorted((HISTORIES / "kinds").glob("*.json"))
 
 
 def test_every_other_workflow_kind_has_a_history():
-    """The short workflows added with the response pages and the board pack, and a cycle's period
-    and return, have recorded histories."""
+    """The short workflows added with the response pages and the board pack, a cycle's period
+    and return, and a leaver's hand-over have recorded histories."""
     assert {path.stem for path in KIND_FILES} >= {
-        "FreshLinkWorkflow", "BoardPackWorkflow", "CyclePeriodWorkflow", "CycleReturnWorkflow",
+        "FreshLinkWorkflow", "BoardPackWorkflow", "CyclePeriodWorkflow", "CycleReturnWorkflow", "HandOverWorkflow",
     }  # fmt: skip
 
 
@@ -141,9 +141,17 @@ async def test_the_other_kinds_replay_without_nondeterminism(path: Path):
     from workflows.board_pack import BoardPackWorkflow
     from workflows.cycle_return import CyclePeriodWorkflow, CycleReturnWorkflow
     from workflows.fresh_link import FreshLinkWorkflow
+    from workflows.hand_over import HandOverWorkflow
 
     replaying = Replayer(
-        workflows=[FreshLinkWorkflow, BoardPackWorkflow, BoardDigestWorkflow, CyclePeriodWorkflow, CycleReturnWorkflow],
+        workflows=[
+            FreshLinkWorkflow,
+            BoardPackWorkflow,
+            BoardDigestWorkflow,
+            CyclePeriodWorkflow,
+            CycleReturnWorkflow,
+            HandOverWorkflow,
+        ],  # fmt: skip
         data_converter=pydantic_data_converter,
         workflow_runner=workflow_runner(),
     )

@@ -18,7 +18,7 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpda
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from models.payloads import EscalationPolicy, Parties, SourceKind
+from models.payloads import Absence, EscalationPolicy, Parties, SourceKind
 from models.review_clocks import DEFAULT_REVIEW_CLOCKS, ReviewClock, ReviewMilestone
 from models.review_lifecycle import RecordReviewMilestoneInput, ReviewInput, may_record_milestones, review_workflow_id
 from models.reviews import Review
@@ -87,12 +87,12 @@ async def review(env, task_queue, worker):
     recording publication (a clock-less review has nothing left then), so the server's clock is free."""
     handles = []
 
-    async def start_one(kind: SourceKind, ref: str, **milestones: date):
+    async def start_one(kind: SourceKind, ref: str, parties: Parties | None = None, **milestones: date):
         subject = Review(
             review_ref=ref, kind=kind, title=f"The {kind.value} review", board="Review Board", **milestones
         )
         clocks = [c for c in DEFAULT_REVIEW_CLOCKS if c.kind is kind]
-        start = ReviewInput(review=subject, clocks=clocks, policy=POLICY, parties=f.parties())
+        start = ReviewInput(review=subject, clocks=clocks, policy=POLICY, parties=parties or f.parties())
         handle = await env.client.start_workflow(
             ReviewWorkflow.run, start, id=review_workflow_id(ref), task_queue=task_queue
         )
@@ -140,6 +140,33 @@ async def told_eventually(database_url: str, ref: str, kind: str, count: int = 1
 
 
 # --- the tests -------------------------------------------------------------------------------
+
+
+class TestAbsentChair:
+    async def test_the_chair_s_deputy_is_told_and_records_the_milestone_acting_for_them(
+        self, env, review, database_url
+    ):
+        """The board's chair is away: the clock's reminder goes to the sponsor and the chair's deputy
+        (marked as acting for the chair), not to the chair; the deputy records the milestone, and the
+        timeline names both. Someone else is still refused."""
+        decided = await today(env)
+        away = Absence(person=f.CHAIR, first_day=decided, last_day=decided + days(400), deputy=f.OWNER)
+        parties = f.parties().model_copy(update={"absences": [away]})
+        handle = await review(K.sar, "SAR-AWAY", parties=parties, decided_on=decided)
+        due = (await clocks_of(handle))[(MS.decided, MS.concluded)].due_on
+        await skip_to(env, due - days(2))
+        assert [sorted([f.SPONSOR, f.OWNER])] == await told_eventually(
+            database_url, "SAR-AWAY", "review_clock_reminder"
+        )
+        [row] = [r for r in sent(database_url, "SAR-AWAY") if r.kind == "review_clock_reminder"]
+        assert (f.CHAIR, "board_chair") == (row.context["acting_for"][f.OWNER]["person"], row.context["roles"][f.OWNER])
+
+        assert may_record_milestones(parties, f.OWNER, decided) and not may_record_milestones(parties, f.OWNER)
+        await record(handle, MS.concluded, await today(env), by=f.OWNER)
+        status = await handle.query(ReviewWorkflow.status)
+        assert f"{f.OWNER}, acting for {f.CHAIR}" in {e.actor for e in status.timeline}
+        error = await refused(handle, MS.published, await today(env), by=f.OWNER_2)
+        assert "WrongPerson" == error.type
 
 
 class TestRapidReview:

@@ -265,6 +265,9 @@ class MailActivities:
 
     def _render(self, notification: Notification, recipient: str) -> RenderedEmail:
         base_url = self.settings.base_url
+        # Every message but the sign-in email says where to name a deputy before going away.
+        away = {"away_page": f"{base_url.rstrip('/')}/dashboard/me"}
+        notification = notification.model_copy(update={"context": {**notification.context, **away}})
         if notification.kind == SIGN_IN_KIND:
             # Signed here, at sending, so the secret never enters workflow history and the
             # link's half hour starts when it is sent.

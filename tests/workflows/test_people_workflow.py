@@ -125,6 +125,8 @@ class TestAbsenceCover:
         assert subject.startswith("[AWAY-1] For named.nurse@icb.example:")
         body = " ".join(body.split())
         assert "in place of named.nurse@icb.example" in body and "because you are their deputy" in body
+        # Every message says where to name a deputy before going away.
+        assert "Going to be away? Name a deputy and record your absence" in body and "/dashboard/me" in body
 
     async def test_an_absence_without_a_deputy_goes_to_the_agency_lead(self, env, start, settings, database_url):
         """No deputy named for the absence and none standing: the registry resolves the agency's lead, who

@@ -8,16 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from sqlmodel import col, select
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.payloads import CLOSED_STAGES, HandedOver, HandOverBatch, HandOverInput, HandOverProgress
+from models.payloads import HandedOver, HandOverBatch, HandOverInput, HandOverProgress
 from settings import Settings
-from store.db import session_scope
-from store.tables import RecommendationRow
 from workflows.hand_over import DELIVER_REGISTRY, HAND_OVER_REFS, OPEN_REFS
 
 log = structlog.get_logger(__name__)
@@ -37,14 +34,9 @@ class HandOverActivities:
         """Every recommendation the read model has open, in ref order. Each is asked: the leaver may
         hold a part the read model does not list (a measure, a named cascade lead), and asking one
         that holds nothing costs a refused Update, not history."""
-        closed = [stage.value for stage in CLOSED_STAGES]
-        with session_scope(self.settings.database_url) as session:
-            rows = session.exec(
-                select(RecommendationRow.ref)
-                .where(col(RecommendationRow.stage).not_in(closed))
-                .order_by(col(RecommendationRow.ref))
-            )
-            return list(rows)
+        from gateway.registry_sync import open_boards
+
+        return sorted(open_boards(self.settings.database_url))
 
     @activity.defn(name=HAND_OVER_REFS)
     async def hand_over_refs(self, batch: HandOverBatch) -> HandOverProgress:

@@ -67,7 +67,7 @@ def _board_of(database_url: str, ref: str) -> str | None:
         return row.board if row is not None else None
 
 
-def _open_boards(database_url: str) -> dict[str, str]:
+def open_boards(database_url: str) -> dict[str, str]:
     """Every recommendation the read model has open, with its board."""
     closed = [stage.value for stage in CLOSED_STAGES]
     with session_scope(database_url) as session:
@@ -147,7 +147,7 @@ async def _refuse_a_cascade_the_registry_has_left(
 async def sync_registry(client: Client, database_url: str, *, refs: Collection[str] | None = None) -> list[str]:
     """Send every open recommendation (or those of ``refs``) its role holders from the registry;
     returns the refs whose holders changed."""
-    boards = await asyncio.to_thread(_open_boards, database_url)
+    boards = await asyncio.to_thread(open_boards, database_url)
     if refs is not None:
         boards = {ref: board for ref, board in boards.items() if ref in set(refs)}
     holders = {board: await asyncio.to_thread(parties_for, database_url, board) for board in set(boards.values())}

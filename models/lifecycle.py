@@ -1017,10 +1017,11 @@ class Lifecycle(Deadlines, MeasureDecisions):
             "Unchanged",
         )
 
-    def apply_hand_over(self, d: HandOverInput, now: datetime) -> None:
+    def apply_hand_over(self, d: HandOverInput, now: datetime) -> list[str]:
         """Pass everything the leaver holds by name to the successor, quietly: the successor hears
         once for all of a leaver's recommendations (the hand-over's summary), not once for each.
-        Work in hand stays as it stands; old links die with the owner's new epoch."""
+        Work in hand stays as it stands; old links die with the owner's new epoch. Returns what
+        passed."""
         who, successor = d.leaver.lower(), d.successor.lower()
         parts = self.parts_held(who)
         for action in self.state.actions:
@@ -1041,6 +1042,7 @@ class Lifecycle(Deadlines, MeasureDecisions):
             if measure.reporter.lower() == who:
                 measure.reporter = successor
         self._event(now, EventKind.handed_over, d.by, f"{who} left: {', '.join(parts)} passed to {successor}")
+        return parts
 
     def _advance(self, now: datetime, actor: str) -> None:
         """Move from ``action`` to ``in_progress`` to ``dissemination_plan`` as actions settle."""

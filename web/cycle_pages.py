@@ -26,11 +26,10 @@ from reports.cycle_matrix import CycleMatrix, cycle_matrix
 from reports.cycle_standing import CycleStanding, cycle_standings, seen_matrix, seen_periods, sees_cycle, sees_return
 from store.access import Viewer
 from store.db import session_scope
-from store.sessions import COOKIE_NAME
 from web import wording
 from web.context import WebContext
 from web.cycle_view import ReturnView, StoredReturn, return_view, stored_return
-from web.dashboard import _not_found, _shared, _sign_in_first
+from web.dashboard import _not_found, _shared, _sign_in_first, signed_in_form
 from web.recommendation_view import form_fields
 from web.sign_in import signed_in
 from web.timeline import SYSTEM_ACTORS
@@ -124,12 +123,10 @@ async def return_page(request: Request, cycle_id: str, period: str, key: str, do
 async def decide(request: Request, cycle_id: str, period: str, key: str, decision: str) -> Response:
     """Accept or challenge the return as the signed-in person; the page again with why not."""
     ctx: WebContext = request.app.state.ctx
-    viewer = await signed_in(request)
-    if viewer is None:
-        return _sign_in_first(request)
-    form = await ctx.guarded_form(request, binding=request.cookies.get(COOKIE_NAME, ""), bucket="decisions")
-    if isinstance(form, Response):
-        return form
+    posted_form = await signed_in_form(request)
+    if isinstance(posted_form, Response):
+        return posted_form
+    viewer, form = posted_form
     stored = await _visible_return(ctx, viewer, cycle_id, period, key)
     if stored is None or (decision not in DECISIONS and decision != "raise"):
         return _not_found(ctx, request, viewer)

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from gateway.workflows import UnknownRecommendation, reader_status, recommendation_status
 from models.lifecycle import DECISION_INPUTS
@@ -42,6 +43,19 @@ RAG_LABELS: dict[str, str] = {"red": "Red", "amber": "Amber", "green": "Green", 
 
 def _sign_in_first(request: Request) -> Response:
     return RedirectResponse("/sign-in", status_code=303)
+
+
+async def signed_in_form(request: Request) -> tuple[Viewer, FormData] | Response:
+    """A dashboard form's post: who is signed in and the form, its origin and CSRF token checked
+    against their session; else the answer to give instead (sign in first, or the refusal)."""
+    ctx: WebContext = request.app.state.ctx
+    viewer = await signed_in(request)
+    if viewer is None:
+        return _sign_in_first(request)
+    form = await ctx.guarded_form(request, binding=request.cookies.get(COOKIE_NAME, ""), bucket="decisions")
+    if isinstance(form, Response):
+        return form
+    return viewer, form
 
 
 def _shared(ctx: WebContext, request: Request, viewer: Viewer) -> dict[str, Any]:
@@ -264,12 +278,10 @@ async def recommendation(request: Request, ref: str, done: str | None = None) ->
 @router.post("/dashboard/r/{ref}/{decision}", response_class=HTMLResponse)
 async def take_decision(request: Request, ref: str, decision: str) -> Response:
     ctx: WebContext = request.app.state.ctx
-    viewer = await signed_in(request)
-    if viewer is None:
-        return _sign_in_first(request)
-    form = await ctx.guarded_form(request, binding=request.cookies.get(COOKIE_NAME, ""), bucket="decisions")
-    if isinstance(form, Response):
-        return form
+    posted_form = await signed_in_form(request)
+    if isinstance(posted_form, Response):
+        return posted_form
+    viewer, form = posted_form
     status = await _visible(ctx, viewer, ref[:64])
     if status is None or decision not in DECISION_INPUTS:
         return _not_found(ctx, request, viewer)

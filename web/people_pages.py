@@ -56,11 +56,10 @@ from store.people import (
     set_deputy,
     uncovered,
 )
-from store.sessions import COOKIE_NAME
 from store.tables import AbsenceRow, Agency, Person
 from web import wording
 from web.context import WebContext
-from web.dashboard import _not_found, _shared, _sign_in_first
+from web.dashboard import _not_found, _shared, _sign_in_first, signed_in_form
 from web.forms import read_date
 from web.recommendation_view import form_fields
 from web.sign_in import signed_in
@@ -159,12 +158,10 @@ async def person_page(
 async def name_deputy(request: Request, email: str) -> Response:
     """Name (or clear) the person's standing deputy."""
     ctx: WebContext = request.app.state.ctx
-    viewer = await signed_in(request)
-    if viewer is None:
-        return _sign_in_first(request)
-    form = await ctx.guarded_form(request, binding=request.cookies.get(COOKIE_NAME, ""), bucket="decisions")
-    if isinstance(form, Response):
-        return form
+    posted_form = await signed_in_form(request)
+    if isinstance(posted_form, Response):
+        return posted_form
+    viewer, form = posted_form
     shown = await run_in_threadpool(_shown, ctx, viewer, email)
     if shown is None:
         return _not_found(ctx, request, viewer)
@@ -191,12 +188,10 @@ async def name_deputy(request: Request, email: str) -> Response:
 async def add_absence(request: Request, email: str) -> Response:
     """Record an absence; with nobody named to cover it, the agency's lead is told."""
     ctx: WebContext = request.app.state.ctx
-    viewer = await signed_in(request)
-    if viewer is None:
-        return _sign_in_first(request)
-    form = await ctx.guarded_form(request, binding=request.cookies.get(COOKIE_NAME, ""), bucket="decisions")
-    if isinstance(form, Response):
-        return form
+    posted_form = await signed_in_form(request)
+    if isinstance(posted_form, Response):
+        return posted_form
+    viewer, form = posted_form
     shown = await run_in_threadpool(_shown, ctx, viewer, email)
     if shown is None:
         return _not_found(ctx, request, viewer)
@@ -243,12 +238,10 @@ async def add_absence(request: Request, email: str) -> Response:
 async def cancel(request: Request, email: str, absence_id: int) -> Response:
     """Cancel one of the person's absences: their mail comes to them again on those days."""
     ctx: WebContext = request.app.state.ctx
-    viewer = await signed_in(request)
-    if viewer is None:
-        return _sign_in_first(request)
-    form = await ctx.guarded_form(request, binding=request.cookies.get(COOKIE_NAME, ""), bucket="decisions")
-    if isinstance(form, Response):
-        return form
+    posted_form = await signed_in_form(request)
+    if isinstance(posted_form, Response):
+        return posted_form
+    viewer, form = posted_form
     shown = await run_in_threadpool(_shown, ctx, viewer, email)
     if shown is None:
         return _not_found(ctx, request, viewer)
@@ -447,12 +440,10 @@ async def leaving_page(request: Request, email: str) -> Response:
 async def record_leaver(request: Request, email: str) -> Response:
     """Record that the person left, naming their successor, and start (or resume) the hand-over."""
     ctx: WebContext = request.app.state.ctx
-    viewer = await signed_in(request)
-    if viewer is None:
-        return _sign_in_first(request)
-    form = await ctx.guarded_form(request, binding=request.cookies.get(COOKIE_NAME, ""), bucket="decisions")
-    if isinstance(form, Response):
-        return form
+    posted_form = await signed_in_form(request)
+    if isinstance(posted_form, Response):
+        return posted_form
+    viewer, form = posted_form
     found = await run_in_threadpool(_leaving_shown, ctx, viewer, email)
     if found is None:
         return _not_found(ctx, request, viewer)

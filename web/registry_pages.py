@@ -36,11 +36,10 @@ from store.access import Viewer
 from store.db import session_scope
 from store.people import RECENT_CHANGES, RegistryEditRefused
 from store.registry_edits import KEY_OF, SHEET_OF, Kind, edit_registry, registry_sheets
-from store.sessions import COOKIE_NAME
 from store.tables import Agency, Board, Person, RegistryChange
 from web import wording
 from web.context import WebContext
-from web.dashboard import _not_found, _shared, _sign_in_first
+from web.dashboard import _not_found, _shared, _sign_in_first, signed_in_form
 from web.people_pages import LATE, _deliver, _located, person_path
 from web.recommendation_view import form_fields
 from web.sign_in import signed_in
@@ -211,12 +210,10 @@ async def edit_page(
 async def save(request: Request, kind: str, key: str) -> Response:
     """Change (or add) the row with the fields the form changed, by the import's rules."""
     ctx: WebContext = request.app.state.ctx
-    viewer = await signed_in(request)
-    if viewer is None:
-        return _sign_in_first(request)
-    form = await ctx.guarded_form(request, binding=request.cookies.get(COOKIE_NAME, ""), bucket="decisions")
-    if isinstance(form, Response):
-        return form
+    posted_form = await signed_in_form(request)
+    if isinstance(posted_form, Response):
+        return posted_form
+    viewer, form = posted_form
     found = await _found(ctx, viewer, kind, key)
     if found is None:
         return _not_found(ctx, request, viewer)

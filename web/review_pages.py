@@ -28,10 +28,9 @@ from models.themes import ThemeRepeat
 from store.access import Viewer
 from store.db import session_scope
 from store.reviews import ReviewDetail, ReviewSummary, repeats_for_reader, review_detail, review_summaries
-from store.sessions import COOKIE_NAME
 from web import wording
 from web.context import WebContext
-from web.dashboard import RAG_LABELS, _not_found, _shared, _sign_in_first
+from web.dashboard import RAG_LABELS, _not_found, _shared, _sign_in_first, signed_in_form
 from web.forms import parse_milestone_form
 from web.recommendation_view import form_fields, plain_refusal
 from web.sign_in import signed_in
@@ -67,12 +66,10 @@ async def review_page(request: Request, review_ref: str, done: str | None = None
 @router.post("/dashboard/reviews/{review_ref}/milestone", response_class=HTMLResponse)
 async def record_milestone(request: Request, review_ref: str) -> Response:
     ctx: WebContext = request.app.state.ctx
-    viewer = await signed_in(request)
-    if viewer is None:
-        return _sign_in_first(request)
-    form = await ctx.guarded_form(request, binding=request.cookies.get(COOKIE_NAME, ""), bucket="decisions")
-    if isinstance(form, Response):
-        return form
+    posted_form = await signed_in_form(request)
+    if isinstance(posted_form, Response):
+        return posted_form
+    viewer, form = posted_form
     found = await run_in_threadpool(_detail, ctx, viewer, review_ref[:64])
     if found is None:
         return _not_found(ctx, request, viewer)

@@ -564,8 +564,7 @@ class RecommendationWorkflow:
     def hand_over(self, change: HandOverInput) -> list[str]:
         """Someone left: what they hold by name passes to their successor (``workflows.hand_over``);
         answers what passed."""
-        parts = self._life.parts_held(change.leaver)
-        self._life.apply_hand_over(change, workflow.now())
+        parts = self._life.apply_hand_over(change, workflow.now())
         self._changed()
         return parts
 

@@ -1,20 +1,22 @@
 """Benchmark: the API list and the dashboard overview with N recommendations in the read model.
 
-Run by hand (not in CI):  .venv/bin/python -m bench.read_model_lists [N] [--postgres URL]   (default 2000)
+Run by hand (not in CI):  .venv/bin/python -m bench.read_model_lists [N ...] [--postgres URL | --sqlite-only]
+(default 2000, on SQLite and on PostgreSQL side by side).
 
 The read model is filled directly (as projection would: recommendations across five boards, two
 to three actions each across fifteen agencies, every stage, some overdue and escalated, failed
 audits on the timeline), then each page is asked for ``REQUESTS`` times through the app in this
 process (FastAPI's ASGI transport: the app's own time, no network). Prints the median and the
 95th percentile for an Assurance Board member (sees everything) and a board sponsor (filtered),
-with the read model unchanged between requests (the listing is kept until it changes) and with a
-recommendation moving on before each request (the listing is built afresh every time).
+with the read model unchanged between requests and with a recommendation moving on before each
+request (the kept listing brought up to date by the row that moved).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import statistics
 import tempfile
 import time
@@ -25,9 +27,12 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy import insert, update
 
+from bench.lifecycle_throughput import header, percentile, print_table
+from bench.stores import add_store_options, store_urls
+from logs import configure_logging
 from settings import Settings
 from store.api_tokens import issue_token
-from store.db import init_db, session_scope
+from store.db import session_scope
 from store.read_model import upsert_registry
 from store.sessions import COOKIE_NAME
 from store.tables import ActionRow, Agency, Board, Person, RecommendationRow, TimelineRow
@@ -78,7 +83,7 @@ def fill(database_url: str, n: int, now: datetime) -> None:
                 "stage_entered_at": now - timedelta(days=i % 60), "next_deadline_at": now + timedelta(days=i % 90),
                 "next_deadline_kind": "overdue", "overdue": level != "none", "escalation_level": level,
                 "audit_due": today + timedelta(days=i % 40) if stage in {"audit", "re_audit"} else None,
-                "version": 3, "updated_at": now,
+                "version": 3, "updated_at": now - timedelta(days=i % 60),  # its last transition
             }
         )  # fmt: skip
         for k in range(2 + i % 2):
@@ -109,7 +114,7 @@ def touch(database_url: str) -> None:
         session.connection().execute(
             update(RecommendationRow)
             .where(RecommendationRow.ref == "BENCH-00000")
-            .values(version=RecommendationRow.version + 1)
+            .values(version=RecommendationRow.version + 1, updated_at=datetime.now(UTC))
         )
 
 
@@ -129,48 +134,70 @@ async def timed(client: httpx.AsyncClient, path: str, *, changed: str | None = N
     return times
 
 
-async def main(n: int, database_url: str | None) -> None:
-    now = datetime.now(UTC)
-    with tempfile.TemporaryDirectory() as tmp:
-        url = database_url or f"sqlite:///{Path(tmp) / 'assure.db'}"
-        init_db(url)
-        started = time.perf_counter()
-        fill(url, n, now)
-        print(
-            f"filled the read model with {n} recommendations in {time.perf_counter() - started:.1f} s",
-            f"({url.split(':')[0]})",
-        )
-        settings = Settings(
-            _env_file=None, database_url=url, base_url="https://assure.example", secret_key=SecretStr("b" * 48)
-        )
-        app = create_app(settings, client=object())  # type: ignore[arg-type]  # these pages never ask Temporal
-        with session_scope(url) as session:
-            tokens = {who: issue_token(session=session, email=who) for who in (MEMBER, SPONSOR)}
-            cookies = {
-                who: app.state.ctx.cookies.start(session=session, email=who, now=now) for who in (MEMBER, SPONSOR)
-            }
-        rows = []
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.base_url) as client:
-            for who, label in ((MEMBER, "Assurance Board member"), (SPONSOR, "board sponsor")):
-                bearer = {"Authorization": f"Bearer {tokens[who]}"}
-                for changed, when in ((None, "unchanged"), (url, "changed before each")):
-                    api = await timed(client, "/api/recommendations", changed=changed, headers=bearer)
-                    client.cookies.set(COOKIE_NAME, cookies[who], domain="assure.example")
-                    overview = await timed(client, "/dashboard", changed=changed)
+PAGES = (
+    ("GET /api/recommendations (first page of 100)", "/api/recommendations"),
+    ("GET /dashboard (the overview)", "/dashboard"),
+    ("GET /dashboard/recommendations (first page of 100)", "/dashboard/recommendations"),
+)
+
+
+async def measured(url: str, n: int, now: datetime) -> dict[tuple[str, str, str], list[float]]:
+    """{(page, reader, unchanged or moved): milliseconds} on the store at ``url``, filled with ``n``."""
+    started = time.perf_counter()
+    fill(url, n, now)
+    print(f"# filled {url.split(':')[0]} with {n} recommendations in {time.perf_counter() - started:.1f} s")
+    settings = Settings(
+        _env_file=None, database_url=url, base_url="https://assure.example", secret_key=SecretStr("b" * 48)
+    )
+    app = create_app(settings, client=object())  # type: ignore[arg-type]  # these pages never ask Temporal
+    with session_scope(url) as session:
+        tokens = {who: issue_token(session=session, email=who) for who in (MEMBER, SPONSOR)}
+        cookies = {who: app.state.ctx.cookies.start(session=session, email=who, now=now) for who in (MEMBER, SPONSOR)}
+    times = {}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.base_url) as client:
+        for who, reader in ((MEMBER, "Assurance Board member"), (SPONSOR, "board sponsor")):
+            for changed, when in ((None, "unchanged"), (url, "one moved before each")):
+                for name, path in PAGES:
+                    if path.startswith("/api/"):
+                        kwargs: dict = {"headers": {"Authorization": f"Bearer {tokens[who]}"}}
+                    else:
+                        client.cookies.set(COOKIE_NAME, cookies[who], domain="assure.example")
+                        kwargs = {}
+                    times[(name, reader, when)] = await timed(client, path, changed=changed, **kwargs)
                     client.cookies.clear()
-                    rows += [
-                        (f"GET /api/recommendations, {label}, {when}", api),
-                        (f"GET /dashboard, {label}, {when}", overview),
-                    ]
-        print(f"{'request (read model unchanged, or changed before each)':<72} {'median ms':>10} {'p95 ms':>8}")
-        for name, times in rows:
-            p95 = statistics.quantiles(times, n=20)[-1]
-            print(f"{name:<72} {statistics.median(times):>10.1f} {p95:>8.1f}")
+    return times
+
+
+async def main(sizes: list[int], postgres: str | None) -> None:
+    configure_logging(fmt="json", level=logging.WARNING)  # a line per request would bury the tables
+    now = datetime.now(UTC)
+    results = {}
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp, store_urls(Path(tmp), postgres) as stores:
+            for label, url in stores:
+                results[(n, label)] = await measured(url, n, now)
+    labels = sorted({label for _, label in results}, key=["SQLite", "PostgreSQL"].index)
+    print(header("bench.read_model_lists"))
+    for n in sizes:
+        keys = list(results[(n, labels[0])])
+        print_table(
+            f"{n:,} recommendations: median / p95 ms over {REQUESTS} requests",
+            ["request", "reader", "read model", *labels],
+            [
+                [name, reader, when, *(_cell(results[(n, label)][(name, reader, when)]) for label in labels)]
+                for name, reader, when in keys
+            ],
+        )
+        print()
+
+
+def _cell(times: list[float]) -> str:
+    return f"{statistics.median(times):.0f} / {percentile(times, 95):.0f}"
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("n", nargs="?", type=int, default=2000)
-    parser.add_argument("--postgres", metavar="URL", help="an empty PostgreSQL database instead of SQLite")
+    parser.add_argument("sizes", nargs="*", type=int, default=[2000], help="how many recommendations (default 2000)")
+    add_store_options(parser)
     options = parser.parse_args()
-    asyncio.run(main(options.n, options.postgres))
+    asyncio.run(main(options.sizes, None if options.sqlite_only else options.postgres))

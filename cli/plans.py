@@ -135,7 +135,7 @@ def export(out: Path = typer.Option(..., "--out", help="FILE.xlsx or FILE.csv"))
     from datetime import UTC, datetime
 
     from store.db import init_db, session_scope
-    from store.read_model import recommendation_summaries
+    from store.listing import recommendation_summaries
 
     suffix = out.suffix.lower()
     if suffix not in {".xlsx", ".csv"}:

@@ -35,7 +35,7 @@ def status(
 
     from models.payloads import Stage
     from store.db import init_db, session_scope
-    from store.read_model import recommendation_summaries
+    from store.listing import recommendation_summaries
 
     settings = settings_or_exit()
     if stage is not None and stage not in {s.value for s in Stage}:

@@ -35,8 +35,8 @@ from models.payloads import CLOSED_STAGES, MeasureView, SourceKind, Stage
 from models.reviews import Review
 from models.wording import MEASURE_TRACK, OUTCOMES, SOURCE_KINDS, STAGES, in_london
 from store.cascade import AgencyReach, reach_by_agency, stored_cascades
+from store.listing import recommendation_summaries
 from store.measures import stored_measures
-from store.read_model import recommendation_summaries
 from store.reviews import stored_reviews, theme_repeats, themed_reviews
 from store.tables import ActionRow, RecommendationRow, TimelineRow, table_of
 

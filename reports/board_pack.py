@@ -30,9 +30,10 @@ from reports.charts import rag_bars_svg, reach_bars_svg
 from reports.cycle_standing import CycleStanding, cycle_standings
 from reports.measure_chart import measure_chart_svg, measure_rows
 from store.cascade import AgencyReach, StoredCascade, reach_by_agency, stored_cascades
+from store.listing import RecommendationSummary, recommendation_summaries
 from store.measures import stored_measures
 from store.overview import counts_by
-from store.read_model import RecommendationSummary, as_utc, recommendation_summaries
+from store.read_model import as_utc
 from store.reviews import theme_repeats, themed_reviews
 from store.tables import RecommendationRow, TimelineRow, table_of
 

@@ -16,7 +16,7 @@ from models.cycles import Cycle
 from reports.cycle_matrix import CycleMatrix, cycle_matrix
 from store.cycle_returns import cycle_returns
 from store.cycles import stored_cycles
-from store.read_model import Visibility
+from store.listing import Visibility
 
 
 class StandardCounts(BaseModel):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, or_, select
 
-from store.read_model import Visibility
+from store.listing import Visibility
 from store.tables import Board, Person
 
 SEE_EVERYTHING = frozenset({"assurance_member", "auditor", "admin"})
@@ -41,7 +41,12 @@ class Viewer:
         """The filter for ``recommendation_summaries``; None (no filter) when they see everything."""
         if self.everything:
             return None
-        return lambda board, owners, agencies: self.may_see(board=board, owners=owners, agencies=agencies)
+        # ``may_see`` without its lower-casing: the listing's owners are lower-cased already, and
+        # this runs once per recommendation of every list (20,000 of them at a region's scale).
+        boards, email, lead_of = self.boards, self.email, self.lead_of
+        return lambda board, owners, agencies: (
+            board in boards or email in owners or (lead_of is not None and lead_of in agencies)
+        )
 
 
 def viewer_for(*, session: Session, person: Person) -> Viewer:

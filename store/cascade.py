@@ -21,7 +21,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
 from models.payloads import CASCADE_OPEN_STAGES, CascadeRowFacts
-from store.read_model import Visibility, involved_beyond_actions
+from store.listing import Visibility, involved_beyond_actions
 from store.tables import ActionRow, Agency, CascadeRow, RecommendationRow, table_of
 
 

@@ -7,13 +7,13 @@ activity adds nothing) and versioned (a late write never overwrites a newer one)
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, func
+from sqlalchemy import bindparam, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
@@ -23,10 +23,8 @@ from models.payloads import (
     EscalationPolicy,
     Notification,
     Parties,
-    Payload,
     ProjectionInput,
 )
-from models.rag import rag
 from store.cover import absences_from, resolved_absences
 from store.measures import write_measures
 from store.tables import (
@@ -36,7 +34,6 @@ from store.tables import (
     Board,
     CascadeRow,
     CaughtMail,
-    MeasureRow,
     OutboxRow,
     Person,
     ProblemRow,
@@ -260,166 +257,6 @@ def outbox(*, session: Session, ref: str | None = None) -> list[OutboxRow]:
 
 def recommendation_row(*, session: Session, ref: str) -> RecommendationRow | None:
     return session.get(RecommendationRow, ref)
-
-
-# ``visible(board, owners, agencies)``: whether a reader may see a recommendation (store/access.py).
-Visibility = Callable[[str, set[str], set[str]], bool]
-
-
-class RecommendationSummary(Payload):
-    """One line of a listing: what ``assure status`` and the API's list print, with its RAG."""
-
-    ref: str
-    title: str
-    board: str
-    agencies: list[str]
-    stage: str
-    rag: str
-    overdue: bool
-    escalation_level: str
-    next_deadline_at: datetime | None
-    next_deadline_kind: str | None
-    next_open_due: date | None
-    audit_due: date | None = None
-    stage_entered_at: datetime | None = None
-    measures_off_track: int = 0
-
-
-def recommendation_summaries(
-    *,
-    session: Session,
-    now: datetime,
-    board: str | None = None,
-    agency: str | None = None,
-    stage: str | None = None,
-    overdue_only: bool = False,
-    visible: Visibility | None = None,
-) -> list[RecommendationSummary]:
-    """Every recommendation in the read model matching the filters, by ref, with its RAG rating.
-
-    ``visible(board, owners, agencies)``, when given, keeps only what a caller may see.
-    """
-    return [
-        entry.summary
-        for entry in _listing(session, now)
-        if (not board or entry.summary.board == board)
-        and (not stage or entry.summary.stage == stage)
-        and (not overdue_only or entry.summary.overdue)
-        and (not agency or agency in entry.agencies)
-        and (visible is None or visible(entry.summary.board, entry.owners, entry.agencies))
-    ]
-
-
-@dataclass(frozen=True)
-class _Listed:
-    summary: RecommendationSummary
-    owners: set[str]
-    agencies: set[str]
-
-
-# The whole listing, kept per database until the read model changes (or the hour turns, since a
-# rating depends on the time): lists and the overview are asked for far more often than a
-# workflow moves, and rebuilding 2,000 summaries costs tens of milliseconds each time.
-_LISTINGS: dict[str, tuple[tuple[Any, ...], list[_Listed]]] = {}
-_LISTINGS_KEPT = 8
-
-
-def _listing(session: Session, now: datetime) -> list[_Listed]:
-    r = table_of(RecommendationRow).c
-    connection = session.connection()
-    # Every projection that moves a row raises its version, so the count and the sum of versions
-    # change whenever any recommendation (or its set of actions) does.
-    count, versions = connection.execute(sa_select(func.count(), func.coalesce(func.sum(r.version), 0))).one()
-    stamp = (count, versions, now.astimezone(UTC).replace(minute=0, second=0, microsecond=0))
-    database = str(session.get_bind().engine.url)
-    cached = _LISTINGS.get(database)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    listing = _build_listing(connection, now)
-    if database not in _LISTINGS and len(_LISTINGS) >= _LISTINGS_KEPT:
-        _LISTINGS.pop(next(iter(_LISTINGS)))
-    _LISTINGS[database] = (stamp, listing)
-    return listing
-
-
-def _build_listing(connection: Any, now: datetime) -> list[_Listed]:
-    # One query: each recommendation with its actions folded in by the database (the earliest
-    # open due date, the agencies and owners as joined strings), as plain rows, not ORM objects,
-    # which cost several times the query at 2,000 (bench/read_model_lists.py).
-    r = table_of(RecommendationRow).c
-    a = table_of(ActionRow).c
-    rows = connection.execute(
-        sa_select(
-            r.ref, r.title, r.board, r.stage, r.overdue, r.escalation_level, r.next_deadline_at,
-            r.next_deadline_kind, r.stage_entered_at, r.audit_due, r.cascade_short, r.cascade_overdue,
-            r.measures_off_track,
-            func.min(case((a.status != "complete", a.due))).label("open_due"),
-            func.aggregate_strings(a.agency, _SEPARATOR).label("agencies"),
-            func.aggregate_strings(func.lower(a.owner), _SEPARATOR).label("owners"),
-        )
-        .select_from(table_of(RecommendationRow).outerjoin(table_of(ActionRow), a.ref == r.ref))
-        .group_by(r.ref)
-        .order_by(r.ref)
-    ).all()  # fmt: skip
-    beyond_actions = involved_beyond_actions(connection)
-    listing = []
-    for row in rows:
-        agencies = set(row.agencies.split(_SEPARATOR)) if row.agencies else set()
-        open_due = _as_date(row.open_due)
-        entered = as_utc(row.stage_entered_at)
-        rating = rag(
-            stage=row.stage,
-            overdue=row.overdue,
-            escalation_level=row.escalation_level,
-            next_open_due=open_due,
-            stage_entered_at=entered,
-            now=now,
-            cascade_short=bool(row.cascade_short),
-            cascade_overdue=bool(row.cascade_overdue),
-        )
-        # Trusted values from our own store: constructed without validating each field again.
-        summary = RecommendationSummary.model_construct(
-            ref=row.ref, title=row.title, board=row.board, agencies=sorted(agencies), stage=row.stage, rag=rating,
-            overdue=row.overdue, escalation_level=row.escalation_level, next_deadline_at=row.next_deadline_at,
-            next_deadline_kind=row.next_deadline_kind, next_open_due=open_due, audit_due=row.audit_due,
-            stage_entered_at=entered, measures_off_track=row.measures_off_track or 0,
-        )  # fmt: skip
-        owners = set(row.owners.split(_SEPARATOR)) if row.owners else set()
-        people, reached = beyond_actions.get(row.ref, (set(), set()))
-        listing.append(_Listed(summary=summary, owners=owners | people, agencies=agencies | reached))
-    return listing
-
-
-def involved_beyond_actions(connection: Any, refs: Sequence[str] | None = None) -> dict[str, tuple[set[str], set[str]]]:
-    """Who may see each recommendation other than through its actions, and through which
-    agencies: its cascade's leads and agencies, and its measures' reporters. With the actions'
-    owners and agencies, the one rule the pages' ``involved`` applies to a single status."""
-    c, m = table_of(CascadeRow).c, table_of(MeasureRow).c
-    cascade_rows = sa_select(c.ref, c.agency, c.lead)
-    reporter_rows = sa_select(m.ref, m.reporter)
-    if refs is not None:
-        cascade_rows, reporter_rows = cascade_rows.where(c.ref.in_(refs)), reporter_rows.where(m.ref.in_(refs))
-    involved: dict[str, tuple[set[str], set[str]]] = {}
-    for ref, agency, lead in connection.execute(cascade_rows):
-        people, agencies = involved.setdefault(ref, (set(), set()))
-        agencies.add(agency)
-        if lead:
-            people.add(lead.lower())
-    for ref, reporter in connection.execute(reporter_rows):
-        involved.setdefault(ref, (set(), set()))[0].add(reporter.lower())
-    return involved
-
-
-# Joins the agencies and owners of a recommendation's actions into one string: a character no
-# name or address holds (the unit separator).
-_SEPARATOR = "\x1f"
-
-
-def _as_date(value: Any) -> date | None:
-    """A date from an aggregate, which SQLite returns as text (its type is lost in MIN)."""
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -24,7 +24,8 @@ from models.review_clocks import MILESTONE_ORDER
 from models.review_lifecycle import ReviewProjection
 from models.reviews import Review
 from models.themes import ThemedReview, ThemeRepeat, began_on, repeats
-from store.read_model import RecommendationSummary, Visibility, queue_notifications, recommendation_summaries
+from store.listing import RecommendationSummary, Visibility, recommendation_summaries
+from store.read_model import queue_notifications
 from store.tables import RecommendationRow, ReviewRow, table_of
 
 # The milestones' columns, in the order they come: ``notified_on`` ... ``published_on``.

@@ -32,6 +32,7 @@ from models.payloads import RecommendationInput, WithdrawInput
 from models.review_lifecycle import review_workflow_id
 from settings import Settings
 from store.db import get_engine, init_db, migrate, session_scope
+from store.listing import forget_listings
 from store.reviews import stored_reviews
 from tests.helpers import TEST_SECRET_KEY, drain_digests, free_port, temporary_database, worker_maker
 from workflows.recommendation import RecommendationWorkflow
@@ -121,6 +122,7 @@ def store_url(request, database_url) -> str:
     with get_engine(url).begin() as connection:
         names = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
         connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    forget_listings()  # the same address holds another test's store now
     return url
 
 

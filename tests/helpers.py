@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
@@ -14,7 +12,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-# The local stack's helpers live in devtools (the benchmarks use them too); the tests import them from here.
+# The local stack's helpers and temporary databases live in devtools (the benchmarks use them
+# too); the tests import them from here.
+from devtools.databases import temporary_database as temporary_database
 from devtools.local_stack import digest_ids as digest_ids
 from devtools.local_stack import drain_digests as drain_digests
 from devtools.local_stack import free_port as free_port
@@ -139,40 +139,6 @@ async def status_with_escalations(handle: WorkflowHandle, count: int, *, timeout
             raise AssertionError(f"{len(latest[0].escalations)} escalations recorded, expected {count}")
         await asyncio.sleep(0.05)
     return latest[0]
-
-
-@contextmanager
-def temporary_database(server_url: str, prefix: str, *, migrated: bool = True) -> Iterator[str]:
-    """A new PostgreSQL database on the server of ``server_url`` (at the current schema unless
-    ``migrated`` is False), dropped on leaving, even one left refusing connections. Creating it
-    raises ``OperationalError`` when the server does not answer."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    from store.db import get_engine, migrate
-
-    server = make_url(server_url)
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(
-        server.set(database="postgres"), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
-    )
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except BaseException:
-        admin.dispose()
-        raise
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
-        if migrated:
-            migrate(url)
-        yield url
-    finally:
-        get_engine(url).dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def seed_registry(database_url: str) -> None:

@@ -8,11 +8,12 @@ progress and a board's secretary can record decisions.
 from __future__ import annotations
 
 import tempfile
+from bisect import bisect_right
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Body, Depends, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -44,7 +45,8 @@ from store.access import Viewer, viewer_for
 from store.api_tokens import person_for_token
 from store.cycles import stored_cycles
 from store.db import session_scope
-from store.read_model import RecommendationSummary, problem_counts, recommendation_summaries
+from store.listing import RecommendationSummary, recommendation_summaries
+from store.read_model import problem_counts
 from store.reviews import ReviewDetail, ReviewSummary, review_detail, review_summaries
 from store.tables import CycleReturnRow
 from web.context import WebContext
@@ -75,20 +77,32 @@ def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials
 Caller = Annotated[Viewer, Depends(caller)]
 
 
+# A page of the list: enough for a screen or a sync's batch, and quick at a region's 20,000.
+PAGE_SIZE = 100
+PAGE_SIZE_MOST = 1000
+
+
 @router.get("/api/recommendations", response_model=list[RecommendationSummary], tags=["recommendations"])
 def list_recommendations(
     request: Request,
+    response: Response,
     person: Caller,
     board: str | None = None,
     agency: str | None = None,
     stage: Stage | None = None,
     overdue: Annotated[bool, Query(description="Only overdue ones")] = False,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MOST, description="How many to a page")] = PAGE_SIZE,
+    after: Annotated[
+        str | None, Query(max_length=64, description="The last ref of the page before (the `next` link names it)")
+    ] = None,
 ) -> list[RecommendationSummary]:
-    """Summaries (stage, RAG, next deadline, escalation) of what the caller may see."""
+    """Summaries (stage, RAG, next deadline, escalation) of what the caller may see, by ref, a
+    page at a time: the `Link` header names the next page (`rel="next"`) while there is one, and
+    `X-Total-Count` says how many match in all."""
     # A plain function: FastAPI runs it in the thread pool, so the query never blocks the loop.
     ctx = _ctx(request)
     with session_scope(ctx.settings.database_url) as session:
-        return recommendation_summaries(
+        matching = recommendation_summaries(
             session=session,
             now=ctx.clock(),
             board=board,
@@ -97,6 +111,15 @@ def list_recommendations(
             overdue_only=overdue,
             visible=person.visibility,
         )
+    # The listing is in ref order, so a page starts just past ``after``.
+    start = bisect_right(matching, after, key=lambda summary: summary.ref) if after else 0
+    page = matching[start : start + limit]
+    response.headers["X-Total-Count"] = str(len(matching))
+    if page and start + limit < len(matching):
+        # From the configured address, not the request's Host header, which the caller chose.
+        query = urlencode({**request.query_params, "after": page[-1].ref, "limit": limit})
+        response.headers["Link"] = f'<{ctx.settings.base_url.rstrip("/")}/api/recommendations?{query}>; rel="next"'
+    return page
 
 
 def _not_found(ref: str, what: str = "recommendation") -> HTTPException:

@@ -27,8 +27,9 @@ from reports.charts import rag_bars_svg, reach_bars_svg, stage_bars_svg
 from store.access import Viewer
 from store.cascade import AgencyReach, CascadeEntry, cascade_entries, reach_by_agency, unconfirmed
 from store.db import session_scope
+from store.listing import RecommendationSummary, Visibility, recommendation_summaries
 from store.overview import LIST_LIMIT, Overview, end_of_month, overview
-from store.read_model import RecommendationSummary, Visibility, recommendation_summaries, sent_log
+from store.read_model import sent_log
 from store.reviews import repeats_for_reader
 from store.sessions import COOKIE_NAME
 from web import wording
@@ -94,6 +95,11 @@ async def overview_page(request: Request) -> Response:
     )
 
 
+# Recommendations to a page of the list: a chair scans a page, and at a region's 20,000 the page
+# stays as quick as at a partnership's 500.
+LIST_PAGE = 100
+
+
 @router.get("/dashboard/recommendations", response_class=HTMLResponse)
 async def list_page(
     request: Request,
@@ -104,8 +110,10 @@ async def list_page(
     overdue: str | None = None,
     audit_due: str | None = None,
     measures: str | None = None,
+    page: str | None = None,
 ) -> Response:
-    """Every recommendation the reader may see, narrowed by the filters the overview links to."""
+    """Every recommendation the reader may see, narrowed by the filters the overview links to,
+    a hundred to a page."""
     ctx: WebContext = request.app.state.ctx
     viewer = await signed_in(request)
     if viewer is None:
@@ -140,13 +148,19 @@ async def list_page(
         filters["audit_due"] = "month"
     if measures == "off_track":
         filters["measures"] = "off_track"
+    pages = max(1, -(-len(rows) // LIST_PAGE))
+    shown = min(max(int(page), 1), pages) if page and page.isdigit() and len(page) < 7 else 1
     return ctx.page(
         request,
         "dashboard/list.html",
         {
             **_shared(ctx, request, viewer),
             "nav": "list",
-            "rows": rows,
+            "rows": rows[(shown - 1) * LIST_PAGE : shown * LIST_PAGE],
+            "total": len(rows),
+            "page": shown,
+            "pages": pages,
+            "first_shown": (shown - 1) * LIST_PAGE + 1,
             "filters": filters,
             "filter_words": _filter_words(filters),
             "stages": wording.STAGES,

@@ -15,7 +15,8 @@ from models.payloads import AcknowledgeInput, DeclineInput, SourceKind, Stage, W
 from models.reviews import Review
 from store.access import Viewer
 from store.db import session_scope
-from store.read_model import Visibility, apply_projection
+from store.listing import Visibility
+from store.read_model import apply_projection
 from store.reviews import repeats_for_reader, review_detail, review_summaries, themed_reviews, write_reviews
 from store.tables import ReviewRow
 from tests import factories as f

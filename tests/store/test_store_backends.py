@@ -12,7 +12,8 @@ from models.lifecycle import Lifecycle
 from models.payloads import AcknowledgeInput
 from store.api_tokens import issue_token, person_for_token, revoke_tokens
 from store.db import session_scope
-from store.read_model import apply_projection, recommendation_summaries, upsert_registry
+from store.listing import recommendation_summaries
+from store.read_model import apply_projection, upsert_registry
 from store.sessions import SessionCookies, SignInClaims, SignInRefused, use_sign_in_link
 from store.tables import Person, WebSession
 from tests import factories as f

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -229,3 +229,34 @@ async def test_a_plan_is_imported_over_http_by_an_admin(env, api, worker, tmp_pa
     ]
     not_a_plan = {"file": ("plan.pdf", b"%PDF-1.4", "application/pdf")}
     assert (await api.post("/api/plans", files=not_a_plan, headers=api.as_("secretary@mk.example"))).status_code == 400
+
+
+async def test_the_list_comes_a_page_at_a_time_with_a_link_to_the_next(api, settings, database_url):
+    from models.lifecycle import Lifecycle
+    from store.read_model import apply_projection
+
+    now = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    for n in range(5):
+        life = Lifecycle.begin(
+            f.start(f"PAGE-{n}", actions=[f.action("A1", now.date() + timedelta(days=30))]),
+            workflow_id=f"recommendation-PAGE-{n}",
+            now=now,
+        )
+        with session_scope(database_url) as session:
+            apply_projection(session=session, data=f.projection_of(life, now))
+    seen, path, pages = [], "/api/recommendations?limit=2&stage=action", 0
+    while path:
+        response = await api.get(path, headers=api.as_(f.ASSURANCE))
+        assert response.status_code == 200, response.text
+        assert response.headers["X-Total-Count"] == "5"
+        seen += [row["ref"] for row in response.json()]
+        pages += 1
+        link = response.headers.get("Link")
+        path = link.removeprefix("<").split(">")[0] if link else None
+        if path:  # from the configured address, keeping the filters
+            assert path.startswith(f"{settings.base_url}/api/recommendations?") and "stage=action" in path
+            assert 'rel="next"' in link
+    assert seen == [f"PAGE-{n}" for n in range(5)] and pages == 3
+    assert (await api.get("/api/recommendations?limit=1001", headers=api.as_(f.ASSURANCE))).status_code == 422
+    first = await api.get("/api/recommendations", headers=api.as_(f.ASSURANCE))
+    assert len(first.json()) == 5 and "Link" not in first.headers  # a hundred to a page unless asked

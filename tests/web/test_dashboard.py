@@ -506,3 +506,35 @@ async def test_the_annual_report_is_the_assurance_boards_to_download(env, browse
     assert (await sponsor.client.get("/dashboard/reports/annual")).status_code == 404
     refused = await sponsor.client.get("/dashboard/reports/annual/file", params={"year": labels[0]})
     assert refused.status_code == 404 and "attachment" not in refused.headers.get("content-disposition", "")
+
+
+async def test_the_list_shows_a_hundred_to_a_page_keeping_its_filters(browser, database_url):
+    from models.lifecycle import Lifecycle
+    from store.read_model import apply_projection
+
+    now = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    with session_scope(database_url) as session:
+        for n in range(230):
+            life = Lifecycle.begin(
+                f.start(f"LONG-{n:03d}", actions=[f.action("A1", now.date() + timedelta(days=30))]),
+                workflow_id=f"recommendation-LONG-{n:03d}",
+                now=now,
+            )
+            apply_projection(session=session, data=f.projection_of(life, now))
+    member = await browser(f.ASSURANCE)
+
+    async def page(query: str) -> tuple[list[str], str]:
+        response = await member.client.get(f"/dashboard/recommendations?{query}")
+        assert response.status_code == 200
+        return re.findall(r'href="/dashboard/r/(LONG-\d+)"', response.text), text_of(response)
+
+    first, words = await page("stage=action")
+    assert first == [f"LONG-{n:03d}" for n in range(100)]
+    assert "230 recommendations, 1 to 100 shown" in words
+    third, words = await page("stage=action&page=3")
+    assert third == [f"LONG-{n:03d}" for n in range(200, 230)] and "201 to 230 shown" in words
+    html = (await member.client.get("/dashboard/recommendations?stage=action&page=2")).text
+    assert 'href="/dashboard/recommendations?stage=action&amp;page=3" rel="next"' in html
+    assert 'href="/dashboard/recommendations?stage=action&amp;page=1" rel="prev"' in html
+    assert (await page("stage=action&page=99"))[0] == third[0:30]  # past the end: the last page
+    assert (await page("page=nonsense"))[0] == first  # not a number: the first

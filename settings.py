@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # How many writes to the store a worker runs at once. In a burst the rest wait their turn, and
     # a recommendation's decisions taken meanwhile go in its next write: fewer, fuller writes.
     store_writes_at_once: int = Field(default=2, ge=1, le=100)
+    # How many mail batches a worker sends at once, each over its own connection to the relay.
+    mail_batches_at_once: int = Field(default=4, ge=1, le=100)
     # Run workflow code in Temporal's sandbox, which stops some non-deterministic calls at the cost
     # of CPU on every workflow task. The tests always run it; production need not.
     workflow_sandbox: bool = False

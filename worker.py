@@ -90,6 +90,7 @@ def build_mail_worker(client: Client, *, settings: Settings) -> Worker:
         client,
         task_queue=mail_queue(settings.task_queue),
         activities=[MailActivities(settings).deliver_mail_batch],
+        max_concurrent_activities=settings.mail_batches_at_once,
     )
 
 

@@ -7,20 +7,23 @@ import pytest
 from settings import Settings, get_settings, settings_or_exit
 
 
+@pytest.mark.parametrize("variable", ["ASSURE_STORE_WRITES_AT_ONCE", "ASSURE_MAIL_BATCHES_AT_ONCE"])
 @pytest.mark.parametrize("value", ["0", "101", "two"])
-def test_a_bad_store_writes_at_once_names_its_variable_and_exits_2(monkeypatch, capsys, value):
-    """ASSURE_STORE_WRITES_AT_ONCE must be a whole number from 1 to 100; anything else is refused
-    before any worker starts, with the variable named."""
-    monkeypatch.setenv("ASSURE_STORE_WRITES_AT_ONCE", value)
+def test_a_bad_background_limit_names_its_variable_and_exits_2(monkeypatch, capsys, variable, value):
+    """How many store writes, and mail batches, a worker runs at once must be a whole number from 1
+    to 100; anything else is refused before any worker starts, with the variable named."""
+    monkeypatch.setenv(variable, value)
     with pytest.raises(SystemExit) as stopped:
         settings_or_exit()
     assert 2 == stopped.value.code
-    assert "configuration error in ASSURE_STORE_WRITES_AT_ONCE" in capsys.readouterr().err
+    assert f"configuration error in {variable}" in capsys.readouterr().err
 
 
-def test_the_store_writes_at_once_setting_is_read(monkeypatch):
+def test_the_background_limits_are_read(monkeypatch):
     monkeypatch.setenv("ASSURE_STORE_WRITES_AT_ONCE", "5")
-    assert 5 == settings_or_exit().store_writes_at_once
+    monkeypatch.setenv("ASSURE_MAIL_BATCHES_AT_ONCE", "7")
+    settings = settings_or_exit()
+    assert (5, 7) == (settings.store_writes_at_once, settings.mail_batches_at_once)
 
 
 @pytest.mark.parametrize("placeholder", ["change-me-run-the-python-command-above", "CHANGE-ME please"])

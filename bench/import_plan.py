@@ -18,20 +18,17 @@ from pathlib import Path
 
 from pydantic import SecretStr
 from sqlmodel import func, select
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
+from bench.lifecycle_throughput import start_dev_server
 from devtools.local_stack import free_port, worker_maker
 from devtools.mailcatcher import start_mailcatcher
 from devtools.plan_files import plan, write_csv, write_yaml
-from gateway.workflows import dev_server_path
 from plans.apply import import_plan
 from plans.sheets import read_plan_file
 from plans.validate import check_plan
 from settings import Settings
 from store.db import init_db, session_scope
 from store.tables import RecommendationRow
-from workflows.search_attributes import KEYS as SEARCH_ATTRIBUTE_KEYS
 
 
 def generated(n: int, today: date) -> dict:
@@ -57,12 +54,7 @@ async def main(n: int) -> None:
         init_db(database_url)
         port = free_port()
         catcher = start_mailcatcher(host="127.0.0.1", port=port, database_url=database_url)
-        env = await WorkflowEnvironment.start_local(
-            search_attributes=SEARCH_ATTRIBUTE_KEYS,
-            dev_server_existing_path=dev_server_path(),
-            data_converter=pydantic_data_converter,
-            ui=False,
-        )
+        env = await start_dev_server()
         settings = Settings(
             _env_file=None, task_queue="bench", database_url=database_url, smtp_port=port,
             secret_key=SecretStr("x" * 48),

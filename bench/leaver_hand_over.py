@@ -23,21 +23,18 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import func, select
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from bench.lifecycle_throughput import header, in_lanes, print_table
+from bench.lifecycle_throughput import header, in_lanes, print_table, start_dev_server
 from bench.scale_timers import bench_settings, counts, spawn_worker, stop_worker
 from devtools import sample_data as f
 from devtools.local_stack import free_port
 from devtools.mailcatcher import start_mailcatcher
 from gateway.people import hand_over_progress, start_hand_over
-from gateway.workflows import dev_server_path, recommendation_status, start_recommendation
+from gateway.workflows import recommendation_status, start_recommendation
 from logs import configure_logging
 from store.db import init_db, session_scope
 from store.read_model import upsert_registry
 from store.tables import SentMail
-from workflows.search_attributes import KEYS as SEARCH_ATTRIBUTE_KEYS
 
 TASK_QUEUE = "bench-leaver"
 STARTS_IN_FLIGHT = 32
@@ -61,10 +58,7 @@ async def main(n: int, others: int) -> None:
             upsert_registry(session=session, agencies=agencies, people=people, boards=boards)
         smtp_port, port = free_port(), free_port()
         catcher = start_mailcatcher(host="127.0.0.1", port=smtp_port, database_url=database_url)
-        env = await WorkflowEnvironment.start_local(
-            search_attributes=SEARCH_ATTRIBUTE_KEYS, dev_server_existing_path=dev_server_path(),
-            data_converter=pydantic_data_converter, ui=False, port=port,
-        )  # fmt: skip
+        env = await start_dev_server(port)
         settings = bench_settings(
             address=f"127.0.0.1:{port}", task_queue=TASK_QUEUE, database_url=database_url, smtp_port=smtp_port
         )

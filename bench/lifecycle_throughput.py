@@ -43,11 +43,14 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
 
 from workflows.search_attributes import KEYS as SEARCH_ATTRIBUTE_KEYS
+
+if TYPE_CHECKING:
+    from temporalio.testing import WorkflowEnvironment
 
 # --- shared by the benchmarks -------------------------------------------------------------
 
@@ -132,6 +135,22 @@ def mail_worker_process(settings, temporal_address: str) -> subprocess.Popen:
     }
     command = ["nice", "-n", "10", sys.executable, "-m", "cli", "worker"]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+
+
+async def start_dev_server(port: int | None = None) -> WorkflowEnvironment:
+    """The dev server every benchmark runs on: in memory, with Assure's search attributes, no UI."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from gateway.workflows import dev_server_path
+
+    return await WorkflowEnvironment.start_local(
+        search_attributes=SEARCH_ATTRIBUTE_KEYS,
+        dev_server_existing_path=dev_server_path(),
+        data_converter=pydantic_data_converter,
+        ui=False,
+        port=port,
+    )
 
 
 def mailcatcher_process(port: int, database_url: str) -> subprocess.Popen:
@@ -329,11 +348,8 @@ async def main(
     from pathlib import Path
 
     from pydantic import SecretStr
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
 
     from devtools.local_stack import free_port
-    from gateway.workflows import dev_server_path
     from logs import configure_logging
     from settings import Settings
     from store.db import init_db
@@ -345,12 +361,7 @@ async def main(
         smtp_port = free_port()
         # The caught mail in a file of its own: a real relay is not the store's business.
         catcher = mailcatcher_process(smtp_port, f"sqlite:///{Path(tmp) / 'mail.db'}")
-        env = await WorkflowEnvironment.start_local(
-            search_attributes=SEARCH_ATTRIBUTE_KEYS,
-            dev_server_existing_path=dev_server_path(),
-            data_converter=pydantic_data_converter,
-            ui=False,
-        )
+        env = await start_dev_server()
         settings = Settings(
             _env_file=None, task_queue="bench-assure", database_url=database_url, smtp_port=smtp_port,
             secret_key=SecretStr("x" * 48),

@@ -36,22 +36,20 @@ from typing import Any
 import httpx
 import uvicorn
 from sqlmodel import func, select
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from bench.lifecycle_throughput import header, in_lanes, percentile, print_table
+from bench.lifecycle_throughput import header, in_lanes, percentile, print_table, start_dev_server
 from bench.scale_timers import bench_settings, spawn_worker, stop_worker
 from devtools import sample_data as f
 from devtools.local_stack import free_port
 from devtools.mailcatcher import start_mailcatcher
 from devtools.web_forms import csrf_of, token_for
-from gateway.workflows import dev_server_path, start_recommendation
+from gateway.workflows import start_recommendation
 from logs import configure_logging
 from settings import Settings
 from store.db import init_db, session_scope
 from store.tables import SentMail
 from web.app import create_app
-from workflows.search_attributes import KEYS as SEARCH_ATTRIBUTE_KEYS
 
 TASK_QUEUE = "bench-portal"
 REQUESTS_PER_LINK = 5
@@ -84,13 +82,7 @@ async def web_stack(database_url: str, **limits: str) -> AsyncIterator[tuple[Wor
     port, over the store at ``database_url``, until the block ends: (env, settings, web port, worker)."""
     smtp_port, temporal_port, web_port = free_port(), free_port(), free_port()
     catcher = start_mailcatcher(host="127.0.0.1", port=smtp_port, database_url=database_url)
-    env = await WorkflowEnvironment.start_local(
-        search_attributes=SEARCH_ATTRIBUTE_KEYS,
-        dev_server_existing_path=dev_server_path(),
-        data_converter=pydantic_data_converter,
-        ui=False,
-        port=temporal_port,
-    )
+    env = await start_dev_server(temporal_port)
     settings = bench_settings(
         address=f"127.0.0.1:{temporal_port}",
         task_queue=TASK_QUEUE,

@@ -36,10 +36,15 @@ from typing import Any
 
 from pydantic import SecretStr
 from sqlmodel import func, select
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from bench.lifecycle_throughput import header, in_lanes, mailcatcher_process, percentile, print_table
+from bench.lifecycle_throughput import (
+    header,
+    in_lanes,
+    mailcatcher_process,
+    percentile,
+    print_table,
+    start_dev_server,
+)
 from bench.stores import add_store_options, store_urls
 from devtools import sample_data as f
 from devtools.local_stack import free_port
@@ -48,7 +53,6 @@ from logs import configure_logging
 from settings import Settings
 from store.db import session_scope
 from store.tables import RecommendationRow, SentMail
-from workflows.search_attributes import KEYS as SEARCH_ATTRIBUTE_KEYS
 
 TASK_QUEUE = "bench-timers"
 STARTS_IN_FLIGHT = 32
@@ -151,13 +155,7 @@ async def run_on(database_url: str, n: int, max_wait: float, max_cached: int | N
     """One run on one store, on a dev server of its own: each figure by its measure."""
     today = date.today()
     port = free_port()
-    env = await WorkflowEnvironment.start_local(
-        search_attributes=SEARCH_ATTRIBUTE_KEYS,
-        dev_server_existing_path=dev_server_path(),
-        data_converter=pydantic_data_converter,
-        ui=False,
-        port=port,
-    )
+    env = await start_dev_server(port)
     settings = bench_settings(
         address=f"127.0.0.1:{port}", task_queue=TASK_QUEUE, database_url=database_url, smtp_port=smtp_port
     )

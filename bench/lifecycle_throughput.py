@@ -118,10 +118,10 @@ async def in_lanes(n: int, concurrency: int, one: Callable[[int], Awaitable[None
     return time.perf_counter() - started
 
 
-def mail_worker_process(settings, temporal_address: str) -> subprocess.Popen:
+def mail_worker_process(settings, temporal_address: str, *, nice: bool = True, log: Any = None) -> subprocess.Popen:
     """An Assure worker serving only the background work (the store and mail queues), in a process
-    of its own at a lower CPU priority, as the README suggests for a busy partnership
-    (``terminate()`` it at the end)."""
+    of its own, by default at a lower CPU priority as the README suggests for a busy partnership
+    (``terminate()`` it at the end); its log goes to ``log`` (a file) when given, else to stderr."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("ASSURE_")}
     env |= {
         "ASSURE_WORKER_SERVES": "mail",
@@ -133,8 +133,8 @@ def mail_worker_process(settings, temporal_address: str) -> subprocess.Popen:
         "ASSURE_SECRET_KEY": settings.secret_key.get_secret_value(),
         "ASSURE_LOG_FORMAT": "json",
     }
-    command = ["nice", "-n", "10", sys.executable, "-m", "cli", "worker"]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    command = [*(["nice", "-n", "10"] if nice else []), sys.executable, "-m", "cli", "worker"]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
 
 
 async def start_dev_server(port: int | None = None) -> WorkflowEnvironment:

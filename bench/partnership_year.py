@@ -42,10 +42,11 @@ from sqlmodel import select
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from bench.lifecycle_throughput import header, in_lanes, print_table
+from bench.lifecycle_throughput import header, in_lanes, mail_worker_process, mailcatcher_process, print_table
+from bench.scale_timers import stop_worker
+from bench.stores import add_store_options, store_urls
 from devtools import sample_data as f
 from devtools.local_stack import drain_digests, free_port, skip_to, worker_maker
-from devtools.mailcatcher import start_mailcatcher
 from gateway.workflows import (
     DecisionNotTaken,
     decide,
@@ -68,7 +69,7 @@ from models.payloads import (
     WithdrawInput,
 )
 from settings import Settings
-from store.db import init_db, session_scope
+from store.db import session_scope
 from store.tables import OutboxRow, RecommendationRow, SentMail, TimelineRow
 from workflows.search_attributes import register_search_attributes
 
@@ -210,109 +211,169 @@ def stage_table(database_url: str) -> list[list[str]]:
     return [[stage.value, str(standing[stage.value]), str(reached[f"stage:{stage.value}"])] for stage in Stage]
 
 
-async def main(n: int, days: int, seed: int) -> None:
-    configure_logging(fmt="json", level=logging.WARNING)
-    with tempfile.TemporaryDirectory() as tmp:
-        database_url = f"sqlite:///{Path(tmp) / 'assure.db'}"
-        init_db(database_url)
-        smtp_port = free_port()
-        catcher = start_mailcatcher(host="127.0.0.1", port=smtp_port, database_url=database_url)
-        env = await WorkflowEnvironment.start_time_skipping(
-            data_converter=pydantic_data_converter, test_server_existing_path=test_server_path()
-        )
-        await register_search_attributes(env.client)
-        settings = Settings(
-            _env_file=None, task_queue=TASK_QUEUE, database_url=database_url, smtp_port=smtp_port,
-            secret_key=SecretStr("x" * 48),
-        )  # fmt: skip
-        refused: Counter[str] = Counter()
-        try:
-            with ThreadPoolExecutor(max_workers=8) as executor:
-                async with worker_maker(env.client, settings=settings, executor=executor)():
-                    began = time.perf_counter()
-                    day0 = (await env.get_current_time()).date()
-                    rng = random.Random(seed)
-                    scenarios = [scenario(i, rng, day0, days) for i in range(n)]
+@dataclass
+class YearRun:
+    """One year on one store: its figures by measure, and the count tables of the store."""
 
-                    async def start(i: int) -> None:
-                        begin = f.start(scenarios[i].ref, actions=scenarios[i].actions)
-                        await start_recommendation(env.client, begin, task_queue=TASK_QUEUE)
+    figures: dict[str, str]
+    levels: list[list[str]]
+    kinds: list[list[str]]
+    stages: list[list[str]]
 
-                    await in_lanes(n, IN_FLIGHT, start)
-                    by_day: dict[int, dict[str, list[Decision]]] = defaultdict(lambda: defaultdict(list))
+
+async def run_on(database_url: str, n: int, days: int, seed: int, directory: Path) -> YearRun:
+    """The year on one store, with a time-skipping server, a background worker process and a mail
+    catcher of its own (so that one store's run leaves nothing for the next)."""
+    smtp_port = free_port()
+    # The catcher stands in for a relay on another machine: a process of its own, keeping what
+    # it catches in a file of its own, so that it never waits on the store's writer.
+    catcher = mailcatcher_process(smtp_port, f"sqlite:///{directory / 'mail.db'}")
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=test_server_path()
+    )
+    await register_search_attributes(env.client)
+    settings = Settings(
+        _env_file=None, task_queue=TASK_QUEUE, database_url=database_url, smtp_port=smtp_port,
+        secret_key=SecretStr("x" * 48), worker_serves="decisions",
+    )  # fmt: skip
+    # The store's writes and the mail in a second process, on the second core: the test server
+    # holds its clock until every activity of the day has run, so the year waits on the slower of
+    # the two processes rather than on both in turn.
+    # Its log (a line per transition) in a file, so that the tables stay readable; shown if it ends.
+    worker_log = open(directory / "background-worker.log", "w")  # noqa: SIM115 (closed in finally)
+    background = mail_worker_process(settings, env.client.service_client.config.target_host, nice=False, log=worker_log)
+    refused: Counter[str] = Counter()
+    try:
+        with ThreadPoolExecutor(max_workers=8) as executor:
+            async with worker_maker(env.client, settings=settings, executor=executor)():
+                began = time.perf_counter()
+                day0 = (await env.get_current_time()).date()
+                rng = random.Random(seed)
+                scenarios = [scenario(i, rng, day0, days) for i in range(n)]
+
+                async def start(i: int) -> None:
+                    begin = f.start(scenarios[i].ref, actions=scenarios[i].actions)
+                    await start_recommendation(env.client, begin, task_queue=TASK_QUEUE)
+
+                await in_lanes(n, IN_FLIGHT, start)
+                by_day: dict[int, dict[str, list[Decision]]] = defaultdict(lambda: defaultdict(list))
+                for s in scenarios:
+                    for d in s.decisions:
+                        by_day[d.day][s.ref].append(d)
+                taken = 0
+                for day in range(1, days + 1):
+                    if background.poll() is not None:
+                        tail = (directory / "background-worker.log").read_text().splitlines()[-20:]
+                        ended = f"the background worker ended with status {background.returncode}"
+                        raise SystemExit(ended + ":\n" + "\n".join(tail))
+                    await skip_to(env, day0 + timedelta(days=day), deadline=timedelta(minutes=30))
+                    todays = list(by_day.get(day, {}).items())
+
+                    async def take(j: int, todays=todays) -> None:
+                        nonlocal taken
+                        ref, decisions = todays[j]
+                        for d in decisions:
+                            try:
+                                await decide(env.client, ref, d.name, d.payload)
+                                taken += 1
+                            except DecisionNotTaken as exc:
+                                refused[f"{d.name}: {exc.type}"] += 1
+
+                    await in_lanes(len(todays), IN_FLIGHT, take)
+                await settle(database_url)
+                simulated = time.perf_counter() - began
+                clock = (await env.get_current_time()).date()
+                kinds, levels = mail_tables(database_url)
+                stages = stage_table(database_url)
+                behaviour_counts = Counter(b for s in scenarios for b in s.behaviours)
+
+                # Close everything, so that no timer is left for the server's shutdown.
+                closing = time.perf_counter()
+                statuses = [await recommendation_status(env.client, s.ref) for s in scenarios]
+                still_open = [s.ref for s in statuses if s.stage not in CLOSED_STAGES]
+
+                async def withdraw(j: int) -> None:
+                    await decide(env.client, still_open[j], "withdraw",
+                                 WithdrawInput(by=f.SPONSOR, reason="End of the benchmark year"))  # fmt: skip
+
+                await in_lanes(len(still_open), IN_FLIGHT, withdraw)
+                with env.auto_time_skipping_disabled():
                     for s in scenarios:
-                        for d in s.decisions:
-                            by_day[d.day][s.ref].append(d)
-                    taken = 0
-                    for day in range(1, days + 1):
-                        await skip_to(env, day0 + timedelta(days=day), deadline=timedelta(minutes=30))
-                        todays = list(by_day.get(day, {}).items())
+                        await asyncio.wait_for(env.client.get_workflow_handle(workflow_id_for(s.ref)).result(), 60)
+                await drain_digests(env, database_url)
+                closed = time.perf_counter() - closing
+    finally:
+        stop_worker(background)
+        worker_log.close()
+        await env.shutdown()
+        catcher.terminate()
+        catcher.wait()
+    figures = {
+        "simulated days": f"{days} (to {clock})" if clock != day0 + timedelta(days=days) else f"{days}",
+        "wall time (starts, the year, settling)": f"{simulated:.1f} s",
+        "wall time per simulated day": f"{simulated / days * 1000:.0f} ms",
+        "decisions taken by Updates": f"{taken:,}",
+        "decisions refused": f"{sum(refused.values())}" + (f" {dict(refused)}" if refused else ""),
+        "owners: on time / late / never": " / ".join(str(behaviour_counts[b]) for b in BEHAVIOURS),
+        "withdrawing the open ones and closing all": f"{closed:.1f} s ({len(still_open)} withdrawn)",
+    }
+    return YearRun(figures, levels, kinds, stages)
 
-                        async def take(j: int, todays=todays) -> None:
-                            nonlocal taken
-                            ref, decisions = todays[j]
-                            for d in decisions:
-                                try:
-                                    await decide(env.client, ref, d.name, d.payload)
-                                    taken += 1
-                                except DecisionNotTaken as exc:
-                                    refused[f"{d.name}: {exc.type}"] += 1
 
-                        await in_lanes(len(todays), IN_FLIGHT, take)
-                    await settle(database_url)
-                    simulated = time.perf_counter() - began
-                    clock = (await env.get_current_time()).date()
-                    kinds, levels = mail_tables(database_url)
-                    stages = stage_table(database_url)
-                    behaviour_counts = Counter(b for s in scenarios for b in s.behaviours)
+def side_by_side(title: str, headers: list[str], names: list[str], tables: list[list[list[str]]], keys: int) -> None:
+    """One count table with each store's columns in turn: the first ``keys`` columns name a row."""
+    rows: dict[tuple[str, ...], dict[int, list[str]]] = defaultdict(dict)
+    for s, table in enumerate(tables):
+        for row in table:
+            rows[tuple(row[:keys])][s] = row[keys:]
+    width = len(headers) - keys
+    print_table(
+        title,
+        [*headers[:keys], *(f"{column}, {name}" for name in names for column in headers[keys:])],
+        [[*key, *(cell for s in range(len(names)) for cell in by_store.get(s, ["-"] * width))]
+         for key, by_store in rows.items()],
+    )  # fmt: skip
 
-                    # Close everything, so that no timer is left for the server's shutdown.
-                    closing = time.perf_counter()
-                    statuses = [await recommendation_status(env.client, s.ref) for s in scenarios]
-                    still_open = [s.ref for s in statuses if s.stage not in CLOSED_STAGES]
 
-                    async def withdraw(j: int) -> None:
-                        await decide(env.client, still_open[j], "withdraw",
-                                     WithdrawInput(by=f.SPONSOR, reason="End of the benchmark year"))  # fmt: skip
-
-                    await in_lanes(len(still_open), IN_FLIGHT, withdraw)
-                    with env.auto_time_skipping_disabled():
-                        for s in scenarios:
-                            await asyncio.wait_for(env.client.get_workflow_handle(workflow_id_for(s.ref)).result(), 60)
-                    await drain_digests(env, database_url)
-                    closed = time.perf_counter() - closing
-        finally:
-            await env.shutdown()
-            catcher.stop()
+async def main(sizes: list[int], days: int, seed: int, postgres: str | None) -> None:
+    configure_logging(fmt="json", level=logging.WARNING)
+    results: list[tuple[int, list[str], list[YearRun]]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            with store_urls(Path(tmp) / f"n{n}", postgres) as stores:
+                runs = []
+                for name, url in stores:
+                    runs.append(await run_on(url, n, days, seed, Path(tmp) / f"n{n}"))
+                    print(f"# {n:,} on {name}: done", flush=True)
+                results.append((n, [name for name, _ in stores], runs))
     print()
     print(header("bench.partnership_year"))
-    print_table(
-        f"A partnership year on the time-skipping server: {n} recommendations, seed {seed}",
-        ["measure", "value"],
-        [
-            ["simulated days", f"{days} (clock from {day0} to {clock})"],
-            ["wall time (starts, the year, settling)", f"{simulated:.1f} s"],
-            ["wall time per simulated day", f"{simulated / days * 1000:.0f} ms"],
-            ["decisions taken by Updates", f"{taken}"],
-            ["decisions refused", f"{sum(refused.values())}" + (f" {dict(refused)}" if refused else "")],
-            ["owners: on time / late / never", " / ".join(str(behaviour_counts[b]) for b in BEHAVIOURS)],
-            ["withdrawing the open ones and closing all", f"{closed:.1f} s ({len(still_open)} withdrawn)"],
-        ],
-    )
-    print()
-    print_table("Notifications by level (outbox rows; emails in the sent log)", ["level", "outbox", "emails"], levels)
-    print()
-    print_table("Notifications by kind and level", ["kind", "level", "outbox", "emails"], kinds)
-    print("A board_escalation reaches the board's sponsor and chair in their daily board_digest email;")
-    print("anyone else it names is emailed at once.")
-    print()
-    print_table("Recommendations by stage at the year's end", ["stage", "at year end", "ever reached"], stages)
+    for n, names, runs in results:
+        print_table(
+            f"A partnership year on the time-skipping server: {n:,} recommendations, seed {seed}",
+            ["measure", *names],
+            [[measure, *(run.figures[measure] for run in runs)] for measure in runs[0].figures],
+        )
+        print()
+        side_by_side("Notifications by level (outbox rows; emails in the sent log)", ["level", "outbox", "emails"],
+                     names, [run.levels for run in runs], keys=1)  # fmt: skip
+        print()
+        side_by_side("Notifications by kind and level", ["kind", "level", "outbox", "emails"],
+                     names, [run.kinds for run in runs], keys=2)  # fmt: skip
+        print("A board_escalation reaches the board's sponsor and chair in their daily board_digest email;")
+        print("anyone else it names is emailed at once.")
+        print()
+        side_by_side("Recommendations by stage at the year's end", ["stage", "at year end", "ever reached"],
+                     names, [run.stages for run in runs], keys=1)  # fmt: skip
+        print()
+    print("Target: a year of 500 recommendations in under 60 s of wall time.")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("n", nargs="?", type=int, default=500, help="recommendations (default 500)")
+    parser.add_argument("sizes", nargs="*", type=int, default=[500], help="recommendations (default 500)")
     parser.add_argument("--days", type=int, default=365, help="days to simulate (default 365)")
     parser.add_argument("--seed", type=int, default=2026, help="the owners' random choices (default 2026)")
+    add_store_options(parser)
     options = parser.parse_args()
-    asyncio.run(main(options.n, options.days, options.seed))
+    asyncio.run(main(options.sizes, options.days, options.seed, None if options.sqlite_only else options.postgres))

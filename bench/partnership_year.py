@@ -36,14 +36,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
 from sqlalchemy import func
 from sqlmodel import select
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.lifecycle_throughput import header, in_lanes, mail_worker_process, mailcatcher_process, print_table
-from bench.scale_timers import stop_worker
+from bench.scale_timers import bench_settings, stop_worker
 from bench.stores import add_store_options, store_urls
 from devtools import sample_data as f
 from devtools.local_stack import drain_digests, free_port, skip_to, worker_maker
@@ -68,7 +67,6 @@ from models.payloads import (
     SubmitPlansInput,
     WithdrawInput,
 )
-from settings import Settings
 from store.db import session_scope
 from store.tables import OutboxRow, RecommendationRow, SentMail, TimelineRow
 from workflows.search_attributes import register_search_attributes
@@ -232,16 +230,17 @@ async def run_on(database_url: str, n: int, days: int, seed: int, directory: Pat
         data_converter=pydantic_data_converter, test_server_existing_path=test_server_path()
     )
     await register_search_attributes(env.client)
-    settings = Settings(
-        _env_file=None, task_queue=TASK_QUEUE, database_url=database_url, smtp_port=smtp_port,
-        secret_key=SecretStr("x" * 48), worker_serves="decisions",
+    settings = bench_settings(
+        address=env.client.service_client.config.target_host, task_queue=TASK_QUEUE,
+        database_url=database_url, smtp_port=smtp_port, worker_serves="decisions",
     )  # fmt: skip
     # The store's writes and the mail in a second process, on the second core: the test server
     # holds its clock until every activity of the day has run, so the year waits on the slower of
-    # the two processes rather than on both in turn.
-    # Its log (a line per transition) in a file, so that the tables stay readable; shown if it ends.
-    worker_log = open(directory / "background-worker.log", "w")  # noqa: SIM115 (closed in finally)
-    background = mail_worker_process(settings, env.client.service_client.config.target_host, nice=False, log=worker_log)
+    # the two processes rather than on both in turn. Its log (a line per transition) goes to a
+    # file, so that the tables stay readable, and is shown should the process end.
+    log_path = directory / "background-worker.log"
+    worker_log = log_path.open("w")
+    background = mail_worker_process(settings, settings.temporal_address, nice=False, log=worker_log)
     refused: Counter[str] = Counter()
     try:
         with ThreadPoolExecutor(max_workers=8) as executor:
@@ -263,7 +262,7 @@ async def run_on(database_url: str, n: int, days: int, seed: int, directory: Pat
                 taken = 0
                 for day in range(1, days + 1):
                     if background.poll() is not None:
-                        tail = (directory / "background-worker.log").read_text().splitlines()[-20:]
+                        tail = log_path.read_text().splitlines()[-20:]
                         ended = f"the background worker ended with status {background.returncode}"
                         raise SystemExit(ended + ":\n" + "\n".join(tail))
                     await skip_to(env, day0 + timedelta(days=day), deadline=timedelta(minutes=30))
@@ -343,7 +342,10 @@ async def main(sizes: list[int], days: int, seed: int, postgres: str | None) -> 
             with store_urls(Path(tmp) / f"n{n}", postgres) as stores:
                 runs = []
                 for name, url in stores:
-                    runs.append(await run_on(url, n, days, seed, Path(tmp) / f"n{n}"))
+                    # The catcher's file and the worker's log apart for each run.
+                    directory = Path(tmp) / f"n{n}" / name
+                    directory.mkdir(parents=True)
+                    runs.append(await run_on(url, n, days, seed, directory))
                     print(f"# {n:,} on {name}: done", flush=True)
                 results.append((n, [name for name, _ in stores], runs))
     print()
